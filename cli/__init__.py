@@ -1,0 +1,1 @@
+"""The conceptvae command line: thin Click commands over the library."""

@@ -1,0 +1,88 @@
+"""encode, decode, reconstruct, sample: the model's four basic operations."""
+
+from __future__ import annotations
+
+import click
+
+from .options import backend_option, load, model_option, overwrite_option, seed_option, size_option
+
+
+@click.command()
+@click.argument("images", nargs=-1, required=True)
+@model_option()
+@click.option(
+    "--out",
+    "-o",
+    metavar="OUT",
+    help="Output file (one input) or DIR/ [default: <stem>_recon.png].",
+)
+@size_option
+@overwrite_option
+@backend_option
+def reconstruct(images: tuple[str, ...], model: str, out: str | None, size: int | None,
+                overwrite: bool, backend: str) -> None:  # fmt: skip
+    """Encode and decode IMAGES (files or folders)."""
+    from conceptvae.codec import reconstruct_files
+
+    for path in reconstruct_files(
+        load(model, backend), images, out, size=size, overwrite=overwrite
+    ):
+        click.echo(str(path))
+
+
+@click.command()
+@click.argument("images", nargs=-1, required=True)
+@model_option()
+@click.option(
+    "--out", "-o", required=True, metavar="FILE", help="latents.npy, or .npz with file names."
+)
+@click.option("--sample", is_flag=True, help="Draw from the posterior instead of its mean.")
+@seed_option
+@backend_option
+def encode(
+    images: tuple[str, ...], model: str, out: str, sample: bool, seed: int, backend: str
+) -> None:
+    """Encode IMAGES (files or folders) to latent vectors."""
+    from conceptvae.codec import encode_files
+
+    z = encode_files(load(model, backend), images, out, sample=sample, seed=seed)
+    click.echo(f"wrote {out}: {z.shape[0]} latents of size {z.shape[1]}")
+
+
+@click.command()
+@click.argument("latents")
+@model_option()
+@click.option(
+    "--out", "-o", required=True, metavar="OUT", help="DIR/ for one PNG per latent, or one .png."
+)
+@size_option
+@backend_option
+def decode(latents: str, model: str, out: str, size: int | None, backend: str) -> None:
+    """Decode LATENTS (.npy of shape (N, D), or .npz from `encode`) to images."""
+    from conceptvae.codec import decode_file
+
+    for path in decode_file(load(model, backend), latents, out, size=size):
+        click.echo(str(path))
+
+
+@click.command()
+@model_option()
+@click.option("-n", "count", type=click.IntRange(1, 10000), default=16, show_default=True)
+@click.option(
+    "--out", "-o", required=True, metavar="OUT", help="grid.png, or DIR/ for one PNG each."
+)
+@click.option("--temperature", "-t", type=float, default=1.0, show_default=True,
+              help="Scale of the prior draws.")  # fmt: skip
+@click.option("--grid/--no-grid", default=True, show_default=True, help="One grid picture.")
+@size_option
+@seed_option
+@backend_option
+def sample(model: str, count: int, out: str, temperature: float, grid: bool,
+           size: int | None, seed: int, backend: str) -> None:  # fmt: skip
+    """Decode random draws from the prior."""
+    from conceptvae.codec import sample_files
+
+    paths = sample_files(load(model, backend), count, out,
+                         temperature=temperature, seed=seed, grid=grid, size=size)  # fmt: skip
+    for path in paths:
+        click.echo(str(path))

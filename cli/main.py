@@ -1,0 +1,95 @@
+"""The `conceptvae` group: lazy subcommands, one-line errors, exit status 2.
+
+Subcommand modules are imported only when their command runs, and those
+modules import TensorFlow (if at all) inside the command, so `--help` stays
+instant.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import warnings
+
+import click
+
+# command name -> (module under conceptvae.cli, attribute)
+COMMANDS = {
+    "train": ("train", "train"),
+    "encode": ("codec", "encode"),
+    "decode": ("codec", "decode"),
+    "reconstruct": ("codec", "reconstruct"),
+    "sample": ("codec", "sample"),
+    "info": ("models", "info"),
+    "models": ("models", "models"),
+}
+
+
+class LazyGroup(click.Group):
+    """Imports a command's module only when that command is asked for, and turns
+    user errors into one line on stderr with exit status 2."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attr = COMMANDS[name]
+        return getattr(importlib.import_module(f"conceptvae.cli.{module}"), attr)
+
+    def main(self, args=None, prog_name=None, standalone_mode=True, **extra):  # noqa: ANN001, ANN201
+        from conceptvae.errors import ConceptVAEError
+
+        args = list(sys.argv[1:] if args is None else args)
+        debug = "--debug" in args or bool(os.environ.get("CONCEPTVAE_DEBUG"))
+        old_showwarning = warnings.showwarning
+        warnings.showwarning = _show_warning
+        try:
+            super().main(
+                args=args, prog_name=prog_name or "conceptvae", standalone_mode=False, **extra
+            )
+        except ConceptVAEError as exc:
+            if debug:
+                raise
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(130 if type(exc).__name__ == "TrainingInterrupted" else 2)
+        except click.exceptions.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(130)
+        except click.ClickException as exc:
+            if debug:
+                raise
+            hint = ""
+            if isinstance(exc, click.UsageError) and exc.ctx is not None:
+                hint = f" (see '{exc.ctx.command_path} --help')"
+            click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+            sys.exit(2)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
+        finally:
+            warnings.showwarning = old_showwarning
+        sys.exit(0)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="conceptvae")
+@click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
+def cli(debug: bool) -> None:
+    """Edit images with concept vectors in a VAE's latent space."""
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    click.echo(f"warning: {message}", err=True)
+
+
+def main() -> None:
+    cli.main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Options shared by several commands, defined once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+
+def model_option(required: bool = True) -> Callable:
+    return click.option(
+        "--model", "-m", "model", required=required, metavar="MODEL",
+        help="Model directory, .keras file, or model name (see `conceptvae models`).",
+    )  # fmt: skip
+
+
+backend_option = click.option(
+    "--backend", type=click.Choice(["auto", "keras", "litert"]), default="auto", show_default=True,
+    help="Inference engine; auto uses LiteRT when the model has its flatbuffers.",
+)  # fmt: skip
+
+seed_option = click.option(
+    "--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same bytes)."
+)
+
+overwrite_option = click.option(
+    "--overwrite", is_flag=True, help="Allow an output path that is also an input."
+)
+
+size_option = click.option(
+    "--size", type=click.IntRange(1, 4096), default=None, metavar="N",
+    help="Upscale pictures to N pixels per image (default: the model's resolution).",
+)  # fmt: skip
+
+
+def int_list(ctx: click.Context, param: click.Parameter, value: Any) -> list[int] | None:
+    if value is None:
+        return None
+    try:
+        items = [int(v) for v in str(value).split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
+    if any(v <= 0 for v in items):
+        raise click.BadParameter("sizes must be positive")
+    return items
+
+
+def load(model: str, backend: str = "auto"):  # noqa: ANN201
+    from conceptvae.model.api import load_model
+
+    return load_model(model, backend=backend)

@@ -1,0 +1,3 @@
+from conceptvae.cli.main import main
+
+main()

@@ -1,0 +1,122 @@
+"""VAEConfig: every architectural and loss choice of a model, saved as JSON.
+
+The model directory's ``config.json`` is the only thing needed to rebuild the
+network before its weights are loaded, so loading never needs code from a file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConceptVAEError
+from .io import atomic_write_json, read_json
+
+FORMAT_VERSION = 1
+ARCHES = ("conv", "dense")
+RECON_LOSSES = ("bce", "mse")
+ACTIVATIONS = ("relu", "swish", "gelu", "leaky_relu", "elu")
+
+
+def default_filters(image_size: int) -> list[int]:
+    """Halve the image until it is 7 or 8 pixels (or can't be halved evenly)."""
+    filters, size, width = [], image_size, 32
+    while size % 2 == 0 and size > 8 and len(filters) < 5:
+        filters.append(width)
+        size //= 2
+        width = min(width * 2, 256)
+    return filters or [32]
+
+
+@dataclass
+class VAEConfig:
+    image_size: int = 28
+    channels: int = 1
+    latent_dim: int = 16
+    arch: str = "conv"
+    filters: list[int] = field(default_factory=list)
+    hidden: list[int] = field(default_factory=list)
+    activation: str = "relu"
+    beta: float = 1.0
+    recon_loss: str = "bce"
+    format_version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        if self.arch == "conv" and not self.filters:
+            self.filters = default_filters(self.image_size)
+        if self.arch == "dense" and not self.hidden:
+            self.hidden = [512]
+        self.validate()
+
+    def validate(self) -> None:
+        def bad(msg: str) -> ConceptVAEError:
+            return ConceptVAEError(f"invalid model config: {msg}")
+
+        if not isinstance(self.image_size, int) or not 4 <= self.image_size <= 1024:
+            raise bad(f"image_size must be an integer from 4 to 1024, got {self.image_size!r}")
+        if self.channels not in (1, 3):
+            raise bad(f"channels must be 1 or 3, got {self.channels!r}")
+        if not isinstance(self.latent_dim, int) or not 1 <= self.latent_dim <= 4096:
+            raise bad(f"latent_dim must be an integer from 1 to 4096, got {self.latent_dim!r}")
+        if self.arch not in ARCHES:
+            raise bad(f"arch must be one of {', '.join(ARCHES)}, got {self.arch!r}")
+        if self.recon_loss not in RECON_LOSSES:
+            raise bad(
+                f"recon_loss must be one of {', '.join(RECON_LOSSES)}, got {self.recon_loss!r}"
+            )
+        if self.activation not in ACTIVATIONS:
+            raise bad(
+                f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}"
+            )
+        if not isinstance(self.beta, (int, float)) or not math.isfinite(self.beta) or self.beta < 0:
+            raise bad(f"beta must be a finite number >= 0, got {self.beta!r}")
+        for name in ("filters", "hidden"):
+            sizes = getattr(self, name)
+            if not isinstance(sizes, list) or not all(
+                isinstance(s, int) and 1 <= s <= 4096 for s in sizes
+            ):
+                raise bad(f"{name} must be a list of positive integers, got {sizes!r}")
+        if self.arch == "conv":
+            factor = 2 ** len(self.filters)
+            if self.image_size % factor:
+                raise bad(
+                    f"image_size {self.image_size} is not divisible by 2**{len(self.filters)} "
+                    f"(one halving per conv filter); use fewer filters or another size"
+                )
+        if self.format_version > FORMAT_VERSION:
+            raise bad(
+                f"format_version {self.format_version} is newer than this conceptvae "
+                f"understands ({FORMAT_VERSION}); upgrade conceptvae"
+            )
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (self.image_size, self.image_size, self.channels)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str | os.PathLike | None = None) -> VAEConfig:
+        if not isinstance(data, dict):
+            raise ConceptVAEError("model config must be a JSON object", source)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConceptVAEError(f"unknown model config keys: {', '.join(unknown)}", source)
+        try:
+            return cls(**data)
+        except ConceptVAEError as exc:
+            raise ConceptVAEError(exc.message, source) from None
+        except TypeError as exc:
+            raise ConceptVAEError(f"invalid model config ({exc})", source) from None
+
+    def save(self, path: str | os.PathLike) -> None:
+        atomic_write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> VAEConfig:
+        return cls.from_dict(read_json(path, "model config"), path)

@@ -1,0 +1,190 @@
+"""Decode one image file into the model's pixel format, safely.
+
+Every command that reads an image comes through :func:`load_image`, so every
+odd file (16-bit, palette, CMYK, EXIF-rotated, animated, truncated, a
+decompression bomb) is handled in one place and fails with one clear line.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import DataError
+from .io import atomic_path
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
+# Refuse before decoding: a 30000x30000 canvas is 900 M pixels of RAM per channel.
+MAX_PIXELS = 100_000_000
+MIN_SIDE = 4
+
+
+class ImageNote(UserWarning):
+    """Something worth telling the user about an image that was still used."""
+
+
+def _open(path: Path) -> Image.Image:
+    try:
+        if path.is_dir():
+            raise DataError("is a directory, not an image", path)
+        if path.stat().st_size == 0:
+            raise DataError("empty file (0 bytes)", path)
+        im = Image.open(path)
+    except DataError:
+        raise
+    except FileNotFoundError:
+        raise DataError("file not found", path) from None
+    except PermissionError:
+        raise DataError("permission denied", path) from None
+    except UnidentifiedImageError:
+        raise DataError("not a readable image (unknown or corrupt format)", path) from None
+    except Image.DecompressionBombError as exc:
+        raise DataError(f"refused: image is too large to decode safely ({exc})", path) from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise DataError(f"not a readable image ({exc})", path) from None
+    w, h = im.size
+    if w * h > MAX_PIXELS:
+        im.close()
+        raise DataError(
+            f"refused: image declares {w}x{h} pixels, more than the {MAX_PIXELS:,} allowed",
+            path,
+        )
+    if min(w, h) < MIN_SIDE:
+        im.close()
+        raise DataError(f"image is {w}x{h} pixels; at least {MIN_SIDE}x{MIN_SIDE} is needed", path)
+    return im
+
+
+def _to_standard_mode(im: Image.Image) -> Image.Image:
+    """Return an 'L' or 'RGB' image; transparency is composited onto black."""
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
+        arr = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(arr, mode="L")
+    if mode == "F":
+        arr = np.asarray(im, dtype=np.float64)
+        if arr.max(initial=0) > 1.0:
+            arr = arr / 255.0
+        return Image.fromarray((np.clip(arr, 0, 1) * 255 + 0.5).astype(np.uint8), mode="L")
+    if mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    elif mode == "PA":
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "La", "RGBa"):
+        rgba = im.convert("RGBA")
+        base = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        im = Image.alpha_composite(base, rgba).convert("RGB")
+    if im.mode == "1":
+        im = im.convert("L")
+    if im.mode not in ("L", "RGB"):
+        im = im.convert("RGB")  # CMYK, YCbCr, LAB, HSV
+    return im
+
+
+def to_square(im: Image.Image, size: int) -> Image.Image:
+    """Center-crop to a square, then resize with Lanczos."""
+    w, h = im.size
+    side = min(w, h)
+    if w != h:
+        left, top = (w - side) // 2, (h - side) // 2
+        im = im.crop((left, top, left + side, top + side))
+    if side != size:
+        im = im.resize((size, size), Image.LANCZOS, reducing_gap=3.0 if side > 4 * size else None)
+    return im
+
+
+def load_pil(path: str | os.PathLike) -> Image.Image:
+    """Open, validate and normalise an image file to mode 'L' or 'RGB' at full size."""
+    path = Path(path)
+    im = _open(path)
+    try:
+        frames = getattr(im, "n_frames", 1)
+        if frames > 1:
+            im.seek(0)
+            warnings.warn(
+                f"{path}: animated image with {frames} frames; using the first frame",
+                ImageNote,
+                stacklevel=2,
+            )
+        im.load()
+        if frames <= 1:
+            rotated = ImageOps.exif_transpose(im)
+            if rotated is not im:
+                im.close()
+                im = rotated
+        out = _to_standard_mode(im)
+        # The original is closed below; keep an independent copy when no conversion made one.
+        return out.copy() if out is im else out
+    except DataError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise DataError(f"refused: image is too large to decode safely ({exc})", path) from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise DataError(f"truncated or corrupt image ({exc})", path) from None
+    finally:
+        im.close()
+
+
+def pil_to_array(im: Image.Image, size: int, channels: int) -> np.ndarray:
+    """An 'L'/'RGB' PIL image -> uint8 array (size, size, channels)."""
+    im = im.convert("L" if channels == 1 else "RGB")
+    arr = np.asarray(to_square(im, size), dtype=np.uint8)
+    return arr.reshape(size, size, channels)
+
+
+def load_image_uint8(path: str | os.PathLike, size: int, channels: int) -> np.ndarray:
+    return pil_to_array(load_pil(path), size, channels)
+
+
+def load_image(path: str | os.PathLike, size: int, channels: int) -> np.ndarray:
+    """Read an image file as float32 (size, size, channels) in [0, 1]."""
+    return load_image_uint8(path, size, channels).astype(np.float32) / 255.0
+
+
+def native_size_and_channels(path: str | os.PathLike) -> tuple[int, int]:
+    im = load_pil(path)
+    return min(im.size), (1 if im.mode == "L" else 3)
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """float [0, 1] -> uint8 with rounding; NaN becomes 0."""
+    arr = np.nan_to_num(np.asarray(images, dtype=np.float32), nan=0.0)
+    return (np.clip(arr, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def array_to_pil(image: np.ndarray, size: int | None = None) -> Image.Image:
+    """float [0, 1] (H, W[, C]) or uint8 -> PIL image, optionally upscaled to ``size``."""
+    arr = image if image.dtype == np.uint8 else to_uint8(image)
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    im = Image.fromarray(arr, mode="L" if arr.ndim == 2 else "RGB")
+    if size is not None and size != im.size[0]:
+        im = im.resize((size, size * im.size[1] // im.size[0]), Image.LANCZOS)
+    return im
+
+
+SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
+
+
+def save_pil(im: Image.Image, path: str | os.PathLike) -> None:
+    """Write atomically; the format comes from the suffix."""
+    path = Path(path)
+    fmt = SAVE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise DataError(
+            f"unsupported image format {path.suffix!r}; use one of {', '.join(SAVE_FORMATS)}",
+            path,
+        )
+    kwargs = {"quality": 95} if fmt == "JPEG" else {"lossless": True} if fmt == "WEBP" else {}
+    with atomic_path(path, suffix=path.suffix) as tmp:
+        im.save(tmp, format=fmt, **kwargs)
+
+
+def save_image(image: np.ndarray, path: str | os.PathLike, size: int | None = None) -> None:
+    save_pil(array_to_pil(image, size), path)

@@ -1,0 +1,93 @@
+"""Every file conceptvae writes goes through :func:`atomic_write`.
+
+A temp file in the destination's own directory is renamed over the target, so a
+reader sees either the old file or the new one, never half of one, and a crash
+leaves no partial output behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .errors import ConceptVAEError
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
+    """Yield a temp path beside ``target``; rename it onto ``target`` on success.
+
+    ``suffix`` lets writers that insist on an extension (Keras wants
+    ``.weights.h5``, Pillow infers the format) see one.
+    """
+    target = Path(target)
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise ConceptVAEError("output directory does not exist", parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or ".tmp", dir=parent)
+    except OSError as exc:
+        raise ConceptVAEError(f"cannot write here ({exc.strerror})", parent) from None
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        _fsync(tmp_path)
+        os.replace(tmp_path, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()
+        raise
+    # Make the rename itself durable; not every filesystem supports it.
+    with contextlib.suppress(OSError):
+        dfd = os.open(parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb+") as fh:
+        os.fsync(fh.fileno())
+
+
+def atomic_write_bytes(target: str | os.PathLike, data: bytes) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+
+
+def atomic_write_text(target: str | os.PathLike, text: str) -> None:
+    atomic_write_bytes(target, text.encode("utf-8"))
+
+
+def atomic_write_json(target: str | os.PathLike, obj: Any) -> None:
+    atomic_write_text(target, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConceptVAEError(f"{what} not found", path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConceptVAEError(f"cannot read {what} ({exc})", path) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConceptVAEError(
+            f"{what} is not valid JSON ({exc.msg}, line {exc.lineno})", path
+        ) from None
+
+
+def atomic_save_npy(target: str | os.PathLike, array: Any) -> None:
+    import numpy as np
+
+    with atomic_path(target, suffix=".npy") as tmp:
+        np.save(tmp, np.asarray(array), allow_pickle=False)

@@ -1,0 +1,1 @@
+"""Model: the Keras network (training, export) and the backend-neutral loaded model."""

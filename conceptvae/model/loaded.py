@@ -1,0 +1,213 @@
+"""VAEModel: one model object whatever computes it (Keras or LiteRT)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import VAEConfig
+from ..errors import ConceptVAEError, ModelError
+from ..images import load_image
+from . import files
+from .backends import Backend
+
+ImagesLike = np.ndarray | Sequence[str | os.PathLike]
+
+
+class VAEModel:
+    """A trained VAE: ``encode``, ``decode``, ``reconstruct`` and ``sample``.
+
+    Images are float32 arrays (N, S, S, C) in [0, 1] (a single (S, S, C) image
+    or uint8 is accepted too), or a list of image file paths.
+    """
+
+    def __init__(
+        self,
+        config: VAEConfig,
+        backend: Backend | Callable[[], Backend],
+        path: Path | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
+        self.config = config
+        # A factory defers the engine (and its imports) to the first encode or
+        # decode, so bad inputs are refused before TensorFlow or LiteRT loads.
+        self._backend = backend
+        self.path = path
+        self.meta = meta or {}
+
+    @property
+    def backend(self) -> Backend:
+        if callable(self._backend) and not hasattr(self._backend, "decode"):
+            self._backend = self._backend()
+        return self._backend
+
+    @property
+    def backend_name(self) -> str:
+        be = self._backend
+        return be.name if hasattr(be, "decode") else getattr(be, "backend_name", "lazy")
+
+    def __repr__(self) -> str:
+        where = f" from {self.path}" if self.path else ""
+        return f"<VAEModel {self.config.arch} {self.config.image_size}px latent={self.latent_dim} backend={self.backend_name}{where}>"
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return self.config.input_shape
+
+    @property
+    def fingerprint(self) -> str:
+        fp = self.meta.get("fingerprint")
+        if fp:
+            return str(fp)
+        compute = getattr(self.backend, "fingerprint", None)
+        return compute() if compute else "unknown"
+
+    def as_images(self, images: ImagesLike) -> np.ndarray:
+        """Convert paths / arrays to float32 (N, S, S, C) at this model's format."""
+        if isinstance(images, (str, os.PathLike)):
+            images = [images]
+        if (
+            isinstance(images, (list, tuple))
+            and images
+            and isinstance(images[0], (str, os.PathLike))
+        ):
+            return np.stack(
+                [load_image(p, self.config.image_size, self.config.channels) for p in images]
+            )
+        arr = np.asarray(images)
+        if arr.dtype == np.uint8:
+            arr = arr.astype(np.float32) / 255.0
+        arr = arr.astype(np.float32, copy=False)
+        if arr.ndim == 3 and arr.shape == self.image_shape:
+            arr = arr[None]
+        if arr.ndim == 3 and self.config.channels == 1 and arr.shape[1:] == self.image_shape[:2]:
+            arr = arr[..., None]
+        if arr.ndim != 4 or arr.shape[1:] != self.image_shape:
+            raise ConceptVAEError(
+                f"expected images of shape (N, {', '.join(map(str, self.image_shape))}), got {arr.shape}"
+            )
+        return arr
+
+    def encode_posterior(
+        self, images: ImagesLike, batch_size: int = 256
+    ) -> tuple[np.ndarray, np.ndarray]:
+        x = self.as_images(images)
+        means, log_vars = [], []
+        for start in range(0, len(x), batch_size):
+            m, lv = self.backend.encode(x[start : start + batch_size])
+            means.append(m)
+            log_vars.append(lv)
+        if not means:
+            return np.zeros((0, self.latent_dim), np.float32), np.zeros(
+                (0, self.latent_dim), np.float32
+            )
+        return np.concatenate(means), np.concatenate(log_vars)
+
+    def encode(
+        self,
+        images: ImagesLike,
+        sample: bool = False,
+        seed: int | None = None,
+        batch_size: int = 256,
+    ) -> np.ndarray:
+        """Latents (N, D): the posterior mean, or a draw from the posterior if ``sample``."""
+        mean, log_var = self.encode_posterior(images, batch_size)
+        if not sample:
+            return mean
+        eps = np.random.default_rng(seed).standard_normal(mean.shape).astype(np.float32)
+        return mean + np.exp(0.5 * log_var) * eps
+
+    def decode(self, z: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Images (N, S, S, C) in [0, 1] from latents (N, D)."""
+        z = np.asarray(z, dtype=np.float32)
+        if z.ndim == 1:
+            z = z[None]
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ConceptVAEError(
+                f"latents must have shape (N, {self.latent_dim}) for this model, got {z.shape}"
+            )
+        if not np.isfinite(z).all():
+            raise ConceptVAEError("latents contain NaN or infinite values")
+        out = [self.backend.decode(z[s : s + batch_size]) for s in range(0, len(z), batch_size)]
+        if not out:
+            return np.zeros((0, *self.image_shape), np.float32)
+        return np.concatenate(out)
+
+    def reconstruct(self, images: ImagesLike, batch_size: int = 256) -> np.ndarray:
+        return self.decode(self.encode(images, batch_size=batch_size), batch_size)
+
+    def sample(self, n: int, temperature: float = 1.0, seed: int | None = None) -> np.ndarray:
+        """Decode ``n`` draws from the prior N(0, temperature^2 I)."""
+        if n < 1:
+            raise ConceptVAEError(f"number of samples must be at least 1, got {n}")
+        if not np.isfinite(temperature) or temperature < 0:
+            raise ConceptVAEError(f"temperature must be a finite number >= 0, got {temperature}")
+        z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
+        return self.decode(z * np.float32(temperature))
+
+
+def load_model_dir(model_dir: Path, backend: str = "auto") -> VAEModel:
+    if not model_dir.is_dir():
+        raise ModelError("model directory not found", model_dir)
+    files.require_files(model_dir, [files.CONFIG])
+    cfg = VAEConfig.load(model_dir / files.CONFIG)
+    meta = files.read_meta(model_dir)
+    choice = backend
+    if choice == "auto":
+        choice = "litert" if _has_litert(model_dir) else "keras"
+    if choice == "litert":
+        files.require_files(model_dir, [files.ENCODER_TFLITE, files.DECODER_TFLITE])
+
+        def factory() -> Backend:
+            from .litert import LiteRTBackend
+
+            return LiteRTBackend.from_dir(model_dir, cfg)
+    elif choice == "keras":
+        files.require_files(model_dir, [files.WEIGHTS])
+
+        def factory() -> Backend:
+            from .backends import KerasBackend
+
+            return KerasBackend.from_dir(model_dir, cfg)
+    else:
+        raise ModelError(f"unknown backend {backend!r}; use auto, keras or litert")
+    factory.backend_name = choice  # type: ignore[attr-defined]
+    return VAEModel(cfg, factory, model_dir, meta)
+
+
+def _has_litert(model_dir: Path) -> bool:
+    if not (
+        (model_dir / files.ENCODER_TFLITE).is_file()
+        and (model_dir / files.DECODER_TFLITE).is_file()
+    ):
+        return False
+    try:
+        import ai_edge_litert  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def load_keras_file(path: Path) -> VAEModel:
+    """A whole-model ``.keras`` file, loaded with safe_mode (Lambda layers refused)."""
+    import keras
+
+    from .backends import KerasBackend
+    from .network import VAE
+
+    try:
+        vae = keras.saving.load_model(path, safe_mode=True, custom_objects={"VAE": VAE})
+    except Exception as exc:  # noqa: BLE001 - Keras raises many types for refused/corrupt files
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"refused or unreadable .keras file ({first})", path) from None
+    if not isinstance(vae, VAE):
+        raise ModelError(f"not a conceptvae model (found {type(vae).__name__})", path)
+    return VAEModel(vae.vae_config, KerasBackend(vae), path, {})

@@ -1,0 +1,149 @@
+"""The Keras 3 VAE: encoder, decoder and the loss, built only from a VAEConfig.
+
+Imported only for training, export and the Keras backend: it pulls in
+TensorFlow. The decoder network emits logits; :meth:`VAE.decode` and the
+exported graphs apply the sigmoid, and the BCE loss works on logits for
+numerical stability.
+"""
+
+from __future__ import annotations
+
+from ..config import VAEConfig
+from .quiet import import_tensorflow
+
+import_tensorflow()
+
+import keras  # noqa: E402
+from keras import layers, ops  # noqa: E402
+
+
+def _act(cfg: VAEConfig) -> str | layers.Layer:
+    return "leaky_relu" if cfg.activation == "leaky_relu" else cfg.activation
+
+
+def build_encoder(cfg: VAEConfig) -> keras.Model:
+    x_in = keras.Input(cfg.input_shape, name="image")
+    h = x_in
+    if cfg.arch == "conv":
+        for i, f in enumerate(cfg.filters):
+            h = layers.Conv2D(
+                f, 3, strides=2, padding="same", activation=_act(cfg), name=f"conv{i}"
+            )(h)
+    h = layers.Flatten(name="flatten")(h)
+    for i, units in enumerate(cfg.hidden):
+        h = layers.Dense(units, activation=_act(cfg), name=f"dense{i}")(h)
+    z_mean = layers.Dense(cfg.latent_dim, name="z_mean")(h)
+    z_log_var = layers.Dense(cfg.latent_dim, name="z_log_var")(h)
+    return keras.Model(x_in, [z_mean, z_log_var], name="encoder")
+
+
+def build_decoder(cfg: VAEConfig) -> keras.Model:
+    """Mirror of the encoder; outputs logits."""
+    z_in = keras.Input((cfg.latent_dim,), name="z")
+    h = z_in
+    for i, units in enumerate(reversed(cfg.hidden)):
+        h = layers.Dense(units, activation=_act(cfg), name=f"dense{i}")(h)
+    if cfg.arch == "conv":
+        side = cfg.image_size // 2 ** len(cfg.filters)
+        h = layers.Dense(side * side * cfg.filters[-1], activation=_act(cfg), name="project")(h)
+        h = layers.Reshape((side, side, cfg.filters[-1]), name="unflatten")(h)
+        # Each transposed conv undoes one encoder conv: filters[i] -> filters[i-1].
+        for i in reversed(range(len(cfg.filters))):
+            last = i == 0
+            h = layers.Conv2DTranspose(
+                cfg.channels if last else cfg.filters[i - 1],
+                3,
+                strides=2,
+                padding="same",
+                activation=None if last else _act(cfg),
+                name="logits" if last else f"deconv{i}",
+            )(h)
+    else:
+        h = layers.Dense(cfg.image_size * cfg.image_size * cfg.channels, name="logits")(h)
+        h = layers.Reshape(cfg.input_shape, name="unflatten")(h)
+    return keras.Model(z_in, h, name="decoder")
+
+
+@keras.saving.register_keras_serializable(package="conceptvae")
+class VAE(keras.Model):
+    """A variational autoencoder; ``beta=0`` makes it a plain autoencoder.
+
+    Training batches are ``(x_in, x_target, eps)``: the noise for the
+    reparameterisation comes with the data, from a generator seeded by
+    (seed, epoch, batch), so an interrupted run resumes onto exactly the same
+    trajectory as an uninterrupted one.
+    """
+
+    def __init__(self, vae_config: dict | VAEConfig, **kwargs) -> None:
+        super().__init__(**kwargs)
+        cfg = vae_config if isinstance(vae_config, VAEConfig) else VAEConfig.from_dict(vae_config)
+        self.vae_config = cfg
+        self.encoder = build_encoder(cfg)
+        self.decoder = build_decoder(cfg)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.recon_tracker = keras.metrics.Mean(name="reconstruction_loss")
+        self.kl_tracker = keras.metrics.Mean(name="kl_loss")
+        self.mse_tracker = keras.metrics.Mean(name="mse")
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "vae_config": self.vae_config.to_dict()}
+
+    @classmethod
+    def from_config(cls, config: dict) -> VAE:
+        return cls(**config)
+
+    def build(self, input_shape=None) -> None:  # noqa: ANN001 - Keras signature
+        self.built = True
+
+    @property
+    def metrics(self) -> list:
+        return [self.loss_tracker, self.recon_tracker, self.kl_tracker, self.mse_tracker]
+
+    def call(self, x, training: bool = False):  # noqa: ANN001, ANN201
+        z_mean, _ = self.encoder(x, training=training)
+        return ops.sigmoid(self.decoder(z_mean, training=training))
+
+    def losses_for(self, x_in, x_target, eps, training: bool = False) -> dict:  # noqa: ANN001
+        """Per-batch loss terms: sums over pixels / latent dims, means over the batch."""
+        z_mean, z_log_var = self.encoder(x_in, training=training)
+        z = z_mean + ops.exp(0.5 * z_log_var) * eps
+        logits = self.decoder(z, training=training)
+        recon = ops.sigmoid(logits)
+        if self.vae_config.recon_loss == "bce":
+            per_pixel = ops.softplus(logits) - x_target * logits
+        else:
+            per_pixel = ops.square(recon - x_target)
+        rec = ops.mean(ops.sum(per_pixel, axis=(1, 2, 3)))
+        kl = ops.mean(
+            -0.5 * ops.sum(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1)
+        )
+        total = rec + self.vae_config.beta * kl
+        mse = ops.mean(ops.square(recon - x_target))
+        return {"loss": total, "reconstruction_loss": rec, "kl_loss": kl, "mse": mse}
+
+    def _track(self, terms: dict) -> dict:
+        self.loss_tracker.update_state(terms["loss"])
+        self.recon_tracker.update_state(terms["reconstruction_loss"])
+        self.kl_tracker.update_state(terms["kl_loss"])
+        self.mse_tracker.update_state(terms["mse"])
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, data):  # noqa: ANN001, ANN201
+        import tensorflow as tf
+
+        x_in, x_target, eps = data
+        with tf.GradientTape() as tape:
+            terms = self.losses_for(x_in, x_target, eps, training=True)
+        grads = tape.gradient(terms["loss"], self.trainable_weights)
+        self.optimizer.apply(grads, self.trainable_weights)
+        return self._track(terms)
+
+    def test_step(self, data):  # noqa: ANN001, ANN201
+        x_in, x_target, eps = data
+        return self._track(self.losses_for(x_in, x_target, eps, training=False))
+
+
+def build_vae(cfg: VAEConfig) -> VAE:
+    vae = VAE(cfg)
+    vae.build()
+    return vae

@@ -1,0 +1,85 @@
+"""Where a command's results go: the naming rules shared by every command.
+
+One input and ``-o FILE`` writes FILE; several inputs and ``-o DIR/`` (or an
+existing directory) write ``DIR/<input stem>.png``. Output paths are planned
+(and refused) before any work starts, so a bad plan never leaves files behind.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import ConceptVAEError
+
+
+def is_dir_target(out: str | os.PathLike) -> bool:
+    s = os.fspath(out)
+    return s.endswith(("/", os.sep)) or Path(s).is_dir()
+
+
+def ensure_dir(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConceptVAEError(f"cannot create output directory ({exc.strerror})", path) from None
+    if not os.access(path, os.W_OK):
+        raise ConceptVAEError("output directory is not writable", path)
+    return path
+
+
+def check_writable_parent(path: Path) -> None:
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise ConceptVAEError("output directory does not exist", parent)
+    if not os.access(parent, os.W_OK):
+        raise ConceptVAEError("output directory is not writable", parent)
+
+
+def refuse_overwriting_inputs(
+    outputs: Sequence[Path], inputs: Sequence[str | os.PathLike], overwrite: bool
+) -> None:
+    if overwrite:
+        return
+    ins = {_real(p) for p in inputs}
+    for out in outputs:
+        if _real(out) in ins:
+            raise ConceptVAEError("output path is also an input; refusing without --overwrite", out)
+
+
+def _real(p: str | os.PathLike) -> str:
+    return os.path.normcase(os.path.realpath(os.fspath(p)))
+
+
+def plan_outputs(
+    inputs: Sequence[str | os.PathLike],
+    out: str | os.PathLike | None,
+    suffix: str = ".png",
+    default_name: str = "{stem}{suffix}",
+    overwrite: bool = False,
+) -> list[Path]:
+    """One output path per input, following the naming rules above."""
+    stems = [Path(p).stem for p in inputs]
+    if out is None:
+        paths = [Path(default_name.format(stem=s, suffix=suffix)) for s in stems]
+    elif is_dir_target(out):
+        d = ensure_dir(Path(out))
+        paths = [d / f"{s}{suffix}" for s in stems]
+    elif len(inputs) == 1:
+        paths = [Path(out)]
+    else:
+        raise ConceptVAEError(
+            f"{len(inputs)} inputs need a directory output (end it with '/'), not a file", out
+        )
+    seen: dict[Path, int] = {}
+    for i, p in enumerate(paths):
+        if p in seen:
+            raise ConceptVAEError(
+                f"inputs {inputs[seen[p]]} and {inputs[i]} would both be written to this file", p
+            )
+        seen[p] = i
+    for p in paths:
+        check_writable_parent(p)
+    refuse_overwriting_inputs(paths, inputs, overwrite)
+    return paths

@@ -1,0 +1,464 @@
+"""Training: data -> batches -> Keras fit, with checkpoints that make resume exact.
+
+Every source of randomness is a function of (seed, epoch, batch): the order of
+the examples, the reparameterisation noise and the --denoise corruption. The
+checkpoint (weights, optimizer state, history) is one .npz file replaced
+atomically at the end of each epoch, so a run killed at any moment resumes
+from the last finished epoch onto the trajectory it would have followed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras  # noqa: E402 - after network, which selects the TensorFlow backend
+import numpy as np
+
+from . import __version__
+from .config import VAEConfig
+from .data import Dataset, FolderDataset, open_dataset, split_indices
+from .errors import ConceptVAEError
+from .io import atomic_path, atomic_write_json
+from .model import files
+from .model.network import build_vae
+
+# Decoded training images are kept in memory below this size; above it they are
+# streamed from disk every epoch.
+CACHE_BYTES = 1 << 30
+
+TRAIN_DEFAULTS: dict[str, Any] = {
+    "latent_dim": 16,
+    "arch": "conv",
+    "filters": None,
+    "hidden": None,
+    "activation": "relu",
+    "beta": 1.0,
+    "recon_loss": "bce",
+    "epochs": 10,
+    "batch_size": 128,
+    "lr": 1e-3,
+    "val_split": 0.05,
+    "seed": 0,
+    "denoise": 0.0,
+}
+
+
+class TrainingInterrupted(ConceptVAEError):
+    """Ctrl-C during training; the last finished epoch is saved and resumable."""
+
+
+@dataclass
+class TrainResult:
+    path: Path
+    config: VAEConfig
+    history: dict[str, list[float]]
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def _rng(seed: int, *keys: int) -> np.random.Generator:
+    return np.random.default_rng([seed, *keys])
+
+
+class BatchSource:
+    """Seeded batches of (x_in, x_target, eps) for one split of a dataset."""
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        indices: np.ndarray,
+        batch_size: int,
+        latent_dim: int,
+        seed: int,
+        denoise: float = 0.0,
+        shuffle: bool = True,
+        cache: np.ndarray | None = None,
+    ) -> None:
+        self.dataset = dataset
+        self.indices = indices
+        self.batch_size = batch_size
+        self.latent_dim = latent_dim
+        self.seed = seed
+        self.denoise = denoise
+        self.shuffle = shuffle
+        self.cache = cache  # uint8 images for exactly `indices`, in that order
+        self._orders: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return -(-len(self.indices) // self.batch_size)
+
+    def batch(self, epoch: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Batch ``b`` of ``epoch``: a pure function of (seed, epoch, b)."""
+        order = self._order(epoch)
+        pos = order[b * self.batch_size : (b + 1) * self.batch_size]
+        if self.cache is not None:
+            raw = self.cache[pos]
+        else:
+            raw = self.dataset.load(self.indices[np.sort(pos)])
+        x = raw.astype(np.float32) * np.float32(1 / 255)
+        eps = _rng(self.seed, 2, epoch, b).standard_normal((len(x), self.latent_dim), np.float32)
+        x_in = x
+        if self.denoise > 0:
+            noise = _rng(self.seed, 3, epoch, b).standard_normal(x.shape, np.float32)
+            x_in = np.clip(x + np.float32(self.denoise) * noise, 0.0, 1.0)
+        return x_in, x, eps
+
+    def _order(self, epoch: int) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(len(self.indices))
+        cached = self._orders.get(epoch)
+        if cached is None:
+            cached = _rng(self.seed, 1, epoch).permutation(len(self.indices))
+            self._orders = {epoch: cached}  # batches arrive in epoch order
+        return cached
+
+    def epoch(self, epoch: int) -> Iterator[tuple[np.ndarray, ...]]:
+        for b in range(len(self)):
+            yield self.batch(epoch, b)
+
+    def tf_dataset(self, start: int, stop: int, repeat_same: bool = False):  # noqa: ANN201
+        """Batches for epochs [start, stop) as one stream (Keras keeps one iterator
+        across epochs when steps_per_epoch is set); ``repeat_same`` repeats epoch 0."""
+        import tensorflow as tf
+
+        nb = len(self)
+        shape = (None, *self.dataset.shape)
+
+        def make(step):  # noqa: ANN001, ANN202
+            step = int(step)
+            epoch, b = (0, step % nb) if repeat_same else divmod(step, nb)
+            return self.batch(epoch, b)
+
+        def load(step):  # noqa: ANN001, ANN202
+            x_in, x, eps = tf.numpy_function(make, [step], [tf.float32] * 3, stateful=False)
+            x_in.set_shape(shape)
+            x.set_shape(shape)
+            eps.set_shape((None, self.latent_dim))
+            return x_in, x, eps
+
+        steps = tf.data.Dataset.range(start * nb, stop * nb)
+        if repeat_same:
+            steps = tf.data.Dataset.range(nb).repeat()
+        return steps.map(load, num_parallel_calls=2, deterministic=True).prefetch(4)
+
+
+def _cache_split(dataset: Dataset, indices: np.ndarray) -> np.ndarray | None:
+    """Decode a split once when it fits the cache budget (streamed, batch by batch)."""
+    nbytes = len(indices) * int(np.prod(dataset.shape))
+    if nbytes > CACHE_BYTES:
+        return None
+    if not isinstance(dataset, FolderDataset):
+        return dataset.load(indices)
+    out = np.empty((len(indices), *dataset.shape), np.uint8)
+    for start in range(0, len(indices), 512):
+        out[start : start + 512] = dataset.load(indices[start : start + 512])
+    return out
+
+
+# -- checkpoint --------------------------------------------------------------
+
+
+def save_checkpoint(path: Path, vae, state: dict[str, Any]) -> None:  # noqa: ANN001
+    arrays = {f"w{i}": w for i, w in enumerate(vae.get_weights())}
+    arrays.update({f"o{i}": np.asarray(v) for i, v in enumerate(vae.optimizer.variables)})
+    arrays["state"] = np.array(json.dumps(state))
+    with atomic_path(path, suffix=".npz") as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+
+
+def read_checkpoint_state(path: Path) -> dict[str, Any]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return json.loads(str(npz["state"]))
+    except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is the same user problem
+        raise ConceptVAEError(f"cannot read checkpoint ({type(exc).__name__})", path) from None
+
+
+def restore_checkpoint(path: Path, vae) -> None:  # noqa: ANN001
+    with np.load(path, allow_pickle=False) as npz:
+        weights = [npz[f"w{i}"] for i in range(len(vae.get_weights()))]
+        vae.set_weights(weights)
+        vae.optimizer.build(vae.trainable_variables)
+        for i, var in enumerate(vae.optimizer.variables):
+            var.assign(npz[f"o{i}"])
+
+
+# -- the run -----------------------------------------------------------------
+
+
+def _resolve_options(
+    out: Path, resume: bool, given: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    ckpt = out / files.CHECKPOINT
+    if resume:
+        if not ckpt.exists():
+            raise ConceptVAEError("nothing to resume: no checkpoint.npz in this directory", out)
+        state = read_checkpoint_state(ckpt)
+        opts = dict(state["options"])
+        for key, value in given.items():
+            if value is None or key == "epochs":
+                continue
+            if opts.get(key) != value:
+                raise ConceptVAEError(
+                    f"--{key.replace('_', '-')} {value} differs from the interrupted run ({opts.get(key)}); "
+                    "resume with the same options",
+                    out,
+                )
+        if given.get("epochs") is not None:
+            opts["epochs"] = given["epochs"]
+        return opts, state
+    if ckpt.exists() or (out / files.CONFIG).exists():
+        raise ConceptVAEError(
+            "already holds a training run; continue it with --resume or choose another --out", out
+        )
+    opts = dict(TRAIN_DEFAULTS)
+    opts.update({k: v for k, v in given.items() if v is not None})
+    return opts, None
+
+
+def _validate(opts: dict[str, Any]) -> None:
+    checks = [
+        (opts["epochs"] >= 1, "--epochs must be at least 1"),
+        (opts["batch_size"] >= 1, "--batch-size must be at least 1"),
+        (np.isfinite(opts["lr"]) and opts["lr"] > 0, "--lr must be a positive number"),
+        (np.isfinite(opts["denoise"]) and opts["denoise"] >= 0, "--denoise must be >= 0"),
+        (0 <= opts["val_split"] < 1, "--val-split must be in [0, 1)"),
+    ]
+    for ok, msg in checks:
+        if not ok:
+            raise ConceptVAEError(msg)
+
+
+def train(
+    data: str | os.PathLike | Dataset,
+    out: str | os.PathLike,
+    *,
+    labels: str | os.PathLike | None = None,
+    image_size: int | None = None,
+    channels: int | None = None,
+    latent_dim: int | None = None,
+    arch: str | None = None,
+    filters: list[int] | None = None,
+    hidden: list[int] | None = None,
+    activation: str | None = None,
+    beta: float | None = None,
+    recon_loss: str | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
+    val_split: float | None = None,
+    seed: int | None = None,
+    denoise: float | None = None,
+    resume: bool = False,
+    verbose: int | str = "auto",
+    command: str | None = None,
+) -> TrainResult:
+    """Train a VAE on ``data`` and save it to the model directory ``out``.
+
+    Unset options come from the checkpoint when resuming, else from
+    TRAIN_DEFAULTS and the data (image size and channels).
+    """
+    out = Path(out)
+    given = dict(
+        image_size=image_size, channels=channels, latent_dim=latent_dim, arch=arch,
+        filters=filters, hidden=hidden, activation=activation, beta=beta, recon_loss=recon_loss,
+        epochs=epochs, batch_size=batch_size, lr=lr, val_split=val_split, seed=seed, denoise=denoise,
+    )  # fmt: skip
+    if not isinstance(data, Dataset):
+        given["data"] = os.fspath(data)
+        given["labels"] = None if labels is None else os.fspath(labels)
+    opts, state = _resolve_options(out, resume, given)
+    _validate(opts)
+
+    dataset = (
+        data
+        if isinstance(data, Dataset)
+        else open_dataset(
+            opts["data"], opts.get("labels"), opts.get("image_size"), opts.get("channels")
+        )
+    )
+    opts["image_size"], opts["channels"] = dataset.image_size, dataset.channels
+    cfg = VAEConfig(
+        image_size=dataset.image_size, channels=dataset.channels, latent_dim=opts["latent_dim"],
+        arch=opts["arch"], filters=list(opts["filters"] or []), hidden=list(opts["hidden"] or []),
+        activation=opts["activation"], beta=float(opts["beta"]), recon_loss=opts["recon_loss"],
+    )  # fmt: skip
+    if len(dataset) < 2:
+        raise ConceptVAEError("need at least 2 images to train", dataset.name)
+
+    out.mkdir(parents=True, exist_ok=True)
+    seed_ = int(opts["seed"])
+    train_idx, val_idx = split_indices(len(dataset), opts["val_split"], seed_)
+    bs = int(opts["batch_size"])
+    train_src = BatchSource(dataset, train_idx, bs, cfg.latent_dim, seed_, opts["denoise"],
+                            cache=_cache_split(dataset, train_idx))  # fmt: skip
+    val_src = None
+    if len(val_idx):
+        val_src = BatchSource(dataset, val_idx, bs, cfg.latent_dim, seed_ + 1, opts["denoise"],
+                              shuffle=False, cache=_cache_split(dataset, val_idx))  # fmt: skip
+
+    keras.utils.set_random_seed(seed_)
+    vae = build_vae(cfg)
+    vae.compile(optimizer=keras.optimizers.Adam(learning_rate=float(opts["lr"])))
+    start_epoch, history = 0, {}
+    if state is not None:
+        restore_checkpoint(out / files.CHECKPOINT, vae)
+        start_epoch, history = int(state["epoch"]), state["history"]
+    total_epochs = int(opts["epochs"])
+
+    ckpt = _EpochCheckpoint(out / files.CHECKPOINT, opts, history)
+    if verbose == "auto":
+        verbose = 1 if sys.stdout.isatty() else 2
+    t0 = time.perf_counter()
+    if start_epoch < total_epochs:
+        try:
+            vae.fit(
+                train_src.tf_dataset(start_epoch, total_epochs),
+                epochs=total_epochs,
+                initial_epoch=start_epoch,
+                steps_per_epoch=len(train_src),
+                validation_data=val_src.tf_dataset(0, 1, repeat_same=True) if val_src else None,
+                validation_steps=len(val_src) if val_src else None,
+                shuffle=False,
+                callbacks=[ckpt],
+                verbose=verbose,
+            )
+        except KeyboardInterrupt:
+            done = ckpt.epoch
+            if done > 0:
+                restore_checkpoint(out / files.CHECKPOINT, vae)
+                _save_model(out, vae, cfg, dataset, opts, ckpt.history, {}, command)
+            raise TrainingInterrupted(
+                f"interrupted after {done} finished epoch(s); continue with --resume", out
+            ) from None
+    seconds = time.perf_counter() - t0
+    test = (
+        dataset.test
+        if dataset.test is not None
+        else (_Subset(dataset, val_idx) if len(val_idx) else _Subset(dataset, train_idx[:1000]))
+    )
+    metrics = evaluate(vae, test, seed_)
+    metrics["train_seconds"] = round(seconds, 2)
+    metrics["epochs"] = total_epochs
+    _save_model(out, vae, cfg, dataset, opts, ckpt.history, metrics, command)
+    _save_preview(out / files.PREVIEW, vae, test, seed_)
+    return TrainResult(out, cfg, ckpt.history, metrics)
+
+
+class _Subset:
+    """The first 1,000 images of a split, for the end-of-run report."""
+
+    def __init__(self, dataset: Dataset, indices: np.ndarray) -> None:
+        self.dataset, self.indices = dataset, indices[:1000]
+
+    def load(self) -> np.ndarray:
+        return self.dataset.load(self.indices)
+
+
+def _test_images(test: Dataset | _Subset, limit: int = 10000) -> np.ndarray:
+    if isinstance(test, _Subset):
+        return test.load()
+    return test.load(np.arange(min(len(test), limit)))
+
+
+def evaluate(vae, test: Dataset | _Subset, seed: int) -> dict[str, float]:  # noqa: ANN001
+    """Test reconstruction MSE per pixel (posterior mean) and the ELBO in nats per image."""
+    x = _test_images(test).astype(np.float32) / 255.0
+    mse, rec, kl = [], [], []
+    for s in range(0, len(x), 500):
+        xb = x[s : s + 500]
+        eps = _rng(seed, 4, s).standard_normal((len(xb), vae.vae_config.latent_dim), np.float32)
+        terms = vae.losses_for(xb, xb, eps)
+        recon = np.asarray(vae(xb))
+        mse.append(np.mean((recon - xb) ** 2, axis=(1, 2, 3)))
+        rec.append(float(terms["reconstruction_loss"]) * len(xb))
+        kl.append(float(terms["kl_loss"]) * len(xb))
+    n = len(x)
+    return {
+        "test_images": n,
+        "test_mse": round(float(np.concatenate(mse).mean()), 6),
+        "test_reconstruction_loss": round(sum(rec) / n, 3),
+        "test_kl_loss": round(sum(kl) / n, 3),
+        "test_elbo": round(-(sum(rec) + sum(kl)) / n, 3),
+    }
+
+
+class _EpochCheckpoint(keras.callbacks.Callback):
+    def __init__(
+        self, path: Path, options: dict[str, Any], history: dict[str, list[float]]
+    ) -> None:
+        super().__init__()
+        self.path, self.options = path, options
+        self.history = {k: list(v) for k, v in history.items()}
+        self.epoch = 0
+        self._t = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch = epoch
+        self._t = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = dict(logs or {})
+        logs["seconds"] = time.perf_counter() - self._t
+        for k, v in logs.items():
+            self.history.setdefault(k, []).append(round(float(v), 6))
+        self.epoch = epoch + 1
+        save_checkpoint(
+            self.path,
+            self.model,
+            {"epoch": epoch + 1, "options": self.options, "history": self.history},
+        )
+
+
+def _save_model(
+    out: Path,
+    vae,
+    cfg: VAEConfig,
+    dataset: Dataset,
+    opts: dict[str, Any],
+    history: dict[str, list[float]],
+    metrics: dict[str, Any],
+    command: str | None,
+) -> None:  # noqa: ANN001
+    save_weights(vae, out)
+    cfg.save(out / files.CONFIG)
+    meta = {
+        "fingerprint": files.weights_fingerprint(vae.get_weights()),
+        "parameters": int(vae.count_params()),
+        "data": {"source": dataset.name, "images": len(dataset), "fingerprint": dataset.fingerprint(),
+                 "labels": sorted(dataset.labels)},
+        "training": {k: v for k, v in opts.items() if k not in ("data", "labels")},
+        "metrics": metrics,
+        "command": command,
+        "conceptvae_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }  # fmt: skip
+    files.write_meta(out, meta)
+    atomic_write_json(out / files.HISTORY, history)
+
+
+def save_weights(vae, out: Path) -> None:  # noqa: ANN001
+    with atomic_path(out / files.WEIGHTS, suffix=".weights.h5") as tmp:
+        tmp.unlink()
+        vae.save_weights(tmp)
+
+
+def _save_preview(path: Path, vae, test: Dataset | _Subset, seed: int) -> None:  # noqa: ANN001
+    from .images import save_pil
+    from .render import grid
+
+    x = _test_images(test, 10).astype(np.float32) / 255.0
+    recon = np.asarray(vae(x))
+    z = _rng(seed, 5).standard_normal((len(x), vae.vae_config.latent_dim), np.float32)
+    samples = np.asarray(keras.ops.sigmoid(vae.decoder(z)))
+    cell = max(vae.vae_config.image_size, 48)
+    pic = grid(np.concatenate([x, recon, samples]), ncols=len(x), cell=cell,
+               row_labels=["test", "recon", "sample"])  # fmt: skip
+    save_pil(pic, path)

@@ -1,0 +1,1 @@
+"""Pretrained models shipped with conceptvae, one model directory each."""

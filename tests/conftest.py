@@ -1,0 +1,83 @@
+"""Shared fixtures: tiny synthetic data and a tiny trained model (16x16, latent 4)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["CONCEPTVAE_OFFLINE"] = "1"
+
+
+def synthetic_images(n: int = 64, size: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Bright squares on dark ground; label 1 = square in the left half."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, size, size), np.uint8)
+    y = rng.integers(0, 2, n)
+    for i in range(n):
+        w = int(rng.integers(3, size // 2))
+        top = int(rng.integers(0, size - w))
+        left = (
+            int(rng.integers(0, size // 2 - w + 1))
+            if y[i]
+            else int(rng.integers(size // 2, size - w + 1))
+        )
+        x[i, top : top + w, left : left + w] = 255
+    return x, y
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("CONCEPTVAE_HOME", str(home))
+    monkeypatch.setenv("KERAS_HOME", str(home / "keras"))
+    return home
+
+
+@pytest.fixture(scope="session")
+def npz_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    x, y = synthetic_images(96)
+    xt, yt = synthetic_images(32, seed=1)
+    path = tmp_path_factory.mktemp("data") / "squares.npz"
+    np.savez(path, x_train=x, y_train=y, x_test=xt, y_test=yt)
+    return path
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A labeled folder: PNGs in two subfolders, plus labels.csv."""
+    root = tmp_path_factory.mktemp("folder")
+    x, y = synthetic_images(24, size=20)
+    lines = ["file,left,shape"]
+    for i, (img, label) in enumerate(zip(x, y)):
+        sub = root / ("a" if i % 2 else "b")
+        sub.mkdir(exist_ok=True)
+        Image.fromarray(img).save(sub / f"img{i:02d}.png")
+        lines.append(f"{sub.name}/img{i:02d}.png,{label},{'sq' if i % 3 else 'big'}")
+    (root / "labels.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory, npz_data: Path) -> Path:
+    from conceptvae.training import train
+
+    out = tmp_path_factory.mktemp("models") / "tiny"
+    train(npz_data, out, latent_dim=4, filters=[8, 16], epochs=2, batch_size=32, seed=0, verbose=0)
+    return out
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def invoke(runner: CliRunner, *args: str):  # noqa: ANN201
+    from conceptvae.cli.main import cli
+
+    return runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)

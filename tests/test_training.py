@@ -1,0 +1,53 @@
+import json
+
+import numpy as np
+import pytest
+
+from conceptvae import load_model
+from conceptvae.errors import ConceptVAEError
+from conceptvae.model import files
+from conceptvae.training import train
+
+TINY = dict(latent_dim=4, filters=[8, 16], batch_size=32, seed=5, verbose=0)
+
+
+def test_training_lowers_the_loss_and_writes_the_model(tiny_model):
+    history = json.loads((tiny_model / files.HISTORY).read_text())
+    assert history["loss"][-1] < history["loss"][0]
+    assert {"loss", "reconstruction_loss", "kl_loss", "val_loss"} <= set(history)
+    for name in (files.CONFIG, files.WEIGHTS, files.META, files.PREVIEW, files.CHECKPOINT):
+        assert (tiny_model / name).is_file()
+    meta = json.loads((tiny_model / files.META).read_text())
+    assert meta["metrics"]["test_images"] == 32 and meta["data"]["fingerprint"].startswith(
+        "sha256:"
+    )
+
+
+def test_resume_matches_an_uninterrupted_run(npz_data, tmp_path):
+    train(npz_data, tmp_path / "full", epochs=3, **TINY)
+    train(npz_data, tmp_path / "part", epochs=1, **TINY)
+    train(npz_data, tmp_path / "part", epochs=3, resume=True, verbose=0)
+    a = load_model(tmp_path / "full", backend="keras").backend.vae.get_weights()
+    b = load_model(tmp_path / "part", backend="keras").backend.vae.get_weights()
+    for wa, wb in zip(a, b):
+        np.testing.assert_allclose(wa, wb, atol=1e-5)
+    h = json.loads((tmp_path / "part" / files.HISTORY).read_text())
+    assert len(h["loss"]) == 3
+
+
+def test_existing_run_is_not_overwritten_and_resume_checks_options(npz_data, tmp_path):
+    train(npz_data, tmp_path / "r", epochs=1, **TINY)
+    with pytest.raises(ConceptVAEError, match="--resume"):
+        train(npz_data, tmp_path / "r", epochs=1, **TINY)
+    with pytest.raises(ConceptVAEError, match="--latent-dim 8 differs"):
+        train(npz_data, tmp_path / "r", epochs=2, latent_dim=8, resume=True)
+    with pytest.raises(ConceptVAEError, match="nothing to resume"):
+        train(npz_data, tmp_path / "fresh", resume=True)
+
+
+def test_denoise_and_dense_arch_from_a_folder(image_folder, tmp_path):
+    result = train(image_folder, tmp_path / "d", image_size=16, arch="dense", hidden=[32],
+                   latent_dim=3, epochs=1, denoise=0.3, batch_size=8, verbose=0)  # fmt: skip
+    assert result.config.arch == "dense" and result.config.image_size == 16
+    m = load_model(tmp_path / "d", backend="keras")
+    assert m.encode(np.zeros((1, 16, 16, 1), np.float32)).shape == (1, 3)
