@@ -42,7 +42,7 @@ def info(model: str, as_json: bool) -> None:
 @click.command()
 def models() -> None:
     """List pretrained models and your own (under $CONCEPTVAE_HOME/models)."""
-    from conceptvae.pretrained import home, list_models
+    from conceptvae.registry import home, list_models
 
     entries = list_models()
     if not entries:

@@ -7,7 +7,7 @@ from typing import Any
 
 from .config import VAEConfig
 from .model import files
-from .pretrained import resolve_model_path
+from .registry import resolve_model_path
 
 
 def count_parameters(cfg: VAEConfig) -> int:

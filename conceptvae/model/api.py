@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ..pretrained import resolve_model_path
+from ..registry import resolve_model_path
 from .loaded import VAEModel, load_keras_file, load_model_dir
 
 
