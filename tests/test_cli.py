@@ -24,13 +24,13 @@ def assert_one_line_error(result, *words):
         assert w in lines[0]
 
 
-def test_help_does_not_import_tensorflow():
+def test_help_does_not_import_tensorflow(tmp_path):
     code = (
         "import sys\nfrom conceptvae.cli.main import cli\n"
         "try:\n    cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'heavy import'\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "train" in out.stdout and "reconstruct" in out.stdout
 
