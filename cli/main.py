@@ -23,6 +23,8 @@ COMMANDS = {
     "sample": ("codec", "sample"),
     "info": ("models", "info"),
     "models": ("models", "models"),
+    "export": ("export", "export"),
+    "concepts": ("concepts", "concepts"),
 }
 
 
@@ -53,7 +55,7 @@ class LazyGroup(click.Group):
         except ConceptVAEError as exc:
             if debug:
                 raise
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(error_line(exc), err=True)
             sys.exit(130 if type(exc).__name__ == "TrainingInterrupted" else 2)
         except click.exceptions.Abort:
             click.echo("Aborted.", err=True)
@@ -64,13 +66,20 @@ class LazyGroup(click.Group):
             hint = ""
             if isinstance(exc, click.UsageError) and exc.ctx is not None:
                 hint = f" (see '{exc.ctx.command_path} --help')"
-            click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+            click.echo(error_line(f"{exc.format_message()}{hint}"), err=True)
             sys.exit(2)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
+        except OSError as exc:
+            # The filesystem refused (read-only, full disk, a file where a folder
+            # should be): the user's to fix, so one line naming the path.
+            if debug:
+                raise
+            click.echo(error_line(_os_error_line(exc)), err=True)
+            sys.exit(2)
         finally:
             warnings.showwarning = old_showwarning
         sys.exit(0)
@@ -84,7 +93,29 @@ def cli(debug: bool) -> None:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
-    click.echo(f"warning: {message}", err=True)
+    # conceptvae applies its own pixel limit (conceptvae.images.MAX_PIXELS) and says
+    # so in its own words; Pillow's generic alarm would be a second, confusing line.
+    if category.__name__ == "DecompressionBombWarning":
+        return
+    click.echo(f"warning: {_escape_newlines(message)}", err=True)
+
+
+def error_line(problem: object) -> str:
+    """``Error: ...`` on exactly one line, even when a file name or a key in the
+    message holds a newline (those are shown escaped, as \\n)."""
+    return f"Error: {_escape_newlines(problem)}"
+
+
+def _escape_newlines(text: object) -> str:
+    return str(text).replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _os_error_line(exc: OSError) -> str:
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    name = exc.filename
+    if name is None:
+        return reason
+    return f"{os.fsdecode(name) if isinstance(name, (str, bytes)) else name}: {reason}"
 
 
 def main() -> None:

@@ -34,6 +34,9 @@ from .options import int_list
 )
 @click.option("--filters", callback=int_list, help="Conv filters per stride-2 layer, e.g. 32,64.")
 @click.option("--hidden", callback=int_list, help="Dense hidden sizes, e.g. 512 or 512,256.")
+@click.option(
+    "--blocks", type=click.IntRange(0, 8), help="Extra stride-1 convs per level [default: 0]."
+)
 @click.option("--activation", type=click.Choice(["relu", "swish", "gelu", "leaky_relu", "elu"]))
 @click.option("--beta", type=float, help="KL weight; 0 trains a plain autoencoder [default: 1].")
 @click.option(

@@ -12,13 +12,30 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import find_images
 from .errors import ConceptVAEError, DataError
-from .images import save_image, save_pil
+from .images import check_image_suffix, save_image, save_pil
 from .io import atomic_path, atomic_save_npy
 from .model.loaded import VAEModel
-from .outputs import ensure_dir, is_dir_target, plan_outputs, refuse_overwriting_inputs
+from .outputs import (
+    check_dir_creatable,
+    check_writable_parent,
+    is_dir_target,
+    plan_outputs,
+    refuse_overwriting_inputs,
+)
 from .render import grid as make_grid
+
+# Prior draws are N(0, 1) per dimension: a temperature or latent value far beyond a
+# few units decodes to saturated noise (and, large enough, to inf/NaN), so it is
+# refused as a typo rather than silently written.
+MAX_TEMPERATURE = 100.0
+MAX_ABS_LATENT = 1e4
+MAX_SAMPLES = 10000
+
+
+def check_seed(seed: int | None) -> None:
+    if seed is not None and seed < 0:
+        raise ConceptVAEError(f"--seed must be a non-negative integer, got {seed}")
 
 
 def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
@@ -27,6 +44,10 @@ def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
     for item in inputs:
         p = Path(item)
         if p.is_dir():
+            # Only folders need the dataset module (csv, zipfile, sockets...): a
+            # single-image command skips its import.
+            from .data import find_images
+
             found = find_images(p)
             if not found:
                 raise DataError("folder holds no images", p)
@@ -45,6 +66,8 @@ def reconstruct_files(
 ) -> list[Path]:
     paths = expand_inputs(inputs)
     targets = plan_outputs(paths, out, default_name="{stem}_recon{suffix}", overwrite=overwrite)
+    for target in targets:
+        check_image_suffix(target)
     recon = model.reconstruct(paths)
     for img, target in zip(recon, targets):
         save_image(img, target, size)
@@ -61,6 +84,8 @@ def encode_files(
     out = Path(out)
     if out.suffix not in (".npy", ".npz"):
         raise ConceptVAEError("latents output must end in .npy or .npz", out)
+    check_seed(seed)
+    check_writable_parent(out)
     paths = expand_inputs(inputs)
     refuse_overwriting_inputs([out], paths, overwrite=False)
     z = model.encode(paths, sample=sample, seed=seed)
@@ -75,46 +100,101 @@ def encode_files(
 def read_latents(path: str | os.PathLike, latent_dim: int) -> tuple[np.ndarray, list[str] | None]:
     path = Path(path)
     try:
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+    except FileNotFoundError:
+        raise DataError("file not found", path) from None
+    except IsADirectoryError:
+        raise DataError("is a directory, not a .npy/.npz file", path) from None
+    except OSError as exc:
+        raise DataError(f"cannot read file ({exc.strerror})", path) from None
+    # numpy treats anything that is neither .npy nor zip as a pickle; say what it is.
+    if not magic.startswith((b"\x93NUMPY", b"PK\x03\x04", b"PK\x05\x06")):
+        if magic.startswith(b"\x80"):
+            raise DataError("holds pickled Python objects, which are never loaded", path)
+        raise DataError("not a .npy or .npz file (unrecognised content)", path)
+    try:
         loaded = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise DataError("file not found", path) from None
-    except (OSError, ValueError, EOFError) as exc:
-        raise DataError(f"not a readable .npy/.npz file ({exc})", path) from None
+    except IsADirectoryError:
+        raise DataError("is a directory, not a .npy/.npz file", path) from None
+    except MemoryError:
+        raise DataError("declares an array too large to load", path) from None
+    except Exception as exc:  # noqa: BLE001 - numpy, zipfile and ast raise many types
+        if "pickle" in str(exc):
+            # numpy's message suggests allow_pickle=True; conceptvae never unpickles.
+            raise DataError("holds pickled Python objects, which are never loaded", path) from None
+        raise DataError(f"not a readable .npy/.npz file ({_one_line(exc)})", path) from None
     names = None
     if isinstance(loaded, np.lib.npyio.NpzFile):
         with loaded:
             if "z" not in loaded.files:
                 raise DataError("the .npz holds no array named 'z'", path)
-            z = loaded["z"]
-            if "files" in loaded.files:
-                names = [Path(str(f)).stem for f in loaded["files"]]
+            try:
+                z = loaded["z"]
+                files = loaded["files"] if "files" in loaded.files else None
+            except MemoryError:
+                raise DataError("declares an array too large to load", path) from None
+            except Exception as exc:  # noqa: BLE001 - zip and npy readers raise many types
+                if "pickle" in str(exc):
+                    raise DataError(
+                        "holds pickled Python objects, which are never loaded", path
+                    ) from None
+                raise DataError(f"corrupt .npz member ({_one_line(exc)})", path) from None
+            # A zip member not named *.npy comes back as raw bytes, not an array.
+            if not isinstance(z, np.ndarray):
+                raise DataError("the .npz member 'z' is not a numpy array", path)
+            if isinstance(files, np.ndarray) and files.ndim == 1 and files.dtype.kind in "US":
+                names = [Path(str(f)).stem for f in files]
     else:
         z = loaded
     if z.dtype.kind not in "fiu":
         raise DataError(f"latents must be numeric, got dtype {z.dtype}", path)
-    z = np.atleast_2d(z).astype(np.float32)
+    # Checked in float64 first: casting 1e300 to float32 would overflow (and warn).
+    z = np.atleast_2d(z).astype(np.float64)
     if z.ndim != 2 or z.shape[1] != latent_dim:
         raise DataError(f"latents have shape {z.shape}; this model needs (N, {latent_dim})", path)
     if len(z) == 0:
         raise DataError("no latents in file", path)
     if not np.isfinite(z).all():
         raise DataError("latents contain NaN or infinite values", path)
-    return z, names
+    top = float(np.abs(z).max())
+    if top > MAX_ABS_LATENT:
+        raise DataError(
+            f"latents reach {top:.3g}; values beyond +-{MAX_ABS_LATENT:g} are not meaningful "
+            "(latents are about N(0, 1))",
+            path,
+        )
+    return z.astype(np.float32), names
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:160] or type(exc).__name__
 
 
 def decode_file(
     model: VAEModel, latents: str | os.PathLike, out: str | os.PathLike, size: int | None = None
 ) -> list[Path]:
+    dir_target = is_dir_target(out)
+    if dir_target:
+        check_dir_creatable(Path(out))
+    else:
+        check_image_suffix(out)
+        check_writable_parent(Path(out))
+        refuse_overwriting_inputs([Path(out)], [latents], overwrite=False)
     z, names = read_latents(latents, model.latent_dim)
     images = model.decode(z)
-    if is_dir_target(out):
-        d = ensure_dir(Path(out))
+    if dir_target:
+        d = Path(out)
         width = max(4, len(str(len(z) - 1)))
-        stems = (
+        usable = (
             names
-            if names and len(set(names)) == len(names)
-            else [f"{i:0{width}d}" for i in range(len(z))]
+            and len(names) == len(z)
+            and len(set(names)) == len(names)
+            and all(s and not s.startswith(".") for s in names)
         )
+        stems = names if usable else [f"{i:0{width}d}" for i in range(len(z))]
         targets = [d / f"{s}.png" for s in stems]
         for img, t in zip(images, targets):
             save_image(img, t, size)
@@ -136,10 +216,23 @@ def sample_files(
     grid: bool = True,
     size: int | None = None,
 ) -> list[Path]:
-    as_grid = grid
+    if not 1 <= n <= MAX_SAMPLES:
+        raise ConceptVAEError(f"number of samples must be from 1 to {MAX_SAMPLES}, got {n}")
+    if not (np.isfinite(temperature) and 0 <= temperature <= MAX_TEMPERATURE):
+        raise ConceptVAEError(
+            f"--temperature must be a finite number from 0 to {MAX_TEMPERATURE:g}, "
+            f"got {temperature}"
+        )
+    check_seed(seed)
+    as_dir = is_dir_target(out) or not grid
+    if as_dir:
+        check_dir_creatable(Path(out))
+    else:
+        check_image_suffix(out)
+        check_writable_parent(Path(out))
     images = model.sample(n, temperature=temperature, seed=seed)
-    if is_dir_target(out) or not as_grid:
-        d = ensure_dir(Path(out))
+    if as_dir:
+        d = Path(out)
         width = max(4, len(str(n - 1)))
         targets = [d / f"sample_{i:0{width}d}.png" for i in range(n)]
         for img, t in zip(images, targets):

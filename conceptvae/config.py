@@ -39,6 +39,9 @@ class VAEConfig:
     arch: str = "conv"
     filters: list[int] = field(default_factory=list)
     hidden: list[int] = field(default_factory=list)
+    # Extra stride-1 3x3 convs at each resolution level (conv arch): capacity
+    # without more halvings. 0 keeps the plain strided network.
+    blocks: int = 0
     activation: str = "relu"
     beta: float = 1.0
     recon_loss: str = "bce"
@@ -54,6 +57,11 @@ class VAEConfig:
     def validate(self) -> None:
         def bad(msg: str) -> ConceptVAEError:
             return ConceptVAEError(f"invalid model config: {msg}")
+
+        # JSON true/false would pass isinstance(int) checks below.
+        for name in ("image_size", "channels", "latent_dim", "blocks", "beta", "format_version"):
+            if isinstance(getattr(self, name), bool):
+                raise bad(f"{name} must be a number, got {getattr(self, name)!r}")
 
         if not isinstance(self.image_size, int) or not 4 <= self.image_size <= 1024:
             raise bad(f"image_size must be an integer from 4 to 1024, got {self.image_size!r}")
@@ -76,7 +84,7 @@ class VAEConfig:
         for name in ("filters", "hidden"):
             sizes = getattr(self, name)
             if not isinstance(sizes, list) or not all(
-                isinstance(s, int) and 1 <= s <= 4096 for s in sizes
+                isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= 4096 for s in sizes
             ):
                 raise bad(f"{name} must be a list of positive integers, got {sizes!r}")
         if self.arch == "conv":
@@ -86,6 +94,8 @@ class VAEConfig:
                     f"image_size {self.image_size} is not divisible by 2**{len(self.filters)} "
                     f"(one halving per conv filter); use fewer filters or another size"
                 )
+        if not isinstance(self.blocks, int) or not 0 <= self.blocks <= 8:
+            raise bad(f"blocks must be an integer from 0 to 8, got {self.blocks!r}")
         if self.format_version > FORMAT_VERSION:
             raise bad(
                 f"format_version {self.format_version} is newer than this conceptvae "
@@ -106,7 +116,8 @@ class VAEConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConceptVAEError(f"unknown model config keys: {', '.join(unknown)}", source)
+            shown = ", ".join(repr(k)[1:-1] if isinstance(k, str) else repr(k) for k in unknown)
+            raise ConceptVAEError(f"unknown model config keys: {shown}", source)
         try:
             return cls(**data)
         except ConceptVAEError as exc:

@@ -7,6 +7,7 @@ decompression bomb) is handled in one place and fails with one clear line.
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -16,6 +17,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import DataError
 from .io import atomic_path
+
+# Pillow's plugins log (not raise) some complaints about malformed files, and with no
+# handler configured Python prints them to stderr: a second line beside the error.
+logging.getLogger("PIL").addHandler(logging.NullHandler())
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
 # Refuse before decoding: a 30000x30000 canvas is 900 M pixels of RAM per channel.
@@ -44,8 +49,8 @@ def _open(path: Path) -> Image.Image:
         raise DataError("not a readable image (unknown or corrupt format)", path) from None
     except Image.DecompressionBombError as exc:
         raise DataError(f"refused: image is too large to decode safely ({exc})", path) from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise DataError(f"not a readable image ({exc})", path) from None
+    except Exception as exc:  # noqa: BLE001 - malformed files make Pillow raise many types
+        raise DataError(f"not a readable image ({_reason(exc)})", path) from None
     w, h = im.size
     if w * h > MAX_PIXELS:
         im.close()
@@ -68,7 +73,8 @@ def _to_standard_mode(im: Image.Image) -> Image.Image:
         arr = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
         return Image.fromarray(arr, mode="L")
     if mode == "F":
-        arr = np.asarray(im, dtype=np.float64)
+        # NaN pixels become black; +inf white (after the scaling below).
+        arr = np.nan_to_num(np.asarray(im, dtype=np.float64), nan=0.0, posinf=255.0, neginf=0.0)
         if arr.max(initial=0) > 1.0:
             arr = arr / 255.0
         return Image.fromarray((np.clip(arr, 0, 1) * 255 + 0.5).astype(np.uint8), mode="L")
@@ -125,10 +131,16 @@ def load_pil(path: str | os.PathLike) -> Image.Image:
         raise
     except Image.DecompressionBombError as exc:
         raise DataError(f"refused: image is too large to decode safely ({exc})", path) from None
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise DataError(f"truncated or corrupt image ({exc})", path) from None
+    except Exception as exc:  # noqa: BLE001 - malformed files make Pillow raise many types
+        raise DataError(f"truncated or corrupt image ({_reason(exc)})", path) from None
     finally:
         im.close()
+
+
+def _reason(exc: BaseException) -> str:
+    """Pillow's complaint, on one short line."""
+    text = " ".join(str(exc).split())[:160]
+    return text or type(exc).__name__
 
 
 def pil_to_array(im: Image.Image, size: int, channels: int) -> np.ndarray:
@@ -172,8 +184,8 @@ def array_to_pil(image: np.ndarray, size: int | None = None) -> Image.Image:
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
 
 
-def save_pil(im: Image.Image, path: str | os.PathLike) -> None:
-    """Write atomically; the format comes from the suffix."""
+def check_image_suffix(path: str | os.PathLike) -> str:
+    """The Pillow format an output path's suffix asks for; refuse unknown suffixes."""
     path = Path(path)
     fmt = SAVE_FORMATS.get(path.suffix.lower())
     if fmt is None:
@@ -181,6 +193,13 @@ def save_pil(im: Image.Image, path: str | os.PathLike) -> None:
             f"unsupported image format {path.suffix!r}; use one of {', '.join(SAVE_FORMATS)}",
             path,
         )
+    return fmt
+
+
+def save_pil(im: Image.Image, path: str | os.PathLike) -> None:
+    """Write atomically; the format comes from the suffix."""
+    path = Path(path)
+    fmt = check_image_suffix(path)
     kwargs = {"quality": 95} if fmt == "JPEG" else {"lossless": True} if fmt == "WEBP" else {}
     with atomic_path(path, suffix=path.suffix) as tmp:
         im.save(tmp, format=fmt, **kwargs)

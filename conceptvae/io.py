@@ -2,7 +2,8 @@
 
 A temp file in the destination's own directory is renamed over the target, so a
 reader sees either the old file or the new one, never half of one, and a crash
-leaves no partial output behind.
+leaves no partial output behind. A missing output directory is created at the
+first write (and removed again if that write fails).
 """
 
 from __future__ import annotations
@@ -18,6 +19,15 @@ from typing import Any
 from .errors import ConceptVAEError
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """Yield a temp path beside ``target``; rename it onto ``target`` on success.
@@ -27,14 +37,18 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """
     target = Path(target)
     parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise ConceptVAEError("output directory does not exist", parent)
+    # Output directories planned by conceptvae.outputs are created here, at the
+    # first write, so a command that fails earlier leaves no empty directory.
+    created = _make_parents(parent)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or ".tmp", dir=parent)
     except OSError as exc:
+        _remove_dirs(created)
         raise ConceptVAEError(f"cannot write here ({exc.strerror})", parent) from None
     os.close(fd)
     tmp_path = Path(tmp)
+    # mkstemp makes the file 0600; give it the permissions a plain open() would.
+    os.chmod(tmp_path, 0o666 & ~_UMASK)
     try:
         yield tmp_path
         _fsync(tmp_path)
@@ -42,6 +56,7 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     except BaseException:
         with contextlib.suppress(OSError):
             tmp_path.unlink()
+        _remove_dirs(created)
         raise
     # Make the rename itself durable; not every filesystem supports it.
     with contextlib.suppress(OSError):
@@ -50,6 +65,35 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+
+
+def _make_parents(parent: Path) -> list[Path]:
+    """Create ``parent`` and any missing ancestors; return those created, deepest first."""
+    missing = []
+    probe = parent
+    while not probe.exists() and probe.parent != probe:
+        missing.append(probe)
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise ConceptVAEError("is a file, not a directory, so it cannot hold the output", probe)
+    created: list[Path] = []
+    for d in reversed(missing):
+        try:
+            d.mkdir()
+        except FileExistsError:
+            continue  # another writer made it meanwhile
+        except OSError as exc:
+            _remove_dirs(created)
+            raise ConceptVAEError(f"cannot create output directory ({exc.strerror})", d) from None
+        created.insert(0, d)
+    return created
+
+
+def _remove_dirs(dirs: list[Path]) -> None:
+    """Undo :func:`_make_parents` after a failed write; directories others filled stay."""
+    for d in dirs:
+        with contextlib.suppress(OSError):
+            d.rmdir()
 
 
 def _fsync(path: Path) -> None:

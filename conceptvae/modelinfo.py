@@ -18,6 +18,7 @@ def count_parameters(cfg: VAEConfig) -> int:
     if cfg.arch == "conv":
         for f in cfg.filters:
             total += k * k * prev * f + f
+            total += cfg.blocks * (k * k * f * f + f)
             prev = f
         side = cfg.image_size // 2 ** len(cfg.filters)
         flat = side * side * cfg.filters[-1]
@@ -35,11 +36,14 @@ def count_parameters(cfg: VAEConfig) -> int:
         width = h
     if cfg.arch == "conv":
         total += width * flat + flat
-        outs = [*cfg.filters[:-1][::-1], cfg.channels]
         prev = cfg.filters[-1]
-        for f in outs:
-            total += k * k * prev * f + f
-            prev = f
+        for i in reversed(range(len(cfg.filters))):
+            total += cfg.blocks * (k * k * cfg.filters[i] * cfg.filters[i] + cfg.filters[i])
+            out = cfg.filters[max(i - 1, 0)] if (i > 0 or cfg.blocks) else cfg.channels
+            total += k * k * prev * out + out
+            prev = out
+        if cfg.blocks:
+            total += k * k * prev * cfg.channels + cfg.channels
     else:
         total += width * flat + flat
     return total

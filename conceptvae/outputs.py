@@ -2,7 +2,10 @@
 
 One input and ``-o FILE`` writes FILE; several inputs and ``-o DIR/`` (or an
 existing directory) write ``DIR/<input stem>.png``. Output paths are planned
-(and refused) before any work starts, so a bad plan never leaves files behind.
+(and refused) before any work starts, and planning creates nothing: a missing
+``DIR/`` is made only when the first result is written (by
+:func:`conceptvae.io.atomic_path`), so a bad input or a failed model load never
+leaves an empty output directory behind.
 """
 
 from __future__ import annotations
@@ -20,17 +23,33 @@ def is_dir_target(out: str | os.PathLike) -> bool:
 
 
 def ensure_dir(path: Path) -> Path:
+    """Create ``path`` now (prefer :func:`check_dir_creatable` while planning)."""
+    check_dir_creatable(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConceptVAEError(f"cannot create output directory ({exc.strerror})", path) from None
-    if not os.access(path, os.W_OK):
-        raise ConceptVAEError("output directory is not writable", path)
     return path
+
+
+def check_dir_creatable(path: Path) -> None:
+    """Refuse a directory that neither exists (writable) nor could be created; create nothing."""
+    path = Path(path)
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise ConceptVAEError("is a file, not a directory, so it cannot hold the output", probe)
+    if probe.exists() and not os.access(probe, os.W_OK):
+        raise ConceptVAEError("output directory is not writable", probe)
 
 
 def check_writable_parent(path: Path) -> None:
     parent = path.parent if str(path.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise ConceptVAEError("is a file, not a directory, so it cannot hold the output", parent)
     if not parent.is_dir():
         raise ConceptVAEError("output directory does not exist", parent)
     if not os.access(parent, os.W_OK):
@@ -59,12 +78,14 @@ def plan_outputs(
     default_name: str = "{stem}{suffix}",
     overwrite: bool = False,
 ) -> list[Path]:
-    """One output path per input, following the naming rules above."""
+    """One output path per input, following the naming rules above; creates nothing."""
     stems = [Path(p).stem for p in inputs]
+    dir_target = out is not None and is_dir_target(out)
     if out is None:
         paths = [Path(default_name.format(stem=s, suffix=suffix)) for s in stems]
-    elif is_dir_target(out):
-        d = ensure_dir(Path(out))
+    elif dir_target:
+        d = Path(out)
+        check_dir_creatable(d)
         paths = [d / f"{s}{suffix}" for s in stems]
     elif len(inputs) == 1:
         paths = [Path(out)]
@@ -79,7 +100,8 @@ def plan_outputs(
                 f"inputs {inputs[seen[p]]} and {inputs[i]} would both be written to this file", p
             )
         seen[p] = i
-    for p in paths:
-        check_writable_parent(p)
+    if not dir_target:
+        for p in paths:
+            check_writable_parent(p)
     refuse_overwriting_inputs(paths, inputs, overwrite)
     return paths

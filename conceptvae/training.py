@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import keras  # noqa: E402 - after network, which selects the TensorFlow backend
 import numpy as np
 
 from . import __version__
@@ -27,7 +26,9 @@ from .data import Dataset, FolderDataset, open_dataset, split_indices
 from .errors import ConceptVAEError
 from .io import atomic_path, atomic_write_json
 from .model import files
-from .model.network import build_vae
+
+# Keras comes from network, which imports TensorFlow without its start-up noise.
+from .model.network import build_vae, keras
 
 # Decoded training images are kept in memory below this size; above it they are
 # streamed from disk every epoch.
@@ -38,6 +39,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "arch": "conv",
     "filters": None,
     "hidden": None,
+    "blocks": 0,
     "activation": "relu",
     "beta": 1.0,
     "recon_loss": "bce",
@@ -176,18 +178,32 @@ def save_checkpoint(path: Path, vae, state: dict[str, Any]) -> None:  # noqa: AN
 def read_checkpoint_state(path: Path) -> dict[str, Any]:
     try:
         with np.load(path, allow_pickle=False) as npz:
-            return json.loads(str(npz["state"]))
+            state = json.loads(str(npz["state"]))
     except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is the same user problem
         raise ConceptVAEError(f"cannot read checkpoint ({type(exc).__name__})", path) from None
+    ok = (
+        isinstance(state, dict)
+        and isinstance(state.get("epoch"), int)
+        and isinstance(state.get("options"), dict)
+        and isinstance(state.get("history"), dict)
+    )
+    if not ok:
+        raise ConceptVAEError("checkpoint state is malformed (not written by conceptvae?)", path)
+    return state
 
 
 def restore_checkpoint(path: Path, vae) -> None:  # noqa: ANN001
-    with np.load(path, allow_pickle=False) as npz:
-        weights = [npz[f"w{i}"] for i in range(len(vae.get_weights()))]
-        vae.set_weights(weights)
-        vae.optimizer.build(vae.trainable_variables)
-        for i, var in enumerate(vae.optimizer.variables):
-            var.assign(npz[f"o{i}"])
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            weights = [npz[f"w{i}"] for i in range(len(vae.get_weights()))]
+            vae.set_weights(weights)
+            vae.optimizer.build(vae.trainable_variables)
+            for i, var in enumerate(vae.optimizer.variables):
+                var.assign(npz[f"o{i}"])
+    except (KeyError, ValueError, OSError) as exc:
+        raise ConceptVAEError(
+            f"checkpoint does not match this model ({type(exc).__name__}); start a new run", path
+        ) from None
 
 
 # -- the run -----------------------------------------------------------------
@@ -227,7 +243,9 @@ def _validate(opts: dict[str, Any]) -> None:
     checks = [
         (opts["epochs"] >= 1, "--epochs must be at least 1"),
         (opts["batch_size"] >= 1, "--batch-size must be at least 1"),
-        (np.isfinite(opts["lr"]) and opts["lr"] > 0, "--lr must be a positive number"),
+        (np.isfinite(opts["lr"]) and 0 < opts["lr"] <= 10, "--lr must be in (0, 10]"),
+        (np.isfinite(opts["beta"]) and 0 <= opts["beta"] <= 1e4, "--beta must be in [0, 10000]"),
+        (0 <= opts["seed"] < 2**32, "--seed must be in [0, 2**32)"),
         (np.isfinite(opts["denoise"]) and opts["denoise"] >= 0, "--denoise must be >= 0"),
         (0 <= opts["val_split"] < 1, "--val-split must be in [0, 1)"),
     ]
@@ -247,6 +265,7 @@ def train(
     arch: str | None = None,
     filters: list[int] | None = None,
     hidden: list[int] | None = None,
+    blocks: int | None = None,
     activation: str | None = None,
     beta: float | None = None,
     recon_loss: str | None = None,
@@ -268,7 +287,7 @@ def train(
     out = Path(out)
     given = dict(
         image_size=image_size, channels=channels, latent_dim=latent_dim, arch=arch,
-        filters=filters, hidden=hidden, activation=activation, beta=beta, recon_loss=recon_loss,
+        filters=filters, hidden=hidden, blocks=blocks, activation=activation, beta=beta, recon_loss=recon_loss,
         epochs=epochs, batch_size=batch_size, lr=lr, val_split=val_split, seed=seed, denoise=denoise,
     )  # fmt: skip
     if not isinstance(data, Dataset):
@@ -288,6 +307,7 @@ def train(
     cfg = VAEConfig(
         image_size=dataset.image_size, channels=dataset.channels, latent_dim=opts["latent_dim"],
         arch=opts["arch"], filters=list(opts["filters"] or []), hidden=list(opts["hidden"] or []),
+        blocks=int(opts.get("blocks") or 0),
         activation=opts["activation"], beta=float(opts["beta"]), recon_loss=opts["recon_loss"],
     )  # fmt: skip
     if len(dataset) < 2:
@@ -442,6 +462,10 @@ def _save_model(
     }  # fmt: skip
     files.write_meta(out, meta)
     atomic_write_json(out / files.HISTORY, history)
+    # Every saved model ships its LiteRT flatbuffers, so inference never needs TensorFlow.
+    from .model.export import export_vae
+
+    export_vae(vae, out)
 
 
 def save_weights(vae, out: Path) -> None:  # noqa: ANN001

@@ -94,5 +94,25 @@ def test_keras_file_with_lambda_layer_is_refused(tmp_path):
     out = keras.layers.Lambda(lambda t: t * 2)(inp)
     path = tmp_path / "evil.keras"
     keras.Model(inp, out).save(path)
-    with pytest.raises(ModelError, match="refused or unreadable"):
+    with pytest.raises(ModelError, match="refused: the file holds a Lambda layer"):
         load_model(path)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(image_size=28, filters=[32, 64]),
+        dict(image_size=28, filters=[8, 16], blocks=1, hidden=[32]),
+        dict(image_size=16, channels=3, filters=[8, 8, 8], blocks=2, latent_dim=6),
+        dict(image_size=12, arch="dense", hidden=[64, 32], latent_dim=3),
+    ],
+)
+def test_parameter_count_without_tensorflow_matches_keras(kwargs):
+    from conceptvae.model.network import build_vae
+    from conceptvae.modelinfo import count_parameters
+
+    cfg = VAEConfig(**kwargs)
+    vae = build_vae(cfg)
+    assert count_parameters(cfg) == vae.count_params()
+    x = np.zeros((1, *cfg.input_shape), np.float32)
+    assert np.asarray(vae(x)).shape == (1, *cfg.input_shape)

@@ -7,6 +7,7 @@ module level; the Keras backend does so only when it is chosen.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Protocol
 
@@ -38,10 +39,13 @@ class KerasBackend:
 
         vae = build_vae(cfg)
         try:
-            vae.load_weights(model_dir / files.WEIGHTS)
+            # Keras only warns about variables it skips; a partial load is a wrong model.
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                vae.load_weights(model_dir / files.WEIGHTS)
         except Exception as exc:  # noqa: BLE001 - h5py/Keras raise many types for bad files
             raise ModelError(
-                f"cannot load weights ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})",
+                f"cannot load weights: corrupt, or not made for this config.json ({type(exc).__name__})",
                 model_dir / files.WEIGHTS,
             ) from None
         return cls(vae)

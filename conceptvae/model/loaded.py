@@ -155,6 +155,8 @@ class VAEModel:
 
 
 def load_model_dir(model_dir: Path, backend: str = "auto") -> VAEModel:
+    if model_dir.is_file():
+        raise ModelError("is a file; a model is a directory (or a .keras file)", model_dir)
     if not model_dir.is_dir():
         raise ModelError("model directory not found", model_dir)
     files.require_files(model_dir, [files.CONFIG])
@@ -198,16 +200,23 @@ def _has_litert(model_dir: Path) -> bool:
 
 def load_keras_file(path: Path) -> VAEModel:
     """A whole-model ``.keras`` file, loaded with safe_mode (Lambda layers refused)."""
-    import keras
+    import zipfile
 
+    if not zipfile.is_zipfile(path):
+        raise ModelError("not a .keras file (it is not a zip archive)", path)
     from .backends import KerasBackend
-    from .network import VAE
+    from .network import VAE, keras  # network imports TensorFlow quietly
 
     try:
         vae = keras.saving.load_model(path, safe_mode=True, custom_objects={"VAE": VAE})
     except Exception as exc:  # noqa: BLE001 - Keras raises many types for refused/corrupt files
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"refused or unreadable .keras file ({first})", path) from None
+        text = " ".join(str(exc).split())
+        if "Lambda" in text or "safe_mode" in text:
+            raise ModelError(
+                "refused: the file holds a Lambda layer (arbitrary code), which is never loaded",
+                path,
+            ) from None
+        raise ModelError(f"unreadable .keras file ({type(exc).__name__})", path) from None
     if not isinstance(vae, VAE):
         raise ModelError(f"not a conceptvae model (found {type(vae).__name__})", path)
     return VAEModel(vae.vae_config, KerasBackend(vae), path, {})

@@ -29,6 +29,10 @@ def build_encoder(cfg: VAEConfig) -> keras.Model:
             h = layers.Conv2D(
                 f, 3, strides=2, padding="same", activation=_act(cfg), name=f"conv{i}"
             )(h)
+            for j in range(cfg.blocks):
+                h = layers.Conv2D(f, 3, padding="same", activation=_act(cfg), name=f"conv{i}_{j}")(
+                    h
+                )
     h = layers.Flatten(name="flatten")(h)
     for i, units in enumerate(cfg.hidden):
         h = layers.Dense(units, activation=_act(cfg), name=f"dense{i}")(h)
@@ -48,16 +52,24 @@ def build_decoder(cfg: VAEConfig) -> keras.Model:
         h = layers.Dense(side * side * cfg.filters[-1], activation=_act(cfg), name="project")(h)
         h = layers.Reshape((side, side, cfg.filters[-1]), name="unflatten")(h)
         # Each transposed conv undoes one encoder conv: filters[i] -> filters[i-1].
+        # With blocks, the last one keeps filters[0] channels at full resolution
+        # and a final conv maps them to pixel logits.
         for i in reversed(range(len(cfg.filters))):
-            last = i == 0
+            for j in range(cfg.blocks):
+                h = layers.Conv2D(
+                    cfg.filters[i], 3, padding="same", activation=_act(cfg), name=f"deconv{i}_{j}"
+                )(h)
+            last = i == 0 and cfg.blocks == 0
             h = layers.Conv2DTranspose(
-                cfg.channels if last else cfg.filters[i - 1],
+                cfg.channels if last else cfg.filters[max(i - 1, 0)],
                 3,
                 strides=2,
                 padding="same",
                 activation=None if last else _act(cfg),
                 name="logits" if last else f"deconv{i}",
             )(h)
+        if cfg.blocks:
+            h = layers.Conv2D(cfg.channels, 3, padding="same", name="logits")(h)
     else:
         h = layers.Dense(cfg.image_size * cfg.image_size * cfg.channels, name="logits")(h)
         h = layers.Reshape(cfg.input_shape, name="unflatten")(h)

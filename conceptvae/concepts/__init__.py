@@ -1,0 +1,42 @@
+"""Concept vectors: estimate them from labeled latents, keep them in a library, combine them.
+
+* :mod:`.estimators` - scikit-learn style direction estimators (mean, balanced,
+  logistic, svm, class centroids, principal directions) and calibration.
+* :mod:`.stats` - how trustworthy a concept is (probe, permutation test, bootstrap).
+* :mod:`.library` - :class:`ConceptLibrary`, the ``concepts.h5`` beside a model.
+* :mod:`.expressions` - ``smile+0.5*thick-slant``, ``3->8``.
+* :mod:`.morpho` - stroke thickness and slant measured from digit pixels.
+* :mod:`.build` - encode a dataset once, streaming, and add concepts to the library.
+* :mod:`.manage` - list, show, remove, rename, export, import.
+
+Importing this package is cheap: scikit-learn, h5py and TensorFlow load on use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__all__ = ["ConceptLibrary", "build_concepts", "open_library", "parse_expression"]
+
+_LAZY = {
+    "ConceptLibrary": ("conceptvae.concepts.library", "ConceptLibrary"),
+    "open_library": ("conceptvae.concepts.library", "open_library"),
+    "build_concepts": ("conceptvae.concepts.build", "build_concepts"),
+    "parse_expression": ("conceptvae.concepts.expressions", "parse_expression"),
+}
+
+if TYPE_CHECKING:
+    from .build import build_concepts
+    from .expressions import parse_expression
+    from .library import ConceptLibrary, open_library
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'conceptvae.concepts' has no attribute {name!r}")

@@ -1,0 +1,772 @@
+"""The concept library: ``concepts.h5`` beside the model, and expressions -> directions.
+
+File layout (HDF5, written with h5py; no pickled objects, nothing executed)::
+
+    /                      attrs: format="conceptvae-concepts", format_version,
+                                  latent_dim, model_fingerprint, updated
+    /concepts/<name>/      attrs: kind ("attribute" | "pc"), method
+        info               utf-8 text: JSON object (counts, metrics, data, created, ...)
+        vector             float32 (D,)  calibrated: amount 1.0 = one typical difference
+        probe_coef         float32 (D,)  attribute concepts: P(attr | z) =
+        probe_intercept    float64 ()        sigmoid(probe_coef . z + probe_intercept)
+    /class_sets/<name>/
+        info               utf-8 text: JSON with "classes": [...] and per-class metrics
+        centroids          float32 (K, D)  one per class; "a->b" is centroid_b - centroid_a
+        counts             int64 (K,)
+        probe_coef         float32 (K, D)  P(class | z) = softmax(probe_coef @ z + probe_intercept)
+        probe_intercept    float64 (K,)
+
+Every concept name, class name and class-set name is unique across the file.
+A library belongs to one model: it is refused (unless explicitly overridden) by
+a model whose weights fingerprint differs, and always by another latent size.
+Writers take an exclusive lock (``.concepts.h5.lock`` beside it) around
+read-modify-write and replace the file atomically, so concurrent builds lose
+nothing and readers never see half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConceptError
+from ..io import atomic_path
+from ..model import files
+from .expressions import Term, check_name, parse_expression, quote, unknown_name_error
+
+FORMAT = "conceptvae-concepts"
+FORMAT_VERSION = 1
+KINDS = ("attribute", "pc")
+INFER = ("probe", "centroid")
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+@dataclass
+class Probe:
+    """A logistic probe on latents.
+
+    Binary (``classes`` is None): P(attribute | z) = sigmoid(coef . z + intercept).
+    Classes: P(class k | z) = softmax(coef @ z + intercept)[k].
+    """
+
+    coef: np.ndarray
+    intercept: np.ndarray | float
+    classes: list[str] | None = None
+
+    def logits(self, z: np.ndarray) -> np.ndarray:
+        z = np.asarray(z, np.float64)
+        if self.classes is None:
+            return z @ self.coef + float(self.intercept)
+        return z @ self.coef.T + self.intercept
+
+    def predict_proba(self, z: np.ndarray) -> np.ndarray:
+        """(N,) for a binary probe, (N, K) for a class probe (z may be one latent)."""
+        s = self.logits(z)
+        if self.classes is None:
+            return _sigmoid(s)
+        s = s - s.max(-1, keepdims=True)
+        e = np.exp(s)
+        return e / e.sum(-1, keepdims=True)
+
+    def amount_to_reach(self, z: np.ndarray, direction: np.ndarray, p: float) -> np.ndarray:
+        """Smallest amounts ``a`` with P(attribute | z + a * direction) = p (binary probes).
+
+        The logit is linear along the line, so ``a = (logit(p) - w.z - b) / (w.d)``;
+        negative when the image is already past ``p`` (read it as "remove"), and
+        ``nan`` where the direction does not move the probe at all.
+        """
+        if self.classes is not None:
+            raise ConceptError("amount_to_reach needs an attribute probe, not a class probe")
+        if not 0.0 < p < 1.0:
+            raise ConceptError(f"target probability must be strictly between 0 and 1, got {p}")
+        slope = float(np.dot(self.coef, np.asarray(direction, np.float64)))
+        target = math.log(p / (1.0 - p))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = (target - self.logits(z)) / slope if abs(slope) > 1e-12 else np.nan
+        return np.asarray(a, np.float64)
+
+
+@dataclass
+class Concept:
+    """An attribute or principal-direction concept."""
+
+    name: str
+    kind: str
+    method: str
+    vector: np.ndarray  # float32 (D,), calibrated
+    probe_coef: np.ndarray | None = None
+    probe_intercept: float | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def norm(self) -> float:
+        return float(np.linalg.norm(self.vector))
+
+    @property
+    def direction(self) -> np.ndarray:
+        return (self.vector / max(self.norm, 1e-30)).astype(np.float32)
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.info.get("metrics") or {}
+
+    @property
+    def significant(self) -> bool | None:
+        return self.metrics.get("significant")
+
+    @property
+    def probe(self) -> Probe | None:
+        if self.probe_coef is None:
+            return None
+        return Probe(self.probe_coef.astype(np.float64), float(self.probe_intercept or 0.0))
+
+
+@dataclass
+class ClassSet:
+    """The classes of one label column: centroids, counts and a multinomial probe."""
+
+    name: str
+    classes: list[str]
+    centroids: np.ndarray  # float32 (K, D)
+    counts: np.ndarray  # int64 (K,)
+    probe_coef: np.ndarray  # float32 (K, D)
+    probe_intercept: np.ndarray  # float64 (K,)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def index(self, name: str) -> int:
+        return self.classes.index(name)
+
+    def class_info(self, name: str) -> dict[str, Any]:
+        return (self.info.get("per_class") or {}).get(name, {})
+
+    @property
+    def probe(self) -> Probe:
+        return Probe(
+            self.probe_coef.astype(np.float64),
+            self.probe_intercept.astype(np.float64),
+            list(self.classes),
+        )
+
+    def infer(self, z: np.ndarray, how: str = "probe") -> np.ndarray:
+        """The current class index of each latent: probe argmax or nearest centroid."""
+        z = np.atleast_2d(np.asarray(z, np.float64))
+        if how == "probe":
+            return self.probe.logits(z).argmax(-1)
+        if how == "centroid":
+            c = self.centroids.astype(np.float64)
+            return ((z[:, None, :] - c[None]) ** 2).sum(-1).argmin(-1)
+        raise ConceptError(f"class inference must be one of {', '.join(INFER)}, got {how!r}")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """What a library needs to know about its model, read without TensorFlow."""
+
+    path: Path
+    latent_dim: int
+    fingerprint: str
+
+    @property
+    def library_path(self) -> Path:
+        if self.path.is_dir():
+            return self.path / files.CONCEPTS
+        return self.path.with_name(self.path.stem + ".concepts.h5")
+
+
+def model_ref(model: Any) -> ModelRef:
+    """A VAEModel, model directory, .keras file or model name -> ModelRef."""
+    from ..model.loaded import VAEModel
+
+    if isinstance(model, ModelRef):
+        return model
+    if isinstance(model, VAEModel):
+        if model.path is None:
+            raise ConceptError("this model was not loaded from disk, so it has no concept library")
+        return ModelRef(Path(model.path), model.latent_dim, model.fingerprint)
+    from ..config import VAEConfig
+    from ..registry import resolve_model_path
+
+    path = resolve_model_path(model)
+    if path.is_dir():
+        files.require_files(path, [files.CONFIG])
+        cfg = VAEConfig.load(path / files.CONFIG)
+        fp = files.read_meta(path).get("fingerprint")
+        if fp:
+            return ModelRef(path, cfg.latent_dim, str(fp))
+    from ..model.api import load_model
+
+    loaded = load_model(path)
+    return ModelRef(path, loaded.latent_dim, loaded.fingerprint)
+
+
+class ConceptLibrary:
+    """Named concepts for one model; see the module docstring for the file format.
+
+    Read it with :func:`open_library` (checks the model) or :meth:`read`; turn an
+    expression into a latent direction with :meth:`direction`.
+    """
+
+    def __init__(
+        self,
+        latent_dim: int,
+        model_fingerprint: str,
+        concepts: dict[str, Concept] | None = None,
+        class_sets: dict[str, ClassSet] | None = None,
+        path: Path | None = None,
+    ) -> None:
+        self.latent_dim = int(latent_dim)
+        self.model_fingerprint = str(model_fingerprint)
+        self.concepts: dict[str, Concept] = dict(concepts or {})
+        self.class_sets: dict[str, ClassSet] = dict(class_sets or {})
+        self.path = path
+
+    def __repr__(self) -> str:
+        where = f" at {self.path}" if self.path else ""
+        return f"<ConceptLibrary {len(self.names())} concepts, latent {self.latent_dim}{where}>"
+
+    def __len__(self) -> int:
+        return len(self.names())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in self.names()
+
+    # -- names --------------------------------------------------------------
+
+    def names(self) -> list[str]:
+        """Every name usable in an expression: attributes, principal directions, classes."""
+        out = list(self.concepts)
+        for s in self.class_sets.values():
+            out.extend(s.classes)
+        return out
+
+    def all_names(self) -> list[str]:
+        """Names in use, class-set names included (they share the namespace)."""
+        return self.names() + list(self.class_sets)
+
+    def class_set_of(self, name: str) -> ClassSet | None:
+        for s in self.class_sets.values():
+            if name in s.classes:
+                return s
+        return None
+
+    def concept(self, name: str) -> Concept:
+        if name in self.concepts:
+            return self.concepts[name]
+        if self.class_set_of(name) is not None:
+            raise ConceptError(f"{name!r} is a class, not an attribute concept")
+        raise unknown_name_error(name, self.names())
+
+    def _unknown(self, name: str) -> ConceptError:
+        if name in self.class_sets:
+            s = self.class_sets[name]
+            shown = ", ".join(quote(c) for c in s.classes[:6])
+            return ConceptError(
+                f"{name!r} is a class column; name one of its classes ({shown}"
+                f"{', ...' if len(s.classes) > 6 else ''}) or a transition like "
+                f"{quote(s.classes[0])}->{quote(s.classes[-1])}"
+            )
+        return unknown_name_error(name, self.names())
+
+    # -- expressions ----------------------------------------------------------
+
+    def parse(self, expr: str | list[Term]) -> list[Term]:
+        """Parse an expression and check that every name in it exists."""
+        terms = parse_expression(expr) if isinstance(expr, str) else list(expr)
+        for t in terms:
+            self._check_ref(t)
+        return terms
+
+    def needs_latents(self, expr: str | list[Term]) -> bool:
+        """True when the expression has a "towards class" term (the current class is inferred)."""
+        return any(
+            t.ref.source is None and t.ref.name not in self.concepts for t in self.parse(expr)
+        )
+
+    def _check_ref(self, t: Term) -> None:
+        ref = t.ref
+        if ref.source is None:
+            if ref.name not in self.concepts and self.class_set_of(ref.name) is None:
+                raise self._unknown(ref.name)
+            return
+        for n in (ref.source, ref.name):
+            if self.class_set_of(n) is None:
+                if n in self.concepts:
+                    raise ConceptError(f"'->' joins two classes; {n!r} is an attribute concept")
+                raise self._unknown(n)
+        a, b = self.class_set_of(ref.source), self.class_set_of(ref.name)
+        if a is not b:
+            raise ConceptError(
+                f"{ref.source!r} and {ref.name!r} are classes of different columns "
+                f"({a.name}, {b.name})"  # type: ignore[union-attr]
+            )
+
+    def direction(
+        self, expr: str | list[Term], z: np.ndarray | None = None, infer: str = "probe"
+    ) -> np.ndarray:
+        """The calibrated latent direction of a concept expression, float32.
+
+        Shape (D,) without ``z``. With latents ``z`` (N, D) - or one latent (D,) -
+        the result has z's shape: a class name alone ("towards 8") becomes, per
+        latent, ``centroid_8 - centroid_current``, where the current class is
+        inferred with the stored probe (``infer="probe"``) or the nearest
+        centroid (``infer="centroid"``); an image already in the class gets 0.
+        Amount 1.0 of a concept is one typical difference between its negatives
+        and positives (or between the two classes).
+        """
+        terms = self.parse(expr)
+        zz = None
+        if z is not None:
+            zz = np.asarray(z, np.float64)
+            if zz.shape[-1] != self.latent_dim or zz.ndim not in (1, 2):
+                raise ConceptError(
+                    f"latents must have shape (N, {self.latent_dim}) for this library, got {zz.shape}"
+                )
+        total = np.zeros(self.latent_dim if zz is None else zz.shape, np.float64)
+        for t in terms:
+            total = total + t.coef * self._ref_vector(t, zz, infer)
+        return total.astype(np.float32)
+
+    def _ref_vector(self, t: Term, z: np.ndarray | None, infer: str) -> np.ndarray:
+        ref = t.ref
+        if ref.source is None and ref.name in self.concepts:
+            return self.concepts[ref.name].vector.astype(np.float64)
+        if ref.source is not None:
+            s = self.class_set_of(ref.name)
+            assert s is not None  # checked by parse
+            c = s.centroids.astype(np.float64)
+            return c[s.index(ref.name)] - c[s.index(ref.source)]
+        s = self.class_set_of(ref.name)
+        assert s is not None
+        if z is None:
+            raise ConceptError(
+                f"{ref.name!r} is a class: write SOURCE->{quote(ref.name)} (e.g. "
+                f"{quote(s.classes[0])}->{quote(ref.name)}), or give latents so the current "
+                f"class can be inferred"
+            )
+        current = s.infer(z, infer)
+        c = s.centroids.astype(np.float64)
+        out = c[s.index(ref.name)][None] - c[current]
+        return out.reshape(z.shape)
+
+    def probe(self, name: str) -> Probe:
+        """The stored latent probe of an attribute, or the class probe of a class's column."""
+        if name in self.concepts:
+            p = self.concepts[name].probe
+            if p is None:
+                raise ConceptError(
+                    f"{name!r} is unsupervised ({self.concepts[name].kind}); it has no probe"
+                )
+            return p
+        s = self.class_sets.get(name) or self.class_set_of(name)
+        if s is None:
+            raise self._unknown(name)
+        return s.probe
+
+    # -- changes ------------------------------------------------------------
+
+    def _check_free(self, names: list[str], replace: bool, replacing: set[str]) -> None:
+        taken = set(self.all_names()) - replacing
+        clash = [n for n in names if n in taken]
+        if clash:
+            raise ConceptError(
+                f"the library already has {', '.join(map(repr, clash))}"
+                + (
+                    "; pass --replace to overwrite, or --name to choose another name"
+                    if not replace
+                    else " (as another kind of concept; remove it first)"
+                )
+            )
+
+    def add_concept(self, concept: Concept, replace: bool = False) -> None:
+        check_name(concept.name)
+        if concept.kind not in KINDS:
+            raise ConceptError(f"unknown concept kind {concept.kind!r}")
+        v = np.asarray(concept.vector)
+        if v.shape != (self.latent_dim,):
+            raise ConceptError(
+                f"concept {concept.name!r} has {v.shape[-1] if v.ndim else 0} dimensions; "
+                f"this library's latent size is {self.latent_dim}"
+            )
+        replacing = {concept.name} if replace and concept.name in self.concepts else set()
+        self._check_free([concept.name], replace, replacing)
+        self.concepts[concept.name] = concept
+
+    def add_class_set(self, cset: ClassSet, replace: bool = False) -> None:
+        check_name(cset.name, "class column name")
+        for c in cset.classes:
+            check_name(c, "class name")
+        if len(set(cset.classes)) != len(cset.classes):
+            raise ConceptError(f"class set {cset.name!r} lists a class twice")
+        if cset.centroids.shape != (len(cset.classes), self.latent_dim):
+            raise ConceptError(
+                f"class set {cset.name!r} has centroids of shape {cset.centroids.shape}; "
+                f"expected ({len(cset.classes)}, {self.latent_dim})"
+            )
+        replacing: set[str] = set()
+        if replace and cset.name in self.class_sets:
+            replacing = {cset.name, *self.class_sets[cset.name].classes}
+        self._check_free([cset.name, *cset.classes], replace, replacing)
+        if cset.name in replacing:
+            del self.class_sets[cset.name]
+        self.class_sets[cset.name] = cset
+
+    def remove(self, name: str) -> list[str]:
+        """Remove a concept, or a whole class set by its name; returns the names removed."""
+        if name in self.concepts:
+            del self.concepts[name]
+            return [name]
+        if name in self.class_sets:
+            s = self.class_sets.pop(name)
+            return [name, *s.classes]
+        s = self.class_set_of(name)
+        if s is not None:
+            raise ConceptError(
+                f"{name!r} is one class of {s.name!r}; remove the whole set with its name {s.name!r}"
+            )
+        raise unknown_name_error(name, self.all_names())
+
+    def rename(self, old: str, new: str) -> None:
+        check_name(new)
+        if old == new:
+            return
+        if new in self.all_names():
+            raise ConceptError(f"the library already has {new!r}")
+        if old in self.concepts:
+            c = self.concepts.pop(old)
+            c.name = new
+            self.concepts[new] = c
+            return
+        if old in self.class_sets:
+            s = self.class_sets.pop(old)
+            s.name = new
+            self.class_sets[new] = s
+            return
+        s = self.class_set_of(old)
+        if s is None:
+            raise unknown_name_error(old, self.all_names())
+        s.classes[s.index(old)] = new
+        per_class = s.info.get("per_class") or {}
+        if old in per_class:
+            per_class[new] = per_class.pop(old)
+        s.info["classes"] = list(s.classes)
+
+    # -- model check ----------------------------------------------------------
+
+    def check_model(self, ref: ModelRef, ignore_fingerprint: bool = False) -> None:
+        where = self.path or ref.library_path
+        if ref.latent_dim != self.latent_dim:
+            raise ConceptError(
+                f"concept library is for latent size {self.latent_dim}, but the model "
+                f"{ref.path} has latent size {ref.latent_dim}",
+                where,
+            )
+        if ref.fingerprint != self.model_fingerprint and not ignore_fingerprint:
+            raise ConceptError(
+                f"concept library was built for model {self.model_fingerprint}, not this "
+                f"model's weights ({ref.fingerprint}); rebuild the concepts, or pass "
+                f"--ignore-fingerprint to use them anyway",
+                where,
+            )
+
+    # -- (de)serialisation -------------------------------------------------------
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> ConceptLibrary:
+        """Read and validate a concepts.h5; any problem is a one-line ConceptError."""
+        import h5py
+
+        path = Path(path)
+        if not path.is_file():
+            raise ConceptError("concept library not found", path)
+        try:
+            fh = h5py.File(path, "r")
+        except Exception as exc:  # noqa: BLE001 - h5py raises many types for bad files
+            raise ConceptError(
+                f"not a readable concept library ({_first_line(exc)})", path
+            ) from None
+        try:
+            with fh:
+                lib = _parse_h5(fh, path)
+        except ConceptError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a damaged file can fail anywhere inside h5py
+            raise ConceptError(f"corrupt concept library ({_first_line(exc)})", path) from None
+        lib.path = path
+        return lib
+
+    def write(self, path: str | os.PathLike) -> None:
+        """Write atomically (temp file beside it, then rename)."""
+        import h5py
+
+        path = Path(path)
+        with atomic_path(path, suffix=".h5") as tmp:
+            with h5py.File(tmp, "w") as f:
+                f.attrs["format"] = FORMAT
+                f.attrs["format_version"] = FORMAT_VERSION
+                f.attrs["latent_dim"] = self.latent_dim
+                f.attrs["model_fingerprint"] = self.model_fingerprint
+                f.attrs["updated"] = now()
+                g = f.create_group("concepts")
+                for name in sorted(self.concepts):
+                    c = self.concepts[name]
+                    cg = g.create_group(name)
+                    cg.attrs["kind"] = c.kind
+                    cg.attrs["method"] = c.method
+                    _write_text(cg, "info", json.dumps(c.info, sort_keys=True))
+                    cg.create_dataset("vector", data=np.asarray(c.vector, np.float32))
+                    if c.probe_coef is not None:
+                        cg.create_dataset("probe_coef", data=np.asarray(c.probe_coef, np.float32))
+                        cg.create_dataset(
+                            "probe_intercept", data=np.float64(c.probe_intercept or 0.0)
+                        )
+                g = f.create_group("class_sets")
+                for name in sorted(self.class_sets):
+                    s = self.class_sets[name]
+                    sg = g.create_group(name)
+                    _write_text(
+                        sg, "info", json.dumps({**s.info, "classes": s.classes}, sort_keys=True)
+                    )
+                    sg.create_dataset("centroids", data=np.asarray(s.centroids, np.float32))
+                    sg.create_dataset("counts", data=np.asarray(s.counts, np.int64))
+                    sg.create_dataset("probe_coef", data=np.asarray(s.probe_coef, np.float32))
+                    sg.create_dataset(
+                        "probe_intercept", data=np.asarray(s.probe_intercept, np.float64)
+                    )
+        self.path = path
+
+
+def _write_text(group: Any, name: str, text: str) -> None:
+    # A dataset, not an attribute: HDF5 caps compact attributes at 64 KiB, and the
+    # metrics of a class column with many classes can exceed that.
+    import h5py
+
+    group.create_dataset(name, data=text, dtype=h5py.string_dtype("utf-8"))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0][:200] if text else "") or type(exc).__name__
+
+
+def _parse_h5(f: Any, path: Path) -> ConceptLibrary:
+    import h5py
+
+    def bad(msg: str) -> ConceptError:
+        return ConceptError(f"not a valid concept library: {msg}", path)
+
+    attrs = dict(f.attrs)
+    if attrs.get("format") != FORMAT:
+        raise bad("missing or wrong format marker")
+    version = attrs.get("format_version")
+    if not isinstance(version, (int, np.integer)) or not 1 <= int(version) <= FORMAT_VERSION:
+        if isinstance(version, (int, np.integer)) and int(version) > FORMAT_VERSION:
+            raise ConceptError(
+                f"concept library format {int(version)} is newer than this conceptvae "
+                f"understands ({FORMAT_VERSION}); upgrade conceptvae",
+                path,
+            )
+        raise bad("bad format_version")
+    latent_dim = attrs.get("latent_dim")
+    if not isinstance(latent_dim, (int, np.integer)) or not 1 <= int(latent_dim) <= 4096:
+        raise bad("bad latent_dim")
+    latent_dim = int(latent_dim)
+    fingerprint = attrs.get("model_fingerprint")
+    if not isinstance(fingerprint, str):
+        raise bad("bad model_fingerprint")
+
+    def members(group: Any, where: str) -> list[tuple[str, Any]]:
+        out = []
+        for name in group:
+            link = group.get(name, getlink=True)
+            if not isinstance(link, h5py.HardLink):
+                raise bad(f"{where}/{name} is a {type(link).__name__}, not stored in the file")
+            out.append((name, group[name]))
+        return out
+
+    def dataset(
+        group: Any, name: str, where: str, shape: tuple[int, ...], kinds: str
+    ) -> np.ndarray:
+        obj = group.get(name, getlink=True)
+        if obj is None:
+            raise bad(f"{where} has no {name}")
+        if not isinstance(obj, h5py.HardLink) or not isinstance(group[name], h5py.Dataset):
+            raise bad(f"{where}/{name} is not a dataset")
+        ds = group[name]
+        if ds.is_virtual or ds.external:
+            raise bad(f"{where}/{name} refers to data outside the file")
+        if ds.dtype.kind not in kinds or ds.shape != shape:
+            raise bad(f"{where}/{name} has type {ds.dtype} and shape {ds.shape}; expected {shape}")
+        arr = np.asarray(ds[()])
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise bad(f"{where}/{name} holds NaN or infinite values")
+        return arr
+
+    def info_of(group: Any, where: str) -> dict[str, Any]:
+        if group.get("info", getlink=True) is None:
+            return {}
+        ds = group["info"]
+        if (
+            not isinstance(group.get("info", getlink=True), h5py.HardLink)
+            or not isinstance(ds, h5py.Dataset)
+            or ds.shape != ()
+            or h5py.check_string_dtype(ds.dtype) is None
+        ):
+            raise bad(f"{where}/info is not a text dataset")
+        raw = ds.asstr()[()]
+        try:
+            info = json.loads(raw)
+        except json.JSONDecodeError:
+            raise bad(f"{where} info is not valid JSON") from None
+        if not isinstance(info, dict):
+            raise bad(f"{where} info is not a JSON object")
+        return info
+
+    def text_attr(obj: Any, name: str, where: str) -> str:
+        v = obj.attrs.get(name)
+        if isinstance(v, bytes):
+            v = v.decode("utf-8")
+        if not isinstance(v, str):
+            raise bad(f"{where} has no {name}")
+        return v
+
+    top = dict(members(f, ""))
+    unexpected = set(top) - {"concepts", "class_sets"}
+    if unexpected:
+        raise bad(f"unexpected object(s) {', '.join(sorted(unexpected))}")
+    lib = ConceptLibrary(latent_dim, fingerprint)
+    for key in ("concepts", "class_sets"):
+        if key in top and not isinstance(top[key], h5py.Group):
+            raise bad(f"/{key} is not a group")
+    for name, g in members(top["concepts"], "/concepts") if "concepts" in top else []:
+        where = f"/concepts/{name}"
+        if not isinstance(g, h5py.Group):
+            raise bad(f"{where} is not a group")
+        try:
+            check_name(name)
+        except ConceptError as exc:
+            raise bad(exc.message) from None
+        extra = set(g) - {"vector", "probe_coef", "probe_intercept", "info"}
+        if extra:
+            raise bad(f"unexpected object(s) in {where}: {', '.join(sorted(extra))}")
+        kind = text_attr(g, "kind", where)
+        if kind not in KINDS:
+            raise bad(f"{where} has unknown kind {kind!r}")
+        vector = dataset(g, "vector", where, (latent_dim,), "f").astype(np.float32)
+        coef = intercept = None
+        if "probe_coef" in g:
+            coef = dataset(g, "probe_coef", where, (latent_dim,), "f").astype(np.float32)
+            intercept = float(dataset(g, "probe_intercept", where, (), "f"))
+        lib.concepts[name] = Concept(
+            name, kind, text_attr(g, "method", where), vector, coef, intercept, info_of(g, where)
+        )
+    for name, g in members(top["class_sets"], "/class_sets") if "class_sets" in top else []:
+        where = f"/class_sets/{name}"
+        if not isinstance(g, h5py.Group):
+            raise bad(f"{where} is not a group")
+        extra = set(g) - {"centroids", "counts", "probe_coef", "probe_intercept", "info"}
+        if extra:
+            raise bad(f"unexpected object(s) in {where}: {', '.join(sorted(extra))}")
+        info = info_of(g, where)
+        classes = info.pop("classes", None)
+        if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+            raise bad(f"{where} has no list of classes")
+        k = len(classes)
+        cset = ClassSet(
+            name,
+            classes,
+            dataset(g, "centroids", where, (k, latent_dim), "f").astype(np.float32),
+            dataset(g, "counts", where, (k,), "iu").astype(np.int64),
+            dataset(g, "probe_coef", where, (k, latent_dim), "f").astype(np.float32),
+            dataset(g, "probe_intercept", where, (k,), "f").astype(np.float64),
+            info,
+        )
+        try:
+            lib.add_class_set(cset)
+        except ConceptError as exc:
+            raise bad(exc.message) from None
+    names = lib.all_names()
+    if len(set(names)) != len(names):
+        raise bad("a name is used twice")
+    return lib
+
+
+# -- opening against a model ------------------------------------------------------
+
+
+def open_library(
+    model: Any, ignore_fingerprint: bool = False, missing_ok: bool = False
+) -> ConceptLibrary:
+    """The library beside ``model`` (VAEModel, directory or name), checked against it.
+
+    A library built for other weights is refused (``ignore_fingerprint`` overrides),
+    one for another latent size always. ``missing_ok`` gives an empty library when
+    the model has none yet.
+    """
+    ref = model_ref(model)
+    path = ref.library_path
+    if not path.exists():
+        if missing_ok:
+            return ConceptLibrary(ref.latent_dim, ref.fingerprint, path=path)
+        raise ConceptError(
+            "this model has no concept library yet; build one with `conceptvae concepts build`",
+            path,
+        )
+    lib = ConceptLibrary.read(path)
+    lib.check_model(ref, ignore_fingerprint)
+    return lib
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on ``path`` + ".lock" (no-op where fcntl is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: single-writer use only
+        yield
+        return
+    lock = path.with_name("." + path.name + ".lock")
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise ConceptError(f"cannot lock the concept library ({exc.strerror})", lock) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def update_library(model: Any, ignore_fingerprint: bool = False) -> Iterator[ConceptLibrary]:
+    """Read-modify-write under the lock; the file is replaced only if the block succeeds.
+
+    The library is re-read inside the lock, so changes made by another process
+    since this one last looked are kept.
+    """
+    ref = model_ref(model)
+    path = ref.library_path
+    with _exclusive(path):
+        if path.exists():
+            lib = ConceptLibrary.read(path)
+            lib.check_model(ref, ignore_fingerprint)
+        else:
+            lib = ConceptLibrary(ref.latent_dim, ref.fingerprint, path=path)
+        yield lib
+        lib.write(path)

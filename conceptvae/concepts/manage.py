@@ -1,0 +1,402 @@
+"""List, show, remove, rename, export and import the concepts of a model's library.
+
+Nothing here loads TensorFlow: the model is only read for its latent size and
+weights fingerprint (config.json and meta.json).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConceptError
+from ..io import atomic_path, atomic_write_text
+from .expressions import check_name
+from .library import (
+    FORMAT,
+    FORMAT_VERSION,
+    KINDS,
+    ClassSet,
+    Concept,
+    ConceptLibrary,
+    model_ref,
+    open_library,
+    update_library,
+)
+
+EXPORT_FORMATS = ("json", "npz")
+
+
+def _row(c: Concept) -> dict[str, Any]:
+    m = c.metrics
+    return {
+        "name": c.name,
+        "kind": c.kind,
+        "method": c.method,
+        "n_pos": c.info.get("n_pos"),
+        "n_neg": c.info.get("n_neg"),
+        "probe_accuracy": m.get("probe_accuracy"),
+        "probe_auc": m.get("probe_auc"),
+        "p_value": m.get("p_value"),
+        "significant": m.get("significant"),
+        "stability": m.get("stability"),
+        "norm": round(c.norm, 6),
+        "explained_variance_ratio": m.get("explained_variance_ratio"),
+        "created": c.info.get("created"),
+    }
+
+
+def _class_row(s: ClassSet, i: int) -> dict[str, Any]:
+    name = s.classes[i]
+    m = s.class_info(name)
+    return {
+        "name": name,
+        "kind": f"class:{s.name}",
+        "method": "centroid",
+        "n_pos": int(s.counts[i]),
+        "n_neg": int(s.counts.sum() - s.counts[i]),
+        "probe_accuracy": (s.info.get("metrics") or {}).get("probe_accuracy"),
+        "probe_auc": m.get("probe_auc"),
+        "p_value": m.get("p_value"),
+        "significant": m.get("significant"),
+        "stability": m.get("stability"),
+        "norm": m.get("norm"),
+        "explained_variance_ratio": None,
+        "created": s.info.get("created"),
+    }
+
+
+def list_concepts(model: Any, ignore_fingerprint: bool = False) -> dict[str, Any]:
+    """Every concept of the model's library, one row each (class values included)."""
+    lib = open_library(model, ignore_fingerprint, missing_ok=True)
+    rows = [_row(lib.concepts[n]) for n in sorted(lib.concepts, key=_natural)]
+    for set_name in sorted(lib.class_sets):
+        s = lib.class_sets[set_name]
+        rows.extend(_class_row(s, i) for i in range(len(s.classes)))
+    return {
+        "library": str(lib.path),
+        "exists": bool(lib.path and Path(lib.path).exists()),
+        "latent_dim": lib.latent_dim,
+        "model_fingerprint": lib.model_fingerprint,
+        "concepts": rows,
+    }
+
+
+def _natural(name: str) -> tuple:
+    """pc2 before pc10."""
+    import re
+
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", name))
+
+
+def show_concept(model: Any, name: str, ignore_fingerprint: bool = False) -> dict[str, Any]:
+    """Everything stored about one concept, class, or class set."""
+    lib = open_library(model, ignore_fingerprint)
+    if name in lib.concepts:
+        c = lib.concepts[name]
+        out = {**_row(c), "info": c.info, "vector": c.vector.tolist()}
+        if c.probe_coef is not None:
+            out["probe"] = {"coef": c.probe_coef.tolist(), "intercept": c.probe_intercept}
+        return out
+    if name in lib.class_sets:
+        s = lib.class_sets[name]
+        return {
+            "name": name,
+            "kind": "class set",
+            "method": "centroid",
+            "classes": s.classes,
+            "counts": s.counts.tolist(),
+            "info": s.info,
+            "rows": [_class_row(s, i) for i in range(len(s.classes))],
+        }
+    s = lib.class_set_of(name)
+    if s is None:
+        lib.concept(name)  # raises the unknown-name error with the closest names
+    assert s is not None
+    i = s.index(name)
+    info = {k: v for k, v in s.info.items() if k != "per_class"}
+    return {
+        **_class_row(s, i),
+        "class_set": s.name,
+        "classes": s.classes,
+        "info": {**info, **s.class_info(name)},
+        "vector": s.centroids[i].tolist(),
+    }
+
+
+def remove_concepts(model: Any, names: list[str], ignore_fingerprint: bool = False) -> list[str]:
+    """Remove concepts (a class set goes whole, by its name). All or nothing."""
+    removed: list[str] = []
+    with update_library(_existing(model), ignore_fingerprint) as lib:
+        for n in names:
+            removed.extend(lib.remove(n))
+    return removed
+
+
+def rename_concept(model: Any, old: str, new: str, ignore_fingerprint: bool = False) -> None:
+    with update_library(_existing(model), ignore_fingerprint) as lib:
+        lib.rename(old, new)
+
+
+def _existing(model: Any) -> Any:
+    ref = model_ref(model)
+    if not ref.library_path.exists():
+        raise ConceptError(
+            "this model has no concept library yet; build one with `conceptvae concepts build`",
+            ref.library_path,
+        )
+    return ref
+
+
+# -- export / import ---------------------------------------------------------------------
+
+
+def _select(lib: ConceptLibrary, names: list[str] | None) -> ConceptLibrary:
+    if not names:
+        return lib
+    out = ConceptLibrary(lib.latent_dim, lib.model_fingerprint)
+    for n in names:
+        if n in lib.concepts:
+            out.concepts[n] = lib.concepts[n]
+        elif n in lib.class_sets:
+            out.class_sets[n] = lib.class_sets[n]
+        elif lib.class_set_of(n) is not None:
+            s = lib.class_set_of(n)
+            out.class_sets[s.name] = s  # type: ignore[union-attr]
+        else:
+            lib.concept(n)  # unknown-name error
+    return out
+
+
+def library_to_dict(lib: ConceptLibrary) -> dict[str, Any]:
+    """A JSON-ready dict holding everything in the library (float32 values exactly)."""
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "latent_dim": lib.latent_dim,
+        "model_fingerprint": lib.model_fingerprint,
+        "concepts": {
+            n: {
+                "kind": c.kind,
+                "method": c.method,
+                "vector": c.vector.tolist(),
+                "probe_coef": None if c.probe_coef is None else c.probe_coef.tolist(),
+                "probe_intercept": c.probe_intercept,
+                "info": c.info,
+            }
+            for n, c in sorted(lib.concepts.items())
+        },
+        "class_sets": {
+            n: {
+                "classes": s.classes,
+                "centroids": s.centroids.tolist(),
+                "counts": s.counts.tolist(),
+                "probe_coef": s.probe_coef.tolist(),
+                "probe_intercept": s.probe_intercept.tolist(),
+                "info": s.info,
+            }
+            for n, s in sorted(lib.class_sets.items())
+        },
+    }
+
+
+def library_from_dict(d: Any, source: str | os.PathLike) -> ConceptLibrary:
+    """Validate an exported dict (from JSON or npz) back into a library."""
+
+    def bad(msg: str) -> ConceptError:
+        return ConceptError(f"not a conceptvae concept export: {msg}", source)
+
+    if not isinstance(d, dict) or d.get("format") != FORMAT:
+        raise bad("missing or wrong format marker")
+    version = d.get("format_version")
+    if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
+        raise bad(f"unsupported format_version {version!r}")
+    dim = d.get("latent_dim")
+    if not isinstance(dim, int) or not 1 <= dim <= 4096:
+        raise bad("bad latent_dim")
+    if not isinstance(d.get("model_fingerprint"), str):
+        raise bad("bad model_fingerprint")
+
+    def array(value: Any, shape: tuple[int, ...], what: str, dtype: Any = np.float64) -> np.ndarray:
+        try:
+            arr = np.asarray(value, dtype=dtype)
+        except (TypeError, ValueError):
+            raise bad(f"{what} is not numeric") from None
+        if arr.shape != shape:
+            raise bad(f"{what} has shape {arr.shape}; expected {shape}")
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            raise bad(f"{what} holds NaN or infinite values")
+        return arr
+
+    def mapping(value: Any, what: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise bad(f"{what} is not an object")
+        return value
+
+    lib = ConceptLibrary(dim, d["model_fingerprint"])
+    try:
+        for name, c in mapping(d.get("concepts", {}), "concepts").items():
+            c = mapping(c, f"concept {name!r}")
+            check_name(name)
+            if c.get("kind") not in KINDS or not isinstance(c.get("method"), str):
+                raise bad(f"concept {name!r} has a bad kind or method")
+            coef = None
+            intercept = None
+            if c.get("probe_coef") is not None:
+                coef = array(c["probe_coef"], (dim,), f"{name}.probe_coef").astype(np.float32)
+                intercept = float(array(c.get("probe_intercept"), (), f"{name}.probe_intercept"))
+            lib.add_concept(
+                Concept(
+                    name,
+                    c["kind"],
+                    c["method"],
+                    array(c.get("vector"), (dim,), f"{name}.vector").astype(np.float32),
+                    coef,
+                    intercept,
+                    mapping(c.get("info", {}), f"{name}.info"),
+                )
+            )
+        for name, s in mapping(d.get("class_sets", {}), "class_sets").items():
+            s = mapping(s, f"class set {name!r}")
+            classes = s.get("classes")
+            if not isinstance(classes, list) or not all(isinstance(x, str) for x in classes):
+                raise bad(f"class set {name!r} has no list of classes")
+            k = len(classes)
+            lib.add_class_set(
+                ClassSet(
+                    name,
+                    list(classes),
+                    array(s.get("centroids"), (k, dim), f"{name}.centroids").astype(np.float32),
+                    array(s.get("counts"), (k,), f"{name}.counts", np.int64),
+                    array(s.get("probe_coef"), (k, dim), f"{name}.probe_coef").astype(np.float32),
+                    array(s.get("probe_intercept"), (k,), f"{name}.probe_intercept"),
+                    mapping(s.get("info", {}), f"{name}.info"),
+                )
+            )
+    except ConceptError as exc:
+        if exc.path:
+            raise
+        raise bad(exc.message) from None
+    return lib
+
+
+def export_library(
+    model: Any,
+    out: str | os.PathLike,
+    fmt: str | None = None,
+    names: list[str] | None = None,
+    ignore_fingerprint: bool = False,
+) -> tuple[Path, int]:
+    """Write the library (or the named concepts) as JSON or npz; returns (path, count)."""
+    out = Path(out)
+    fmt = fmt or out.suffix.lstrip(".").lower()
+    if fmt not in EXPORT_FORMATS:
+        raise ConceptError(f"export format must be one of {', '.join(EXPORT_FORMATS)}", out)
+    lib = _select(open_library(model, ignore_fingerprint), names)
+    data = library_to_dict(lib)
+    if fmt == "json":
+        atomic_write_text(out, json.dumps(data, indent=1, sort_keys=True) + "\n")
+    else:
+        arrays: dict[str, np.ndarray] = {}
+        header = json.loads(json.dumps(data))
+        for i, (n, c) in enumerate(sorted(lib.concepts.items())):
+            entry = header["concepts"][n]
+            for key in ("vector", "probe_coef"):
+                value = getattr(c, key)
+                entry[key] = None if value is None else f"c{i}_{key}"
+                if value is not None:
+                    arrays[f"c{i}_{key}"] = np.asarray(value, np.float32)
+        for j, (n, s) in enumerate(sorted(lib.class_sets.items())):
+            entry = header["class_sets"][n]
+            for key in ("centroids", "counts", "probe_coef", "probe_intercept"):
+                entry[key] = f"s{j}_{key}"
+                arrays[f"s{j}_{key}"] = np.asarray(getattr(s, key))
+        arrays["library_json"] = np.array(json.dumps(header, sort_keys=True))
+        with atomic_path(out, suffix=".npz") as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    return out, len(lib)
+
+
+def read_export(path: str | os.PathLike) -> ConceptLibrary:
+    """A library from an export (.json / .npz) or another library file (.h5)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConceptError("file not found", path)
+    suffix = path.suffix.lower()
+    if suffix in (".h5", ".hdf5"):
+        return ConceptLibrary.read(path)
+    if suffix == ".json":
+        from ..io import read_json
+
+        try:
+            return library_from_dict(read_json(path, "concept export"), path)
+        except ConceptError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - read_json raises ConceptVAEError
+            raise ConceptError(str(getattr(exc, "message", exc)), path) from None
+    if suffix == ".npz":
+        return _read_npz_export(path)
+    raise ConceptError("expected a .json or .npz concept export, or a concepts .h5 file", path)
+
+
+def _read_npz_export(path: Path) -> ConceptLibrary:
+    import zipfile
+
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ConceptError(f"not a readable .npz file ({exc})", path) from None
+    raw = arrays.pop("library_json", None)
+    if raw is None or raw.dtype.kind != "U" or raw.shape != ():
+        raise ConceptError("not a conceptvae concept export (no library_json)", path)
+    try:
+        header = json.loads(str(raw))
+    except json.JSONDecodeError:
+        raise ConceptError("not a conceptvae concept export (bad library_json)", path) from None
+
+    def deref(value: Any) -> Any:
+        if isinstance(value, str):
+            if value not in arrays:
+                raise ConceptError(f"not a conceptvae concept export (missing array {value})", path)
+            return arrays[value]
+        return value
+
+    if isinstance(header, dict):
+        for section, keys in (
+            ("concepts", ("vector", "probe_coef")),
+            ("class_sets", ("centroids", "counts", "probe_coef", "probe_intercept")),
+        ):
+            for entry in (header.get(section) or {}).values():
+                if isinstance(entry, dict):
+                    for key in keys:
+                        if key in entry:
+                            entry[key] = deref(entry[key])
+    return library_from_dict(header, path)
+
+
+def import_library(
+    model: Any,
+    source: str | os.PathLike,
+    replace: bool = False,
+    ignore_fingerprint: bool = False,
+    names: list[str] | None = None,
+) -> list[str]:
+    """Add the concepts of an export (or another library) to the model's library."""
+    incoming = _select(read_export(source), names)
+    ref = model_ref(model)
+    incoming.path = Path(source)
+    incoming.check_model(ref, ignore_fingerprint)
+    added: list[str] = []
+    with update_library(ref, ignore_fingerprint) as lib:
+        for c in incoming.concepts.values():
+            lib.add_concept(c, replace=replace)
+            added.append(c.name)
+        for s in incoming.class_sets.values():
+            lib.add_class_set(s, replace=replace)
+            added.extend(s.classes)
+    return added
