@@ -36,6 +36,10 @@ def _home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPa
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("CONCEPTVAE_HOME", str(home))
     monkeypatch.setenv("KERAS_HOME", str(home / "keras"))
+    # Run every test (and every subprocess it starts) outside the repository, so
+    # `python -c` imports the installed package, not the source tree, and no test
+    # can write into the checkout.
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
     return home
 
 
