@@ -51,6 +51,13 @@ from .options import int_list
     "--denoise", type=float, metavar="STD", help="Train on inputs with Gaussian noise of this std."
 )
 @click.option(
+    "--supervise", multiple=True, metavar="COLUMN",
+    help="Make this label column linearly readable from the latent (repeatable).",
+)  # fmt: skip
+@click.option(
+    "--supervise-weight", type=float, help="Weight of the --supervise loss [default: 10]."
+)
+@click.option(
     "--resume", is_flag=True, help="Continue the run in --out from its last finished epoch."
 )
 def train(data: str, out: str, channels: str | None, **options) -> None:  # noqa: ANN003

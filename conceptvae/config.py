@@ -44,6 +44,11 @@ class VAEConfig:
     blocks: int = 0
     activation: str = "relu"
     beta: float = 1.0
+    # Label columns made linearly readable from the latent by a linear head on z
+    # during training: [{"column": "label", "kind": "class", "classes": [...]},
+    # {"column": "smile", "kind": "attribute"}]. The heads are not used at inference.
+    supervise: list[dict] = field(default_factory=list)
+    supervise_weight: float = 10.0
     recon_loss: str = "bce"
     format_version: int = FORMAT_VERSION
 
@@ -94,6 +99,7 @@ class VAEConfig:
                     f"image_size {self.image_size} is not divisible by 2**{len(self.filters)} "
                     f"(one halving per conv filter); use fewer filters or another size"
                 )
+        self._validate_supervise(bad)
         if not isinstance(self.blocks, int) or not 0 <= self.blocks <= 8:
             raise bad(f"blocks must be an integer from 0 to 8, got {self.blocks!r}")
         if self.format_version > FORMAT_VERSION:
@@ -101,6 +107,24 @@ class VAEConfig:
                 f"format_version {self.format_version} is newer than this conceptvae "
                 f"understands ({FORMAT_VERSION}); upgrade conceptvae"
             )
+
+    def _validate_supervise(self, bad: Any) -> None:
+        if not isinstance(self.supervise, list):
+            raise bad("supervise must be a list")
+        for head in self.supervise:
+            ok = isinstance(head, dict) and isinstance(head.get("column"), str)
+            kind = head.get("kind") if ok else None
+            if kind == "class":
+                classes = head.get("classes")
+                ok = isinstance(classes, list) and len(classes) >= 2
+                ok = ok and all(isinstance(c, str) for c in classes)
+            elif kind != "attribute":
+                ok = False
+            if not ok:
+                raise bad(f"malformed supervise entry {head!r}")
+        w = self.supervise_weight
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not 0 <= w <= 1e4:
+            raise bad(f"supervise_weight must be a number in [0, 10000], got {w!r}")
 
     @property
     def input_shape(self) -> tuple[int, int, int]:

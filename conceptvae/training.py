@@ -40,6 +40,8 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "filters": None,
     "hidden": None,
     "blocks": 0,
+    "supervise": None,
+    "supervise_weight": 10.0,
     "activation": "relu",
     "beta": 1.0,
     "recon_loss": "bce",
@@ -81,6 +83,7 @@ class BatchSource:
         denoise: float = 0.0,
         shuffle: bool = True,
         cache: np.ndarray | None = None,
+        labels: np.ndarray | None = None,
     ) -> None:
         self.dataset = dataset
         self.indices = indices
@@ -91,11 +94,13 @@ class BatchSource:
         self.shuffle = shuffle
         self.cache = cache  # uint8 images for exactly `indices`, in that order
         self._orders: dict[int, np.ndarray] = {}
+        # (len(indices), heads) int32 codes for --supervise, -1 unknown
+        self.labels = np.zeros((len(indices), 0), np.int32) if labels is None else labels
 
     def __len__(self) -> int:
         return -(-len(self.indices) // self.batch_size)
 
-    def batch(self, epoch: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def batch(self, epoch: int, b: int) -> tuple[np.ndarray, ...]:
         """Batch ``b`` of ``epoch``: a pure function of (seed, epoch, b)."""
         order = self._order(epoch)
         pos = order[b * self.batch_size : (b + 1) * self.batch_size]
@@ -109,7 +114,7 @@ class BatchSource:
         if self.denoise > 0:
             noise = _rng(self.seed, 3, epoch, b).standard_normal(x.shape, np.float32)
             x_in = np.clip(x + np.float32(self.denoise) * noise, 0.0, 1.0)
-        return x_in, x, eps
+        return x_in, x, eps, self.labels[pos]
 
     def _order(self, epoch: int) -> np.ndarray:
         if not self.shuffle:
@@ -138,16 +143,65 @@ class BatchSource:
             return self.batch(epoch, b)
 
         def load(step):  # noqa: ANN001, ANN202
-            x_in, x, eps = tf.numpy_function(make, [step], [tf.float32] * 3, stateful=False)
+            types = [tf.float32] * 3 + [tf.int32]
+            x_in, x, eps, y = tf.numpy_function(make, [step], types, stateful=False)
             x_in.set_shape(shape)
             x.set_shape(shape)
             eps.set_shape((None, self.latent_dim))
-            return x_in, x, eps
+            y.set_shape((None, self.labels.shape[1]))
+            return x_in, x, eps, y
 
         steps = tf.data.Dataset.range(start * nb, stop * nb)
         if repeat_same:
             steps = tf.data.Dataset.range(nb).repeat()
         return steps.map(load, num_parallel_calls=2, deterministic=True).prefetch(4)
+
+
+def _natural_key(value: str) -> tuple:
+    return (0, float(value), value) if _is_number(value) else (1, 0.0, value)
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def supervision_spec(dataset: Dataset, columns: list[str]) -> list[dict[str, Any]]:
+    """The heads for --supervise: one per label column, class or 0/1 attribute."""
+    spec = []
+    for column in columns:
+        values = dataset.label_column(column)
+        if values.dtype.kind == "i":
+            known = values[values >= 0]
+            if len(np.unique(known)) < 2:
+                raise ConceptVAEError(
+                    f"--supervise {column}: needs both 0 and 1 labels", dataset.name
+                )
+            spec.append({"column": column, "kind": "attribute"})
+        else:
+            classes = sorted({str(v) for v in values if v != ""}, key=_natural_key)
+            if len(classes) < 2:
+                raise ConceptVAEError(
+                    f"--supervise {column}: needs at least 2 classes", dataset.name
+                )
+            spec.append({"column": column, "kind": "class", "classes": classes})
+    return spec
+
+
+def label_codes(dataset: Dataset, spec: list[dict[str, Any]]) -> np.ndarray:
+    """(N, heads) int32: class index or 0/1, -1 where the label is unknown."""
+    codes = np.full((len(dataset), len(spec)), -1, np.int32)
+    for i, head in enumerate(spec):
+        values = dataset.label_column(head["column"])
+        if head["kind"] == "attribute":
+            codes[:, i] = values.astype(np.int32)
+        else:
+            index = {c: k for k, c in enumerate(head["classes"])}
+            codes[:, i] = [index.get(str(v), -1) for v in values]
+    return codes
 
 
 def _cache_split(dataset: Dataset, indices: np.ndarray) -> np.ndarray | None:
@@ -275,6 +329,8 @@ def train(
     val_split: float | None = None,
     seed: int | None = None,
     denoise: float | None = None,
+    supervise: list[str] | None = None,
+    supervise_weight: float | None = None,
     resume: bool = False,
     verbose: int | str = "auto",
     command: str | None = None,
@@ -289,6 +345,7 @@ def train(
         image_size=image_size, channels=channels, latent_dim=latent_dim, arch=arch,
         filters=filters, hidden=hidden, blocks=blocks, activation=activation, beta=beta, recon_loss=recon_loss,
         epochs=epochs, batch_size=batch_size, lr=lr, val_split=val_split, seed=seed, denoise=denoise,
+        supervise=list(supervise) if supervise else None, supervise_weight=supervise_weight,
     )  # fmt: skip
     if not isinstance(data, Dataset):
         given["data"] = os.fspath(data)
@@ -309,6 +366,8 @@ def train(
         arch=opts["arch"], filters=list(opts["filters"] or []), hidden=list(opts["hidden"] or []),
         blocks=int(opts.get("blocks") or 0),
         activation=opts["activation"], beta=float(opts["beta"]), recon_loss=opts["recon_loss"],
+        supervise=supervision_spec(dataset, opts.get("supervise") or []),
+        supervise_weight=float(opts.get("supervise_weight", 10.0)),
     )  # fmt: skip
     if len(dataset) < 2:
         raise ConceptVAEError("need at least 2 images to train", dataset.name)
@@ -317,12 +376,14 @@ def train(
     seed_ = int(opts["seed"])
     train_idx, val_idx = split_indices(len(dataset), opts["val_split"], seed_)
     bs = int(opts["batch_size"])
+    codes = label_codes(dataset, cfg.supervise)
     train_src = BatchSource(dataset, train_idx, bs, cfg.latent_dim, seed_, opts["denoise"],
-                            cache=_cache_split(dataset, train_idx))  # fmt: skip
+                            cache=_cache_split(dataset, train_idx), labels=codes[train_idx])  # fmt: skip
     val_src = None
     if len(val_idx):
         val_src = BatchSource(dataset, val_idx, bs, cfg.latent_dim, seed_ + 1, opts["denoise"],
-                              shuffle=False, cache=_cache_split(dataset, val_idx))  # fmt: skip
+                              shuffle=False, cache=_cache_split(dataset, val_idx),
+                              labels=codes[val_idx])  # fmt: skip
 
     keras.utils.set_random_seed(seed_)
     vae = build_vae(cfg)

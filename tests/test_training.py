@@ -51,3 +51,22 @@ def test_denoise_and_dense_arch_from_a_folder(image_folder, tmp_path):
     assert result.config.arch == "dense" and result.config.image_size == 16
     m = load_model(tmp_path / "d", backend="keras")
     assert m.encode(np.zeros((1, 16, 16, 1), np.float32)).shape == (1, 3)
+
+
+def test_supervised_head_makes_a_label_linearly_readable(npz_data, tmp_path):
+    """With --supervise, a linear read-out of z predicts the label on held-out images."""
+    from conceptvae.data import open_dataset
+
+    result = train(npz_data, tmp_path / "s", epochs=4, supervise=["label"], supervise_weight=10.0,
+                   **TINY)  # fmt: skip
+    assert result.config.supervise == [{"column": "label", "kind": "class", "classes": ["0", "1"]}]
+    assert "supervised_loss" in result.history
+    assert result.history["supervised_loss"][-1] < result.history["supervised_loss"][0]
+    test = open_dataset(npz_data).test
+    m = load_model(tmp_path / "s", backend="keras")
+    z = m.encode(test.load_float())
+    head = m.backend.vae.heads[0]
+    pred = np.asarray(head(z)).argmax(axis=1).astype(str)
+    assert (pred == test.labels["label"]).mean() >= 0.9
+    with pytest.raises(ConceptVAEError, match="no label column 'smile'"):
+        train(npz_data, tmp_path / "t", epochs=1, supervise=["smile"], **TINY)

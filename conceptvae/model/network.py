@@ -80,7 +80,7 @@ def build_decoder(cfg: VAEConfig) -> keras.Model:
 class VAE(keras.Model):
     """A variational autoencoder; ``beta=0`` makes it a plain autoencoder.
 
-    Training batches are ``(x_in, x_target, eps)``: the noise for the
+    Training batches are ``(x_in, x_target, eps, labels)``: the noise for the
     reparameterisation comes with the data, from a generator seeded by
     (seed, epoch, batch), so an interrupted run resumes onto exactly the same
     trajectory as an uninterrupted one.
@@ -96,6 +96,14 @@ class VAE(keras.Model):
         self.recon_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_tracker = keras.metrics.Mean(name="kl_loss")
         self.mse_tracker = keras.metrics.Mean(name="mse")
+        self.sup_tracker = keras.metrics.Mean(name="supervised_loss")
+        # Linear heads on z for --supervise; built now so weight order is fixed.
+        self.heads = []
+        for i, head in enumerate(cfg.supervise):
+            units = len(head["classes"]) if head["kind"] == "class" else 1
+            layer = layers.Dense(units, name=f"head{i}")
+            layer.build((None, cfg.latent_dim))
+            self.heads.append(layer)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "vae_config": self.vae_config.to_dict()}
@@ -109,14 +117,18 @@ class VAE(keras.Model):
 
     @property
     def metrics(self) -> list:
-        return [self.loss_tracker, self.recon_tracker, self.kl_tracker, self.mse_tracker]
+        trackers = [self.loss_tracker, self.recon_tracker, self.kl_tracker, self.mse_tracker]
+        return trackers + ([self.sup_tracker] if self.heads else [])
 
     def call(self, x, training: bool = False):  # noqa: ANN001, ANN201
         z_mean, _ = self.encoder(x, training=training)
         return ops.sigmoid(self.decoder(z_mean, training=training))
 
-    def losses_for(self, x_in, x_target, eps, training: bool = False) -> dict:  # noqa: ANN001
-        """Per-batch loss terms: sums over pixels / latent dims, means over the batch."""
+    def losses_for(self, x_in, x_target, eps, labels=None, training: bool = False) -> dict:  # noqa: ANN001
+        """Per-batch loss terms: sums over pixels / latent dims, means over the batch.
+
+        ``labels`` (B, heads) int32, -1 unknown, feeds the --supervise heads.
+        """
         z_mean, z_log_var = self.encoder(x_in, training=training)
         z = z_mean + ops.exp(0.5 * z_log_var) * eps
         logits = self.decoder(z, training=training)
@@ -131,28 +143,53 @@ class VAE(keras.Model):
         )
         total = rec + self.vae_config.beta * kl
         mse = ops.mean(ops.square(recon - x_target))
-        return {"loss": total, "reconstruction_loss": rec, "kl_loss": kl, "mse": mse}
+        terms = {"reconstruction_loss": rec, "kl_loss": kl, "mse": mse}
+        if self.heads and labels is not None:
+            sup = self._supervised_loss(z, labels)
+            terms["supervised_loss"] = sup
+            total = total + self.vae_config.supervise_weight * sup
+        terms["loss"] = total
+        return terms
+
+    def _supervised_loss(self, z, labels):  # noqa: ANN001, ANN202
+        """Mean cross-entropy (nats) of each head over the examples whose label is known."""
+        total = 0.0
+        for i, (head, spec) in enumerate(zip(self.heads, self.vae_config.supervise)):
+            y = labels[:, i]
+            known = ops.cast(y >= 0, "float32")
+            logits = head(z)
+            if spec["kind"] == "class":
+                ce = keras.losses.sparse_categorical_crossentropy(
+                    ops.maximum(y, 0), logits, from_logits=True
+                )
+            else:
+                logit = logits[:, 0]
+                ce = ops.softplus(logit) - ops.cast(ops.maximum(y, 0), "float32") * logit
+            total = total + ops.sum(ce * known) / ops.maximum(ops.sum(known), 1.0)
+        return total
 
     def _track(self, terms: dict) -> dict:
         self.loss_tracker.update_state(terms["loss"])
         self.recon_tracker.update_state(terms["reconstruction_loss"])
         self.kl_tracker.update_state(terms["kl_loss"])
         self.mse_tracker.update_state(terms["mse"])
+        if "supervised_loss" in terms:
+            self.sup_tracker.update_state(terms["supervised_loss"])
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, data):  # noqa: ANN001, ANN201
         import tensorflow as tf
 
-        x_in, x_target, eps = data
+        x_in, x_target, eps, labels = data
         with tf.GradientTape() as tape:
-            terms = self.losses_for(x_in, x_target, eps, training=True)
+            terms = self.losses_for(x_in, x_target, eps, labels, training=True)
         grads = tape.gradient(terms["loss"], self.trainable_weights)
         self.optimizer.apply(grads, self.trainable_weights)
         return self._track(terms)
 
     def test_step(self, data):  # noqa: ANN001, ANN201
-        x_in, x_target, eps = data
-        return self._track(self.losses_for(x_in, x_target, eps, training=False))
+        x_in, x_target, eps, labels = data
+        return self._track(self.losses_for(x_in, x_target, eps, labels, training=False))
 
 
 def build_vae(cfg: VAEConfig) -> VAE:
