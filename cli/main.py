@@ -25,6 +25,14 @@ COMMANDS = {
     "models": ("models", "models"),
     "export": ("export", "export"),
     "concepts": ("concepts", "concepts"),
+    "edit": ("edit", "edit"),
+    "traverse": ("edit", "traverse"),
+    "analogy": ("edit", "analogy"),
+    "interpolate": ("morph", "interpolate"),
+    "morph": ("morph", "morph"),
+    "run": ("morph", "run"),
+    "grid": ("pictures", "grid"),
+    "scatter": ("pictures", "scatter"),
 }
 
 

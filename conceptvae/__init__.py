@@ -9,7 +9,23 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["ConceptVAEError", "VAEConfig", "VAEModel", "load_model", "open_dataset", "train"]
+__all__ = [
+    "ConceptVAEError",
+    "VAEConfig",
+    "VAEModel",
+    "analogy",
+    "edit",
+    "grid",
+    "interpolate",
+    "load_model",
+    "morph",
+    "open_dataset",
+    "open_library",
+    "render_script",
+    "scatter",
+    "train",
+    "traverse",
+]
 
 _LAZY = {
     "ConceptVAEError": ("conceptvae.errors", "ConceptVAEError"),
@@ -18,14 +34,28 @@ _LAZY = {
     "load_model": ("conceptvae.model.api", "load_model"),
     "open_dataset": ("conceptvae.data", "open_dataset"),
     "train": ("conceptvae.training", "train"),
+    "open_library": ("conceptvae.concepts", "open_library"),
+    "edit": ("conceptvae.editing", "edit"),
+    "traverse": ("conceptvae.editing", "traverse"),
+    "analogy": ("conceptvae.editing", "analogy"),
+    "interpolate": ("conceptvae.sequences", "interpolate"),
+    "morph": ("conceptvae.sequences", "morph"),
+    "render_script": ("conceptvae.script", "render_script"),
+    "grid": ("conceptvae.pictures", "grid"),
+    "scatter": ("conceptvae.pictures", "scatter"),
 }
 
 if TYPE_CHECKING:
+    from .concepts import open_library
     from .config import VAEConfig
     from .data import open_dataset
+    from .editing import analogy, edit, traverse
     from .errors import ConceptVAEError
     from .model.api import load_model
     from .model.loaded import VAEModel
+    from .pictures import grid, scatter
+    from .script import render_script
+    from .sequences import interpolate, morph
     from .training import train
 
 

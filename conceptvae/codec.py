@@ -238,5 +238,7 @@ def sample_files(
         for img, t in zip(images, targets):
             save_image(img, t, size)
         return targets
-    save_pil(make_grid(images, cell=size), out)
+    from .pictures import sample_sheet
+
+    save_pil(sample_sheet(images, seed=seed, temperature=temperature, cell=size), out)
     return [Path(out)]

@@ -68,3 +68,59 @@ def grid(
 def _text_width(font: ImageFont.ImageFont, text: str) -> int:
     box = font.getbbox(text)
     return int(box[2] - box[0])
+
+
+def captioned_grid(
+    tiles: Sequence[np.ndarray | Image.Image | None],
+    ncols: int,
+    captions: Sequence[str] | None = None,
+    title: str | None = None,
+    cell: int | None = None,
+    pad: int = 4,
+) -> Image.Image:
+    """Tiles row by row, each with its caption underneath; ``None`` leaves a blank cell.
+
+    Tiles are images (arrays as :func:`grid` takes them, or PIL images), resized
+    to ``cell`` pixels square when given. Columns widen to fit their captions.
+    """
+    font = _font()
+    images = [None if t is None else _as_pil(t) for t in tiles]
+    if cell is not None:
+        images = [
+            im if im is None or im.size == (cell, cell) else im.resize((cell, cell), Image.LANCZOS)
+            for im in images
+        ]
+    present = [im for im in images if im is not None]
+    if not present:
+        raise ValueError("captioned_grid needs at least one image")
+    w = max(im.size[0] for im in present)
+    h = max(im.size[1] for im in present)
+    captions = list(captions or [])
+    cap_h = 14 if any(captions) else 0
+    col_w = max([w, *(_text_width(font, c) + 4 for c in captions if c)])
+    nrows = -(-len(images) // ncols)
+    title_h = 18 if title else 0
+    mode = "RGB" if any(im.mode == "RGB" for im in present) else "L"
+    white, ink = (255, 0) if mode == "L" else ((255, 255, 255), (0, 0, 0))
+    width = pad + ncols * (col_w + pad)
+    if title:
+        width = max(width, _text_width(font, title) + 2 * pad + 4)
+    canvas = Image.new(mode, (width, title_h + pad + nrows * (h + cap_h + pad)), white)
+    draw = ImageDraw.Draw(canvas)
+    if title:
+        draw.text((pad + 2, 3), title, fill=ink, font=font)
+    for i, im in enumerate(images):
+        r, c = divmod(i, ncols)
+        x0 = pad + c * (col_w + pad)
+        y0 = title_h + pad + r * (h + cap_h + pad)
+        if im is not None:
+            canvas.paste(im.convert(mode), (x0 + (col_w - im.size[0]) // 2, y0))
+        text = captions[i] if i < len(captions) else ""
+        if text:
+            x = x0 + (col_w - _text_width(font, text)) // 2
+            draw.text((x, y0 + h + 1), text, fill=ink, font=font)
+    return canvas
+
+
+def _as_pil(tile: np.ndarray | Image.Image) -> Image.Image:
+    return tile if isinstance(tile, Image.Image) else array_to_pil(np.asarray(tile))

@@ -1,0 +1,268 @@
+"""Evaluate pretrained models with classifiers trained for evaluation only.
+
+Digits (MNIST test set): reconstruction MSE per pixel; share of reconstructions a
+CNN classifier assigns to the true digit; share of class edits a->b at amount
+1.0 (all 90 ordered pairs, 50 test digits each) the classifier reads as b.
+
+Faces: see --faces (the smile classifier is trained on a split of the faces the
+VAE never saw, with blur augmentation so it reads soft decoded faces too).
+
+    python benchmarks/evaluate_pretrained.py --digits pretrained/digits \
+        --mnist ../shared/data/mnist.npz [--json out.json]
+
+Classifiers are cached in benchmarks/out/ (not committed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / "out"
+
+
+def _keras():
+    from conceptvae.model.quiet import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
+    return keras
+
+
+def digit_classifier(mnist: Path, seed: int = 0):
+    """A small CNN (about 99% test accuracy); trained once, then cached."""
+    keras = _keras()
+    CACHE.mkdir(exist_ok=True)
+    path = CACHE / "digit_classifier.keras"
+    d = np.load(mnist)
+    if path.exists():
+        return keras.saving.load_model(path), d
+    keras.utils.set_random_seed(seed)
+    layers = keras.layers
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.MaxPooling2D(),
+            layers.Dropout(0.25),
+            layers.Flatten(),
+            layers.Dense(128, activation="relu"),
+            layers.Dropout(0.5),
+            layers.Dense(10),
+        ]
+    )
+    model.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    x = d["x_train"][..., None].astype("float32") / 255
+    model.fit(x, d["y_train"], batch_size=128, epochs=4, verbose=2)
+    model.save(path)
+    return model, d
+
+
+def classify(clf, images: np.ndarray) -> np.ndarray:
+    return np.asarray(clf.predict(images, batch_size=1000, verbose=0)).argmax(axis=1)
+
+
+def evaluate_digits(model_dir: str, mnist: Path, per_pair: int = 50) -> dict:
+    from conceptvae import load_model
+    from conceptvae.concepts import open_library
+
+    clf, d = digit_classifier(mnist)
+    xt = d["x_test"][..., None].astype("float32") / 255
+    yt = d["y_test"]
+    out = {"classifier_test_accuracy": float((classify(clf, xt) == yt).mean())}
+    model = load_model(model_dir)
+    z = model.encode(xt)
+    recon = model.decode(z)
+    out["test_mse"] = float(np.mean((recon - xt) ** 2))
+    out["recon_read_as_true_digit"] = float((classify(clf, recon) == yt).mean())
+    lib = open_library(model)
+    rates = {}
+    for a in range(10):
+        idx = np.nonzero(yt == a)[0][:per_pair]
+        for b in range(10):
+            if a == b:
+                continue
+            moved = z[idx] + lib.direction(f"{a}->{b}")[None, :]
+            rates[f"{a}->{b}"] = float((classify(clf, model.decode(moved)) == b).mean())
+    vals = np.array(list(rates.values()))
+    worst = min(rates, key=rates.get)
+    out.update(
+        class_edit_landing_mean=float(vals.mean()),
+        class_edit_landing_worst=float(vals.min()),
+        class_edit_worst_pair=worst,
+        class_edit_pairs=len(rates),
+    )
+    return out
+
+
+# -- faces --------------------------------------------------------------------
+
+
+def read_split(csv_path: Path) -> tuple[list[str], np.ndarray]:
+    import csv
+
+    with open(csv_path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return [r["file"] for r in rows], np.array([int(r["smile"]) for r in rows])
+
+
+def load_faces(images_dir: Path, names: list[str]) -> np.ndarray:
+    from conceptvae.images import load_image
+
+    return np.stack([load_image(images_dir / n, 64, 1) for n in names])
+
+
+def _blur(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    from scipy.ndimage import gaussian_filter
+
+    out = np.empty_like(x)
+    for i, im in enumerate(x):
+        sigma = rng.uniform(0.0, 2.0)
+        out[i] = gaussian_filter(im, sigma=(sigma, sigma, 0)) if sigma > 0.2 else im
+    return out
+
+
+def smile_classifier(images_dir: Path, clf_csv: Path, seed: int = 0):
+    """A CNN trained only on the classifier split, half its batches blurred."""
+    keras = _keras()
+    CACHE.mkdir(exist_ok=True)
+    path = CACHE / "smile_classifier.keras"
+    if path.exists():
+        return keras.saving.load_model(path)
+    names, y = read_split(clf_csv)
+    x = load_faces(images_dir, names)
+    rng = np.random.default_rng(seed)
+    keras.utils.set_random_seed(seed)
+    layers = keras.layers
+    model = keras.Sequential(
+        [
+            keras.Input((64, 64, 1)),
+            layers.Conv2D(32, 3, activation="relu", padding="same"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(64, 3, activation="relu", padding="same"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(96, 3, activation="relu", padding="same"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(128, 3, activation="relu", padding="same"),
+            layers.GlobalAveragePooling2D(),
+            layers.Dropout(0.3),
+            layers.Dense(1),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        metrics=[keras.metrics.BinaryAccuracy(threshold=0.0)],
+    )
+    for _ in range(12):
+        flip = x[:, :, ::-1]
+        xa = np.concatenate([x, _blur(x, rng), flip, _blur(flip, rng)])
+        ya = np.concatenate([y, y, y, y])
+        model.fit(xa, ya, batch_size=64, epochs=1, verbose=2, shuffle=True)
+    model.save(path)
+    return model
+
+
+def smiling(clf, images: np.ndarray) -> np.ndarray:
+    return np.asarray(clf.predict(images, batch_size=500, verbose=0))[:, 0] > 0
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean SSIM (Wang et al. 2004: Gaussian window sigma 1.5, K1=0.01, K2=0.03) on [0, 1]."""
+    from scipy.ndimage import gaussian_filter
+
+    a, b = a.astype(np.float64)[..., 0], b.astype(np.float64)[..., 0]
+    f = lambda t: gaussian_filter(t, 1.5, truncate=3.5)  # noqa: E731
+    c1, c2 = 0.01**2, 0.03**2
+    ma, mb = f(a), f(b)
+    va, vb, cov = f(a * a) - ma**2, f(b * b) - mb**2, f(a * b) - ma * mb
+    s = ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma**2 + mb**2 + c1) * (va + vb + c2))
+    return float(s.mean())
+
+
+def evaluate_faces(model_dir: str, images_dir: Path, clf_csv: Path, test_csv: Path,
+                   concept: str = "smile", amount: float = 1.5) -> dict:  # fmt: skip
+    from conceptvae import load_model
+    from conceptvae.editing import edit
+
+    clf = smile_classifier(images_dir, clf_csv)
+    names, y = read_split(test_csv)
+    x = load_faces(images_dir, names)
+    pos, neg = x[y == 1], x[y == 0]
+    out = {
+        "classifier_accuracy_photos": float((smiling(clf, x) == y).mean()),
+        "classifier_accuracy_blurred": float(
+            (smiling(clf, _blur(x, np.random.default_rng(1))) == y).mean()
+        ),
+        "test_images": len(x),
+    }
+    model = load_model(model_dir)
+    recon = model.reconstruct(x)
+    out["test_mse"] = float(np.mean((recon - x) ** 2))
+    out["smiling_recon_still_smiling"] = float(smiling(clf, recon[y == 1]).mean())
+    for mode in ("decode", "detail"):
+        up = np.stack(edit(model, neg, f"{concept}={amount}", mode=mode).images)
+        down = np.stack(edit(model, pos, f"{concept}={-amount}", mode=mode).images)
+        out[f"{mode}_neutral_to_smile"] = float(smiling(clf, up).mean())
+        out[f"{mode}_smile_to_neutral"] = float((~smiling(clf, down)).mean())
+        if mode == "detail":
+            out["detail_ssim_vs_input"] = float(
+                np.mean(
+                    [
+                        ssim(e, o)
+                        for e, o in zip(np.concatenate([up, down]), np.concatenate([neg, pos]))
+                    ]
+                )
+            )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--digits", help="digits model dir or name")
+    ap.add_argument("--mnist", default=str(HERE.parent.parent / "shared" / "data" / "mnist.npz"))
+    ap.add_argument("--faces", help="faces model dir or name")
+    ap.add_argument(
+        "--faces-images", default=str(HERE.parent.parent / "shared" / "data" / "smiles" / "images")
+    )
+    ap.add_argument(
+        "--faces-split",
+        help="folder with clf.csv and test.csv (made by benchmarks/make_pretrained.py)",
+    )
+    ap.add_argument("--json", help="write results here")
+    args = ap.parse_args(argv)
+    results = {}
+    t = time.perf_counter()
+    if args.digits:
+        results["digits"] = evaluate_digits(args.digits, Path(args.mnist))
+    if args.faces:
+        split = Path(args.faces_split)
+        results["faces"] = evaluate_faces(
+            args.faces, Path(args.faces_images), split / "clf.csv", split / "test.csv"
+        )
+    results["seconds"] = round(time.perf_counter() - t, 1)
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""edit, traverse, analogy: move images along concept directions."""
+
+from __future__ import annotations
+
+import click
+
+from .options import backend_option, model_option, overwrite_option
+
+MODES = ["decode", "detail"]
+
+concept_option = click.option(
+    "--concept", "-c", "concepts", multiple=True, required=True, metavar="EXPR[=AMOUNT]",
+    help="A concept or expression (smile, -smile, smile+0.5*thick, 3->8, 8), optionally with "
+    "its own amount; repeatable.",
+)  # fmt: skip
+
+mode_option = click.option(
+    "--mode", type=click.Choice(MODES), default=None,
+    help="decode: the decoder's image; detail: input + (decode(z') - decode(z)) at the "
+    "input's own resolution (keeps the photograph's detail). [default: the model's, else decode]",
+)  # fmt: skip
+
+library_option = click.option(
+    "--library", metavar="FILE", default=None,
+    help="Concept library to use [default: the model's concepts.h5].",
+)  # fmt: skip
+
+edit_size_option = click.option(
+    "--size", type=click.IntRange(1, 4096), default=None, metavar="N",
+    help="Output size in pixels [default: the model's resolution; detail mode: the input's; "
+    "with --sweep: cells of the model's resolution, at least 64].",
+)  # fmt: skip
+
+cell_size_option = click.option(
+    "--size", type=click.IntRange(1, 4096), default=None, metavar="N",
+    help="Cell size in pixels [default: the model's resolution, at least 64].",
+)  # fmt: skip
+
+ignore_fingerprint_option = click.option(
+    "--ignore-fingerprint", is_flag=True,
+    help="Use a library built for other weights of this architecture anyway.",
+)  # fmt: skip
+
+
+@click.command()
+@click.argument("images", nargs=-1, required=True)
+@concept_option
+@click.option(
+    "--amount",
+    "-a",
+    type=float,
+    default=None,
+    help="Amount for concepts without =AMOUNT; 1 is one typical difference. [default: 1]",
+)
+@model_option()
+@click.option(
+    "--out",
+    "-o",
+    metavar="OUT",
+    help="Output file (one input) or DIR/ [default: <stem>_<concept><amount>.png].",
+)
+@mode_option
+@click.option(
+    "--until",
+    type=float,
+    metavar="P",
+    help="Per image, the amount at which the concept's probe reaches probability P "
+    "(attributes: closed form; class targets like 8 or 3->8: no closed form, a 1-D "
+    "search); the amount used is printed per image.",
+)
+@click.option(
+    "--max-amount",
+    type=float,
+    default=3.0,
+    show_default=True,
+    help="Cap on the size of the amount --until chooses.",
+)
+@click.option(
+    "--sweep",
+    metavar="START:STOP:COUNT",
+    help="One strip across COUNT amounts (one row per input), e.g. --sweep=-2:2:9.",
+)
+@edit_size_option
+@overwrite_option
+@library_option
+@ignore_fingerprint_option
+@backend_option
+def edit(images: tuple[str, ...], concepts: tuple[str, ...], amount: float | None, model: str,
+         out: str | None, mode: str | None, until: float | None, max_amount: float,
+         sweep: str | None, size: int | None, overwrite: bool, library: str | None,
+         ignore_fingerprint: bool, backend: str) -> None:  # fmt: skip
+    """Edit IMAGES (files or folders) along concepts and write the results.
+
+    \b
+    Examples:
+      conceptvae edit face.png --concept smile --amount 1.5 --model faces
+      conceptvae edit face.png -c smile --until 0.9 --mode detail -m faces
+      conceptvae edit digits/ -c '3->8' -m mnist -o edited/
+      conceptvae edit a.png b.png -c smile --sweep=-2:2:9 -m faces -o strip.png
+    """
+    from conceptvae.editing import edit_files
+
+    written = edit_files(
+        model, images, concepts, amount, out, mode=mode, until=until, max_amount=max_amount,
+        sweep=sweep, size=size, overwrite=overwrite, library=library,
+        ignore_fingerprint=ignore_fingerprint, backend=backend,
+    )  # fmt: skip
+    for w in written:
+        if w.probability is None:
+            click.echo(str(w.path))
+            continue
+        used = ", ".join(f"{c} {a:.4g}" for c, a in w.amounts.items())
+        note = " (capped at --max-amount)" if w.capped else ""
+        click.echo(f"{w.path}: amount {used}; probability {w.probability:.4f}{note}")
+
+
+@click.command()
+@click.argument("images", nargs=-1, required=True)
+@concept_option
+@click.option(
+    "--range",
+    "range_",
+    default="-3:3",
+    show_default=True,
+    metavar="START:STOP",
+    help="Amounts to span, e.g. --range=-3:3.",
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(1, 64),
+    default=9,
+    show_default=True,
+    help="Number of amounts (columns).",
+)
+@model_option()
+@click.option(
+    "--out",
+    "-o",
+    metavar="OUT",
+    help="Output .png, or DIR/ [default: <stem>_traverse_<concept>.png].",
+)
+@mode_option
+@cell_size_option
+@overwrite_option
+@library_option
+@ignore_fingerprint_option
+@backend_option
+def traverse(images: tuple[str, ...], concepts: tuple[str, ...], range_: str, steps: int,
+             model: str, out: str | None, mode: str | None, size: int | None, overwrite: bool,
+             library: str | None, ignore_fingerprint: bool, backend: str) -> None:  # fmt: skip
+    """A labelled strip of IMAGES moved along a concept (one row per image)."""
+    from conceptvae.editing import traverse_file
+
+    written = traverse_file(
+        model, images, concepts, range_, steps, out, mode=mode, size=size, overwrite=overwrite,
+        library=library, ignore_fingerprint=ignore_fingerprint, backend=backend,
+    )  # fmt: skip
+    click.echo(str(written.path))
+
+
+@click.command()
+@click.argument("a")
+@click.argument("b")
+@click.argument("c")
+@model_option()
+@click.option(
+    "--out", "-o", metavar="OUT", help="Output .png, or DIR/ [default: analogy_<a>_<b>_<c>.png]."
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(2, 16),
+    default=3,
+    show_default=True,
+    help="Cells per side of the diagram (2 shows just A, B, C, D).",
+)
+@cell_size_option
+@overwrite_option
+@backend_option
+def analogy(a: str, b: str, c: str, model: str, out: str | None, steps: int, size: int | None,
+            overwrite: bool, backend: str) -> None:  # fmt: skip
+    """A is to B as C is to D: D = C + (B - A), drawn as a labelled J-diagram.
+
+    The first row shows the inputs; below, cell (row v, column u) decodes
+    A + u(B - A) + v(C - A): A top left, B top right, C bottom left, D bottom right.
+    """
+    from conceptvae.editing import analogy_file
+
+    written = analogy_file(model, a, b, c, out, steps=steps, size=size, overwrite=overwrite,
+                           backend=backend)  # fmt: skip
+    click.echo(str(written.path))

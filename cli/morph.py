@@ -1,0 +1,114 @@
+"""interpolate, morph, run: latent paths rendered to strips, animations and frame folders."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+
+import click
+
+from .options import backend_option, model_option, overwrite_option, size_option
+
+OUT_HELP = (
+    "out.png (a strip), out.gif, out.webp, out.mp4, or DIR/ (frame_0000.png, ...); "
+    "the suffix picks the format."
+)
+fps_option = click.option(
+    "--fps", type=float, default=12.0, show_default=True, help="Frames per second (animations)."
+)
+lerp_option = click.option(
+    "--lerp", is_flag=True, help="Straight lines between keyframes instead of slerp."
+)
+
+
+@contextlib.contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A bar on stderr when it is a terminal (nothing at all otherwise)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    state: dict = {}
+
+    def update(done: int, total: int) -> None:
+        bar = state.get("bar")
+        if bar is None:
+            bar = click.progressbar(length=total, label=label, file=sys.stderr)
+            bar.__enter__()
+            state["bar"] = bar
+        bar.update(done - bar.pos)
+
+    try:
+        yield update
+    finally:
+        if "bar" in state:
+            state["bar"].__exit__(None, None, None)
+
+
+@click.command()
+@click.argument("a", metavar="A")
+@click.argument("b", metavar="B")
+@model_option()
+@click.option("--steps", "-n", type=int, default=8, show_default=True,
+              help="Frames from A to B, both included.")  # fmt: skip
+@lerp_option
+@click.option("--out", "-o", required=True, metavar="OUT", help=OUT_HELP)
+@fps_option
+@size_option
+@overwrite_option
+@backend_option
+def interpolate(a: str, b: str, model: str, steps: int, lerp: bool, out: str, fps: float,
+                size: int | None, overwrite: bool, backend: str) -> None:  # fmt: skip
+    """Frames from A to B; each is an image file or seed:N (a prior sample)."""
+    from conceptvae.sequences import interpolate_file
+
+    with progress_bar("interpolating") as progress:
+        result = interpolate_file(model, a, b, out, steps=steps, spherical=not lerp, fps=fps,
+                                  size=size, backend=backend, overwrite=overwrite,
+                                  progress=progress)  # fmt: skip
+    click.echo(result.summary())
+
+
+@click.command()
+@click.argument("keys", nargs=-1, required=True, metavar="A B [C ...]")
+@model_option()
+@click.option("--frames", "-n", type=int, default=48, show_default=True,
+              help="Exactly this many frames.")  # fmt: skip
+@click.option("--loop", is_flag=True, help="Return to the first keyframe (seamless repeat).")
+@click.option("--ease", "easing", type=click.Choice(["linear", "cosine"]), default="linear",
+              show_default=True, help="Speed within each segment.")  # fmt: skip
+@lerp_option
+@click.option("--out", "-o", required=True, metavar="OUT", help=OUT_HELP)
+@fps_option
+@size_option
+@overwrite_option
+@backend_option
+def morph(keys: tuple[str, ...], model: str, frames: int, loop: bool, easing: str, lerp: bool,
+          out: str, fps: float, size: int | None, overwrite: bool, backend: str) -> None:  # fmt: skip
+    """One smooth path through every keyframe (image files or seed:N), in order."""
+    from conceptvae.sequences import morph_file
+
+    with progress_bar("morphing") as progress:
+        result = morph_file(model, list(keys), out, frames=frames, loop=loop, easing=easing,
+                            spherical=not lerp, fps=fps, size=size, backend=backend,
+                            overwrite=overwrite, progress=progress)  # fmt: skip
+    click.echo(result.summary())
+
+
+@click.command()
+@click.argument("script", metavar="SCRIPT")
+@click.option("--out", "-o", metavar="OUT",
+              help="Override the script's output (relative to the current folder).")  # fmt: skip
+@click.option(
+    "--check", is_flag=True, help="Validate the script and print its plan; render nothing."
+)
+@overwrite_option
+@backend_option
+def run(script: str, out: str | None, check: bool, overwrite: bool, backend: str) -> None:
+    """Render a morph script (JSON; see examples/scripts/morph.json)."""
+    from conceptvae.script import run_script
+
+    with progress_bar("rendering") as progress:
+        line = run_script(script, out, backend=backend, overwrite=overwrite, check=check,
+                          progress=progress)  # fmt: skip
+    click.echo(line)

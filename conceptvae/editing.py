@@ -1,0 +1,935 @@
+"""Edit images along concept directions: ``edit``, ``traverse``, ``analogy``.
+
+An edit encodes each image to its posterior mean ``z``, moves it to
+``z + sum(amount_i * direction_i)`` (directions are calibrated by the concept
+library: amount 1 is one typical difference between images without and with the
+concept) and decodes. Two output modes:
+
+* ``decode`` - the decoder's image of the moved latent, at the model's resolution.
+* ``detail`` - ``input + (decode(z') - decode(z))``: the decoded *change* is
+  upsampled (bicubic) to the input's own pixel size and added to the input, so
+  the edit changes what the concept changes and keeps the sharp photograph
+  elsewhere. The input is center-cropped to a square as in training (the output
+  is that square crop at its own size; the parts of a non-square input outside
+  the crop are not in the output). A grayscale model's change is added to every
+  channel of a colour photograph, so colour is kept.
+
+``until=P`` chooses the amount per image: for an attribute concept, the amount
+at which the concept's stored logistic probe reaches probability P (closed
+form: the logit is linear along the direction); for a class target (``8`` or
+``3->8``), the smallest amount in ``[0, max_amount]`` at which the class
+probe's probability of the target class reaches P (a scan then bisection).
+Amounts are capped at ``max_amount`` in size.
+
+The functions named ``*_file(s)`` are what the CLI calls: they plan and refuse
+outputs before any work and write through :mod:`conceptvae.io`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image
+
+from .errors import ConceptError, ConceptVAEError, ModelError
+from .images import (
+    _to_standard_mode,
+    array_to_pil,
+    check_image_suffix,
+    load_pil,
+    pil_to_array,
+    save_pil,
+    to_square,
+)
+from .latent import outside_typical_shell
+from .outputs import (
+    check_dir_creatable,
+    check_writable_parent,
+    is_dir_target,
+    plan_outputs,
+    refuse_overwriting_inputs,
+)
+
+if TYPE_CHECKING:
+    from .concepts.expressions import Term
+    from .concepts.library import ConceptLibrary
+    from .model.loaded import VAEModel
+
+MODES = ("decode", "detail")
+# Amount 1 is one typical difference between images without and with a concept;
+# beyond a hundred of those the latent is nowhere near the data, so it is a typo.
+MAX_AMOUNT = 100.0
+DEFAULT_MAX_AMOUNT = 3.0
+MAX_STEPS = 64
+MAX_ANALOGY_STEPS = 16
+# Pictures (strips, analogies) are for people: cells are at least this many
+# pixels even for a 16- or 28-pixel model, unless --size says otherwise.
+MIN_CELL = 64
+MAX_DETAIL_CELL = 512
+# The class-target search: a coarse scan finds the first amount past P, then
+# bisection pins it down far below the 1e-4 anyone could see.
+_SCAN_POINTS = 65
+_BISECT_STEPS = 60
+
+ImageInput = str | os.PathLike | Image.Image | np.ndarray
+
+
+class ShellWarning(UserWarning):
+    """An edit moved a latent far outside the prior's typical shell."""
+
+
+# -- options -----------------------------------------------------------------------
+
+
+def check_amount(value: float, what: str = "--amount") -> float:
+    """A finite amount no larger than MAX_AMOUNT in size."""
+    try:
+        a = float(value)
+    except (TypeError, ValueError):
+        raise ConceptVAEError(f"{what} must be a number, got {value!r}") from None
+    if not math.isfinite(a) or abs(a) > MAX_AMOUNT:
+        raise ConceptVAEError(
+            f"{what} must be a finite number from -{MAX_AMOUNT:g} to {MAX_AMOUNT:g}, got {value}"
+        )
+    return a
+
+
+def check_probability(p: float) -> float:
+    if not (isinstance(p, (int, float)) and math.isfinite(p) and 0.0 < p < 1.0):
+        raise ConceptVAEError(f"--until must be a probability strictly between 0 and 1, got {p}")
+    return float(p)
+
+
+def check_max_amount(m: float) -> float:
+    if not (isinstance(m, (int, float)) and math.isfinite(m) and 0.0 < m <= MAX_AMOUNT):
+        raise ConceptVAEError(
+            f"--max-amount must be a finite number in (0, {MAX_AMOUNT:g}], got {m}"
+        )
+    return float(m)
+
+
+def check_steps(steps: int, what: str = "--steps", top: int = MAX_STEPS) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= top:
+        raise ConceptVAEError(f"{what} must be an integer from 1 to {top}, got {steps}")
+    return int(steps)
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise ConceptVAEError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
+    return mode
+
+
+_NUMBER = r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf|infinity))\s*"
+
+
+def parse_range(text: str, what: str = "--range") -> tuple[float, float]:
+    """``"START:STOP"`` -> (start, stop), both checked amounts."""
+    m = re.fullmatch(_NUMBER + ":" + _NUMBER, str(text), re.IGNORECASE)
+    if m is None:
+        raise ConceptVAEError(f"{what} must look like START:STOP (e.g. -3:3), got {text!r}")
+    return check_amount(float(m.group(1)), what), check_amount(float(m.group(2)), what)
+
+
+def parse_sweep(text: str) -> np.ndarray:
+    """``"START:STOP:COUNT"`` -> COUNT evenly spaced amounts from START to STOP."""
+    m = re.fullmatch(_NUMBER + ":" + _NUMBER + r":\s*(-?\d+)\s*", str(text), re.IGNORECASE)
+    if m is None:
+        raise ConceptVAEError(
+            f"--sweep must look like START:STOP:COUNT (e.g. -2:2:9), got {text!r}"
+        )
+    start = check_amount(float(m.group(1)), "--sweep")
+    stop = check_amount(float(m.group(2)), "--sweep")
+    count = check_steps(int(m.group(3)), "--sweep COUNT")
+    return amounts_between(start, stop, count)
+
+
+def amounts_between(start: float, stop: float, steps: int) -> np.ndarray:
+    check_amount(start, "range start")
+    check_amount(stop, "range stop")
+    check_steps(steps)
+    return np.linspace(start, stop, steps)
+
+
+def format_amount(a: float) -> str:
+    """Short and signed for labels: -3, -1.5, 0, +1.5."""
+    if a == 0:
+        return "0"
+    return f"{a:+.3g}"
+
+
+# -- model and library -------------------------------------------------------------
+
+
+def resolve_edit_model(
+    model_spec: Any, concept_exprs: Sequence[str] = (), backend: str = "auto"
+) -> VAEModel:
+    """The model an edit runs on (see conceptvae.model.api.resolve_model)."""
+    from .model.api import resolve_model
+
+    return resolve_model(model_spec, concept_exprs, backend)
+
+
+def resolve_library(
+    model: VAEModel, library: Any = None, ignore_fingerprint: bool = False
+) -> ConceptLibrary:
+    """``library`` is a ConceptLibrary, a concepts.h5 path, or None (the model's own)."""
+    from .concepts.library import ConceptLibrary, model_ref, open_library
+
+    if library is None:
+        return open_library(model, ignore_fingerprint=ignore_fingerprint)
+    lib = library if isinstance(library, ConceptLibrary) else ConceptLibrary.read(library)
+    lib.check_model(model_ref(model), ignore_fingerprint)
+    return lib
+
+
+def default_mode(model: VAEModel) -> str:
+    """meta.json ``{"edit_defaults": {"mode": ...}}`` when the model sets it, else decode."""
+    defaults = model.meta.get("edit_defaults") or {}
+    mode = defaults.get("mode", "decode") if isinstance(defaults, dict) else "decode"
+    if mode not in MODES:
+        where = Path(model.path) / "meta.json" if model.path else None
+        raise ModelError(f"edit_defaults.mode must be one of {', '.join(MODES)}", where)
+    return mode
+
+
+# -- concept arguments -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConceptArg:
+    """One ``--concept``: the expression as written, its terms, and its amount if given."""
+
+    expr: str
+    terms: tuple[Term, ...]
+    amount: float | None = None
+
+    @property
+    def label(self) -> str:
+        return self.expr if self.amount is None else f"{self.expr}={self.amount:g}"
+
+
+def parse_concepts(
+    lib: ConceptLibrary, concepts: str | Sequence[str] | Mapping[str, float]
+) -> list[ConceptArg]:
+    """Each item is ``EXPR`` or ``EXPR=AMOUNT``; a mapping gives ``{EXPR: AMOUNT}``."""
+    if isinstance(concepts, Mapping):
+        items = [(str(k), check_amount(v, f"amount of {k!r}")) for k, v in concepts.items()]
+    else:
+        if isinstance(concepts, str):
+            concepts = [concepts]
+        items = [_split_amount(lib, str(c)) for c in concepts]
+    if not items:
+        raise ConceptError("name at least one concept")
+    return [ConceptArg(e, tuple(lib.parse(e)), a) for e, a in items]
+
+
+def _split_amount(lib: ConceptLibrary, text: str) -> tuple[str, float | None]:
+    # Names may contain '=' themselves, so a whole known name wins over EXPR=AMOUNT.
+    if "=" not in text or text.strip() in lib.names():
+        return text, None
+    expr, _, amount = text.rpartition("=")
+    try:
+        value = float(amount)
+    except ValueError:
+        return text, None  # not EXPR=AMOUNT: let the expression parser name the problem
+    if not expr.strip():
+        raise ConceptError(f"--concept {text!r} has an amount but no concept")
+    return expr.strip(), check_amount(value, f"amount in --concept {text!r}")
+
+
+def concept_slug(args: Sequence[ConceptArg]) -> str:
+    """File-name-safe text for concepts: ``3->8`` -> ``3to8``, ``a+0.5*b`` -> ``a+0.5xb``."""
+    parts = []
+    for a in args:
+        s = a.expr.replace("->", "to").replace("*", "x")
+        s = re.sub(r"[\s'\"]", "", s)
+        s = re.sub(r"[^\w.+=-]", "_", s)
+        parts.append(s[:60] or "concept")
+    return "_".join(parts)
+
+
+# -- inputs --------------------------------------------------------------------------
+
+
+@dataclass
+class _Input:
+    name: str
+    crop: Image.Image  # the square center crop at its own size, mode 'L' or 'RGB'
+    x: np.ndarray  # (S, S, C) float32 in [0, 1]: exactly what training would see
+
+
+def _as_list(images: Any, size: int, channels: int) -> list[Any]:
+    if isinstance(images, (str, os.PathLike, Image.Image)):
+        return [images]
+    if isinstance(images, np.ndarray):
+        if images.ndim == 4:
+            return list(images)
+        # (N, S, S) is a stack of grayscale images for a grayscale model
+        if images.ndim == 3 and channels == 1 and images.shape[1:] == (size, size):
+            if images.shape[-1] not in (1, 3):
+                return list(images)
+        return [images]
+    return list(images)
+
+
+def _array_to_pil(arr: np.ndarray) -> Image.Image:
+    arr = np.asarray(arr)
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] != 3):
+        raise ConceptVAEError(
+            f"an image array must be (H, W), (H, W, 1) or (H, W, 3), got {arr.shape}"
+        )
+    if arr.dtype != np.uint8:
+        f = np.asarray(arr, np.float64)
+        if not np.isfinite(f).all():
+            raise ConceptVAEError("image array contains NaN or infinite values")
+        arr = (np.clip(f, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return Image.fromarray(arr, mode="L" if arr.ndim == 2 else "RGB")
+
+
+def prepare_inputs(model: VAEModel, images: Any) -> list[_Input]:
+    """Paths, PIL images or arrays -> the model's view of each and its square crop."""
+    size, channels = model.config.image_size, model.config.channels
+    out = []
+    for i, item in enumerate(_as_list(images, size, channels)):
+        exact = None
+        if isinstance(item, (str, os.PathLike)):
+            im, name = load_pil(item), Path(item).stem
+        elif isinstance(item, Image.Image):
+            im, name = _to_standard_mode(item), f"{i}"
+        else:
+            arr = np.asarray(item)
+            im, name = _array_to_pil(arr), f"{i}"
+            if arr.dtype.kind == "f" and arr.size == size * size * channels:
+                if arr.shape[:2] == (size, size):
+                    # Already the model's format: used as given, not rounded to 8 bits.
+                    exact = np.clip(arr.astype(np.float32).reshape(size, size, channels), 0, 1)
+        x = pil_to_array(im, size, channels) / np.float32(255) if exact is None else exact
+        out.append(_Input(name, to_square(im, min(im.size)), x))
+    if not out:
+        raise ConceptVAEError("no images to edit")
+    return out
+
+
+# -- the core ------------------------------------------------------------------------
+
+
+@dataclass
+class EditResult:
+    """What :func:`edit` made.
+
+    ``images`` holds one float32 (H, W, C) array in [0, 1] per input: the model's
+    resolution in decode mode, the input's square crop size in detail mode.
+    ``amounts`` is (N, len(concepts)): the amount of each concept used per image.
+    With ``until``, ``probability`` is the probe's probability after the edit
+    and ``capped`` marks images whose amount hit ``max_amount``.
+    """
+
+    images: list[np.ndarray]
+    amounts: np.ndarray
+    concepts: list[str]
+    latents: np.ndarray
+    original_latents: np.ndarray
+    mode: str
+    names: list[str]
+    probability: np.ndarray | None = None
+    capped: np.ndarray | None = None
+    solved: int | None = None  # index of the concept whose amount ``until`` chose
+
+    def pil(self, size: int | None = None) -> list[Image.Image]:
+        """PIL images, optionally resized to ``size`` pixels square."""
+        return [array_to_pil(im, size) for im in self.images]
+
+    def array(self) -> np.ndarray:
+        """All images as one (N, H, W, C) array (their sizes must agree)."""
+        if len({im.shape for im in self.images}) != 1:
+            raise ConceptVAEError("edited images have different sizes; use .images")
+        return np.stack(self.images)
+
+
+def edit(
+    model: Any,
+    images: Any,
+    concepts: str | Sequence[str] | Mapping[str, float],
+    amount: float = 1.0,
+    *,
+    mode: str | None = None,
+    until: float | None = None,
+    max_amount: float = DEFAULT_MAX_AMOUNT,
+    library: Any = None,
+    ignore_fingerprint: bool = False,
+    infer: str = "probe",
+    backend: str = "auto",
+) -> EditResult:
+    """Move each image along the concepts and decode (see the module docstring).
+
+    ``concepts``: ``"smile"``, ``["smile", "thick=-0.5"]`` or ``{"smile": 1.5}``;
+    an expression without its own ``=AMOUNT`` uses ``amount``. With ``until``,
+    exactly one concept must have no ``=AMOUNT``: its amount is solved per image.
+    """
+    exprs = list(concepts) if not isinstance(concepts, str) else [concepts]
+    model = resolve_edit_model(model, exprs, backend)
+    amount = check_amount(amount)
+    max_amount = check_max_amount(max_amount)
+    if until is not None:
+        check_probability(until)
+    mode = check_mode(mode) if mode is not None else default_mode(model)
+    lib = resolve_library(model, library, ignore_fingerprint)
+    args = parse_concepts(lib, concepts)
+    solved = _solved_index(args) if until is not None else None
+    inputs = prepare_inputs(model, images)
+
+    z = model.encode(np.stack([i.x for i in inputs])).astype(np.float64)
+    amounts = np.array([[a.amount if a.amount is not None else amount for a in args]] * len(z))
+    dirs = [lib.direction(list(a.terms), z, infer).astype(np.float64) for a in args]
+    probability = capped = None
+    if solved is not None:
+        base = z + sum(amounts[:, [k]] * d for k, d in enumerate(dirs) if k != solved)
+        amounts[:, solved], probability, capped = amounts_until(
+            lib, args[solved], z, base, dirs[solved], until, max_amount
+        )
+    shift = sum(amounts[:, [k]] * d for k, d in enumerate(dirs))
+    z_new = (z + shift).astype(np.float32)
+    warn_if_outside_shell(z, z_new)
+    images_out = _render(model, inputs, z.astype(np.float32), z_new, mode)
+    return EditResult(
+        images_out, amounts, [a.expr for a in args], z_new, z.astype(np.float32), mode,
+        [i.name for i in inputs], probability, capped, solved,
+    )  # fmt: skip
+
+
+def _solved_index(args: list[ConceptArg]) -> int:
+    free = [k for k, a in enumerate(args) if a.amount is None]
+    if len(free) != 1:
+        raise ConceptError(
+            "--until chooses the amount of one concept: give exactly one --concept without "
+            f"=AMOUNT (got {len(free)})"
+        )
+    return free[0]
+
+
+def amounts_until(
+    lib: ConceptLibrary,
+    arg: ConceptArg,
+    z: np.ndarray,
+    base: np.ndarray,
+    direction: np.ndarray,
+    p: float,
+    max_amount: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per latent: (amount, probability reached, capped) to bring ``arg`` to probability ``p``.
+
+    ``base`` is where the latents start (after any other concepts); ``direction``
+    is the calibrated direction of ``arg`` per latent (N, D).
+    """
+    if len(arg.terms) != 1:
+        raise ConceptError(
+            f"--until needs a single concept (an attribute like smile, or a class target "
+            f"like 8 or 3->8), not the expression {arg.expr!r}"
+        )
+    ref = arg.terms[0].ref
+    if ref.source is None and ref.name in lib.concepts:
+        probe = lib.probe(ref.name)
+        # One direction for all rows here: an attribute's vector does not depend on z.
+        raw = probe.amount_to_reach(base, direction[0], p)
+        if not np.isfinite(raw).all():
+            raise ConceptError(f"the direction of {arg.expr!r} does not change its probe")
+        amounts = np.clip(raw, -max_amount, max_amount)
+        capped = np.abs(raw) > max_amount
+        reached = probe.predict_proba(base + amounts[:, None] * direction)
+        return amounts, np.asarray(reached, np.float64), capped
+    cset = lib.class_set_of(ref.name)
+    assert cset is not None  # lib.parse checked the name
+    probe, k = cset.probe, cset.index(ref.name)
+
+    def prob(a: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return probe.predict_proba(base[rows] + a[:, None] * direction[rows])[:, k]
+
+    n = len(z)
+    rows = np.arange(n)
+    grid = np.linspace(0.0, max_amount, _SCAN_POINTS)
+    scan = np.stack([prob(np.full(n, a), rows) for a in grid], axis=1)  # (N, points)
+    hit = scan >= p
+    amounts = np.full(n, max_amount)
+    capped = ~hit.any(axis=1)
+    first = hit.argmax(axis=1)
+    lo = np.where(first > 0, grid[np.maximum(first - 1, 0)], 0.0)
+    hi = grid[first]
+    todo = np.nonzero(~capped & (first > 0))[0]
+    amounts[~capped & (first == 0)] = 0.0
+    lo, hi = lo[todo], hi[todo]
+    for _ in range(_BISECT_STEPS):
+        mid = 0.5 * (lo + hi)
+        above = prob(mid, todo) >= p
+        hi = np.where(above, mid, hi)
+        lo = np.where(above, lo, mid)
+    amounts[todo] = hi
+    return amounts, prob(amounts, rows), capped
+
+
+def warn_if_outside_shell(z: np.ndarray, z_new: np.ndarray) -> None:
+    """Warn when an edit pushes latents far beyond the prior's typical shell.
+
+    Only outward pushes count: posterior means sit inside the shell (a VAE
+    leaves unused dimensions near 0), and a latent pulled toward the origin
+    decodes to an average-looking image, whereas one far outside it decodes to
+    garbage.
+    """
+    z = np.atleast_2d(np.asarray(z, np.float64))
+    z_new = np.atleast_2d(np.asarray(z_new, np.float64))
+    d = z.shape[1]
+    before = np.linalg.norm(z, axis=1) / math.sqrt(d)
+    after = np.linalg.norm(z_new, axis=1) / math.sqrt(d)
+    pushed = [
+        r for r, r0, row in zip(after, before, z_new)
+        if r > 1.0 and r > r0 and outside_typical_shell(row[None])
+    ]  # fmt: skip
+    if pushed:
+        warnings.warn(
+            f"the edit moves {len(pushed)} of {len(z)} latent(s) far outside the prior's "
+            f"typical shell (norm up to {max(pushed):.1f} x sqrt({d}), typical 1); the "
+            "decoder may produce garbage there: use a smaller amount",
+            ShellWarning,
+            stacklevel=3,
+        )
+
+
+def _render(
+    model: VAEModel, inputs: list[_Input], z: np.ndarray, z_new: np.ndarray, mode: str
+) -> list[np.ndarray]:
+    """Decoded images of ``z_new`` (one per row of z_new; rows cycle through inputs)."""
+    decoded = model.decode(z_new)
+    if mode == "decode":
+        return list(decoded)
+    start = model.decode(z)
+    n = len(inputs)
+    return [detail(inputs[j % n].crop, img - start[j % n]) for j, img in enumerate(decoded)]
+
+
+def detail(crop: Image.Image, change: np.ndarray) -> np.ndarray:
+    """``crop + change``, the (S, S, C) change upsampled (bicubic) to the crop's size.
+
+    Where the change is 0, the output is the input exactly. A one-channel change
+    is added to every channel of a colour crop.
+    """
+    side = crop.size[0]
+    change = np.asarray(change, np.float32)
+    if change.ndim == 2:
+        change = change[..., None]
+    if change.shape[0] == side:
+        up = change.astype(np.float64)
+    else:
+        up = np.stack(
+            [
+                np.asarray(Image.fromarray(np.ascontiguousarray(change[..., c]), mode="F")
+                           .resize((side, side), Image.BICUBIC), np.float64)
+                for c in range(change.shape[-1])
+            ],
+            axis=-1,
+        )  # fmt: skip
+    if up.shape[-1] == 3 and crop.mode == "L":
+        crop = crop.convert("RGB")
+    base = np.asarray(crop, np.float64)
+    if base.ndim == 2:
+        base = base[..., None]
+    out = np.clip(np.rint(base + up * 255.0), 0.0, 255.0)
+    return (out / 255.0).astype(np.float32)
+
+
+# -- strips (traverse, edit --sweep) -------------------------------------------------
+
+
+@dataclass
+class StripResult:
+    """A traversal: ``cells[r][c]`` is input r moved by ``amounts[c]`` (float32 arrays).
+
+    ``inputs[r]`` is input r as the model sees it (or its crop in detail mode);
+    ``picture`` is the labelled strip (an "input" column, then one per amount).
+    """
+
+    cells: list[list[np.ndarray]]
+    amounts: np.ndarray
+    inputs: list[np.ndarray]
+    names: list[str]
+    title: str
+    mode: str
+    picture: Image.Image = field(repr=False)
+
+
+def traverse(
+    model: Any,
+    images: Any,
+    concepts: str | Sequence[str] | Mapping[str, float],
+    amounts: Sequence[float] | np.ndarray | None = None,
+    *,
+    start: float = -3.0,
+    stop: float = 3.0,
+    steps: int = 9,
+    mode: str | None = None,
+    size: int | None = None,
+    library: Any = None,
+    ignore_fingerprint: bool = False,
+    infer: str = "probe",
+    backend: str = "auto",
+) -> StripResult:
+    """Each image moved along the concepts by each amount, as arrays and a labelled strip.
+
+    Column amount ``s`` moves ``z`` to ``z + s * sum(w_i * direction_i)``, where
+    ``w_i`` is a concept's own ``=AMOUNT`` (default 1). ``amounts`` defaults to
+    ``steps`` evenly spaced values from ``start`` to ``stop``.
+    """
+    exprs = list(concepts) if not isinstance(concepts, str) else [concepts]
+    model = resolve_edit_model(model, exprs, backend)
+    if amounts is None:
+        amounts = amounts_between(start, stop, steps)
+    amounts = np.asarray([check_amount(a, "amount") for a in amounts], np.float64)
+    check_steps(len(amounts), "number of amounts")
+    mode = check_mode(mode) if mode is not None else default_mode(model)
+    lib = resolve_library(model, library, ignore_fingerprint)
+    args = parse_concepts(lib, concepts)
+    inputs = prepare_inputs(model, images)
+
+    z = model.encode(np.stack([i.x for i in inputs])).astype(np.float64)
+    combined = sum(
+        (a.amount if a.amount is not None else 1.0) * lib.direction(list(a.terms), z, infer)
+        for a in args
+    )
+    # Column-major rows: every input at amounts[0], then every input at amounts[1], ...
+    z_new = np.concatenate([z + s * combined for s in amounts]).astype(np.float32)
+    warn_if_outside_shell(np.tile(z, (len(amounts), 1)), z_new)
+    flat = _render(model, inputs, z.astype(np.float32), z_new, mode)
+    n = len(inputs)
+    cells = [[flat[c * n + r] for c in range(len(amounts))] for r in range(n)]
+    if mode == "detail":
+        shown = [
+            np.asarray(i.crop, np.float32).reshape(*i.crop.size[::-1], -1) / 255 for i in inputs
+        ]
+    else:
+        shown = [i.x for i in inputs]
+    title = ", ".join(a.label for a in args) + ("  (detail)" if mode == "detail" else "")
+    names = [i.name for i in inputs]
+    cell = size or _cell_size(model, inputs, mode)
+    picture = _strip_picture(shown, cells, amounts, names, title, cell)
+    return StripResult(cells, amounts, shown, names, title, mode, picture)
+
+
+def _cell_size(model: VAEModel, inputs: list[_Input], mode: str) -> int:
+    if mode == "detail":
+        return max(MIN_CELL, min(MAX_DETAIL_CELL, *(i.crop.size[0] for i in inputs)))
+    return max(MIN_CELL, model.config.image_size)
+
+
+def _strip_picture(
+    inputs: list[np.ndarray],
+    cells: list[list[np.ndarray]],
+    amounts: np.ndarray,
+    names: list[str],
+    title: str,
+    cell: int,
+) -> Image.Image:
+    from .render import grid
+
+    rgb = any(im.shape[-1] == 3 for row in cells for im in row) or any(
+        im.shape[-1] == 3 for im in inputs
+    )
+    tiles = []
+    for row_input, row in zip(inputs, cells):
+        tiles.extend(_tile(im, cell, rgb) for im in [row_input, *row])
+    return grid(
+        np.stack(tiles),
+        ncols=len(amounts) + 1,
+        row_labels=names,
+        col_labels=["input", *(format_amount(a) for a in amounts)],
+        title=title,
+    )
+
+
+def _tile(image: np.ndarray, cell: int, rgb: bool = False) -> np.ndarray:
+    """A float image -> uint8 (cell, cell, 1 or 3), so rows of any size tile together."""
+    im = array_to_pil(image)
+    if im.size != (cell, cell):
+        im = im.resize((cell, cell), Image.LANCZOS)
+    arr = np.asarray(im.convert("RGB" if rgb else "L"))
+    return arr if rgb else arr[..., None]
+
+
+# -- analogy ----------------------------------------------------------------------------
+
+
+@dataclass
+class AnalogyResult:
+    """D = C + (B - A) in latent space.
+
+    ``d`` is the decoded D; ``grid[i][j]`` decodes ``A + u_j (B - A) + v_i (C - A)``
+    for ``u, v`` evenly spaced in [0, 1] (plat's J-diagram: A top left, B top
+    right, C bottom left, D bottom right); ``latents`` maps "A".."D" to latents.
+    """
+
+    d: np.ndarray
+    grid: np.ndarray
+    inputs: np.ndarray
+    latents: dict[str, np.ndarray]
+    picture: Image.Image = field(repr=False)
+
+
+def analogy(
+    model: Any,
+    a: ImageInput,
+    b: ImageInput,
+    c: ImageInput,
+    *,
+    steps: int = 3,
+    size: int | None = None,
+    backend: str = "auto",
+) -> AnalogyResult:
+    """A is to B as C is to D: D = C + (B - A), drawn as a labelled J-diagram."""
+    model = resolve_edit_model(model, (), backend)
+    steps = check_steps(steps, "--steps", MAX_ANALOGY_STEPS)
+    if steps < 2:
+        raise ConceptVAEError(f"--steps must be at least 2 for an analogy, got {steps}")
+    inputs = [prepare_inputs(model, [im])[0] for im in (a, b, c)]
+    za, zb, zc = model.encode(np.stack([i.x for i in inputs])).astype(np.float64)
+    t = np.linspace(0.0, 1.0, steps)
+    lattice = np.stack([za + u * (zb - za) + v * (zc - za) for v in t for u in t])
+    warn_if_outside_shell(np.repeat(za[None], len(lattice), 0), lattice)
+    decoded = model.decode(lattice.astype(np.float32))
+    cells = decoded.reshape(steps, steps, *decoded.shape[1:])
+    zd = zc + (zb - za)
+    names = [i.name for i in inputs]
+    picture = _analogy_picture(
+        [i.x for i in inputs], cells, names, size or max(MIN_CELL, model.config.image_size)
+    )
+    latents = {k: v.astype(np.float32) for k, v in zip("ABCD", (za, zb, zc, zd))}
+    return AnalogyResult(cells[-1, -1], cells, np.stack([i.x for i in inputs]), latents, picture)
+
+
+def _analogy_picture(
+    inputs: list[np.ndarray], cells: np.ndarray, names: list[str], cell: int
+) -> Image.Image:
+    from .render import captioned_grid
+
+    k = cells.shape[0]
+    rgb = cells.shape[-1] == 3
+    tiles = [_tile(im, cell, rgb) for im in inputs]
+    captions: list[str] = [f"A: {names[0]}", f"B: {names[1]}", f"C: {names[2]}"]
+    # Inputs on the first row, then the J-diagram of decoded latents under them.
+    ncols = max(k, 3)
+    row: list[np.ndarray | None] = [*tiles, *[None] * (ncols - 3)]
+    caps = [*captions, *[""] * (ncols - 3)]
+    corner = {(0, 0): "A", (0, k - 1): "B", (k - 1, 0): "C", (k - 1, k - 1): "D = C + (B - A)"}
+    for i in range(k):
+        for j in range(ncols):
+            row.append(_tile(cells[i, j], cell, rgb) if j < k else None)
+            caps.append(corner.get((i, j), ""))
+    return captioned_grid(row, ncols, caps, title="analogy: A is to B as C is to D", cell=cell)
+
+
+# -- files (what the CLI calls) ----------------------------------------------------------
+
+
+@dataclass
+class Written:
+    """One output file and, per image, what went into it."""
+
+    path: Path
+    name: str
+    amounts: dict[str, float]
+    probability: float | None = None
+    capped: bool = False
+
+
+def edit_files(
+    model: Any,
+    inputs: Sequence[str | os.PathLike],
+    concepts: Sequence[str],
+    amount: float | None = None,
+    out: str | os.PathLike | None = None,
+    *,
+    mode: str | None = None,
+    until: float | None = None,
+    max_amount: float = DEFAULT_MAX_AMOUNT,
+    sweep: str | None = None,
+    size: int | None = None,
+    overwrite: bool = False,
+    library: str | os.PathLike | None = None,
+    ignore_fingerprint: bool = False,
+    backend: str = "auto",
+) -> list[Written]:
+    """``conceptvae edit``: one edited file per input, or one strip with ``sweep``."""
+    from .codec import expand_inputs
+
+    if not concepts:
+        raise ConceptError("name at least one --concept")
+    if amount is not None:
+        check_amount(amount)
+    check_max_amount(max_amount)
+    if until is not None:
+        check_probability(until)
+    if mode is not None:
+        check_mode(mode)
+    paths = expand_inputs(inputs)
+    if sweep is not None:
+        if until is not None:
+            raise ConceptVAEError(
+                "--sweep and --until do not go together: a sweep sets the amounts"
+            )
+        if amount is not None:
+            raise ConceptVAEError("--sweep sets the amounts; leave out --amount")
+        values = parse_sweep(sweep)
+        return [_strip_file(model, paths, concepts, values, out, "sweep", mode, size,
+                            overwrite, library, ignore_fingerprint, backend)]  # fmt: skip
+    if until is not None and amount is not None:
+        raise ConceptVAEError(
+            "--amount and --until do not go together: --until chooses the amount "
+            "(give other concepts their own as EXPR=AMOUNT)"
+        )
+    amount = 1.0 if amount is None else amount
+    tag = _name_tag(concepts, amount, until)
+    targets = plan_outputs(
+        paths, out, default_name="{stem}_" + tag + "{suffix}", overwrite=overwrite
+    )
+    for t in targets:
+        check_image_suffix(t)
+    model = resolve_edit_model(model, concepts, backend)
+    result = edit(
+        model, paths, concepts, amount, mode=mode, until=until, max_amount=max_amount,
+        library=library, ignore_fingerprint=ignore_fingerprint,
+    )  # fmt: skip
+    written = []
+    for k, (im, target) in enumerate(zip(result.pil(size), targets)):
+        save_pil(im, target)
+        written.append(
+            Written(
+                target,
+                result.names[k],
+                dict(zip(result.concepts, map(float, result.amounts[k]))),
+                None if result.probability is None else float(result.probability[k]),
+                bool(result.capped[k]) if result.capped is not None else False,
+            )  # fmt: skip
+        )
+    return written
+
+
+def _name_tag(concepts: Sequence[str], amount: float, until: float | None) -> str:
+    """``smile1.5``, ``smile1.5_thick-0.5``, ``3to8=1``, ``smile_p0.9``: safe in a file name."""
+    parts = []
+    for c in concepts:
+        expr, _, tail = str(c).rpartition("=")
+        try:
+            value, text = float(tail), expr
+        except ValueError:
+            value, text = None, str(c)
+        if not text:
+            value, text = None, str(c)
+        slug = concept_slug([ConceptArg(text, ())])
+        if until is not None and value is None:
+            parts.append(f"{slug}_p{until:g}")
+            continue
+        # "pc1" + "2" would read as "pc12": a name ending in a digit gets an '='.
+        sep = "=" if slug[-1:].isdigit() else ""
+        parts.append(f"{slug}{sep}{(amount if value is None else value):g}")
+    return "_".join(parts).replace("{", "(").replace("}", ")")
+
+
+def traverse_file(
+    model: Any,
+    inputs: Sequence[str | os.PathLike],
+    concepts: Sequence[str],
+    range_: str = "-3:3",
+    steps: int = 9,
+    out: str | os.PathLike | None = None,
+    *,
+    mode: str | None = None,
+    size: int | None = None,
+    overwrite: bool = False,
+    library: str | os.PathLike | None = None,
+    ignore_fingerprint: bool = False,
+    backend: str = "auto",
+) -> Written:
+    """``conceptvae traverse``: one labelled strip, one row per input."""
+    from .codec import expand_inputs
+
+    start, stop = parse_range(range_)
+    values = amounts_between(start, stop, check_steps(steps))
+    if mode is not None:
+        check_mode(mode)
+    paths = expand_inputs(inputs)
+    return _strip_file(model, paths, concepts, values, out, "traverse", mode, size,
+                       overwrite, library, ignore_fingerprint, backend)  # fmt: skip
+
+
+def _strip_file(
+    model: Any,
+    paths: list[Path],
+    concepts: Sequence[str],
+    amounts: np.ndarray,
+    out: str | os.PathLike | None,
+    kind: str,
+    mode: str | None,
+    size: int | None,
+    overwrite: bool,
+    library: Any,
+    ignore_fingerprint: bool,
+    backend: str,
+) -> Written:
+    slug = concept_slug([ConceptArg(str(c), ()) for c in concepts])
+    default = f"{paths[0].stem}_{kind}_{slug}.png"
+    target = _single_target(out, default, paths, overwrite)
+    model = resolve_edit_model(model, concepts, backend)
+    result = traverse(
+        model, paths, concepts, amounts, mode=mode, size=size, library=library,
+        ignore_fingerprint=ignore_fingerprint,
+    )  # fmt: skip
+    save_pil(result.picture, target)
+    return Written(target, paths[0].stem, {})
+
+
+def _single_target(
+    out: str | os.PathLike | None, default: str, inputs: Sequence[Path], overwrite: bool
+) -> Path:
+    """Where a one-picture command writes: ``-o FILE``, ``-o DIR/`` + default, or default."""
+    if out is None:
+        target = Path(default)
+    elif is_dir_target(out):
+        check_dir_creatable(Path(out))
+        target = Path(out) / default
+    else:
+        target = Path(out)
+    check_image_suffix(target)
+    if out is None or not is_dir_target(out):
+        check_writable_parent(target)
+    refuse_overwriting_inputs([target], inputs, overwrite)
+    return target
+
+
+def analogy_file(
+    model: Any,
+    a: str | os.PathLike,
+    b: str | os.PathLike,
+    c: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    *,
+    steps: int = 3,
+    size: int | None = None,
+    overwrite: bool = False,
+    backend: str = "auto",
+) -> Written:
+    """``conceptvae analogy``: the J-diagram picture of D = C + (B - A)."""
+    check_steps(steps, "--steps", MAX_ANALOGY_STEPS)
+    paths = [Path(a), Path(b), Path(c)]
+    default = f"analogy_{paths[0].stem}_{paths[1].stem}_{paths[2].stem}.png"
+    target = _single_target(out, default, paths, overwrite)
+    model = resolve_edit_model(model, (), backend)
+    result = analogy(model, *paths, steps=steps, size=size)
+    save_pil(result.picture, target)
+    return Written(target, paths[2].stem, {})
