@@ -238,7 +238,7 @@ WRITER = textwrap.dedent(
     import numpy as np
     from conceptvae.concepts.library import Concept, update_library
     model, tag = sys.argv[1], sys.argv[2]
-    for i in range(5):
+    for i in range(3):
         with update_library(model) as lib:
             time.sleep(0.01)  # widen the read-modify-write window
             v = np.full(4, float(i), np.float32)
@@ -251,13 +251,13 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     model = fake_model(tmp_path / "m")
     procs = [
         subprocess.Popen([sys.executable, "-c", WRITER, str(model), tag], stderr=subprocess.PIPE)
-        for tag in "abcd"
+        for tag in "abcdefgh"  # eight processes at once
     ]
     for p in procs:
         _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err.decode()
     names = open_library(model).names()
-    assert sorted(names) == sorted(f"{t}{i}" for t in "abcd" for i in range(5))
+    assert sorted(names) == sorted(f"{t}{i}" for t in "abcdefgh" for i in range(3))
     leftovers = {p.name for p in model.iterdir()} - {"config.json", "meta.json", "concepts.h5"}
     assert leftovers == {".concepts.h5.lock"}  # no temp files left behind
 
