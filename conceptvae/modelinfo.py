@@ -46,6 +46,9 @@ def count_parameters(cfg: VAEConfig) -> int:
             total += k * k * prev * cfg.channels + cfg.channels
     else:
         total += width * flat + flat
+    for head in cfg.supervise:  # linear heads on z, trained with --supervise
+        units = len(head["classes"]) if head["kind"] == "class" else 1
+        total += cfg.latent_dim * units + units
     return total
 
 

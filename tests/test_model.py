@@ -105,6 +105,15 @@ def test_keras_file_with_lambda_layer_is_refused(tmp_path):
         dict(image_size=28, filters=[8, 16], blocks=1, hidden=[32]),
         dict(image_size=16, channels=3, filters=[8, 8, 8], blocks=2, latent_dim=6),
         dict(image_size=12, arch="dense", hidden=[64, 32], latent_dim=3),
+        dict(
+            image_size=16,
+            filters=[8],
+            latent_dim=4,
+            supervise=[
+                {"column": "y", "kind": "class", "classes": ["a", "b", "c"]},
+                {"column": "s", "kind": "attribute"},
+            ],
+        ),  # fmt: skip
     ],
 )
 def test_parameter_count_without_tensorflow_matches_keras(kwargs):
