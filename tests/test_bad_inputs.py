@@ -408,8 +408,8 @@ def error_lines(stderr: str) -> list[str]:
 # -- the tests ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.what for c in CASES])
-def test_bad_input_gives_one_line_and_exit_2(case, runner, tiny_model, tmp_path, monkeypatch):
+def check_bad_input(case, runner, tiny_model, tmp_path, monkeypatch) -> None:
+    """Run one Case: exit 2, one `Error:` line matching it, no traceback, nothing written."""
     work = tmp_path / "work"
     prepare(work, tiny_model, case)
     monkeypatch.chdir(work)
@@ -424,6 +424,11 @@ def test_bad_input_gives_one_line_and_exit_2(case, runner, tiny_model, tmp_path,
     assert re.search(case.names, lines[0]), lines[0]
     assert "Traceback" not in result.output
     assert after == before, "the command wrote, removed or changed files"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.what for c in CASES])
+def test_bad_input_gives_one_line_and_exit_2(case, runner, tiny_model, tmp_path, monkeypatch):
+    check_bad_input(case, runner, tiny_model, tmp_path, monkeypatch)
 
 
 @pytest.mark.parametrize("what, name, make, warning", ODD_BUT_VALID,

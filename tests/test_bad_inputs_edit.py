@@ -9,15 +9,13 @@ directory's ``model/`` gets a concept library (smile, thick, pc1 and the classes
 
 from __future__ import annotations
 
-import contextlib
-import re
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import invoke
-from test_bad_inputs import Case, _run_real, _unwritable_dir, _write, error_lines, prepare, snapshot
+from test_bad_inputs import Case, _run_real, _write, check_bad_input, prepare
 from test_editing import make_library, write_library
 
 from conceptvae.model import files
@@ -172,20 +170,7 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=[c.what for c in CASES])
 def test_bad_edit_input_gives_one_line_and_exit_2(case, runner, tiny_model, tmp_path, monkeypatch):
-    work = tmp_path / "work"
-    prepare(work, tiny_model, case)
-    monkeypatch.chdir(work)
-    guard = _unwritable_dir(work / case.readonly) if case.readonly else contextlib.nullcontext()
-    with guard:
-        before = snapshot(work)
-        result = invoke(runner, *case.argv)
-        after = snapshot(work)
-    assert result.exit_code == 2, result.output
-    lines = error_lines(result.stderr)
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    assert re.search(case.names, lines[0]), lines[0]
-    assert "Traceback" not in result.output
-    assert after == before, "the command wrote, removed or changed files"
+    check_bad_input(case, runner, tiny_model, tmp_path, monkeypatch)
 
 
 def test_overwrite_lets_the_output_replace_the_input(runner, tiny_model, tmp_path, monkeypatch):

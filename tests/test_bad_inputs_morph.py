@@ -9,16 +9,13 @@ table in docs/bad-inputs.md from real runs of the installed command with:
 
 from __future__ import annotations
 
-import contextlib
 import json
-import re
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import invoke
-from test_bad_inputs import Case, _unwritable_dir, _write, error_lines, prepare, snapshot
+from test_bad_inputs import Case, _write, check_bad_input, prepare
 
 
 def _script(obj: dict, name: str = "morph.json"):
@@ -135,20 +132,7 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=[c.what for c in CASES])
 def test_bad_input_gives_one_line_and_exit_2(case, runner, tiny_model, tmp_path, monkeypatch):
-    work = tmp_path / "work"
-    prepare(work, tiny_model, case)
-    monkeypatch.chdir(work)
-    guard = _unwritable_dir(work / case.readonly) if case.readonly else contextlib.nullcontext()
-    with guard:
-        before = snapshot(work)
-        result = invoke(runner, *case.argv)
-        after = snapshot(work)
-    assert result.exit_code == 2, result.output
-    lines = error_lines(result.stderr)
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    assert re.search(case.names, lines[0]), lines[0]
-    assert "Traceback" not in result.output
-    assert after == before, "the command wrote, removed or changed files"
+    check_bad_input(case, runner, tiny_model, tmp_path, monkeypatch)
 
 
 def main() -> None:

@@ -35,6 +35,7 @@ from .estimators import (
 )
 from .expressions import check_name
 from .library import ClassSet, Concept, ConceptLibrary, model_ref, now, update_library
+from .manage import concept_row
 
 MIN_EXAMPLES = 5
 SAMPLE_SIZE = 10000
@@ -265,7 +266,7 @@ def build_concepts(
             lib.add_class_set(class_set, replace=replace)
         path = lib.path
 
-    summaries = [_summary(c) for c in concepts]
+    summaries = [concept_row(c) for c in concepts]
     if class_set is not None:
         summaries.extend(_class_summaries(class_set))
     return BuildResult(str(path), len(dataset), round(time.perf_counter() - t0, 2), summaries)
@@ -657,24 +658,6 @@ def _clean(d: dict[str, Any]) -> dict[str, Any]:
         else:
             out[k] = v
     return out
-
-
-def _summary(c: Concept) -> dict[str, Any]:
-    m = c.metrics
-    return {
-        "name": c.name,
-        "kind": c.kind,
-        "method": c.method,
-        "norm": round(c.norm, 4),
-        "n_pos": c.info.get("n_pos"),
-        "n_neg": c.info.get("n_neg"),
-        "probe_accuracy": m.get("probe_accuracy"),
-        "probe_auc": m.get("probe_auc"),
-        "p_value": m.get("p_value"),
-        "significant": m.get("significant"),
-        "stability": m.get("stability"),
-        "explained_variance_ratio": m.get("explained_variance_ratio"),
-    }
 
 
 def _class_summaries(s: ClassSet) -> list[dict[str, Any]]:

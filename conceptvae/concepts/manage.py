@@ -31,7 +31,8 @@ from .library import (
 EXPORT_FORMATS = ("json", "npz")
 
 
-def _row(c: Concept) -> dict[str, Any]:
+def concept_row(c: Concept) -> dict[str, Any]:
+    """One concept's summary, as list, show and build report it."""
     m = c.metrics
     return {
         "name": c.name,
@@ -73,7 +74,7 @@ def _class_row(s: ClassSet, i: int) -> dict[str, Any]:
 def list_concepts(model: Any, ignore_fingerprint: bool = False) -> dict[str, Any]:
     """Every concept of the model's library, one row each (class values included)."""
     lib = open_library(model, ignore_fingerprint, missing_ok=True)
-    rows = [_row(lib.concepts[n]) for n in sorted(lib.concepts, key=_natural)]
+    rows = [concept_row(lib.concepts[n]) for n in sorted(lib.concepts, key=_natural)]
     for set_name in sorted(lib.class_sets):
         s = lib.class_sets[set_name]
         rows.extend(_class_row(s, i) for i in range(len(s.classes)))
@@ -98,7 +99,7 @@ def show_concept(model: Any, name: str, ignore_fingerprint: bool = False) -> dic
     lib = open_library(model, ignore_fingerprint)
     if name in lib.concepts:
         c = lib.concepts[name]
-        out = {**_row(c), "info": c.info, "vector": c.vector.tolist()}
+        out = {**concept_row(c), "info": c.info, "vector": c.vector.tolist()}
         if c.probe_coef is not None:
             out["probe"] = {"coef": c.probe_coef.tolist(), "intercept": c.probe_intercept}
         return out
