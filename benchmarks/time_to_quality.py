@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(value, list):
             kind = lambda s: [int(v) for v in s.split(",") if v]  # noqa: E731
         p.add_argument(f"--{key.replace('_', '-')}", type=kind, default=value,
-                       help=f"conceptvae train option [{value}]")  # fmt: skip
+                       help=f"conceptvae train option [{_flags({key: value}).split(' ', 1)[1]}]")  # fmt: skip
     a = p.parse_args(argv)
     opts = {key: getattr(a, key) for key in CVAE}
 

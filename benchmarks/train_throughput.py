@@ -30,7 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 DATA = "/work/shared/data/mnist.npz"
 BAR = 3000.0  # images/s
 BASE = {"filters": [32, 64], "hidden": [], "latent_dim": 16, "batch_size": 128,
-        "activation": "relu", "blocks": 0}  # fmt: skip
+        "activation": "relu", "blocks": 0, "supervise": []}  # fmt: skip
 
 # The library default first, then candidates for the pretrained digits model, which may be
 # larger for quality, then the configuration of benchmarks/time_to_quality.py.
@@ -42,6 +42,9 @@ STANDARD = [
     {"hidden": [256], "latent_dim": 32},
     {"blocks": 1},
     {"blocks": 1, "latent_dim": 32},
+    {"latent_dim": 32, "supervise": ["label"]},
+    {"blocks": 1, "supervise": ["label"]},
+    {"blocks": 1, "latent_dim": 32, "supervise": ["label"]},
     {"activation": "swish"},
     {"filters": [16, 32], "hidden": [256, 64], "latent_dim": 2, "batch_size": 64,
      "activation": "swish"},
@@ -55,8 +58,11 @@ def _ints(text: str) -> list[int]:
 def _label(cfg: dict) -> str:
     parts = []
     for key, value in cfg.items():
-        if key in ("hidden", "activation", "blocks") and value == BASE[key]:
+        if key in ("hidden", "activation", "blocks", "supervise") and value == BASE[key]:
             continue  # library defaults, left out for readability
+        if key == "supervise":
+            parts += [f"--supervise {column}" for column in value]
+            continue
         text = ",".join(map(str, value)) if isinstance(value, list) else value
         parts.append(f"--{key.replace('_', '-')} {text}")
     return " ".join(parts)
@@ -95,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, help="[128]")
     p.add_argument("--activation", choices=["relu", "swish", "gelu", "leaky_relu", "elu"])
     p.add_argument("--blocks", type=int, help="extra convs per resolution [0]")
+    p.add_argument("--supervise", action="append", metavar="COLUMN",
+                   help="supervised label column (repeatable), e.g. label [none]")  # fmt: skip
     p.add_argument("--epochs", type=int, default=1, help="measured epochs per config [1]")
     p.add_argument("--warmup", type=int, default=1, help="untimed warm-up epochs [1]")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
