@@ -462,18 +462,6 @@ def test_messages_with_newlines_stay_on_one_line(runner, tiny_model, tmp_path):
 
 # -- docs/bad-inputs.md ----------------------------------------------------------
 
-PENDING = [
-    ("unknown concept (closest names suggested)", "pending: concepts/edit"),
-    ("concept library of another model or latent size", "pending: concepts/edit"),
-    ("corrupt or truncated concepts.h5", "pending: concepts/edit"),
-    ("HDF5 library with unexpected object types", "pending: concepts/edit"),
-    ("NaN / inf / absurdly large edit amounts", "pending: concepts/edit"),
-    ("zero or negative steps and frames", "pending: concepts/edit"),
-    # `train` stores label columns but does not use them, so it accepts these two.
-    ("labels CSV with non-numeric labels (train accepts it)", "pending: concepts/edit"),
-    ("labels CSV with a single class (train accepts it)", "pending: concepts/edit"),
-]
-
 
 def _run_real(case: Case, work: Path) -> tuple[int, str, str]:
     guard = _unwritable_dir(work / case.readonly) if case.readonly else contextlib.nullcontext()
@@ -498,15 +486,18 @@ def _run_real(case: Case, work: Path) -> tuple[int, str, str]:
     return proc.returncode, message, "; ".join(notes)
 
 
-def _markdown(model: Path, root: Path) -> str:
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|")
+def cell(text: str) -> str:
+    return text.replace("|", "\\|")
 
-    def code(text: str) -> str:
-        return f"`` {cell(text)} ``" if "`" in text else f"`{cell(text)}`"
 
-    rows = ["| Input | Command tried | What the user sees (stderr) | Exit |", "|---|---|---|---|"]
-    for i, case in enumerate(CASES):
+def code(text: str) -> str:
+    return f"`` {cell(text)} ``" if "`" in text else f"`{cell(text)}`"
+
+
+def case_rows(cases: list[Case], model: Path, root: Path) -> list[str]:
+    """One table row per case, from a real `python -m conceptvae` run in a scratch dir."""
+    rows = []
+    for i, case in enumerate(cases):
         work = root / f"case{i:02d}"
         prepare(work, model, case)
         status, message, notes = _run_real(case, work)
@@ -514,6 +505,33 @@ def _markdown(model: Path, root: Path) -> str:
         seen = code(message) + (f" ({notes})" if notes else "")
         rows.append(f"| {cell(case.what)} | {code(command)} | {seen} | {status} |")
         print(f"{status} {message} {notes}", file=sys.stderr)
+    return rows
+
+
+def scratch_model(root: Path) -> Path:
+    """The tiny model every table row runs against."""
+    from conceptvae.training import train
+
+    x, y = synthetic_images(96)
+    np.savez(root / "squares.npz", x_train=x, y_train=y)
+    model = root / "tiny"
+    train(root / "squares.npz", model, latent_dim=4, filters=[8, 16], epochs=1,
+          batch_size=32, seed=0, verbose=0)  # fmt: skip
+    return model
+
+
+def print_rows(cases: list[Case]) -> None:
+    """Print the docs/bad-inputs.md rows of ``cases``, from real runs."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        print("\n".join(case_rows(cases, scratch_model(root), root / "cases")))
+
+
+def _markdown(model: Path, root: Path) -> str:
+    rows = ["| Input | Command tried | What the user sees (stderr) | Exit |", "|---|---|---|---|"]
+    rows += case_rows(CASES, model, root)
     for what, name, make, _ in ODD_BUT_VALID:
         work = root / f"odd-{name}"
         prepare(work, model)
@@ -525,8 +543,6 @@ def _markdown(model: Path, root: Path) -> str:
         shown = f"{code(seen)} (image used)" if seen else "accepted, nothing on stderr"
         command = "conceptvae " + " ".join(argv)
         rows.append(f"| {cell(what)} | {code(command)} | {shown} | {proc.returncode} |")
-    for what, status in PENDING:
-        rows.append(f"| {cell(what)} | {status} | {status} | |")
     return "\n".join(rows)
 
 
@@ -534,16 +550,9 @@ def main() -> None:
     """Regenerate the table in docs/bad-inputs.md (between its table markers)."""
     import tempfile
 
-    from conceptvae.training import train
-
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        x, y = synthetic_images(96)
-        np.savez(root / "squares.npz", x_train=x, y_train=y)
-        model = root / "tiny"
-        train(root / "squares.npz", model, latent_dim=4, filters=[8, 16], epochs=1,
-              batch_size=32, seed=0, verbose=0)  # fmt: skip
-        table = _markdown(model, root / "cases")
+        table = _markdown(scratch_model(root), root / "cases")
     doc = Path(__file__).resolve().parents[1] / "docs" / "bad-inputs.md"
     start, end = "<!-- table:start -->", "<!-- table:end -->"
     text = doc.read_text()
