@@ -85,3 +85,35 @@ def invoke(runner: CliRunner, *args: str):  # noqa: ANN201
     from conceptvae.cli.main import cli
 
     return runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+_IMPORT_DRIVER = """
+import json, sys
+from conceptvae.cli.main import cli
+
+heavy_roots = tuple(json.loads(sys.argv[2]))
+codes = []
+for args in json.loads(sys.argv[1]):
+    try:
+        cli.main(args=args)
+    except SystemExit as exc:
+        codes.append(exc.code)
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in heavy_roots)
+print(json.dumps({"codes": codes, "heavy": heavy}))
+"""
+
+
+def run_cli_reporting_imports(commands: list[list[str]], heavy: tuple[str, ...]):  # noqa: ANN201
+    """Run CLI commands in one fresh interpreter; return (process, exit codes, heavy modules
+    imported), where ``heavy`` names the top-level packages that must stay unimported."""
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _IMPORT_DRIVER, json.dumps(commands), json.dumps(list(heavy))],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return proc, result["codes"], result["heavy"]

@@ -9,13 +9,12 @@ directory's ``model/`` gets a concept library (smile, thick, pc1 and the classes
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import invoke
-from test_bad_inputs import Case, _run_real, _write, check_bad_input, prepare
+from test_bad_inputs import Case, _write, check_bad_input, prepare, print_rows
 from test_editing import make_library, write_library
 
 from conceptvae.model import files
@@ -184,41 +183,9 @@ def test_overwrite_lets_the_output_replace_the_input(runner, tiny_model, tmp_pat
     assert (work / "good.png").read_bytes() != before
 
 
-def _markdown(model: Path, root: Path) -> str:
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|")
-
-    def code(text: str) -> str:
-        return f"`` {cell(text)} ``" if "`" in text else f"`{cell(text)}`"
-
-    rows = []
-    for i, case in enumerate(CASES):
-        work = root / f"edit{i:02d}"
-        prepare(work, model, case)
-        status, message, notes = _run_real(case, work)
-        seen = code(message) + (f" ({notes})" if notes else "")
-        command = "conceptvae " + " ".join(case.argv)
-        rows.append(f"| {cell(case.what)} | {code(command)} | {seen} | {status} |")
-        print(f"{status} {message} {notes}", file=sys.stderr)
-    return "\n".join(rows)
-
-
 def main() -> None:
     """Print the docs/bad-inputs.md rows of these cases, from real runs."""
-    import tempfile
-
-    from conftest import synthetic_images
-
-    from conceptvae.training import train
-
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        x, y = synthetic_images(96)
-        np.savez(root / "squares.npz", x_train=x, y_train=y)
-        model = root / "tiny"
-        train(root / "squares.npz", model, latent_dim=4, filters=[8, 16], epochs=1,
-              batch_size=32, seed=0, verbose=0)  # fmt: skip
-        print(_markdown(model, root / "cases"))
+    print_rows(CASES)
 
 
 if __name__ == "__main__":

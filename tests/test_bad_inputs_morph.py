@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_bad_inputs import Case, _write, check_bad_input, prepare
+from test_bad_inputs import Case, _write, check_bad_input, print_rows
 
 
 def _script(obj: dict, name: str = "morph.json"):
@@ -137,33 +137,7 @@ def test_bad_input_gives_one_line_and_exit_2(case, runner, tiny_model, tmp_path,
 
 def main() -> None:
     """Print this file's rows of the table in docs/bad-inputs.md, from real runs."""
-    import tempfile
-
-    from conftest import synthetic_images
-    from test_bad_inputs import _run_real
-
-    from conceptvae.training import train
-
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|")
-
-    def code(text: str) -> str:
-        return f"`` {cell(text)} ``" if "`" in text else f"`{cell(text)}`"
-
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        x, y = synthetic_images(96)
-        np.savez(root / "squares.npz", x_train=x, y_train=y)
-        model = root / "tiny"
-        train(root / "squares.npz", model, latent_dim=4, filters=[8, 16], epochs=1,
-              batch_size=32, seed=0, verbose=0)  # fmt: skip
-        for i, case in enumerate(CASES):
-            work = root / f"case{i:02d}"
-            prepare(work, model, case)
-            status, message, notes = _run_real(case, work)
-            seen = code(message) + (f" ({notes})" if notes else "")
-            command = "conceptvae " + " ".join(case.argv)
-            print(f"| {cell(case.what)} | {code(command)} | {seen} | {status} |")
+    print_rows(CASES)
 
 
 if __name__ == "__main__":

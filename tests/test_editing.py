@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
-import textwrap
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import invoke, synthetic_images
+from conftest import invoke, run_cli_reporting_imports, synthetic_images
 from PIL import Image
 
 from conceptvae.concepts.library import ClassSet, Concept, ConceptLibrary, open_library
@@ -438,24 +433,6 @@ def test_real_library_built_by_concepts_build(runner, tiny_model, tmp_path):
     assert Image.open("u.png").size == Image.open("c.png").size == (16, 16)
 
 
-DRIVER = textwrap.dedent(
-    """
-    import json, sys
-    from conceptvae.cli.main import cli
-
-    codes = []
-    for args in json.loads(sys.argv[1]):
-        try:
-            cli.main(args=args)
-        except SystemExit as exc:
-            codes.append(exc.code)
-    heavy = sorted(m for m in sys.modules
-                   if m.split(".")[0] in ("tensorflow", "keras", "sklearn", "scipy"))
-    print(json.dumps({"codes": codes, "heavy": heavy}))
-    """
-)
-
-
 def test_edit_never_imports_tensorflow_keras_or_sklearn(model_dir, pictures, tmp_path):
     m = str(model_dir)
     commands = [
@@ -466,11 +443,10 @@ def test_edit_never_imports_tensorflow_keras_or_sklearn(model_dir, pictures, tmp
         ["traverse", str(pictures[0]), "-c", "3->8", "-m", m, "-o", str(tmp_path / "t.png")],
         ["analogy", *map(str, pictures[:3]), "-m", m, "-o", str(tmp_path / "a.png")],
     ]  # fmt: skip
-    proc = subprocess.run([sys.executable, "-c", DRIVER, json.dumps(commands)],
-                          capture_output=True, text=True, env=dict(os.environ), timeout=120)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert result["codes"] == [0, 0, 0, 0], proc.stderr
-    assert result["heavy"] == [], "edit imported " + ", ".join(result["heavy"][:5])
+    proc, codes, heavy = run_cli_reporting_imports(
+        commands, ("tensorflow", "keras", "sklearn", "scipy")
+    )
+    assert codes == [0, 0, 0, 0], proc.stderr
+    assert heavy == [], "edit imported " + ", ".join(heavy[:5])
     for name in ("e.png", "u.png", "t.png", "a.png"):
         assert (tmp_path / name).is_file(), name

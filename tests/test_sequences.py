@@ -1,14 +1,10 @@
 """interpolate and morph: latent paths, exact frame counts in every format, same bytes twice."""
 
 import hashlib
-import json
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
-from conftest import invoke
+from conftest import invoke, run_cli_reporting_imports
 from PIL import Image
 
 from conceptvae import animate
@@ -238,24 +234,6 @@ def test_long_strips_wrap_into_labelled_rows(tiny_model, keys, tmp_path):
     assert h > 3 * 18 and w > 16 * 18  # 3 rows of 16, with a label column on the left
 
 
-DRIVER = textwrap.dedent(
-    """
-    import json, sys
-    from conceptvae.cli.main import cli
-
-    codes = []
-    for args in json.loads(sys.argv[1]):
-        try:
-            cli.main(args=args)
-        except SystemExit as exc:
-            codes.append(exc.code)
-    heavy = sorted(m for m in sys.modules
-                   if m.split(".")[0] in ("tensorflow", "keras", "sklearn", "h5py"))
-    print(json.dumps({"codes": codes, "heavy": heavy}))
-    """
-)
-
-
 def test_morph_and_interpolate_never_import_tensorflow(tiny_model, keys, tmp_path):
     assert (tiny_model / "decoder.tflite").is_file()
     m = str(tiny_model)
@@ -264,11 +242,10 @@ def test_morph_and_interpolate_never_import_tensorflow(tiny_model, keys, tmp_pat
          str(tmp_path / "m.gif")],
         ["interpolate", str(keys[0]), str(keys[1]), "-m", m, "-o", str(tmp_path / "s.png")],
     ]  # fmt: skip
-    proc = subprocess.run([sys.executable, "-c", DRIVER, json.dumps(commands)],
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert result["codes"] == [0, 0], proc.stderr
-    assert result["heavy"] == [], "morph imported " + ", ".join(result["heavy"][:5])
+    proc, codes, heavy = run_cli_reporting_imports(
+        commands, ("tensorflow", "keras", "sklearn", "h5py")
+    )
+    assert codes == [0, 0], proc.stderr
+    assert heavy == [], "morph imported " + ", ".join(heavy[:5])
     assert proc.stderr == ""
     assert animate.count_frames(tmp_path / "m.gif") == 6

@@ -14,7 +14,9 @@ Importing this package is cheap: scikit-learn, h5py and TensorFlow load on use.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_attributes
 
 __all__ = ["ConceptLibrary", "build_concepts", "open_library", "parse_expression"]
 
@@ -31,12 +33,4 @@ if TYPE_CHECKING:
     from .library import ConceptLibrary, open_library
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        module, attr = _LAZY[name]
-        value = getattr(importlib.import_module(module), attr)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'conceptvae.concepts' has no attribute {name!r}")
+__getattr__ = lazy_attributes(globals(), _LAZY)
