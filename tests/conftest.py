@@ -117,3 +117,10 @@ def run_cli_reporting_imports(commands: list[list[str]], heavy: tuple[str, ...])
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     return proc, result["codes"], result["heavy"]
+
+
+def loaded(path) -> Image.Image:
+    """The image's pixels, with its file closed (no handle left to the garbage collector)."""
+    with Image.open(path) as im:
+        im.load()
+        return im

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import invoke, synthetic_images
+from conftest import invoke, loaded, synthetic_images
 from PIL import Image
 
 # -- building bad inputs ---------------------------------------------------------
@@ -438,7 +438,7 @@ def test_odd_but_valid_images_are_accepted(what, name, make, warning, runner, ti
     out = tmp_path / "out.png"
     result = invoke(runner, "reconstruct", tmp_path / name, "-m", tiny_model, "-o", out)
     assert result.exit_code == 0, result.output
-    assert Image.open(out).size == (16, 16)
+    assert loaded(out).size == (16, 16)
     assert error_lines(result.stderr) == []
     warnings = [ln for ln in result.stderr.splitlines() if ln.startswith("warning: ")]
     assert warnings == ([warning.replace("anim.gif", str(tmp_path / name))] if warning else [])

@@ -2,7 +2,7 @@ import subprocess
 import sys
 
 import numpy as np
-from conftest import invoke
+from conftest import invoke, loaded
 from PIL import Image
 
 
@@ -58,13 +58,13 @@ def test_reconstruct_naming_rules(runner, tiny_model, tmp_path, monkeypatch):
     a, b = make_pngs(tmp_path)
     r = invoke(runner, "reconstruct", a, "-m", tiny_model, "-o", tmp_path / "one.png")
     assert r.exit_code == 0, r.output
-    assert Image.open(tmp_path / "one.png").size == (16, 16)
+    assert loaded(tmp_path / "one.png").size == (16, 16)
     r = invoke(
         runner, "reconstruct", a, b, "-m", tiny_model, "-o", f"{tmp_path / 'out'}/", "--size", "32"
     )
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["in0.png", "in1.png"]
-    assert Image.open(tmp_path / "out" / "in0.png").size == (32, 32)
+    assert loaded(tmp_path / "out" / "in0.png").size == (32, 32)
     monkeypatch.chdir(tmp_path)
     assert invoke(runner, "reconstruct", a, "-m", tiny_model).exit_code == 0
     assert (tmp_path / "in0_recon.png").is_file()

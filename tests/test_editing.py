@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import invoke, run_cli_reporting_imports, synthetic_images
+from conftest import invoke, loaded, run_cli_reporting_imports, synthetic_images
 from PIL import Image
 
 from conceptvae.concepts.library import ClassSet, Concept, ConceptLibrary, open_library
@@ -96,7 +96,7 @@ def photo(tmp_path_factory) -> Path:
 
 
 def read(path: Path) -> np.ndarray:
-    return np.asarray(Image.open(path))
+    return np.asarray(loaded(path))
 
 
 # -- API ------------------------------------------------------------------------------
@@ -118,7 +118,7 @@ def test_edit_moves_latents_by_the_calibrated_vector(model, pictures):
     # arrays and PIL images are accepted as well as paths, with the same result
     x = model.as_images(pictures)
     np.testing.assert_array_equal(edit(model, x, "smile", 1.5).array(), r.array())
-    pil = [Image.open(p) for p in pictures]
+    pil = [loaded(p) for p in pictures]
     np.testing.assert_array_equal(edit(model, pil, "smile", 1.5).array(), r.array())
     np.testing.assert_array_equal(edit(model, x[..., 0], "smile", 1.5).array(), r.array())
     # float arrays in the model's format are used as given, not rounded to 8 bits
@@ -196,7 +196,7 @@ def test_until_needs_one_single_concept(model, pictures):
 
 def test_detail_mode_keeps_the_input_where_nothing_changes(model, photo):
     r = edit(model, [photo], "smile", 0.0, mode="detail")
-    im = Image.open(photo).convert("RGB")
+    im = loaded(photo).convert("RGB")
     crop = np.asarray(im.crop((6, 0, 46, 40)))  # the center square of 52x40
     assert r.images[0].shape == (40, 40, 3)  # the input's own size, colour kept
     np.testing.assert_array_equal(r.pil()[0], crop)
@@ -319,7 +319,7 @@ def test_cli_edit_naming_sizes_and_determinism(runner, model_dir, pictures, tmp_
     r = invoke(runner, "edit", pictures[0], "--concept", "smile", "--amount", "1.5", "--model", m)
     assert r.exit_code == 0, r.output
     assert Path("sq0_smile1.5.png").is_file() and r.stdout.strip() == "sq0_smile1.5.png"
-    assert Image.open("sq0_smile1.5.png").size == (16, 16)
+    assert loaded("sq0_smile1.5.png").size == (16, 16)
     first = Path("sq0_smile1.5.png").read_bytes()
     assert invoke(runner, "edit", pictures[0], "-c", "smile", "-a", "1.5", "-m", m).exit_code == 0
     assert Path("sq0_smile1.5.png").read_bytes() == first  # same input, same bytes
@@ -333,7 +333,7 @@ def test_cli_edit_naming_sizes_and_determinism(runner, model_dir, pictures, tmp_
     out = tmp_path / "one.png"
     assert invoke(runner, "edit", pictures[0], "-c", "smile", "-m", m, "-o", out,
                   "--size", "48").exit_code == 0  # fmt: skip
-    assert Image.open(out).size == (48, 48)
+    assert loaded(out).size == (48, 48)
     # several inputs, -o DIR/ (created at the first write)
     r = invoke(runner, "edit", *pictures[:3], "-c", "smile", "-m", m, "-o", f"{tmp_path}/many/")
     assert r.exit_code == 0, r.output
@@ -366,7 +366,7 @@ def test_cli_detail_mode_keeps_input_size(runner, model_dir, photo):
     assert r.exit_code == 0, r.output
     out = read(Path("photo_smile0.png"))
     assert out.shape == (40, 40, 3)
-    np.testing.assert_array_equal(out, np.asarray(Image.open(photo).convert("RGB"))[:, 6:46])
+    np.testing.assert_array_equal(out, np.asarray(loaded(photo).convert("RGB"))[:, 6:46])
 
 
 def test_cli_shell_warning(runner, model_dir, pictures):
@@ -382,16 +382,16 @@ def test_cli_sweep_traverse_analogy(runner, model_dir, pictures):
     r = invoke(runner, "edit", *pictures[:2], "-c", "smile", "--sweep=-2:2:5", "-m", m)
     assert r.exit_code == 0, r.output
     assert r.stdout.strip() == "sq0_sweep_smile.png"
-    sweep = Image.open("sq0_sweep_smile.png")
+    sweep = loaded("sq0_sweep_smile.png")
     r = invoke(runner, "traverse", *pictures[:2], "-c", "smile", "--range=-2:2", "--steps", "5",
                "-m", m)  # fmt: skip
     assert r.stdout.strip() == "sq0_traverse_smile.png"
-    trav = Image.open("sq0_traverse_smile.png")
+    trav = loaded("sq0_traverse_smile.png")
     assert sweep.size == trav.size and sweep.tobytes() == trav.tobytes()
     # more steps, wider strip; one input, one row
     invoke(runner, "traverse", pictures[0], "-c", "3->8", "--range", "-3:3", "--steps", "9",
            "-m", m, "-o", "t9.png")  # fmt: skip
-    t9 = Image.open("t9.png")
+    t9 = loaded("t9.png")
     assert t9.size[0] > sweep.size[0] and t9.size[1] < sweep.size[1]
     first = Path("t9.png").read_bytes()
     invoke(runner, "traverse", pictures[0], "-c", "3->8", "--steps", "9", "-m", m, "-o", "t9.png")
@@ -405,7 +405,7 @@ def test_cli_sweep_traverse_analogy(runner, model_dir, pictures):
     assert Path(name).read_bytes() == first
     r = invoke(runner, "traverse", pictures[0], "-c", "smile", "-m", m, "--mode", "detail",
                "--size", "32", "-o", "td.png")  # fmt: skip
-    assert r.exit_code == 0 and Image.open("td.png").size[1] < 32 + 60
+    assert r.exit_code == 0 and loaded("td.png").size[1] < 32 + 60
 
 
 def test_real_library_built_by_concepts_build(runner, tiny_model, tmp_path):
@@ -430,7 +430,7 @@ def test_real_library_built_by_concepts_build(runner, tiny_model, tmp_path):
     assert "probability 0.7000" in r.stdout or "(capped at --max-amount)" in r.stdout
     r = invoke(runner, "edit", img, "-c", "8", "--until", "0.9", "-m", model, "-o", "c.png")
     assert r.exit_code == 0 and r.stdout.startswith("c.png: amount 8 "), r.output
-    assert Image.open("u.png").size == Image.open("c.png").size == (16, 16)
+    assert loaded("u.png").size == loaded("c.png").size == (16, 16)
 
 
 def test_edit_never_imports_tensorflow_keras_or_sklearn(model_dir, pictures, tmp_path):

@@ -3,6 +3,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import loaded
 from PIL import Image
 
 from conceptvae.errors import DataError
@@ -107,5 +108,5 @@ def test_save_is_atomic_and_deterministic(tmp_path):
     save_image(img, tmp_path / "a.png", size=16)
     save_image(img, tmp_path / "b.png", size=16)
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
-    assert Image.open(tmp_path / "a.png").size == (16, 16)
+    assert loaded(tmp_path / "a.png").size == (16, 16)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png"]

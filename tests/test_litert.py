@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import invoke
+from conftest import invoke, loaded
 from PIL import Image
 
 from conceptvae.config import VAEConfig
@@ -143,7 +143,7 @@ def test_inference_cli_never_imports_tensorflow(tiny_model: Path, tmp_path: Path
     for name in ("recon.png", "z.npy", "dec.png", "grid.png"):
         assert (tmp_path / name).is_file(), name
     # The LiteRT result is the Keras result.
-    recon = np.asarray(Image.open(tmp_path / "recon.png"), np.float32) / 255
+    recon = np.asarray(loaded(tmp_path / "recon.png"), np.float32) / 255
     want = load_model(tiny_model, backend="keras").reconstruct([img])[0, ..., 0]
     assert np.abs(recon - want).max() <= 1 / 255 + ATOL
 
