@@ -19,7 +19,7 @@ from .options import backend_option, load, model_option, overwrite_option, seed_
 @size_option
 @overwrite_option
 @backend_option
-def reconstruct(images: tuple[str, ...], model: str, out: str | None, size: int | None,
+def reconstruct(images: tuple[str, ...], model: str | None, out: str | None, size: int | None,
                 overwrite: bool, backend: str) -> None:  # fmt: skip
     """Encode and decode IMAGES (files or folders)."""
     from conceptvae.codec import reconstruct_files
@@ -40,7 +40,7 @@ def reconstruct(images: tuple[str, ...], model: str, out: str | None, size: int 
 @seed_option
 @backend_option
 def encode(
-    images: tuple[str, ...], model: str, out: str, sample: bool, seed: int, backend: str
+    images: tuple[str, ...], model: str | None, out: str, sample: bool, seed: int, backend: str
 ) -> None:
     """Encode IMAGES (files or folders) to latent vectors."""
     from conceptvae.codec import encode_files
@@ -57,7 +57,7 @@ def encode(
 )
 @size_option
 @backend_option
-def decode(latents: str, model: str, out: str, size: int | None, backend: str) -> None:
+def decode(latents: str, model: str | None, out: str, size: int | None, backend: str) -> None:
     """Decode LATENTS (.npy of shape (N, D), or .npz from `encode`) to images."""
     from conceptvae.codec import decode_file
 

@@ -85,7 +85,7 @@ ignore_fingerprint_option = click.option(
 @library_option
 @ignore_fingerprint_option
 @backend_option
-def edit(images: tuple[str, ...], concepts: tuple[str, ...], amount: float | None, model: str,
+def edit(images: tuple[str, ...], concepts: tuple[str, ...], amount: float | None, model: str | None,
          out: str | None, mode: str | None, until: float | None, max_amount: float,
          sweep: str | None, size: int | None, overwrite: bool, library: str | None,
          ignore_fingerprint: bool, backend: str) -> None:  # fmt: skip
@@ -146,7 +146,7 @@ def edit(images: tuple[str, ...], concepts: tuple[str, ...], amount: float | Non
 @ignore_fingerprint_option
 @backend_option
 def traverse(images: tuple[str, ...], concepts: tuple[str, ...], range_: str, steps: int,
-             model: str, out: str | None, mode: str | None, size: int | None, overwrite: bool,
+             model: str | None, out: str | None, mode: str | None, size: int | None, overwrite: bool,
              library: str | None, ignore_fingerprint: bool, backend: str) -> None:  # fmt: skip
     """A labelled strip of IMAGES moved along a concept (one row per image)."""
     from conceptvae.editing import traverse_file
@@ -176,7 +176,7 @@ def traverse(images: tuple[str, ...], concepts: tuple[str, ...], range_: str, st
 @cell_size_option
 @overwrite_option
 @backend_option
-def analogy(a: str, b: str, c: str, model: str, out: str | None, steps: int, size: int | None,
+def analogy(a: str, b: str, c: str, model: str | None, out: str | None, steps: int, size: int | None,
             overwrite: bool, backend: str) -> None:  # fmt: skip
     """A is to B as C is to D: D = C + (B - A), drawn as a labelled J-diagram.
 

@@ -42,6 +42,7 @@ def info(model: str, as_json: bool) -> None:
 @click.command()
 def models() -> None:
     """List pretrained models and your own (under $CONCEPTVAE_HOME/models)."""
+    from conceptvae.model.api import concept_summary
     from conceptvae.registry import home, list_models
 
     entries = list_models()
@@ -49,3 +50,4 @@ def models() -> None:
         click.echo(f"no models found (pretrained, or under {home() / 'models'})")
     for e in entries:
         click.echo(f"{e.name:<16} {e.source:<11} {e.path}")
+        click.echo(f"{'':<16} concepts: {concept_summary(e.path)}")

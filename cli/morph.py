@@ -57,7 +57,7 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
 @size_option
 @overwrite_option
 @backend_option
-def interpolate(a: str, b: str, model: str, steps: int, lerp: bool, out: str, fps: float,
+def interpolate(a: str, b: str, model: str | None, steps: int, lerp: bool, out: str, fps: float,
                 size: int | None, overwrite: bool, backend: str) -> None:  # fmt: skip
     """Frames from A to B; each is an image file or seed:N (a prior sample)."""
     from conceptvae.sequences import interpolate_file
@@ -83,7 +83,7 @@ def interpolate(a: str, b: str, model: str, steps: int, lerp: bool, out: str, fp
 @size_option
 @overwrite_option
 @backend_option
-def morph(keys: tuple[str, ...], model: str, frames: int, loop: bool, easing: str, lerp: bool,
+def morph(keys: tuple[str, ...], model: str | None, frames: int, loop: bool, easing: str, lerp: bool,
           out: str, fps: float, size: int | None, overwrite: bool, backend: str) -> None:  # fmt: skip
     """One smooth path through every keyframe (image files or seed:N), in order."""
     from conceptvae.sequences import morph_file

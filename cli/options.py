@@ -8,10 +8,11 @@ from typing import Any
 import click
 
 
-def model_option(required: bool = True) -> Callable:
+def model_option(required: bool = False) -> Callable:
     return click.option(
         "--model", "-m", "model", required=required, metavar="MODEL",
-        help="Model directory, .keras file, or model name (see `conceptvae models`).",
+        help="Model directory, .keras file, or name (see `conceptvae models`). Default: the "
+        "pretrained model that holds the concepts named, else the faces model.",
     )  # fmt: skip
 
 
@@ -46,7 +47,7 @@ def int_list(ctx: click.Context, param: click.Parameter, value: Any) -> list[int
     return items
 
 
-def load(model: str, backend: str = "auto"):  # noqa: ANN201
-    from conceptvae.model.api import load_model
+def load(model: str | None, backend: str = "auto"):  # noqa: ANN201
+    from conceptvae.model.api import resolve_model
 
-    return load_model(model, backend=backend)
+    return resolve_model(model, (), backend=backend)

@@ -53,7 +53,7 @@ def grid(model: str, count: int, axes: tuple[str, str] | None, span: float, cent
 @click.option("--out", "-o", required=True, metavar="FILE", help="Picture (.png, .jpg, .webp).")
 @seed_option
 @backend_option
-def scatter(data: str, model: str, labels: str | None, color_by: str | None, method: str,
+def scatter(data: str, model: str | None, labels: str | None, color_by: str | None, method: str,
             max_points: int, width: int, height: int, out: str, seed: int,
             backend: str) -> None:  # fmt: skip
     """Plot the latents of DATA (folder, .npz, mnist) coloured by a label, with a legend."""

@@ -158,6 +158,11 @@ def _axis_vector(name: str, model: VAEModel, center: np.ndarray, lib: object) ->
     return lib.direction(name, center)  # type: ignore[attr-defined]
 
 
+def _concept_axes(axes: Sequence[str] | None) -> list[str]:
+    """The axes that name concepts (they choose the default model)."""
+    return [a for a in axes or () if not _LATENT_AXIS.fullmatch(a)]
+
+
 def _open_library_for(model: VAEModel, names: Sequence[str]) -> object | None:
     """The model's concept library, when an axis is not a raw latent axis."""
     if all(_LATENT_AXIS.fullmatch(n) for n in names):  # z1..zD need no library
@@ -223,7 +228,7 @@ def grid_latents(
 
 
 def grid(
-    model: str | os.PathLike | VAEModel,
+    model: str | os.PathLike | VAEModel | None,
     n: int = 9,
     axes: Sequence[str] | None = None,
     span: float = 2.0,
@@ -239,7 +244,7 @@ def grid(
     pc1, pc2) or raw latent axes z1..zD. Cells are ``cell`` pixels (default: the
     model's size, at least 48).
     """
-    m = load_sequence_model(model)
+    m = load_sequence_model(model, concepts=_concept_axes(axes))
     z, labels = grid_latents(m, n, axes, span, center)
     images = m.decode(z)
     return sheet(
@@ -279,7 +284,7 @@ def _check_picture_out(out: str | os.PathLike, inputs: Sequence[str | os.PathLik
 
 
 def grid_file(
-    model: str | os.PathLike | VAEModel,
+    model: str | os.PathLike | VAEModel | None,
     out: str | os.PathLike,
     n: int = 9,
     axes: Sequence[str] | None = None,
@@ -295,7 +300,7 @@ def grid_file(
     if center is not None and parse_key(center)[0] == "image":
         inputs.append(center)
     target = _check_picture_out(out, inputs)  # type: ignore[arg-type]
-    m = load_sequence_model(model, backend)
+    m = load_sequence_model(model, backend, _concept_axes(axes))
     save_pil(grid(m, n, axes, span, center, cell), target)
     return target
 
@@ -378,7 +383,7 @@ def encode_dataset(
 
 
 def scatter(
-    model: str | os.PathLike | VAEModel,
+    model: str | os.PathLike | VAEModel | None,
     data: str | os.PathLike,
     labels: str | os.PathLike | None = None,
     color_by: str | None = None,
@@ -530,7 +535,7 @@ def plot_points(
 
 
 def scatter_file(
-    model: str | os.PathLike | VAEModel,
+    model: str | os.PathLike | VAEModel | None,
     data: str | os.PathLike,
     out: str | os.PathLike,
     labels: str | os.PathLike | None = None,

@@ -3,7 +3,8 @@
 Example (``examples/scripts/morph.json`` has a complete one)::
 
     {
-      "model": "../models/smiles",        # a model directory (relative to this file) or name
+      "model": "faces",                   # a model name, or a directory relative to this file;
+                                          # default: the pretrained model with the concepts
       "output": "smiles.gif",             # .gif, .webp, .mp4, .png (strip) or DIR/
       "fps": 12,                          # default 12
       "size": 128,                        # pixels per side; default: the model's size
@@ -90,7 +91,7 @@ class Keyframe:
 class MorphScript:
     """A validated morph script (fields as in the module docstring)."""
 
-    model: str
+    model: str | None  # None: the pretrained model holding the keyframes' concepts
     output: str | None
     keyframes: list[Keyframe]
     fps: float = animate.DEFAULT_FPS
@@ -210,7 +211,7 @@ class _Validator:
             raise self.fail(
                 "version", f"this conceptvae reads version 1, got {_show(obj['version'])}"
             )
-        model = self.text(obj, "model", "", required=True)
+        model = self.text(obj, "model", "")
         output = self.text(obj, "output", "")
         fps = self.number(obj, "fps", "", 0.0, animate.MAX_FPS, animate.DEFAULT_FPS, lo_open=True)
         size = None
@@ -356,8 +357,9 @@ def prepare_script(
             except ConceptVAEError as exc:
                 raise fail(f"{k.where}.image", exc) from None
     model_spec = _model_spec(script)
+    concepts = [k.concepts for k in script.keyframes if k.concepts is not None]
     try:
-        model = load_sequence_model(model_spec, backend)
+        model = load_sequence_model(model_spec, backend, concepts)
     except ConceptVAEError as exc:
         raise fail("model", exc) from None
     prepared = Prepared(script, model, target)
@@ -383,8 +385,10 @@ def prepare_script(
     return prepared
 
 
-def _model_spec(script: MorphScript) -> str:
+def _model_spec(script: MorphScript) -> str | None:
     """A model path relative to the script's folder if it exists there, else a model name."""
+    if script.model is None:
+        return None
     local = script.base / script.model
     return str(local) if local.exists() else script.model
 

@@ -31,11 +31,15 @@ DECODE_BATCH = 64
 _SEED = re.compile(r"seed:(\d+)")
 
 
-def load_sequence_model(model: str | os.PathLike | VAEModel, backend: str = "auto") -> VAEModel:
+def load_sequence_model(
+    model: str | os.PathLike | VAEModel | None,
+    backend: str = "auto",
+    concepts: Sequence[str] = (),
+) -> VAEModel:
     """The model a sequence or picture command runs on (see model.api.resolve_model)."""
     from .model.api import resolve_model
 
-    return resolve_model(model, (), backend)
+    return resolve_model(model, concepts, backend)
 
 
 def seed_latent(seed: int, latent_dim: int, temperature: float = 1.0) -> np.ndarray:
@@ -129,7 +133,7 @@ def morph_latents(
 
 
 def interpolate(
-    model: str | os.PathLike | VAEModel,
+    model: str | os.PathLike | VAEModel | None,
     a: KeySpec,
     b: KeySpec,
     steps: int = DEFAULT_STEPS,
@@ -143,7 +147,7 @@ def interpolate(
 
 
 def morph(
-    model: str | os.PathLike | VAEModel,
+    model: str | os.PathLike | VAEModel | None,
     keys: Sequence[KeySpec],
     frames: int = DEFAULT_FRAMES,
     loop: bool = False,
@@ -218,7 +222,7 @@ def _image_keys(keys: Sequence[KeySpec]) -> list[Path]:
 
 
 def _prepare(
-    model: str | os.PathLike | VAEModel,
+    model: str | os.PathLike | VAEModel | None,
     backend: str,
     keys: Sequence[KeySpec],
     out: str | os.PathLike,
@@ -234,7 +238,7 @@ def _prepare(
 
 
 def interpolate_file(
-    model: str | os.PathLike | VAEModel,
+    model: str | os.PathLike | VAEModel | None,
     a: KeySpec,
     b: KeySpec,
     out: str | os.PathLike,
@@ -257,7 +261,7 @@ def interpolate_file(
 
 
 def morph_file(
-    model: str | os.PathLike | VAEModel,
+    model: str | os.PathLike | VAEModel | None,
     keys: Sequence[KeySpec],
     out: str | os.PathLike,
     frames: int = DEFAULT_FRAMES,

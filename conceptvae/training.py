@@ -530,9 +530,14 @@ def _save_model(
 
 
 def save_weights(vae, out: Path) -> None:  # noqa: ANN001
+    # A compiled model would also write the optimizer's two moments per weight,
+    # tripling the file; resuming reads checkpoint.npz, so the weights file
+    # holds the network alone.
+    plain = build_vae(vae.vae_config)
+    plain.set_weights(vae.get_weights())
     with atomic_path(out / files.WEIGHTS, suffix=".weights.h5") as tmp:
         tmp.unlink()
-        vae.save_weights(tmp)
+        plain.save_weights(tmp)
 
 
 def _save_preview(path: Path, vae, test: Dataset | _Subset, seed: int) -> None:  # noqa: ANN001

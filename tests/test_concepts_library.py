@@ -94,6 +94,16 @@ def test_expressions_to_directions():
     np.testing.assert_allclose(toward8, [[0, 0, 0, 0], [4, -4, 0, 0], [4, 0, 0, 0]])
     np.testing.assert_allclose(lib.direction("8", z, infer="centroid"), toward8)
     assert lib.direction("smile+8", z[0]).shape == (D,)
+
+
+def test_transition_with_latents_moves_class_coordinates_and_keeps_style():
+    lib = sample_library()  # class subspace: the first two axes
+    z = np.array([[0.0, 0, 0, 0], [1.0, 2.0, 5.0, -1.0]])
+    step = lib.direction("3->8", z)
+    np.testing.assert_allclose(step[0], [4, 0, 0, 0], atol=1e-6)  # at centroid 3: the plain step
+    np.testing.assert_allclose(z[1] + step[1], [4, 0, 5, -1], atol=1e-6)  # style kept
+    np.testing.assert_allclose(z[1] + 0.5 * step[1], [2.5, 1, 5, -1], atol=1e-6)
+    np.testing.assert_allclose(lib.direction("1->3", z)[0], [0, 0, 0, 0], atol=1e-6)
     assert lib.needs_latents("smile+8") and not lib.needs_latents("3->8-smile")
 
 

@@ -144,7 +144,11 @@ def test_expressions_and_several_concepts(model, pictures):
 def test_class_edits(model, pictures):
     z = edit(model, pictures, "smile", 0.0).original_latents.astype(np.float64)
     r = edit(model, pictures, "3->8", 1.0)
-    np.testing.assert_allclose(r.latents, z + CENTROIDS[1] - CENTROIDS[0], atol=1e-6)
+    # two classes: the class coordinate is the one along 8 - 3, set to 8's, the rest kept
+    u = (CENTROIDS[1] - CENTROIDS[0]) / np.linalg.norm(CENTROIDS[1] - CENTROIDS[0])
+    want = z + np.outer((CENTROIDS[1] - z) @ u, u)
+    np.testing.assert_allclose(r.latents, want, atol=1e-6)
+    assert not np.allclose(want, z + CENTROIDS[1] - CENTROIDS[0], atol=1e-3)
     # "towards 8": from the class the probe sees now; an image already in 8 stays
     current = (z[:, 0] * 2 + z[:, 1] * 0.4 > 0).astype(int)  # logit(8) - logit(3)
     want = z + (CENTROIDS[1] - CENTROIDS[current])
@@ -181,7 +185,8 @@ def test_until_searches_class_targets(model, pictures):
         # either already there (amount 0) or the smallest amount that gets there
         assert (a == 0 and p >= 0.95) or abs(p - 0.95) < 1e-4
     z = r.original_latents
-    lower = probe.predict_proba(z + (r.amounts - 1e-3) * (CENTROIDS[1] - CENTROIDS[0]))[:, 1]
+    step = open_library(model).direction("3->8", z)  # per image
+    lower = probe.predict_proba(z + (r.amounts - 1e-3) * step)[:, 1]
     assert (lower[r.amounts[:, 0] > 0] < 0.95).all()
 
 

@@ -91,7 +91,7 @@ def test_frame_counts_follow_the_timing_rules():
 
 def test_the_example_script_is_valid():
     s = load_script(EXAMPLE)
-    assert s.model == "smiles" and s.loop and len(s.keyframes) == 4
+    assert s.model is None and s.loop and len(s.keyframes) == 4  # the default model
     assert s.output == str(EXAMPLE.parent / "smile.gif")
     assert s.n_frames == 84
 

@@ -163,6 +163,13 @@ class ClassSet:
             list(self.classes),
         )
 
+    def class_basis(self) -> np.ndarray:
+        """Orthonormal columns (D, r) spanning the centroids' differences."""
+        c = self.centroids.astype(np.float64)
+        u, sv, vt = np.linalg.svd(c - c.mean(axis=0), full_matrices=False)
+        keep = sv > 1e-9 * max(float(sv[0]) if sv.size else 0.0, 1e-30)
+        return vt[keep].T
+
     def infer(self, z: np.ndarray, how: str = "probe") -> np.ndarray:
         """The current class index of each latent: probe argmax or nearest centroid."""
         z = np.atleast_2d(np.asarray(z, np.float64))
@@ -326,8 +333,12 @@ class ConceptLibrary:
         latent, ``centroid_8 - centroid_current``, where the current class is
         inferred with the stored probe (``infer="probe"``) or the nearest
         centroid (``infer="centroid"``); an image already in the class gets 0.
-        Amount 1.0 of a concept is one typical difference between its negatives
-        and positives (or between the two classes).
+        A transition ``3->8`` is ``centroid_8 - centroid_3`` without latents;
+        with them it moves each latent's class coordinates (its projection on
+        the span of the column's centroid differences) onto centroid 8 and
+        leaves the rest (the style) alone, which for a latent at centroid 3 is
+        the same step. Amount 1.0 of a concept is one typical difference
+        between its negatives and positives (or between the two classes).
         """
         terms = self.parse(expr)
         zz = None
@@ -350,7 +361,14 @@ class ConceptLibrary:
             s = self.class_set_of(ref.name)
             assert s is not None  # checked by parse
             c = s.centroids.astype(np.float64)
-            return c[s.index(ref.name)] - c[s.index(ref.source)]
+            target = c[s.index(ref.name)]
+            if z is None:
+                return target - c[s.index(ref.source)]
+            # The fixed centroid step keeps whatever class evidence an untypical
+            # image carries (a 2 that leans towards 7 lands between 5 and 7);
+            # moving the image's own class coordinates lands far more often.
+            basis = s.class_basis()
+            return (target - z) @ basis @ basis.T
         s = self.class_set_of(ref.name)
         assert s is not None
         if z is None:

@@ -1,0 +1,399 @@
+"""Reproduce pretrained/digits and pretrained/faces from ../shared/data.
+
+Run from the repository root (the commands in each model card are the exact
+command lines this script ran, with these relative paths):
+
+    python benchmarks/make_pretrained.py                    # both models, about 20 min here
+    python benchmarks/make_pretrained.py --only faces
+    python benchmarks/make_pretrained.py --cards-only       # re-evaluate, rewrite cards
+
+Per model: train (`conceptvae train`), build concepts (`conceptvae concepts
+build`), evaluate with classifiers trained for evaluation only
+(benchmarks/evaluate_pretrained.py), set the default edit mode, draw the card's
+pictures (`conceptvae traverse` / `edit`), write the model card README.md, and
+drop the training checkpoint so the folder stays small.
+
+The faces are split once by seed 0 (labels.csv rows permuted with
+numpy.random.default_rng(0), each part kept in
+labels.csv order): 1,500 held-out test faces, 2,500 for the
+evaluation-only smile classifier, the remaining 7,998 for the VAE and its
+concepts. The split lists are written to --work and their hashes go in the card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import evaluate_pretrained as ev  # noqa: E402
+
+MAX_FOLDER_BYTES = 15 * 1024 * 1024
+BARS = {
+    "digits": [
+        ("test reconstruction MSE per pixel", "test_mse", "<=", 0.006),
+        ("test reconstructions read as the true digit", "recon_read_as_true_digit", ">=", 0.985),
+        ("class edits a->b at 1.0, mean of 90 pairs", "class_edit_landing_mean", ">=", 0.95),
+        ("class edits a->b at 1.0, worst pair", "class_edit_landing_worst", ">=", 0.80),
+    ],
+    "faces": [
+        ("test reconstruction MSE per pixel", "test_mse", "<=", 0.0045),
+        ("smiling faces still smiling after reconstruction", "smiling_recon_still_smiling",
+         ">=", 0.85),
+        ("neutral -> smiling at +1.5, decode mode", "decode_neutral_to_smile", ">=", 0.90),
+        ("neutral -> smiling at +1.5, detail mode", "detail_neutral_to_smile", ">=", 0.80),
+        ("mean SSIM of detail edits vs the photograph", "detail_ssim_vs_input", ">=", 0.90),
+        ("smiling -> neutral at -1.5, decode mode", "decode_smile_to_neutral", ">=", 0.97),
+        ("smiling -> neutral at -1.5, detail mode", "detail_smile_to_neutral", ">=", 0.80),
+    ],
+}  # fmt: skip
+
+
+def digits_plan(data: Path, out: Path, work: Path) -> dict:
+    mnist = data / "mnist.npz"
+    model = out / "digits"
+    return {
+        "name": "digits",
+        "dir": model,
+        "mode": "decode",
+        "train": ["train", mnist, "--out", model, "--latent-dim", "32", "--filters", "32,64",
+                  "--blocks", "1", "--beta", "0.5", "--epochs", "20", "--supervise", "label",
+                  "--supervise-weight", "100", "--seed", "0"],
+        "concepts": [
+            ["concepts", "build", model, mnist, "--classes", "label"],
+            ["concepts", "build", model, mnist, "--morpho"],
+            ["concepts", "build", model, mnist, "--pca", "8"],
+        ],
+        "data_note": (
+            "MNIST training set, 60,000 28x28 digits (`mnist.npz`, keras.datasets layout; "
+            "the 10,000 test digits are held out for the metrics)."
+        ),
+    }  # fmt: skip
+
+
+def faces_plan(data: Path, out: Path, work: Path) -> dict:
+    images = data / "smiles" / "images"
+    model = out / "faces"
+    labels = work / "faces-split" / "vae.csv"
+    return {
+        "name": "faces",
+        "dir": model,
+        "mode": "detail",
+        "train": ["train", images, "--labels", labels, "--out", model, "--image-size", "64",
+                  "--channels", "1", "--filters", "32,64,128,128", "--latent-dim", "128",
+                  "--beta", "0.1", "--epochs", "40", "--supervise", "smile",
+                  "--supervise-weight", "30", "--seed", "0"],
+        "concepts": [
+            ["concepts", "build", model, images, "--labels", labels, "-a", "smile"],
+            ["concepts", "build", model, images, "--labels", labels, "--pca", "8"],
+        ],
+        "data_note": (
+            "SMILEsmileD face crops (LFW), 64x64 grayscale, `smile` 0/1 labels: the VAE and its "
+            "concepts saw only the 7,998-face training split (2,217 smiling); 1,500 held-out "
+            "faces (428 smiling) give the metrics and 2,500 more trained the evaluation-only "
+            "smile classifier."
+        ),
+    }  # fmt: skip
+
+
+# -- steps ---------------------------------------------------------------------------
+
+
+def run(args: list) -> str:
+    """Run one conceptvae command; returns the command line as it belongs in a card."""
+    argv = [str(a) for a in args]
+    line = "conceptvae " + shlex.join(argv)
+    print(f"$ {line}", flush=True)
+    subprocess.run([sys.executable, "-m", "conceptvae", *argv], check=True, cwd=ROOT)
+    return line
+
+
+def split_faces(data: Path, work: Path, seed: int = 0) -> dict[str, str]:
+    """test / clf / vae CSVs (file,smile) from labels.csv; returns their sha256."""
+    with open(data / "smiles" / "labels.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    order = np.random.default_rng(seed).permutation(len(rows))
+    parts = {"test": order[:1500], "clf": order[1500:4000], "vae": order[4000:]}
+    folder = work / "faces-split"
+    folder.mkdir(parents=True, exist_ok=True)
+    hashes = {}
+    for name, idx in parts.items():
+        text = "file,smile\n" + "".join(
+            f"{rows[i]['file']},{rows[i]['smile']}\n"
+            for i in np.sort(idx)  # labels.csv order
+        )
+        (folder / f"{name}.csv").write_text(text)
+        hashes[name] = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return hashes
+
+
+def set_default_mode(model: Path, mode: str) -> None:
+    from conceptvae.io import atomic_path
+
+    meta_path = model / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["edit_defaults"] = {"mode": mode}
+    with atomic_path(meta_path) as tmp:
+        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+
+
+def example_faces(model: Path, images: Path, labels: Path, count: int = 4) -> dict[str, int]:
+    """examples/face-1.png (not smiling) and face-2.png (smiling), made by the model.
+
+    No photograph of a real person ships (see examples/README.md). A low-beta VAE
+    draws poor faces from its N(0, I) prior, so these come from a Gaussian fitted
+    to the latents of the training faces (the aggregate posterior), then each is
+    the decoded mean of ``count`` such draws the smile probe reads clearly: an
+    average of several synthetic faces, not anyone's likeness.
+    """
+    from conceptvae import load_model
+    from conceptvae.concepts import open_library
+    from conceptvae.images import save_image
+
+    vae = load_model(model)
+    names, _ = ev.read_split(labels)
+    z = vae.encode(ev.load_faces(images, names))
+    mean, cov = z.mean(axis=0), np.cov(z, rowvar=False)
+    probe = open_library(vae).probe("smile")
+    want = {"face-1.png": lambda p: p < 0.05, "face-2.png": lambda p: p > 0.95}
+    seeds: dict[str, int] = {}
+    for name, ok in want.items():
+        for seed in range(1000):
+            draws = np.random.default_rng(seed).multivariate_normal(mean, cov, size=count)
+            face = draws.mean(axis=0, keepdims=True).astype(np.float32)
+            if ok(float(probe.predict_proba(face)[0])):
+                seeds[name] = seed
+                save_image(vae.decode(face)[0], ROOT / "examples" / name)
+                break
+    print(f"example faces: seeds {seeds}", flush=True)
+    return seeds
+
+
+def pictures(plan: dict) -> list[tuple[str, str, str]]:
+    """(file, caption, command) for the card; inputs are the repo's example images."""
+    model, ex = plan["dir"], Path("examples")  # commands run from the repository root
+    shots = []
+
+    def shot(name: str, caption: str, args: list) -> None:
+        target = model / name
+        line = run([*args, "-m", model, "-o", target, "--overwrite"])
+        shots.append((name, caption, line))
+
+    if plan["name"] == "digits":
+        d3, d7 = ex / "digit-3.png", ex / "digit-7.png"
+        shot(
+            "card-3to8.png",
+            "`3->8` from 0 to 1.5 (amount 1 lands on an 8)",
+            ["traverse", d3, d7, "-c", "3->8", "--range=0:1.5", "--steps", "7", "--size", "56"],
+        )
+        shot(
+            "card-thick.png",
+            "`thick` from -2 to 2",
+            ["traverse", d3, d7, "-c", "thick", "--range=-2:2", "--steps", "7", "--size", "56"],
+        )
+        shot(
+            "card-slant.png",
+            "`slant` from -2 to 2",
+            ["traverse", d3, d7, "-c", "slant", "--range=-2:2", "--steps", "7", "--size", "56"],
+        )
+        shot("card-detail.png", "the same `3->8` in `--mode detail`: the old strokes stay",
+             ["traverse", d3, d7, "-c", "3->8", "--range=0:1.5", "--steps", "7", "--size", "56",
+              "--mode", "detail"])  # fmt: skip
+    else:
+        f1, f2 = ex / "face-1.png", ex / "face-2.png"
+        shot("card-smile-detail.png", "`smile` from -1.5 to 1.5, `--mode detail` (the default)",
+             ["traverse", f1, f2, "-c", "smile", "--range=-1.5:1.5", "--steps", "7",
+              "--mode", "detail"])  # fmt: skip
+        shot("card-smile-decode.png", "the same in `--mode decode`",
+             ["traverse", f1, f2, "-c", "smile", "--range=-1.5:1.5", "--steps", "7",
+              "--mode", "decode"])  # fmt: skip
+    return shots
+
+
+def evaluate(plan: dict, data: Path, work: Path) -> dict:
+    if plan["name"] == "digits":
+        return ev.evaluate_digits(str(plan["dir"]), data / "mnist.npz")
+    split = work / "faces-split"
+    return ev.evaluate_faces(str(plan["dir"]), data / "smiles" / "images", split / "clf.csv",
+                             split / "test.csv")  # fmt: skip
+
+
+# -- the card ------------------------------------------------------------------------
+
+
+def _pct(v: float) -> str:
+    return f"{100 * v:.1f}%"
+
+
+def _fmt(key: str, v: float) -> str:
+    return f"{v:.5f}" if "mse" in key or "ssim" in key else _pct(v)
+
+
+def folder_bytes(model: Path) -> int:
+    return sum(p.stat().st_size for p in model.iterdir() if p.is_file())
+
+
+def write_card(plan: dict, lines: dict, results: dict, shots: list, split_hashes: dict) -> None:
+    model = plan["dir"]
+    meta = json.loads((model / "meta.json").read_text())
+    cfg = json.loads((model / "config.json").read_text())
+    listing = subprocess.run(
+        [sys.executable, "-m", "conceptvae", "concepts", "list", str(model), "--json"],
+        check=True, cwd=ROOT, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    concepts = json.loads(listing)["concepts"]
+    m = meta["metrics"]
+    name = plan["name"]
+    out = [f"# `{name}`: a pretrained conceptvae model", ""]
+    if name == "digits":
+        out += ["A convolutional VAE on MNIST digits with class concepts `0`..`9` (any `a->b`),",
+                "stroke `thick`ness and `slant` labeled from the pixels, and principal directions",
+                "`pc1`..`pc8`. Commands that name one of these concepts pick this model without",
+                "`--model`:", "", "```bash",
+                "conceptvae edit examples/digit-3.png --concept \"3->8\"",
+                "conceptvae traverse examples/digit-7.png --concept thick --range=-2:2",
+                "conceptvae morph examples/digit-3.png examples/digit-7.png -m digits -o 37.gif",
+                "```"]  # fmt: skip
+    else:
+        out += ["A convolutional VAE on 64x64 grayscale faces with the concept `smile` (the only",
+                "label the data has) and unsupervised principal directions `pc1`..`pc8`. It is the",
+                "default model: commands without `--model` that name no concept use it.", "",
+                "```bash", "conceptvae edit examples/face-1.png --concept smile --amount 1.5",
+                "conceptvae sample -n 16 --grid -o faces.png", "```"]  # fmt: skip
+    out += ["", "## Data", "", plan["data_note"], "",
+            f"- source: `{meta['data']['source']}`, {meta['data']['images']:,} images",
+            f"- data fingerprint: `{meta['data']['fingerprint']}` (`conceptvae info {name}`)",
+            f"- weights fingerprint: `{meta['fingerprint']}`"]  # fmt: skip
+    if split_hashes:
+        out.append("- split lists (sha256, first 16 hex): " + ", ".join(
+            f"{k} `{v}`" for k, v in split_hashes.items()))  # fmt: skip
+    out += ["", "## Model", "",
+            f"`{cfg['arch']}` VAE, {cfg['image_size']}x{cfg['image_size']}x{cfg['channels']}, "
+            f"latent {cfg['latent_dim']}, filters {cfg['filters']}, blocks {cfg.get('blocks', 0)}, "
+            f"beta {cfg['beta']}, {cfg['recon_loss']} reconstruction, supervised by "
+            f"`{', '.join(s['column'] for s in cfg.get('supervise') or []) or 'none'}` (a linear head on the latent, "
+            f"weight {cfg.get('supervise_weight')}); {meta['parameters']:,} parameters; "
+            f"{m['epochs']} epochs in {m['train_seconds']:.0f} s on 2 CPU cores. This folder: "
+            f"{folder_bytes(model) / 1e6:.1f} MB (Keras weights and LiteRT flatbuffers).",
+            "", "## Exact commands", "",
+            "Reproduced end to end by `python benchmarks/make_pretrained.py` from the repository "
+            "root (it also wrote this card):", "", "```bash"]  # fmt: skip
+    out += [lines["train"], *lines["concepts"], "```", "", "## Metrics", "",
+            f"From training (held-out test set, {m['test_images']:,} images): reconstruction MSE "
+            f"{m['test_mse']:.5f} per pixel, ELBO {m['test_elbo']:.2f} nats per image "
+            f"(reconstruction {m['test_reconstruction_loss']:.2f}, KL {m['test_kl_loss']:.2f}).",
+            "", "Evaluation (`python benchmarks/evaluate_pretrained.py "
+            f"--{name} pretrained/{name}`; classifiers trained for evaluation only):", "",
+            "| measure | value | bar |", "| --- | ---: | ---: |"]  # fmt: skip
+    for label, key, op, bar in BARS[name]:
+        v = results[key]
+        ok = v <= bar if op == "<=" else v >= bar
+        out.append(
+            f"| {label} | {_fmt(key, v)} | {op} {_fmt(key, bar)} {'ok' if ok else 'MISSED'} |"
+        )
+    if name == "digits":
+        out += ["", f"Worst pair: `{results['class_edit_worst_pair']}`. Classifier accuracy on "
+                f"the MNIST test set: {_pct(results['classifier_test_accuracy'])}.", "",
+                "`a->b` moves an image's class coordinates (its projection on the span of the ten "
+                "class centroids) onto b's centroid and keeps the rest of the latent (the "
+                "handwriting). The seeds' fixed step, centroid b - centroid a for every image, "
+                f"lands {_pct(results['fixed_step_class_edit_landing_mean'])} on average, worst "
+                f"pair {_pct(results['fixed_step_class_edit_landing_worst'])} "
+                f"(`{results['fixed_step_class_edit_worst_pair']}`), on this same model."]  # fmt: skip
+    else:
+        out += ["", f"Smile classifier accuracy on the held-out photographs "
+                f"{_pct(results['classifier_accuracy_photos'])}, on blurred copies "
+                f"{_pct(results['classifier_accuracy_blurred'])}."]  # fmt: skip
+    out += ["", "## Concepts", "",
+            "Probe: 5-fold logistic accuracy / AUC of the label from the latent; p: permutation "
+            "test; stability: bootstrap cosine.", "",
+            "| concept | kind | positives | probe acc | AUC | p | stability | significant |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
+    for c in concepts:
+
+        def f(key: str, spec: str = ".3f", c: dict = c) -> str:
+            return "-" if c.get(key) is None else format(c[key], spec)
+
+        sig = {True: "yes", False: "NO", None: "-"}[c.get("significant")]
+        out.append(f"| `{c['name']}` | {c['kind']} | {c.get('n_pos') or '-'} | "
+                   f"{f('probe_accuracy')} | {f('probe_auc')} | {f('p_value', '.4f')} | "
+                   f"{f('stability')} | {sig} |")  # fmt: skip
+    mode = plan["mode"]
+    out += ["", f"## Default edit mode: `{mode}`", ""]
+    if mode == "detail":
+        out += ["`--mode detail` adds the decoded change, decode(z + a v) - decode(z), to the "
+                "photograph itself, so the person keeps their sharp detail and only what the "
+                f"concept changes moves (mean SSIM against the input "
+                f"{results['detail_ssim_vs_input']:.3f}); the decoded face alone is a soft "
+                "likeness. Use `--mode decode` for the decoder's own picture "
+                "(it lands the smile more often, see the table)."]  # fmt: skip
+    else:
+        out += ["Digits are redrawn, not retouched: a `3->8` edit must remove strokes, and "
+                "`--mode detail` keeps the old strokes under the new ones (last picture). The "
+                "decoder's output is as sharp as the data, so `decode` loses nothing."]  # fmt: skip
+    out += ["", "## Pictures", "", "Made from the example images in `examples/` by:", ""]
+    for file, caption, line in shots:
+        out += [f"{caption}:", "", f"![{caption}]({file})", "", f"    {line}", ""]
+    text = "\n".join(out).replace(str(ROOT) + "/", "") + "\n"
+    (model / "README.md").write_text(text)
+
+
+# -- main ----------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", default="../shared/data", help="folder with mnist.npz and smiles/")
+    p.add_argument("--out", default="pretrained", help="where the model folders go")
+    p.add_argument("--work", default="benchmarks/out/pretrained", help="split lists, scratch")
+    p.add_argument("--only", choices=["digits", "faces"], action="append")
+    p.add_argument("--cards-only", action="store_true",
+                   help="keep the trained models and concepts; evaluate and rewrite the cards")  # fmt: skip
+    a = p.parse_args(argv)
+    data, out, work = Path(a.data), Path(a.out), Path(a.work)
+    for plan_of in (digits_plan, faces_plan):
+        plan = plan_of(data, out, work)
+        if a.only and plan["name"] not in a.only:
+            continue
+        t = time.perf_counter()
+        hashes = split_faces(data, work) if plan["name"] == "faces" else {}
+        if a.cards_only:
+            lines = {"train": json.loads((plan["dir"] / "meta.json").read_text())["command"],
+                     "concepts": ["conceptvae " + shlex.join(map(str, c)) for c in plan["concepts"]]}  # fmt: skip
+        else:
+            if plan["dir"].exists():
+                shutil.rmtree(plan["dir"])
+            lines = {"train": run(plan["train"]), "concepts": [run(c) for c in plan["concepts"]]}
+        set_default_mode(plan["dir"], plan["mode"])
+        for scratch in ("checkpoint.npz", ".concepts.h5.lock"):
+            (plan["dir"] / scratch).unlink(missing_ok=True)
+        results = evaluate(plan, data, work)
+        if plan["name"] == "faces":
+            example_faces(plan["dir"], data / "smiles" / "images", work / "faces-split" / "vae.csv")
+        (work / f"{plan['name']}.eval.json").write_text(json.dumps(results, indent=2) + "\n")
+        shots = pictures(plan)
+        write_card(plan, lines, results, shots, hashes)
+        size = folder_bytes(plan["dir"])
+        print(f"{plan['name']}: {size / 1e6:.1f} MB, {time.perf_counter() - t:.0f} s; "
+              + json.dumps(results), flush=True)  # fmt: skip
+        if size > MAX_FOLDER_BYTES:
+            print(f"error: {plan['dir']} is over 15 MB", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
