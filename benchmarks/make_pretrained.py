@@ -270,7 +270,10 @@ def write_card(plan: dict, lines: dict, results: dict, shots: list, split_hashes
     else:
         out += ["A convolutional VAE on 64x64 grayscale faces with the concept `smile` (the only",
                 "label the data has) and unsupervised principal directions `pc1`..`pc8`. It is the",
-                "default model: commands without `--model` that name no concept use it.", "",
+                "default model: commands without `--model` that name no concept use it. It is",
+                "tuned for editing real faces: the low beta that keeps reconstructions sharp",
+                "leaves draws from the N(0, I) prior (`sample`) rough; morphs between images",
+                "look better.", "",
                 "```bash", "conceptvae edit examples/face-1.png --concept smile --amount 1.5",
                 "conceptvae sample -n 16 --grid -o faces.png", "```"]  # fmt: skip
     out += ["", "## Data", "", plan["data_note"], "",

@@ -164,6 +164,11 @@ CASES = [
          r"text\.png: not a readable image", _then(L, _write("text.png", "hello\n"))),
     Case("analogy: missing input image", ("analogy", "good.png", "nope.png", "good2.png", "-m",
          "model"), r"nope\.png: file not found"),
+    # the embedded default (no --model): the shipped digits and faces models
+    Case("no --model: a concept no pretrained model holds", ("edit", "good.png", "-c", "glasses"),
+         r"no pretrained model holds glasses \(digits: 0, 1, .*; faces: smile, pc1"),
+    Case("no --model: a concept several pretrained models hold", ("edit", "good.png", "-c", "pc1"),
+         r"several pretrained models hold pc1: digits, faces; choose one with --model"),
 ]  # fmt: skip
 
 
