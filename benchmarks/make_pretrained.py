@@ -94,7 +94,7 @@ def faces_plan(data: Path, out: Path, work: Path) -> dict:
         "mode": "detail",
         "train": ["train", images, "--labels", labels, "--out", model, "--image-size", "64",
                   "--channels", "1", "--filters", "32,64,128,128", "--latent-dim", "128",
-                  "--beta", "0.1", "--epochs", "40", "--supervise", "smile",
+                  "--beta", "0.3", "--epochs", "40", "--supervise", "smile",
                   "--supervise-weight", "100", "--seed", "0"],
         "concepts": [
             ["concepts", "build", model, images, "--labels", labels, "-a", "smile"],
@@ -271,9 +271,8 @@ def write_card(plan: dict, lines: dict, results: dict, shots: list, split_hashes
         out += ["A convolutional VAE on 64x64 grayscale faces with the concept `smile` (the only",
                 "label the data has) and unsupervised principal directions `pc1`..`pc8`. It is the",
                 "default model: commands without `--model` that name no concept use it. It is",
-                "tuned for editing real faces: the low beta that keeps reconstructions sharp",
-                "leaves draws from the N(0, I) prior (`sample`) rough; morphs between images",
-                "look better.", "",
+                "tuned for editing real faces; draws from the N(0, I) prior (`sample`) are",
+                "rougher than reconstructions, and morphs between images look better.", "",
                 "```bash", "conceptvae edit examples/face-1.png --concept smile --amount 1.5",
                 "conceptvae sample -n 16 --grid -o faces.png", "```"]  # fmt: skip
     out += ["", "## Data", "", plan["data_note"], "",
@@ -354,7 +353,10 @@ def write_card(plan: dict, lines: dict, results: dict, shots: list, split_hashes
                 f"concept changes moves (mean SSIM against the input "
                 f"{results['detail_ssim_vs_input']:.3f}); the decoded face alone is a soft "
                 "likeness. Use `--mode decode` for the decoder's own picture "
-                "(it lands the smile more often, see the table)."]  # fmt: skip
+                "(it lands the smile more often, see the table), or a larger amount in detail "
+                "mode. The example faces below are drawn by the model itself (no photograph "
+                "ships, see examples/README.md), so there the two modes look alike; on a "
+                "photograph only detail mode keeps its sharpness."]  # fmt: skip
     else:
         out += ["Digits are redrawn, not retouched: a `3->8` edit must remove strokes, and "
                 "`--mode detail` keeps the old strokes under the new ones (last picture). The "
