@@ -93,10 +93,10 @@ def edit(images: tuple[str, ...], concepts: tuple[str, ...], amount: float | Non
 
     \b
     Examples:
-      conceptvae edit face.png --concept smile --amount 1.5 --model faces
-      conceptvae edit face.png -c smile --until 0.9 --mode detail -m faces
-      conceptvae edit digits/ -c '3->8' -m mnist -o edited/
-      conceptvae edit a.png b.png -c smile --sweep=-2:2:9 -m faces -o strip.png
+      conceptvae edit face.png --concept smile --amount 1.5     # the pretrained faces model
+      conceptvae edit face.png -c smile -a 1.5 --mode decode -m runs/my-faces
+      conceptvae edit digits/ -c '3->8' -o edited/               # the pretrained digits model
+      conceptvae edit a.png b.png -c smile --sweep=-2:2:9 -o strip.png
     """
     from conceptvae.editing import edit_files
 
