@@ -3,6 +3,7 @@ README's second set-up command, and their LiteRT copies matching Keras."""
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from conceptvae.concepts import open_library
 from conceptvae.model import files
 from conceptvae.registry import list_models
 
-REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 PRETRAINED = {e.name: e.path for e in list_models() if e.source == "pretrained"}
 
