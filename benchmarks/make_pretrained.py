@@ -1,7 +1,7 @@
 """Reproduce pretrained/digits and pretrained/faces from ../shared/data.
 
-Run from the repository root (the commands in each model card are the exact
-command lines this script ran, with these relative paths):
+Paths are relative to the repository root, wherever it is run from (the
+commands in each model card are the exact command lines this script ran):
 
     python benchmarks/make_pretrained.py                    # both models, about 20 min here
     python benchmarks/make_pretrained.py --only faces
@@ -26,6 +26,7 @@ import argparse
 import csv
 import hashlib
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -153,8 +154,8 @@ def set_default_mode(model: Path, mode: str) -> None:
 def example_faces(model: Path, images: Path, labels: Path, count: int = 4) -> dict[str, int]:
     """examples/face-1.png (not smiling) and face-2.png (smiling), made by the model.
 
-    No photograph of a real person ships (see examples/README.md). A low-beta VAE
-    draws poor faces from its N(0, I) prior, so these come from a Gaussian fitted
+    No photograph of a real person ships (see examples/README.md). Draws from the
+    N(0, I) prior are rough faces, so these come from a Gaussian fitted
     to the latents of the training faces (the aggregate posterior), then each is
     the decoded mean of ``count`` such draws the smile probe reads clearly: an
     average of several synthetic faces, not anyone's likeness.
@@ -381,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cards-only", action="store_true",
                    help="keep the trained models and concepts; evaluate and rewrite the cards")  # fmt: skip
     a = p.parse_args(argv)
+    # Relative paths (and the commands the cards quote) are relative to the repository root.
+    os.chdir(ROOT)
     data, out, work = Path(a.data), Path(a.out), Path(a.work)
     for plan_of in (digits_plan, faces_plan):
         plan = plan_of(data, out, work)
