@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import invoke, loaded
+from conftest import invoke, loaded, run_cli_reporting_imports
 from PIL import Image
 
 from conceptvae.config import VAEConfig
@@ -101,23 +96,6 @@ def test_same_bytes_for_same_weights(tiny_model: Path) -> None:
     assert convert_decoder(vae) == (tiny_model / files.DECODER_TFLITE).read_bytes()
 
 
-DRIVER = textwrap.dedent(
-    """
-    import json, sys
-    from conceptvae.cli.main import cli
-
-    codes = []
-    for args in json.loads(sys.argv[1]):
-        try:
-            cli.main(args=args)
-        except SystemExit as exc:
-            codes.append(exc.code)
-    heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "h5py"))
-    print(json.dumps({"codes": codes, "heavy": heavy}))
-    """
-)
-
-
 def test_inference_cli_never_imports_tensorflow(tiny_model: Path, tmp_path: Path) -> None:
     img = tmp_path / "in.png"
     Image.fromarray((np.arange(256).reshape(16, 16)).astype(np.uint8)).save(img)
@@ -128,17 +106,9 @@ def test_inference_cli_never_imports_tensorflow(tiny_model: Path, tmp_path: Path
         ["decode", str(tmp_path / "z.npy"), "--model", m, "-o", str(tmp_path / "dec.png")],
         ["sample", "--model", m, "-n", "4", "-o", str(tmp_path / "grid.png")],
     ]
-    proc = subprocess.run(
-        [sys.executable, "-c", DRIVER, json.dumps(commands)],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert result["codes"] == [0, 0, 0, 0], proc.stderr
-    assert result["heavy"] == [], "inference imported " + ", ".join(result["heavy"][:5])
+    proc, codes, heavy = run_cli_reporting_imports(commands, ("tensorflow", "keras", "h5py"))
+    assert codes == [0, 0, 0, 0], proc.stderr
+    assert heavy == [], "inference imported " + ", ".join(heavy[:5])
     assert proc.stderr == ""  # not even the runtime's INFO line
     for name in ("recon.png", "z.npy", "dec.png", "grid.png"):
         assert (tmp_path / name).is_file(), name
