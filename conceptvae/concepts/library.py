@@ -41,6 +41,7 @@ import numpy as np
 from ..errors import ConceptError
 from ..io import atomic_path
 from ..model import files
+from ..readers import loads_json, open_regular
 from .expressions import Term, check_name, parse_expression, quote, unknown_name_error
 
 FORMAT = "conceptvae-concepts"
@@ -220,6 +221,138 @@ def model_ref(model: Any) -> ModelRef:
 
     loaded = load_model(path)
     return ModelRef(path, loaded.latent_dim, loaded.fingerprint)
+
+
+_F32_MAX = float(np.finfo(np.float32).max)
+MAX_CLASSES = 10000
+MAX_INFO_BYTES = 16 << 20
+MAX_LIBRARY_BYTES = 1 << 30
+MAX_COUNT = 2**53
+MAX_TEXT = 10000
+
+
+def check_values(values: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """float32 values of ``shape``: finite, and within float32's range *before* the
+    cast (1e39 is finite in float64 and inf in float32)."""
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise ConceptError(f"{what} is not numeric") from None
+    if arr.shape != shape:
+        raise ConceptError(f"{what} has shape {arr.shape}; expected {shape}")
+    if not np.isfinite(arr).all():
+        raise ConceptError(f"{what} holds NaN or infinite values")
+    if arr.size and float(np.abs(arr).max()) > _F32_MAX:
+        raise ConceptError(
+            f"{what} holds {float(np.abs(arr).max()):g}, beyond float32's range (+-{_F32_MAX:.3g})"
+        )
+    return arr.astype(np.float32)
+
+
+def _scalar(v: Any) -> bool:
+    return v is None or isinstance(v, (bool, int, float, str))
+
+
+def _whole(v: Any) -> bool:
+    return v is None or (isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_COUNT)
+
+
+# Stored info fields conceptvae reads back, and what each must be; unknown fields
+# are kept as long as they are plain JSON scalars or lists of them.
+_INFO_FIELDS: dict[str, tuple[str, Any]] = {
+    **{k: ("a whole number", _whole) for k in (
+        "n_pos", "n_neg", "n_unknown", "n_images", "component", "seed", "strata", "n",
+        "bootstraps", "permutations", "sample_size")},
+    **{k: ("a text", lambda v: v is None or (isinstance(v, str) and len(v) <= MAX_TEXT))
+       for k in ("column", "labels", "method", "created", "conceptvae_version")},
+    "scale": ("a finite number", lambda v: v is None or (
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))),
+    "balanced_on": ("a list of names", lambda v: isinstance(v, list) and all(
+        isinstance(x, str) for x in v)),
+    "orthogonal_to": ("a list of names", lambda v: isinstance(v, list) and all(
+        isinstance(x, str) for x in v)),
+    "metrics": ("an object of numbers", lambda v: isinstance(v, dict) and all(
+        _scalar(x) for x in v.values())),
+    "data": ("an object", lambda v: v is None or (isinstance(v, dict) and all(
+        _scalar(x) for x in v.values()))),
+    "per_class": ("an object of objects", lambda v: isinstance(v, dict) and all(
+        isinstance(x, dict) and all(_scalar(y) for y in x.values()) for x in v.values())),
+    "classes": ("a list of names", lambda v: isinstance(v, list) and all(
+        isinstance(x, str) for x in v)),
+}  # fmt: skip
+
+
+def check_info(info: Any, what: str) -> dict[str, Any]:
+    """A concept's or class set's stored info: a JSON object whose known fields have
+    the types the commands that show it rely on."""
+    if not isinstance(info, dict):
+        raise ConceptError(f"{what} info is not a JSON object")
+    for key, value in info.items():
+        rule = _INFO_FIELDS.get(key)
+        if rule is not None:
+            if not rule[1](value):
+                raise ConceptError(f"{what} info field {key!r} must be {rule[0]}")
+        elif not (_scalar(value) or (isinstance(value, list) and all(map(_scalar, value)))):
+            raise ConceptError(f"{what} info field {key!r} is not a plain value")
+    data = info.get("data") or {}
+    if not _whole(data.get("images")):
+        raise ConceptError(f"{what} info field 'data.images' must be a whole number")
+    for key in ("metrics", "per_class"):
+        for k, v in (info.get(key) or {}).items():
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ConceptError(f"{what} info field '{key}.{k}' is not finite")
+    try:
+        json.dumps(info, allow_nan=False)
+    except ValueError:
+        raise ConceptError(f"{what} info holds NaN or infinite numbers") from None
+    return info
+
+
+def check_concept(c: Concept, latent_dim: int) -> None:
+    """Everything stored about a concept, type- and range-checked (on read and on write)."""
+    what = f"concept {c.name!r}"
+    check_name(c.name)
+    if c.kind not in KINDS:
+        raise ConceptError(f"unknown concept kind {c.kind!r}")
+    if not isinstance(c.method, str) or len(c.method) > 100:
+        raise ConceptError(f"{what} has a bad method")
+    v = np.asarray(c.vector)
+    if v.shape != (latent_dim,):
+        raise ConceptError(
+            f"concept {c.name!r} has {v.shape[-1] if v.ndim else 0} dimensions; "
+            f"this library's latent size is {latent_dim}"
+        )
+    check_values(c.vector, (latent_dim,), f"{what} vector")
+    if c.probe_coef is not None:
+        check_values(c.probe_coef, (latent_dim,), f"{what} probe_coef")
+        check_values(c.probe_intercept or 0.0, (), f"{what} probe_intercept")
+    check_info(c.info, what)
+
+
+def check_class_set(s: ClassSet, latent_dim: int) -> None:
+    what = f"class set {s.name!r}"
+    check_name(s.name, "class column name")
+    if not isinstance(s.classes, list) or not 2 <= len(s.classes) <= MAX_CLASSES:
+        raise ConceptError(f"{what} needs from 2 to {MAX_CLASSES} classes")
+    for c in s.classes:
+        check_name(c, "class name")
+    if len(set(s.classes)) != len(s.classes):
+        raise ConceptError(f"class set {s.name!r} lists a class twice")
+    k = len(s.classes)
+    if np.shape(s.centroids) != (k, latent_dim):
+        raise ConceptError(
+            f"class set {s.name!r} has centroids of shape {np.shape(s.centroids)}; "
+            f"expected ({k}, {latent_dim})"
+        )
+    check_values(s.centroids, (k, latent_dim), f"{what} centroids")
+    check_values(s.probe_coef, (k, latent_dim), f"{what} probe_coef")
+    check_values(s.probe_intercept, (k,), f"{what} probe_intercept")
+    counts = np.asarray(s.counts)
+    if counts.shape != (k,) or counts.dtype.kind not in "iu":
+        raise ConceptError(f"{what} counts must be {k} whole numbers")
+    if counts.size and (int(counts.min()) < 0 or int(counts.max()) > MAX_COUNT):
+        raise ConceptError(f"{what} counts must be from 0 to 2**53")
+    check_info(s.info, what)
 
 
 class ConceptLibrary:
@@ -412,30 +545,13 @@ class ConceptLibrary:
             )
 
     def add_concept(self, concept: Concept, replace: bool = False) -> None:
-        check_name(concept.name)
-        if concept.kind not in KINDS:
-            raise ConceptError(f"unknown concept kind {concept.kind!r}")
-        v = np.asarray(concept.vector)
-        if v.shape != (self.latent_dim,):
-            raise ConceptError(
-                f"concept {concept.name!r} has {v.shape[-1] if v.ndim else 0} dimensions; "
-                f"this library's latent size is {self.latent_dim}"
-            )
+        check_concept(concept, self.latent_dim)
         replacing = {concept.name} if replace and concept.name in self.concepts else set()
         self._check_free([concept.name], replace, replacing)
         self.concepts[concept.name] = concept
 
     def add_class_set(self, cset: ClassSet, replace: bool = False) -> None:
-        check_name(cset.name, "class column name")
-        for c in cset.classes:
-            check_name(c, "class name")
-        if len(set(cset.classes)) != len(cset.classes):
-            raise ConceptError(f"class set {cset.name!r} lists a class twice")
-        if cset.centroids.shape != (len(cset.classes), self.latent_dim):
-            raise ConceptError(
-                f"class set {cset.name!r} has centroids of shape {cset.centroids.shape}; "
-                f"expected ({len(cset.classes)}, {self.latent_dim})"
-            )
+        check_class_set(cset, self.latent_dim)
         replacing: set[str] = set()
         if replace and cset.name in self.class_sets:
             replacing = {cset.name, *self.class_sets[cset.name].classes}
@@ -512,6 +628,9 @@ class ConceptLibrary:
         path = Path(path)
         if not path.is_file():
             raise ConceptError("concept library not found", path)
+        # A regular file of sane size (no FIFO, no /dev/zero behind a symlink).
+        with open_regular(path, "concept library", MAX_LIBRARY_BYTES, ConceptError):
+            pass
         try:
             fh = h5py.File(path, "r")
         except Exception as exc:  # noqa: BLE001 - h5py raises many types for bad files
@@ -533,6 +652,15 @@ class ConceptLibrary:
         import h5py
 
         path = Path(path)
+        # Refuse anything a reader would refuse, before the old file is touched:
+        # a library that cannot be read back would lock every command out of it.
+        try:
+            for c in self.concepts.values():
+                check_concept(c, self.latent_dim)
+            for cs in self.class_sets.values():
+                check_class_set(cs, self.latent_dim)
+        except ConceptError as exc:
+            raise ConceptError(f"refusing to write: {exc.message}", path) from None
         with atomic_path(path, suffix=".h5") as tmp:
             with h5py.File(tmp, "w") as f:
                 f.attrs["format"] = FORMAT
@@ -647,10 +775,12 @@ def _parse_h5(f: Any, path: Path) -> ConceptLibrary:
         ):
             raise bad(f"{where}/info is not a text dataset")
         raw = ds.asstr()[()]
+        if len(raw) > MAX_INFO_BYTES:
+            raise bad(f"{where}/info is larger than {MAX_INFO_BYTES:,} bytes")
         try:
-            info = json.loads(raw)
-        except json.JSONDecodeError:
-            raise bad(f"{where} info is not valid JSON") from None
+            info = loads_json(raw, None, f"{where} info", ConceptError)
+        except ConceptError as exc:
+            raise bad(exc.message) from None
         if not isinstance(info, dict):
             raise bad(f"{where} info is not a JSON object")
         return info
@@ -690,9 +820,15 @@ def _parse_h5(f: Any, path: Path) -> ConceptLibrary:
         if "probe_coef" in g:
             coef = dataset(g, "probe_coef", where, (latent_dim,), "f").astype(np.float32)
             intercept = float(dataset(g, "probe_intercept", where, (), "f"))
-        lib.concepts[name] = Concept(
-            name, kind, text_attr(g, "method", where), vector, coef, intercept, info_of(g, where)
-        )
+        try:
+            lib.add_concept(
+                Concept(
+                    name, kind, text_attr(g, "method", where), vector, coef, intercept,
+                    info_of(g, where),
+                )
+            )
+        except ConceptError as exc:
+            raise bad(exc.message) from None
     for name, g in members(top["class_sets"], "/class_sets") if "class_sets" in top else []:
         where = f"/class_sets/{name}"
         if not isinstance(g, h5py.Group):

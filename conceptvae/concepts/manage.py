@@ -23,12 +23,20 @@ from .library import (
     ClassSet,
     Concept,
     ConceptLibrary,
+    check_values,
     model_ref,
     open_library,
     update_library,
 )
 
 EXPORT_FORMATS = ("json", "npz")
+# An export holds a few vectors per concept: 256 MiB is thousands of concepts at latent 4096.
+MAX_EXPORT_BYTES = 256 << 20
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0][:200] if text else "") or type(exc).__name__
 
 
 def concept_row(c: Concept) -> dict[str, Any]:
@@ -223,15 +231,20 @@ def library_from_dict(d: Any, source: str | os.PathLike) -> ConceptLibrary:
         raise bad("bad model_fingerprint")
 
     def array(value: Any, shape: tuple[int, ...], what: str, dtype: Any = np.float64) -> np.ndarray:
+        if np.dtype(dtype).kind == "i":
+            # Counts: whole numbers only (1e30 or 2.5 would wrap or truncate in int64).
+            arr = np.asarray(value, dtype=object) if not isinstance(value, np.ndarray) else value
+            if arr.shape != shape:
+                raise bad(f"{what} has shape {arr.shape}; expected {shape}")
+            flat = arr.reshape(-1).tolist()
+            if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 2**53
+                       for v in flat):  # fmt: skip
+                raise bad(f"{what} must hold whole numbers from 0 to 2**53")
+            return np.asarray(flat, np.int64).reshape(shape)
         try:
-            arr = np.asarray(value, dtype=dtype)
-        except (TypeError, ValueError):
-            raise bad(f"{what} is not numeric") from None
-        if arr.shape != shape:
-            raise bad(f"{what} has shape {arr.shape}; expected {shape}")
-        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-            raise bad(f"{what} holds NaN or infinite values")
-        return arr
+            return check_values(value, shape, what).astype(np.float64)
+        except ConceptError as exc:
+            raise bad(exc.message) from None
 
     def mapping(value: Any, what: str) -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -297,7 +310,20 @@ def export_library(
     fmt = fmt or out.suffix.lstrip(".").lower()
     if fmt not in EXPORT_FORMATS:
         raise ConceptError(f"export format must be one of {', '.join(EXPORT_FORMATS)}", out)
-    lib = _select(open_library(model, ignore_fingerprint), names)
+    from ..outputs import check_writable_parent
+
+    ref = model_ref(model)
+    check_writable_parent(out)
+    # Never over the library being read, nor any file of its model.
+    model_files = [ref.library_path]
+    if ref.path.is_dir():
+        model_files += [p for p in ref.path.iterdir() if p.is_file()]
+    else:
+        model_files.append(ref.path)
+    real = {os.path.realpath(p) for p in model_files}
+    if os.path.realpath(out) in real:
+        raise ConceptError("is a file of the model being exported; export to another path", out)
+    lib = _select(open_library(ref, ignore_fingerprint), names)
     data = library_to_dict(lib)
     if fmt == "json":
         atomic_write_text(out, json.dumps(data, indent=1, sort_keys=True) + "\n")
@@ -345,20 +371,23 @@ def read_export(path: str | os.PathLike) -> ConceptLibrary:
 
 
 def _read_npz_export(path: Path) -> ConceptLibrary:
-    import zipfile
 
+    from ..readers import loads_json, npz_headers
+
+    # Declared shapes first (a header can promise terabytes in a few bytes).
+    npz_headers(path, MAX_EXPORT_BYTES, ConceptError)
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise ConceptError(f"not a readable .npz file ({exc})", path) from None
+    except Exception as exc:  # noqa: BLE001 - zipfile, zlib and numpy raise many types
+        raise ConceptError(f"not a readable .npz file ({_one_line(exc)})", path) from None
     raw = arrays.pop("library_json", None)
     if raw is None or raw.dtype.kind != "U" or raw.shape != ():
         raise ConceptError("not a conceptvae concept export (no library_json)", path)
     try:
-        header = json.loads(str(raw))
-    except json.JSONDecodeError:
-        raise ConceptError("not a conceptvae concept export (bad library_json)", path) from None
+        header = loads_json(str(raw), path, "library_json", ConceptError)
+    except ConceptError as exc:
+        raise ConceptError(f"not a conceptvae concept export ({exc.message})", path) from None
 
     def deref(value: Any) -> Any:
         if isinstance(value, str):
