@@ -46,6 +46,9 @@ from .outputs import (
 KINDS = {".png": "strip", ".gif": "gif", ".webp": "webp", ".mp4": "mp4"}
 MAX_FRAMES = 10000
 MAX_FPS = 100.0
+# The slowest rate every format can hold exactly: a frame of 100 s is 10,000
+# hundredths in a GIF (at most 65,535) and 100,000 ms in a WebP (at most 2**24 - 1).
+MIN_FPS = 0.01
 # GIF delays are whole hundredths of a second and browsers slow anything under
 # 2/100 s down to 1/10 s, so 50 fps is the fastest GIF that plays as written.
 GIF_MAX_FPS = 50.0
@@ -110,16 +113,26 @@ def check_fps(fps: object, option: str = "--fps") -> float:
         isinstance(fps, bool)
         or not isinstance(fps, (int, float, np.integer, np.floating))
         or not math.isfinite(float(fps))
-        or not 0 < float(fps) <= MAX_FPS
+        or not MIN_FPS <= float(fps) <= MAX_FPS
     ):
         raise ConceptVAEError(
-            f"{option} must be a finite number above 0 and at most {MAX_FPS:g}, got {fps!r}"
+            f"{option} must be a finite number from {MIN_FPS:g} to {MAX_FPS:g}, got {fps!r}"
         )
     return float(fps)
 
 
-def check_target(target: FrameTarget, n_frames: int, fps: float, side: int) -> None:
-    """Refuse what this format cannot hold, before any frame is rendered."""
+def check_target(
+    target: FrameTarget,
+    n_frames: int,
+    fps: float,
+    side: int,
+    inputs: Sequence[str | os.PathLike] = (),
+    overwrite: bool = False,
+) -> None:
+    """Refuse what this format cannot hold, and a frame folder whose frame files
+    would replace an input (a keyframe inside DIR/), before any frame is rendered."""
+    if target.kind == "dir":
+        refuse_overwriting_inputs(target.frame_paths(n_frames), list(inputs), overwrite)
     if target.kind == "gif" and fps > GIF_MAX_FPS:
         raise ConceptVAEError(
             f"GIF frame delays are whole hundredths of a second, so a GIF plays at most "

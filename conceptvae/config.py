@@ -19,6 +19,9 @@ FORMAT_VERSION = 1
 ARCHES = ("conv", "dense")
 RECON_LOSSES = ("bce", "mse")
 ACTIVATIONS = ("relu", "swish", "gelu", "leaky_relu", "elu")
+# 200 million float32 weights are 800 MB: far beyond any model this toolkit trains
+# on a laptop, and a config asking for more is refused before anything is built.
+MAX_PARAMETERS = 200_000_000
 
 
 def default_filters(image_size: int) -> list[int]:
@@ -102,6 +105,15 @@ class VAEConfig:
         self._validate_supervise(bad)
         if not isinstance(self.blocks, int) or not 0 <= self.blocks <= 8:
             raise bad(f"blocks must be an integer from 0 to 8, got {self.blocks!r}")
+        if len(self.filters) > 8 or len(self.hidden) > 16:
+            raise bad("at most 8 filters and 16 hidden sizes")
+        from .modelinfo import count_parameters
+
+        params = count_parameters(self)
+        if params > MAX_PARAMETERS:
+            raise bad(
+                f"the network would have {params:,} parameters; at most {MAX_PARAMETERS:,}"
+            )
         if self.format_version > FORMAT_VERSION:
             raise bad(
                 f"format_version {self.format_version} is newer than this conceptvae "

@@ -23,6 +23,7 @@ from .errors import ConceptVAEError
 from .images import array_to_pil, check_image_suffix, save_pil
 from .model.loaded import VAEModel
 from .outputs import check_writable_parent, refuse_overwriting_inputs
+from .render import check_picture
 from .sequences import KeySpec, keyframe_latents, load_sequence_model, parse_key
 
 INK = (34, 34, 34)
@@ -78,7 +79,9 @@ def sheet(
     and a title; the canvas widens to fit its text, and column labels that would
     collide are thinned out."""
     font = _font(12)
-    tiles = [array_to_pil(im, cell) for im in np.asarray(images)]
+    images = np.asarray(images)
+    check_picture(len(images), ncols, cell or images.shape[2], cell or images.shape[1])
+    tiles = [array_to_pil(im, cell) for im in images]
     w, h = tiles[0].size
     nrows = -(-len(tiles) // ncols)
     rl = list(row_labels or [])
@@ -301,6 +304,7 @@ def grid_file(
         inputs.append(center)
     target = _check_picture_out(out, inputs)  # type: ignore[arg-type]
     m = load_sequence_model(model, backend, _concept_axes(axes))
+    check_picture(n * n, n, cell or max(m.config.image_size, 48))
     save_pil(grid(m, n, axes, span, center, cell), target)
     return target
 

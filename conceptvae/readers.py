@@ -43,7 +43,7 @@ MAX_INT_DIGITS = 40
 # Labels CSV: a million rows of long paths fits with room to spare.
 MAX_CSV_BYTES = 256 * MiB
 # Arrays a .npz / .npy / IDX file may declare, in total (decoded bytes).
-MAX_ARRAY_BYTES = 8 * GiB
+MAX_ARRAY_BYTES = 4 * GiB
 MAX_NPZ_MEMBERS = 4096
 
 

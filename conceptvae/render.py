@@ -7,9 +7,27 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .images import array_to_pil
+from .errors import ConceptVAEError
+from .images import MAX_PIXELS, array_to_pil
 
 BACKGROUND = 255  # white margins read as a page, not as part of the image
+# Every picture conceptvae composes (sample sheets, grids, strips, traversals,
+# analogies) stays under this many pixels, checked before any tile is upscaled.
+MAX_PICTURE_PIXELS = MAX_PIXELS
+
+
+def check_picture(n: int, ncols: int, w: int, h: int | None = None) -> None:
+    """Refuse a picture of ``n`` tiles of ``w`` x ``h`` in ``ncols`` columns over the budget."""
+    h = w if h is None else h
+    ncols = max(1, min(int(ncols), int(n)))
+    nrows = -(-int(n) // ncols)
+    width, height = ncols * int(w), nrows * int(h)
+    if width * height > MAX_PICTURE_PIXELS:
+        raise ConceptVAEError(
+            f"the picture would be {width:,}x{height:,} pixels ({n} images of {w}x{h}); at "
+            f"most {MAX_PICTURE_PIXELS:,} pixels are drawn: ask for fewer images or a "
+            "smaller --size"
+        )
 
 
 def _font(size: int = 11) -> ImageFont.ImageFont:
@@ -33,6 +51,7 @@ def grid(
     n = len(images)
     ncols = ncols or int(np.ceil(np.sqrt(n)))
     nrows = int(np.ceil(n / ncols))
+    check_picture(n, ncols, cell or images.shape[2], cell or images.shape[1])
     tiles = [array_to_pil(im, cell) for im in images]
     w, h = tiles[0].size
     mode = "RGB" if any(t.mode == "RGB" for t in tiles) else "L"
@@ -84,7 +103,13 @@ def captioned_grid(
     to ``cell`` pixels square when given. Columns widen to fit their captions.
     """
     font = _font()
+    if cell is not None:
+        check_picture(len(tiles), ncols, cell)
     images = [None if t is None else _as_pil(t) for t in tiles]
+    if cell is None:
+        sizes = [im.size for im in images if im is not None]
+        if sizes:
+            check_picture(len(tiles), ncols, max(s[0] for s in sizes), max(s[1] for s in sizes))
     if cell is not None:
         images = [
             im if im is None or im.size == (cell, cell) else im.resize((cell, cell), Image.LANCZOS)

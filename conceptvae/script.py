@@ -213,7 +213,7 @@ class _Validator:
             )
         model = self.text(obj, "model", "")
         output = self.text(obj, "output", "")
-        fps = self.number(obj, "fps", "", 0.0, animate.MAX_FPS, animate.DEFAULT_FPS, lo_open=True)
+        fps = self.number(obj, "fps", "", animate.MIN_FPS, animate.MAX_FPS, animate.DEFAULT_FPS)
         size = None
         if obj.get("size") is not None:
             s = obj["size"]
@@ -344,7 +344,11 @@ def prepare_script(
         if output is None:
             raise fail("output", 'missing: set "output" in the script or pass -o')
         images = [k.image for k in script.keyframes if k.image is not None]
+        if src is not None:
+            images.append(src)  # a script never renders over itself
         try:
+            if out is None:
+                _check_script_output(script, output, overwrite)
             target = animate.plan_target(output, images, overwrite)
         except ConceptVAEError as exc:
             raise (exc if out is not None else fail("output", exc)) from None
@@ -365,7 +369,15 @@ def prepare_script(
     prepared = Prepared(script, model, target)
     if target is not None:
         try:
-            animate.check_target(target, script.n_frames, script.fps, prepared.size)
+            animate.check_target(
+                target, script.n_frames, script.fps, prepared.size, images, overwrite
+            )
+            if out is None and target.kind == "dir" and not overwrite:
+                taken = [p for p in target.frame_paths(script.n_frames) if os.path.lexists(p)]
+                if taken:
+                    raise ConceptVAEError(
+                        "would replace existing files (pass --overwrite to allow it)", taken[0]
+                    )
         except ConceptVAEError as exc:
             raise (exc if out is not None else fail("output", exc)) from None
     with_concepts = [k for k in script.keyframes if k.concepts is not None]
@@ -383,6 +395,23 @@ def prepare_script(
                 raise fail(f"{k.where}.concepts", exc.message) from None
         prepared.library = lib
     return prepared
+
+
+def _check_script_output(script: MorphScript, output: str, overwrite: bool) -> None:
+    """A script's own "output" stays inside the script's folder and replaces no existing
+    file unless --overwrite: a shared script must not write ``../victim.png``. The
+    command line's ``-o`` is the user's own choice and is not confined."""
+    base = os.path.realpath(script.base)
+    # realpath of the parent: a symlink inside the folder may not lead out of it either
+    parent, name = os.path.split(os.path.normpath(output))
+    real = os.path.join(os.path.realpath(parent or "."), name)
+    if os.path.commonpath([base, real]) != base:
+        raise ConceptVAEError(
+            "must stay inside the script's folder; write elsewhere with -o on the command line",
+            output,
+        )
+    if not overwrite and os.path.lexists(output) and not os.path.isdir(output):
+        raise ConceptVAEError("already exists (pass --overwrite to replace it)", output)
 
 
 def _model_spec(script: MorphScript) -> str | None:

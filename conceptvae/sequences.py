@@ -233,7 +233,7 @@ def _prepare(
 ) -> tuple[VAEModel, animate.FrameTarget]:
     target = animate.plan_target(out, _image_keys(keys), overwrite)
     m = load_sequence_model(model, backend)
-    animate.check_target(target, n, fps, size or m.config.image_size)
+    animate.check_target(target, n, fps, size or m.config.image_size, _image_keys(keys), overwrite)
     return m, target
 
 

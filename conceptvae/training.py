@@ -9,6 +9,7 @@ from the last finished epoch onto the trajectory it would have followed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -33,6 +34,8 @@ from .model.network import build_vae, keras
 # Decoded training images are kept in memory below this size; above it they are
 # streamed from disk every epoch.
 CACHE_BYTES = 1 << 30
+MAX_EPOCHS = 100_000
+MAX_BATCH = 65_536
 
 TRAIN_DEFAULTS: dict[str, Any] = {
     "latent_dim": 16,
@@ -230,31 +233,80 @@ def save_checkpoint(path: Path, vae, state: dict[str, Any]) -> None:  # noqa: AN
 
 
 def read_checkpoint_state(path: Path) -> dict[str, Any]:
+    from .readers import loads_json, npz_headers, open_regular
+
     try:
+        with open_regular(path, "checkpoint", None):
+            pass
+        npz_headers(path)  # declared sizes within budget before anything is loaded
         with np.load(path, allow_pickle=False) as npz:
-            state = json.loads(str(npz["state"]))
+            raw = npz["state"]
+            if raw.dtype.kind != "U" or raw.shape != ():
+                raise ValueError("state is not a text")
+            state = loads_json(str(raw), path, "checkpoint state")
+    except ConceptVAEError as exc:
+        raise ConceptVAEError(f"cannot read checkpoint ({exc.message})", path) from None
     except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is the same user problem
         raise ConceptVAEError(f"cannot read checkpoint ({type(exc).__name__})", path) from None
-    ok = (
-        isinstance(state, dict)
-        and isinstance(state.get("epoch"), int)
-        and isinstance(state.get("options"), dict)
-        and isinstance(state.get("history"), dict)
-    )
-    if not ok:
-        raise ConceptVAEError("checkpoint state is malformed (not written by conceptvae?)", path)
+    problem = _state_problem(state)
+    if problem:
+        raise ConceptVAEError(
+            f"checkpoint state is malformed ({problem}; not written by conceptvae?)", path
+        )
     return state
+
+
+def _state_problem(state: Any) -> str | None:
+    """What is wrong with a checkpoint's state (epoch, options, history), or None."""
+    if not isinstance(state, dict):
+        return "not an object"
+    epoch = state.get("epoch")
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch <= MAX_EPOCHS:
+        return f"epoch must be a whole number from 0 to {MAX_EPOCHS}"
+    opts = state.get("options")
+    if not isinstance(opts, dict):
+        return "options is not an object"
+    unknown = set(opts) - set(TRAIN_DEFAULTS) - {"data", "labels", "image_size", "channels"}
+    if unknown:
+        return f"unknown option(s) {', '.join(sorted(map(str, unknown)))}"
+    missing = set(TRAIN_DEFAULTS) - set(opts) - {"blocks", "supervise", "supervise_weight"}
+    if missing:
+        return f"missing option(s) {', '.join(sorted(missing))}"
+    try:
+        _validate({**TRAIN_DEFAULTS, **opts})
+    except ConceptVAEError as exc:
+        return f"options: {exc.message}"
+    history = state.get("history")
+    if not isinstance(history, dict):
+        return "history is not an object"
+    for key, values in history.items():
+        if (
+            not isinstance(values, list)
+            or len(values) != epoch
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        ):
+            return f"history[{key!r}] must be {epoch} numbers"
+    return None
 
 
 def restore_checkpoint(path: Path, vae) -> None:  # noqa: ANN001
     try:
         with np.load(path, allow_pickle=False) as npz:
-            weights = [npz[f"w{i}"] for i in range(len(vae.get_weights()))]
-            vae.set_weights(weights)
+            want = vae.get_weights()
+            weights = [npz[f"w{i}"] for i in range(len(want))]
             vae.optimizer.build(vae.trainable_variables)
-            for i, var in enumerate(vae.optimizer.variables):
-                var.assign(npz[f"o{i}"])
-    except (KeyError, ValueError, OSError) as exc:
+            slots = [npz[f"o{i}"] for i in range(len(vae.optimizer.variables))]
+            for got, ref in zip(weights + slots, want + [v.numpy() for v in vae.optimizer.variables]):
+                if got.shape != np.shape(ref) or got.dtype.kind not in "fiu":
+                    raise ValueError("shape")
+                if got.dtype.kind == "f" and not np.isfinite(got).all():
+                    raise ConceptVAEError("checkpoint holds NaN or infinite weights", path)
+            vae.set_weights(weights)
+            for var, value in zip(vae.optimizer.variables, slots):
+                var.assign(value)
+    except ConceptVAEError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - keras, numpy and zipfile raise many types
         raise ConceptVAEError(
             f"checkpoint does not match this model ({type(exc).__name__}); start a new run", path
         ) from None
@@ -293,17 +345,60 @@ def _resolve_options(
     return opts, None
 
 
+def _num(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
+def _int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
 def _validate(opts: dict[str, Any]) -> None:
+    """Every training option against its documented range (see `conceptvae train --help`)."""
+
+    def finite(v: Any) -> bool:
+        return _num(v) and bool(np.isfinite(float(v)))
+
+    def sizes(v: Any) -> bool:
+        return v is None or (isinstance(v, list) and len(v) <= 16 and all(_int(x) for x in v))
+
     checks = [
-        (opts["epochs"] >= 1, "--epochs must be at least 1"),
-        (opts["batch_size"] >= 1, "--batch-size must be at least 1"),
-        (np.isfinite(opts["lr"]) and 0 < opts["lr"] <= 10, "--lr must be in (0, 10]"),
-        (np.isfinite(opts["beta"]) and 0 <= opts["beta"] <= 1e4, "--beta must be in [0, 10000]"),
-        (0 <= opts["seed"] < 2**32, "--seed must be in [0, 2**32)"),
-        (np.isfinite(opts["denoise"]) and opts["denoise"] >= 0, "--denoise must be >= 0"),
-        (0 <= opts["val_split"] < 1, "--val-split must be in [0, 1)"),
-    ]
-    for ok, msg in checks:
+        ("epochs", _int(opts["epochs"]) and 1 <= opts["epochs"] <= MAX_EPOCHS,
+         f"--epochs must be a whole number from 1 to {MAX_EPOCHS}"),
+        ("batch_size", _int(opts["batch_size"]) and 1 <= opts["batch_size"] <= MAX_BATCH,
+         f"--batch-size must be a whole number from 1 to {MAX_BATCH}"),
+        ("lr", finite(opts["lr"]) and 0 < opts["lr"] <= 10, "--lr must be in (0, 10]"),
+        ("beta", finite(opts["beta"]) and 0 <= opts["beta"] <= 1e4,
+         "--beta must be in [0, 10000]"),
+        ("seed", _int(opts["seed"]) and 0 <= opts["seed"] < 2**32,
+         "--seed must be in [0, 2**32)"),
+        ("denoise", finite(opts["denoise"]) and 0 <= opts["denoise"] <= 10,
+         "--denoise must be in [0, 10]"),
+        ("val_split", finite(opts["val_split"]) and 0 <= opts["val_split"] < 1,
+         "--val-split must be in [0, 1)"),
+        ("supervise_weight", opts.get("supervise_weight") is None
+         or (finite(opts["supervise_weight"]) and 0 <= opts["supervise_weight"] <= 1e4),
+         "--supervise-weight must be in [0, 10000]"),
+        ("latent_dim", _int(opts["latent_dim"]) and 1 <= opts["latent_dim"] <= 4096,
+         "--latent-dim must be a whole number from 1 to 4096"),
+        ("filters", sizes(opts["filters"]), "--filters must be at most 16 whole numbers"),
+        ("hidden", sizes(opts["hidden"]), "--hidden must be at most 16 whole numbers"),
+        ("blocks", opts.get("blocks") is None or (_int(opts["blocks"]) and 0 <= opts["blocks"] <= 8),
+         "--blocks must be a whole number from 0 to 8"),
+        ("arch", opts["arch"] in ("conv", "dense"), "--arch must be conv or dense"),
+        ("activation", isinstance(opts["activation"], str), "--activation must be a name"),
+        ("recon_loss", opts["recon_loss"] in ("bce", "mse"), "--recon-loss must be bce or mse"),
+        ("supervise", opts.get("supervise") is None or (isinstance(opts["supervise"], list)
+         and all(isinstance(c, str) for c in opts["supervise"])), "--supervise must name columns"),
+        ("data", isinstance(opts.get("data", ""), str), "data must be a path"),
+        ("labels", opts.get("labels") is None or isinstance(opts["labels"], str),
+         "--labels must be a path"),
+        ("image_size", opts.get("image_size") is None
+         or (_int(opts["image_size"]) and 4 <= opts["image_size"] <= 1024),
+         "--image-size must be a whole number from 4 to 1024"),
+        ("channels", opts.get("channels") in (None, 1, 3), "--channels must be 1 or 3"),
+    ]  # fmt: skip
+    for _, ok, msg in checks:
         if not ok:
             raise ConceptVAEError(msg)
 
@@ -350,6 +445,84 @@ def train(
     if not isinstance(data, Dataset):
         given["data"] = os.fspath(data)
         given["labels"] = None if labels is None else os.fspath(labels)
+    with _claim_run_dir(out, resume):
+        return _train(data, out, given, resume, verbose, command)
+
+
+@contextlib.contextmanager
+def _claim_run_dir(out: Path, resume: bool) -> Iterator[None]:
+    """Hold the run directory for this process alone (a second `train --resume` on it is
+    refused), and leave no trace of a new run that fails: no empty directory, no
+    checkpoint of a run that diverged or whose data turned out unreadable."""
+    missing = []
+    probe = out
+    while not probe.exists() and probe.parent != probe:
+        missing.append(probe)
+        probe = probe.parent
+    if resume and missing:
+        raise ConceptVAEError("nothing to resume: no checkpoint.npz in this directory", out)
+    before = {p.name for p in out.iterdir()} if out.is_dir() else set()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        lock = _lock_dir(out)
+    except BaseException:
+        _forget(out, missing, before)
+        raise
+    try:
+        yield
+    except TrainingInterrupted:
+        raise
+    except BaseException:
+        if not resume:
+            _forget(out, missing, before)
+        raise
+    finally:
+        os.close(lock)
+
+
+def _lock_dir(path: Path) -> int:
+    """An exclusive lock on the directory itself: no lock file to leave behind."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        import fcntl
+    except ImportError:  # Windows: one training per directory is on the user
+        return fd
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise ConceptVAEError(
+            "another `conceptvae train` is using this run directory; wait for it to finish",
+            path,
+        ) from None
+    return fd
+
+
+def _forget(out: Path, created_dirs: list[Path], before: set[str]) -> None:
+    """Remove what a failed new run wrote: new files in ``out``, then the directories
+    it created (deepest first), when they are empty."""
+    import shutil
+
+    with contextlib.suppress(OSError):
+        for p in out.iterdir():
+            if p.name not in before:
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    p.unlink()
+    for d in created_dirs:
+        with contextlib.suppress(OSError):
+            d.rmdir()
+
+
+def _train(
+    data: str | os.PathLike | Dataset,
+    out: Path,
+    given: dict[str, Any],
+    resume: bool,
+    verbose: int | str,
+    command: str | None,
+) -> TrainResult:
     opts, state = _resolve_options(out, resume, given)
     _validate(opts)
 
@@ -372,7 +545,6 @@ def train(
     if len(dataset) < 2:
         raise ConceptVAEError("need at least 2 images to train", dataset.name)
 
-    out.mkdir(parents=True, exist_ok=True)
     seed_ = int(opts["seed"])
     train_idx, val_idx = split_indices(len(dataset), opts["val_split"], seed_)
     bs = int(opts["batch_size"])
@@ -419,6 +591,12 @@ def train(
             raise TrainingInterrupted(
                 f"interrupted after {done} finished epoch(s); continue with --resume", out
             ) from None
+    if ckpt.diverged:
+        raise ConceptVAEError(
+            f"training diverged at epoch {ckpt.diverged} (the loss or the weights became NaN "
+            f"or infinite); no model was saved. Try a lower --lr (this run: {opts['lr']:g})",
+            out,
+        )
     seconds = time.perf_counter() - t0
     test = (
         dataset.test
@@ -480,6 +658,13 @@ class _EpochCheckpoint(keras.callbacks.Callback):
         self.history = {k: list(v) for k, v in history.items()}
         self.epoch = 0
         self._t = 0.0
+        self.diverged = 0  # the epoch in which loss or weights stopped being finite
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(float(loss)):
+            self.diverged = self.epoch + 1
+            self.model.stop_training = True
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch = epoch
@@ -487,6 +672,12 @@ class _EpochCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = dict(logs or {})
+        finite = all(np.isfinite(float(v)) for v in logs.values()) and weights_finite(self.model)
+        if self.diverged or not finite:
+            # Keep the last good checkpoint: a NaN one would poison --resume.
+            self.diverged = self.diverged or epoch + 1
+            self.model.stop_training = True
+            return
         logs["seconds"] = time.perf_counter() - self._t
         for k, v in logs.items():
             self.history.setdefault(k, []).append(round(float(v), 6))
@@ -496,6 +687,10 @@ class _EpochCheckpoint(keras.callbacks.Callback):
             self.model,
             {"epoch": epoch + 1, "options": self.options, "history": self.history},
         )
+
+
+def weights_finite(vae) -> bool:  # noqa: ANN001
+    return all(np.isfinite(w).all() for w in vae.get_weights())
 
 
 def _save_model(
@@ -508,6 +703,23 @@ def _save_model(
     metrics: dict[str, Any],
     command: str | None,
 ) -> None:  # noqa: ANN001
+    from .model.export import convert_and_verify, write_export
+
+    # Everything that can fail is checked before the first file is replaced.
+    if not weights_finite(vae):
+        raise ConceptVAEError(
+            "training diverged (the weights became NaN or infinite); no model was saved. "
+            "Try a lower --lr",
+            out,
+        )
+    if any(isinstance(v, float) and not np.isfinite(v) for v in metrics.values()):
+        raise ConceptVAEError(
+            "training diverged (the test loss is NaN or infinite); no model was saved. "
+            "Try a lower --lr",
+            out,
+        )
+    # Every saved model ships its LiteRT flatbuffers, so inference never needs TensorFlow.
+    encoder, decoder, diffs = convert_and_verify(vae, out)
     save_weights(vae, out)
     cfg.save(out / files.CONFIG)
     meta = {
@@ -523,10 +735,7 @@ def _save_model(
     }  # fmt: skip
     files.write_meta(out, meta)
     atomic_write_json(out / files.HISTORY, history)
-    # Every saved model ships its LiteRT flatbuffers, so inference never needs TensorFlow.
-    from .model.export import export_vae
-
-    export_vae(vae, out)
+    write_export(out, encoder, decoder, diffs)
 
 
 def save_weights(vae, out: Path) -> None:  # noqa: ANN001

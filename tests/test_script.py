@@ -165,8 +165,8 @@ def test_model_may_be_a_name(runner, project, monkeypatch, tmp_path):
 # -- validation: every message names the keyframe and field ---------------------------
 
 BAD = [
-    ({"fps": float("nan")}, r"fps: must be a finite number above 0"),
-    ({"fps": 0}, r"fps: must be a finite number above 0"),
+    ({"fps": float("nan")}, r"fps: must be a finite number from 0.01"),
+    ({"fps": 0}, r"fps: must be a finite number from 0.01"),
     ({"fps": "12"}, r"fps: must be a finite number"),
     ({"easing": "bounce"}, r"easing: must be one of linear, cosine, got 'bounce'"),
     ({"interpolation": "cubic"}, r"interpolation: must be one of slerp, lerp"),

@@ -19,7 +19,7 @@ File layout (HDF5, written with h5py; no pickled objects, nothing executed)::
 Every concept name, class name and class-set name is unique across the file.
 A library belongs to one model: it is refused (unless explicitly overridden) by
 a model whose weights fingerprint differs, and always by another latent size.
-Writers take an exclusive lock (``.concepts.h5.lock`` beside it) around
+Writers take an exclusive lock (on the model's directory) around
 read-modify-write and replace the file atomically, so concurrent builds lose
 nothing and readers never see half a file.
 """
@@ -888,17 +888,19 @@ def open_library(
 
 @contextlib.contextmanager
 def _exclusive(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock on ``path`` + ".lock" (no-op where fcntl is missing)."""
+    """An exclusive advisory lock on the library's directory (no-op where fcntl is
+    missing). Locking the directory itself, not a lock file beside the library,
+    leaves nothing behind, whatever happens to the command."""
     try:
         import fcntl
     except ImportError:  # Windows: single-writer use only
         yield
         return
-    lock = path.with_name("." + path.name + ".lock")
+    folder = path.parent if str(path.parent) else Path(".")
     try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(folder, os.O_RDONLY)
     except OSError as exc:
-        raise ConceptError(f"cannot lock the concept library ({exc.strerror})", lock) from None
+        raise ConceptError(f"cannot lock the concept library ({exc.strerror})", folder) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
