@@ -105,3 +105,22 @@ def plan_outputs(
             check_writable_parent(p)
     refuse_overwriting_inputs(paths, inputs, overwrite)
     return paths
+
+
+def refuse_writing_into_data(
+    outputs: Sequence[Path], data: Sequence[str | os.PathLike], overwrite: bool = False
+) -> None:
+    """Refuse outputs that are a data file, or that land inside a data folder: a picture
+    written there would replace one of its images or join the data next time."""
+    if overwrite:
+        return
+    for d in data:
+        real = _real(d)
+        for out in outputs:
+            o = _real(out)
+            if o == real:
+                raise ConceptVAEError("output path is also an input; refusing without --overwrite", out)
+            if os.path.isdir(real) and os.path.commonpath([real, o]) == real:
+                raise ConceptVAEError(
+                    f"is inside the data folder {os.fspath(d)}; write the output elsewhere", out
+                )

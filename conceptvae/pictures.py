@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 from .errors import ConceptVAEError
 from .images import array_to_pil, check_image_suffix, save_pil
 from .model.loaded import VAEModel
-from .outputs import check_writable_parent, refuse_overwriting_inputs
+from .outputs import check_writable_parent, refuse_overwriting_inputs, refuse_writing_into_data
 from .render import check_picture
 from .sequences import KeySpec, keyframe_latents, load_sequence_model, parse_key
 
@@ -377,6 +377,8 @@ def encode_dataset(
     from .data import open_dataset
 
     ds = open_dataset(data, labels, model.config.image_size, model.config.channels)
+    if len(ds) < 2:
+        raise ConceptVAEError(f"a scatter plot needs at least 2 images, found {len(ds)}", data)
     idx = np.arange(len(ds))
     if len(ds) > max_points:
         idx = np.sort(np.random.default_rng(seed).choice(len(ds), max_points, replace=False))
@@ -556,6 +558,7 @@ def scatter_file(
     if seed < 0:
         raise ConceptVAEError(f"--seed must be a non-negative integer, got {seed}")
     target = _check_picture_out(out, [data])
+    refuse_writing_into_data([target], [p for p in (data, labels) if p is not None])
     m = load_sequence_model(model, backend)
     pic = scatter(m, data, labels, color_by, method, max_points, seed, width, height)
     save_pil(pic, target)
