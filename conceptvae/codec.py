@@ -36,6 +36,8 @@ MAX_SAMPLES = 10000
 def check_seed(seed: int | None) -> None:
     if seed is not None and seed < 0:
         raise ConceptVAEError(f"--seed must be a non-negative integer, got {seed}")
+    if seed is not None and seed > 2**64 - 1:
+        raise ConceptVAEError("--seed must be at most 2**64 - 1")
 
 
 def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:

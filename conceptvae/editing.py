@@ -637,8 +637,10 @@ def _strip_picture(
     title: str,
     cell: int,
 ) -> Image.Image:
-    from .render import grid
+    from .render import check_picture, grid
 
+    # Before any tile is upscaled: --steps and --size multiply into gigapixels.
+    check_picture(len(inputs) * (len(amounts) + 1), len(amounts) + 1, cell)
     rgb = any(im.shape[-1] == 3 for row in cells for im in row) or any(
         im.shape[-1] == 3 for im in inputs
     )
@@ -716,9 +718,10 @@ def analogy(
 def _analogy_picture(
     inputs: list[np.ndarray], cells: np.ndarray, names: list[str], cell: int
 ) -> Image.Image:
-    from .render import captioned_grid
+    from .render import captioned_grid, check_picture
 
     k = cells.shape[0]
+    check_picture((k + 1) * max(k, 3), max(k, 3), cell)
     rgb = cells.shape[-1] == 3
     tiles = [_tile(im, cell, rgb) for im in inputs]
     captions: list[str] = [f"A: {names[0]}", f"B: {names[1]}", f"C: {names[2]}"]

@@ -277,9 +277,9 @@ class _Validator:
                 raise self.fail(f"{where}.temperature", "applies to seed keyframes only")
         else:
             s = obj["seed"]
-            if isinstance(s, bool) or not isinstance(s, int) or s < 0:
+            if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= 2**64 - 1:
                 raise self.fail(
-                    f"{where}.seed", f"must be a non-negative whole number, got {_show(s)}"
+                    f"{where}.seed", f"must be a whole number from 0 to 2**64 - 1, got {_show(s)}"
                 )
             k.seed = s
             k.temperature = self.number(obj, "temperature", where, 0.0, MAX_TEMPERATURE, 1.0)

@@ -29,6 +29,7 @@ DEFAULT_STEPS = 8
 DEFAULT_FRAMES = 48
 DECODE_BATCH = 64
 _SEED = re.compile(r"seed:(\d+)")
+MAX_SEED = 2**64 - 1
 
 
 def load_sequence_model(
@@ -53,8 +54,8 @@ def parse_key(spec: KeySpec) -> tuple[str, object]:
     if isinstance(spec, np.ndarray):
         return "latent", spec
     if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
-        if spec < 0:
-            raise ConceptVAEError(f"a sample seed must be a non-negative integer, got {spec}")
+        if not 0 <= spec <= MAX_SEED:
+            raise ConceptVAEError("a sample seed must be a whole number from 0 to 2**64 - 1")
         return "seed", int(spec)
     if isinstance(spec, str) and spec.startswith("seed:"):
         m = _SEED.fullmatch(spec)
@@ -62,7 +63,13 @@ def parse_key(spec: KeySpec) -> tuple[str, object]:
             raise ConceptVAEError(
                 f"keyframe {spec!r}: write seed:N with N a non-negative integer, e.g. seed:7"
             )
-        return "seed", int(m.group(1))
+        digits = m.group(1)
+        if len(digits) > 20 or int(digits) > MAX_SEED:
+            raise ConceptVAEError(
+                f"keyframe 'seed:{digits[:12]}...': write seed:N with N a whole number from 0 "
+                "to 2**64 - 1"
+            )
+        return "seed", int(digits)
     if isinstance(spec, (str, os.PathLike)):
         return "image", Path(spec)
     raise ConceptVAEError(f"a keyframe is an image path, seed:N or a latent, got {spec!r}")

@@ -626,8 +626,6 @@ class ConceptLibrary:
         import h5py
 
         path = Path(path)
-        if not path.is_file():
-            raise ConceptError("concept library not found", path)
         # A regular file of sane size (no FIFO, no /dev/zero behind a symlink).
         with open_regular(path, "concept library", MAX_LIBRARY_BYTES, ConceptError):
             pass
