@@ -553,6 +553,12 @@ def read_npz(path: Path) -> ArrayDataset:
     except Exception as exc:  # noqa: BLE001 - zipfile, zlib and numpy's header parser raise many types
         raise DataError(f"not a readable .npz file ({exc})", path) from None
     name = str(path)
+    for key in ("x_train", "x_test", "x"):
+        if key in arrays and getattr(arrays[key], "ndim", 0) not in (3, 4):
+            shape = getattr(arrays[key], "shape", ())
+            raise DataError(
+                f"expected an image array of shape (N, H, W) or (N, H, W, C), got {shape}", path
+            )
     if "x_train" in arrays:
         train = ArrayDataset(
             name,
