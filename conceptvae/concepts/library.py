@@ -27,6 +27,7 @@ nothing and readers never see half a file.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
@@ -38,8 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConceptError
-from ..io import atomic_path
+from ..errors import ConceptError, resource_problem
+from ..io import atomic_write_bytes
 from ..model import files
 from ..readers import loads_json, open_regular
 from .expressions import Term, check_name, parse_expression, quote, unknown_name_error
@@ -647,8 +648,6 @@ class ConceptLibrary:
 
     def write(self, path: str | os.PathLike) -> None:
         """Write atomically (temp file beside it, then rename)."""
-        import h5py
-
         path = Path(path)
         # Refuse anything a reader would refuse, before the old file is touched:
         # a library that cannot be read back would lock every command out of it.
@@ -659,40 +658,56 @@ class ConceptLibrary:
                 check_class_set(cs, self.latent_dim)
         except ConceptError as exc:
             raise ConceptError(f"refusing to write: {exc.message}", path) from None
-        with atomic_path(path, suffix=".h5") as tmp:
-            with h5py.File(tmp, "w") as f:
-                f.attrs["format"] = FORMAT
-                f.attrs["format_version"] = FORMAT_VERSION
-                f.attrs["latent_dim"] = self.latent_dim
-                f.attrs["model_fingerprint"] = self.model_fingerprint
-                f.attrs["updated"] = now()
-                g = f.create_group("concepts")
-                for name in sorted(self.concepts):
-                    c = self.concepts[name]
-                    cg = g.create_group(name)
-                    cg.attrs["kind"] = c.kind
-                    cg.attrs["method"] = c.method
-                    _write_text(cg, "info", json.dumps(c.info, sort_keys=True))
-                    cg.create_dataset("vector", data=np.asarray(c.vector, np.float32))
-                    if c.probe_coef is not None:
-                        cg.create_dataset("probe_coef", data=np.asarray(c.probe_coef, np.float32))
-                        cg.create_dataset(
-                            "probe_intercept", data=np.float64(c.probe_intercept or 0.0)
-                        )
-                g = f.create_group("class_sets")
-                for name in sorted(self.class_sets):
-                    s = self.class_sets[name]
-                    sg = g.create_group(name)
-                    _write_text(
-                        sg, "info", json.dumps({**s.info, "classes": s.classes}, sort_keys=True)
-                    )
-                    sg.create_dataset("centroids", data=np.asarray(s.centroids, np.float32))
-                    sg.create_dataset("counts", data=np.asarray(s.counts, np.int64))
-                    sg.create_dataset("probe_coef", data=np.asarray(s.probe_coef, np.float32))
-                    sg.create_dataset(
-                        "probe_intercept", data=np.asarray(s.probe_intercept, np.float64)
-                    )
+        # HDF5 builds the file in memory; only plain Python writes touch the disk. On a
+        # full disk the HDF5 library itself fails badly (errors from destructors,
+        # a crash at exit); a failed os.write is one clean OSError.
+        try:
+            data = self._to_h5_bytes()
+        except Exception as exc:
+            problem = resource_problem(exc)
+            if problem is None:
+                raise
+            raise ConceptError(problem, path) from None
+        atomic_write_bytes(path, data)
         self.path = path
+
+    def _to_h5_bytes(self) -> bytes:
+        import h5py
+
+        buf = io.BytesIO()
+        with h5py.File(buf, "w") as f:
+            f.attrs["format"] = FORMAT
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["latent_dim"] = self.latent_dim
+            f.attrs["model_fingerprint"] = self.model_fingerprint
+            f.attrs["updated"] = now()
+            g = f.create_group("concepts")
+            for name in sorted(self.concepts):
+                c = self.concepts[name]
+                cg = g.create_group(name)
+                cg.attrs["kind"] = c.kind
+                cg.attrs["method"] = c.method
+                _write_text(cg, "info", json.dumps(c.info, sort_keys=True))
+                cg.create_dataset("vector", data=np.asarray(c.vector, np.float32))
+                if c.probe_coef is not None:
+                    cg.create_dataset("probe_coef", data=np.asarray(c.probe_coef, np.float32))
+                    cg.create_dataset(
+                        "probe_intercept", data=np.float64(c.probe_intercept or 0.0)
+                    )
+            g = f.create_group("class_sets")
+            for name in sorted(self.class_sets):
+                s = self.class_sets[name]
+                sg = g.create_group(name)
+                _write_text(
+                    sg, "info", json.dumps({**s.info, "classes": s.classes}, sort_keys=True)
+                )
+                sg.create_dataset("centroids", data=np.asarray(s.centroids, np.float32))
+                sg.create_dataset("counts", data=np.asarray(s.counts, np.int64))
+                sg.create_dataset("probe_coef", data=np.asarray(s.probe_coef, np.float32))
+                sg.create_dataset(
+                    "probe_intercept", data=np.asarray(s.probe_intercept, np.float64)
+                )
+        return buf.getvalue()
 
 
 def _write_text(group: Any, name: str, text: str) -> None:
