@@ -235,9 +235,9 @@ def save_checkpoint(path: Path, vae, state: dict[str, Any]) -> None:  # noqa: AN
 def read_checkpoint_state(path: Path) -> dict[str, Any]:
     from .readers import loads_json, npz_headers, open_regular
 
+    with open_regular(path, "checkpoint", None):
+        pass
     try:
-        with open_regular(path, "checkpoint", None):
-            pass
         npz_headers(path)  # declared sizes within budget before anything is loaded
         with np.load(path, allow_pickle=False) as npz:
             raw = npz["state"]
