@@ -63,7 +63,9 @@ class LazyGroup(click.Group):
         except ConceptVAEError as exc:
             if debug:
                 raise
-            click.echo(error_line(exc), err=True)
+            from .options import flag
+
+            click.echo(error_line(exc.render(flag)), err=True)
             sys.exit(130 if type(exc).__name__ == "TrainingInterrupted" else 2)
         except click.exceptions.Abort:
             click.echo("Aborted.", err=True)

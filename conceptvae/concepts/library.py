@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConceptError
+from ..errors import ConceptError, param
 from ..io import atomic_path
 from ..model import files
 from .expressions import Term, check_name, parse_expression, quote, unknown_name_error
@@ -207,7 +207,7 @@ def model_ref(model: Any) -> ModelRef:
             raise ConceptError("this model was not loaded from disk, so it has no concept library")
         return ModelRef(Path(model.path), model.latent_dim, model.fingerprint)
     from ..config import VAEConfig
-    from ..registry import resolve_model_path
+    from ..model.registry import resolve_model_path
 
     path = resolve_model_path(model)
     if path.is_dir():
@@ -405,7 +405,7 @@ class ConceptLibrary:
             raise ConceptError(
                 f"the library already has {', '.join(map(repr, clash))}"
                 + (
-                    "; pass --replace to overwrite, or --name to choose another name"
+                    f"; pass {param('replace')} to overwrite, or {param('name')} to choose another name"
                     if not replace
                     else " (as another kind of concept; remove it first)"
                 )
@@ -498,7 +498,7 @@ class ConceptLibrary:
             raise ConceptError(
                 f"concept library was built for model {self.model_fingerprint}, not this "
                 f"model's weights ({ref.fingerprint}); rebuild the concepts, or pass "
-                f"--ignore-fingerprint to use them anyway",
+                f"{param('ignore_fingerprint')} to use them anyway",
                 where,
             )
 
@@ -678,7 +678,7 @@ def _parse_h5(f: Any, path: Path) -> ConceptLibrary:
         try:
             check_name(name)
         except ConceptError as exc:
-            raise bad(exc.message) from None
+            raise bad(exc.raw) from None
         extra = set(g) - {"vector", "probe_coef", "probe_intercept", "info"}
         if extra:
             raise bad(f"unexpected object(s) in {where}: {', '.join(sorted(extra))}")
@@ -717,7 +717,7 @@ def _parse_h5(f: Any, path: Path) -> ConceptLibrary:
         try:
             lib.add_class_set(cset)
         except ConceptError as exc:
-            raise bad(exc.message) from None
+            raise bad(exc.raw) from None
     names = lib.all_names()
     if len(set(names)) != len(names):
         raise bad("a name is used twice")

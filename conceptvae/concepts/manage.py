@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import ConceptError
 from ..io import atomic_path, atomic_write_text
+from ..options import EXPORT_FORMATS
 from .expressions import check_name
 from .library import (
     FORMAT,
@@ -27,8 +28,6 @@ from .library import (
     open_library,
     update_library,
 )
-
-EXPORT_FORMATS = ("json", "npz")
 
 
 def concept_row(c: Concept) -> dict[str, Any]:
@@ -281,7 +280,7 @@ def library_from_dict(d: Any, source: str | os.PathLike) -> ConceptLibrary:
     except ConceptError as exc:
         if exc.path:
             raise
-        raise bad(exc.message) from None
+        raise bad(exc.raw) from None
     return lib
 
 

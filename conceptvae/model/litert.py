@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import VAEConfig
-from ..errors import ModelError
+from ..errors import ModelError, param
 from . import files
 from .quiet import _stderr_to_devnull
 
@@ -84,7 +84,7 @@ class LiteRTGraph:
         except ImportError as exc:
             raise ModelError(
                 f"the LiteRT runtime is not installed ({exc}); `pip install ai-edge-litert`, "
-                "or use --backend keras",
+                f"or use {param('backend')} keras",
                 where,
             ) from None
 

@@ -19,11 +19,12 @@ from statistics import NormalDist
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .errors import ConceptVAEError
-from .images import array_to_pil, check_image_suffix, save_pil
+from .errors import ConceptVAEError, param
+from .images import array_to_pil
+from .keyframes import KeySpec, keyframe_latents, parse_key
 from .model.loaded import VAEModel
-from .outputs import check_writable_parent, refuse_overwriting_inputs
-from .sequences import KeySpec, keyframe_latents, load_sequence_model, parse_key
+from .options import MAX_GRID, MAX_POINTS, MAX_SPAN, PROJECTIONS
+from .resolve import resolve_model
 
 INK = (34, 34, 34)
 MUTED = (120, 120, 120)
@@ -37,8 +38,6 @@ PALETTE = [
     (196, 156, 148), (247, 182, 210), (219, 219, 141), (158, 218, 229), (199, 199, 199),
 ]  # fmt: skip
 UNLABELLED = (190, 190, 190)
-MAX_GRID = 50
-MAX_SPAN = 10.0
 GRID_QUANTILES = (0.05, 0.95)
 _LATENT_AXIS = re.compile(r"z(\d+)")
 
@@ -158,7 +157,7 @@ def _axis_vector(name: str, model: VAEModel, center: np.ndarray, lib: object) ->
     return lib.direction(name, center)  # type: ignore[attr-defined]
 
 
-def _concept_axes(axes: Sequence[str] | None) -> list[str]:
+def concept_axes(axes: Sequence[str] | None) -> list[str]:
     """The axes that name concepts (they choose the default model)."""
     return [a for a in axes or () if not _LATENT_AXIS.fullmatch(a)]
 
@@ -180,8 +179,8 @@ def grid_latents(
     center: KeySpec | None = None,
 ) -> tuple[np.ndarray, dict]:
     """Latents (n*n, D) of the grid, row by row from the top, and its labels."""
-    n = _check_grid_n(n)
-    span = _check_span(span)
+    n = check_grid_n(n)
+    span = check_span(span)
     d = model.latent_dim
     if axes is None and d == 2 and center is None:
         lo, hi = GRID_QUANTILES
@@ -196,7 +195,9 @@ def grid_latents(
     if axes is None:
         axes = ("pc1", "pc2")
     if len(axes) != 2 or not all(isinstance(a, str) and a.strip() for a in axes):
-        raise ConceptVAEError(f"--axes takes two names separated by a comma, got {axes!r}")
+        raise ConceptVAEError(
+            f"{param('axes')} takes two names separated by a comma, got {axes!r}"
+        )
     z0 = np.zeros(d, np.float32)
     where = "the prior mean"
     if center is not None:
@@ -209,7 +210,7 @@ def grid_latents(
         lib = open_library(model, missing_ok=True)
         if "pc1" not in lib or "pc2" not in lib:
             raise ConceptVAEError(
-                f"this model's latent has {d} dimensions: name two axes with --axes A,B "
+                f"this model's latent has {d} dimensions: name two axes with {param('axes')} A,B "
                 f"(concepts, or latent axes z1..z{d}), or add principal directions pc1, pc2 "
                 "with `conceptvae concepts build MODEL DATA --pca 2`"
             )
@@ -244,7 +245,7 @@ def grid(
     pc1, pc2) or raw latent axes z1..zD. Cells are ``cell`` pixels (default: the
     model's size, at least 48).
     """
-    m = load_sequence_model(model, concepts=_concept_axes(axes))
+    m = resolve_model(model, concept_axes(axes))
     z, labels = grid_latents(m, n, axes, span, center)
     images = m.decode(z)
     return sheet(
@@ -254,15 +255,16 @@ def grid(
     )  # fmt: skip
 
 
-def _check_grid_n(n: object) -> int:
+def check_grid_n(n: object) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 2 <= n <= MAX_GRID:
         raise ConceptVAEError(
-            f"-n (cells per side) must be a whole number from 2 to {MAX_GRID}, got {n!r}"
+            f"{param('n')} (cells per side) must be a whole number from 2 to {MAX_GRID}, "
+            f"got {n!r}"
         )
     return int(n)
 
 
-def _check_span(span: object) -> float:
+def check_span(span: object) -> float:
     if (
         isinstance(span, bool)
         or not isinstance(span, (int, float, np.floating))
@@ -270,45 +272,15 @@ def _check_span(span: object) -> float:
         or not 0 < float(span) <= MAX_SPAN
     ):
         raise ConceptVAEError(
-            f"--span must be a finite number above 0 and at most {MAX_SPAN:g}, got {span!r}"
+            f"{param('span')} must be a finite number above 0 and at most {MAX_SPAN:g}, "
+            f"got {span!r}"
         )
     return float(span)
 
 
-def _check_picture_out(out: str | os.PathLike, inputs: Sequence[str | os.PathLike] = ()) -> Path:
-    out = Path(out)
-    check_image_suffix(out)
-    check_writable_parent(out)
-    refuse_overwriting_inputs([out], list(inputs), overwrite=False)
-    return out
-
-
-def grid_file(
-    model: str | os.PathLike | VAEModel | None,
-    out: str | os.PathLike,
-    n: int = 9,
-    axes: Sequence[str] | None = None,
-    span: float = 2.0,
-    center: KeySpec | None = None,
-    cell: int | None = None,
-    backend: str = "auto",
-) -> Path:
-    """``conceptvae grid``: write :func:`grid` to ``out``."""
-    _check_grid_n(n)
-    _check_span(span)
-    inputs = []
-    if center is not None and parse_key(center)[0] == "image":
-        inputs.append(center)
-    target = _check_picture_out(out, inputs)  # type: ignore[arg-type]
-    m = load_sequence_model(model, backend, _concept_axes(axes))
-    save_pil(grid(m, n, axes, span, center, cell), target)
-    return target
-
-
 # -- scatter: a dataset's latents, coloured by label ----------------------------------
 
-METHODS = ("pca", "tsne")
-MAX_POINTS = 100_000
+METHODS = PROJECTIONS
 
 
 def _categories(values: np.ndarray, column: str) -> tuple[list[str], np.ndarray]:
@@ -399,8 +371,8 @@ def scatter(
     column); a latent of more than 2 dimensions is projected with ``method``
     (pca or tsne). At most ``max_points`` images (a seeded sample) are plotted.
     """
-    _check_scatter(method, max_points, width, height)
-    m = load_sequence_model(model)
+    check_scatter(method, max_points, width, height)
+    m = resolve_model(model)
     z, cols, name = encode_dataset(m, data, labels, max_points, seed)
     column = _choose_column(cols, color_by, os.fspath(data))
     xy, axis_names = project(z, method, seed)
@@ -412,7 +384,7 @@ def scatter(
     return plot_points(xy, idx, names, axis_names, title, width, height, seed)
 
 
-def _check_scatter(method: str, max_points: object, width: object, height: object) -> None:
+def check_scatter(method: str, max_points: object, width: object, height: object) -> None:
     if method not in METHODS:
         raise ConceptVAEError(f"unknown projection {method!r}; use one of {', '.join(METHODS)}")
     if (
@@ -421,9 +393,10 @@ def _check_scatter(method: str, max_points: object, width: object, height: objec
         or not 2 <= max_points <= MAX_POINTS
     ):
         raise ConceptVAEError(
-            f"--max-points must be a whole number from 2 to {MAX_POINTS}, got {max_points!r}"
+            f"{param('max_points')} must be a whole number from 2 to {MAX_POINTS}, "
+            f"got {max_points!r}"
         )
-    for opt, v in (("--width", width), ("--height", height)):
+    for opt, v in ((param("width"), width), (param("height"), height)):
         if isinstance(v, bool) or not isinstance(v, int) or not 200 <= v <= 4000:
             raise ConceptVAEError(
                 f"{opt} must be a whole number of pixels from 200 to 4000, got {v!r}"
@@ -480,7 +453,7 @@ def plot_points(
     left, right, top, bottom = 70 * s, 20 * s + legend_w, 40 * s, 56 * s
     W, H = width * s, height * s
     if W - left - right < 100 * s:
-        raise ConceptVAEError("the legend leaves no room for the plot; raise --width")
+        raise ConceptVAEError(f"the legend leaves no room for the plot; raise {param('width')}")
     img = Image.new("RGB", (W, H), WHITE)
     d = ImageDraw.Draw(img)
     x0, y0, x1, y1 = left, top, W - right, H - bottom
@@ -532,27 +505,3 @@ def plot_points(
         d.text((lx + 16 * s, ly), text, fill=INK, font=small)
         ly += 20 * s
     return img.resize((width, height), Image.LANCZOS)
-
-
-def scatter_file(
-    model: str | os.PathLike | VAEModel | None,
-    data: str | os.PathLike,
-    out: str | os.PathLike,
-    labels: str | os.PathLike | None = None,
-    color_by: str | None = None,
-    method: str = "pca",
-    max_points: int = 2000,
-    seed: int = 0,
-    width: int = 800,
-    height: int = 600,
-    backend: str = "auto",
-) -> Path:
-    """``conceptvae scatter``: write :func:`scatter` to ``out``."""
-    _check_scatter(method, max_points, width, height)
-    if seed < 0:
-        raise ConceptVAEError(f"--seed must be a non-negative integer, got {seed}")
-    target = _check_picture_out(out, [data])
-    m = load_sequence_model(model, backend)
-    pic = scatter(m, data, labels, color_by, method, max_points, seed, width, height)
-    save_pil(pic, target)
-    return target
