@@ -74,7 +74,7 @@ class LazyGroup(click.Group):
             if debug:
                 raise
             hint = ""
-            if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            if isinstance(exc, click.UsageError) and exc.ctx is not None and getattr(exc, "usage_hint", True):
                 hint = f" (see '{exc.ctx.command_path} --help')"
             click.echo(error_line(f"{exc.format_message()}{hint}"), err=True)
             sys.exit(2)

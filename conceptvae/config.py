@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ConceptVAEError, param
-from .io import atomic_write_json, read_json
 from .options import ACTIVATIONS, ARCHES, RECON_LOSSES
 
 FORMAT_VERSION = 1
@@ -151,10 +150,15 @@ class VAEConfig:
             raise ConceptVAEError(f"invalid model config ({exc})", source) from None
 
     def save(self, path: str | os.PathLike) -> None:
+        from .io import atomic_write_json
+
         atomic_write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> VAEConfig:
+        # io (tempfile, shutil) loads on use: the CLI reads TrainOptions for --help.
+        from .io import read_json
+
         return cls.from_dict(read_json(path, "model config"), path)
 
 

@@ -540,7 +540,9 @@ def traverse(
     title = ", ".join(a.label for a in args) + ("  (detail)" if mode == "detail" else "")
     names = [i.name for i in inputs]
     cell = size or _cell_size(model, inputs, mode)
-    picture = _strip_picture(shown, cells, amounts, names, title, cell)
+    from .render import strip_picture  # drawing (ImageDraw, fonts) only for strips
+
+    picture = strip_picture(shown, cells, [format_amount(a) for a in amounts], names, title, cell)
     return StripResult(cells, amounts, shown, names, title, mode, picture)
 
 
@@ -548,40 +550,6 @@ def _cell_size(model: VAEModel, inputs: list[_Input], mode: str) -> int:
     if mode == "detail":
         return max(MIN_CELL, min(MAX_DETAIL_CELL, *(i.crop.size[0] for i in inputs)))
     return max(MIN_CELL, model.config.image_size)
-
-
-def _strip_picture(
-    inputs: list[np.ndarray],
-    cells: list[list[np.ndarray]],
-    amounts: np.ndarray,
-    names: list[str],
-    title: str,
-    cell: int,
-) -> Image.Image:
-    from .render import grid
-
-    rgb = any(im.shape[-1] == 3 for row in cells for im in row) or any(
-        im.shape[-1] == 3 for im in inputs
-    )
-    tiles = []
-    for row_input, row in zip(inputs, cells):
-        tiles.extend(_tile(im, cell, rgb) for im in [row_input, *row])
-    return grid(
-        np.stack(tiles),
-        ncols=len(amounts) + 1,
-        row_labels=names,
-        col_labels=["input", *(format_amount(a) for a in amounts)],
-        title=title,
-    )
-
-
-def _tile(image: np.ndarray, cell: int, rgb: bool = False) -> np.ndarray:
-    """A float image -> uint8 (cell, cell, 1 or 3), so rows of any size tile together."""
-    im = array_to_pil(image)
-    if im.size != (cell, cell):
-        im = im.resize((cell, cell), Image.LANCZOS)
-    arr = np.asarray(im.convert("RGB" if rgb else "L"))
-    return arr if rgb else arr[..., None]
 
 
 # -- analogy ----------------------------------------------------------------------------
@@ -627,29 +595,10 @@ def analogy(
     cells = decoded.reshape(steps, steps, *decoded.shape[1:])
     zd = zc + (zb - za)
     names = [i.name for i in inputs]
-    picture = _analogy_picture(
+    from .render import analogy_picture
+
+    picture = analogy_picture(
         [i.x for i in inputs], cells, names, size or max(MIN_CELL, model.config.image_size)
     )
     latents = {k: v.astype(np.float32) for k, v in zip("ABCD", (za, zb, zc, zd))}
     return AnalogyResult(cells[-1, -1], cells, np.stack([i.x for i in inputs]), latents, picture)
-
-
-def _analogy_picture(
-    inputs: list[np.ndarray], cells: np.ndarray, names: list[str], cell: int
-) -> Image.Image:
-    from .render import captioned_grid
-
-    k = cells.shape[0]
-    rgb = cells.shape[-1] == 3
-    tiles = [_tile(im, cell, rgb) for im in inputs]
-    captions: list[str] = [f"A: {names[0]}", f"B: {names[1]}", f"C: {names[2]}"]
-    # Inputs on the first row, then the J-diagram of decoded latents under them.
-    ncols = max(k, 3)
-    row: list[np.ndarray | None] = [*tiles, *[None] * (ncols - 3)]
-    caps = [*captions, *[""] * (ncols - 3)]
-    corner = {(0, 0): "A", (0, k - 1): "B", (k - 1, 0): "C", (k - 1, k - 1): "D = C + (B - A)"}
-    for i in range(k):
-        for j in range(ncols):
-            row.append(_tile(cells[i, j], cell, rgb) if j < k else None)
-            caps.append(corner.get((i, j), ""))
-    return captioned_grid(row, ncols, caps, title="analogy: A is to B as C is to D", cell=cell)

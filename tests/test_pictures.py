@@ -12,16 +12,9 @@ from PIL import Image
 from conceptvae.concepts.library import Concept, ConceptLibrary, model_ref
 from conceptvae.config import VAEConfig
 from conceptvae.errors import ConceptVAEError
-from conceptvae.latent_maps import (
-    PALETTE,
-    grid,
-    grid_latents,
-    plot_points,
-    project,
-    sample_sheet,
-    scatter,
-)
+from conceptvae.latent_maps import grid, grid_latents, project, scatter
 from conceptvae.model.loaded import VAEModel
+from conceptvae.render import PALETTE, plot_points, sample_sheet
 
 
 class RecordingBackend:

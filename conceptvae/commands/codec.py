@@ -227,7 +227,7 @@ def sample_files(
         for img, t in zip(images, targets):
             save_image(img, t, size)
         return targets
-    from ..latent_maps import sample_sheet
+    from ..render import sample_sheet
 
     save_pil(sample_sheet(images, seed=seed, temperature=temperature, cell=size), out)
     return [Path(out)]
