@@ -14,7 +14,13 @@ REQUIRES = ("starlette", "uvicorn")
 
 
 def missing_requirements() -> list[str]:
-    """The studio extra's packages that are not installed."""
-    import importlib.util
+    """The studio extra's packages that cannot be imported."""
+    import importlib
 
-    return [name for name in REQUIRES if importlib.util.find_spec(name) is None]
+    missing = []
+    for name in REQUIRES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    return missing

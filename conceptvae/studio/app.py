@@ -27,6 +27,7 @@ from .engine import EditRequest, MorphRequest, Studio, StudioError, TooLarge
 
 STATIC = Path(__file__).parent / "static"
 MAX_JSON_BYTES = 64 * 1024
+MAX_DRAIN_BYTES = 256 * 1024 * 1024
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -35,17 +36,31 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 async def _body(request: Request, limit: int) -> bytes:
-    """The request body, refused as soon as it passes ``limit`` bytes."""
+    """The request body, refused (413) once it passes ``limit`` bytes."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
+        await _drain(request, int(declared))
         raise TooLarge(f"upload is {int(declared):,} bytes; the studio takes at most {limit:,}")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
+            await _drain(request, size)
             raise TooLarge(f"upload is more than {limit:,} bytes; the studio takes at most {limit:,}")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _drain(request: Request, size: int) -> None:
+    """Read and drop the rest of a refused body (up to a bound), so the client, still
+    sending, gets the 413 instead of a reset connection."""
+    if size > MAX_DRAIN_BYTES:
+        return
+    seen = 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > MAX_DRAIN_BYTES:
+            return
 
 
 async def _json(request: Request) -> dict[str, Any]:

@@ -73,29 +73,30 @@ def serve(
             f"--host {host} makes the studio reachable from other machines; it has no login, "
             "so anyone who can reach it can use it"
         )
-    studio = Studio(model)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(studio), log_level="warning", access_log=False, lifespan="off")
-    )
-    url = url_of(sock)
-    echo(f"conceptvae studio on {url}  (Ctrl-C stops it)")
-    if open_browser:
-        threading.Thread(target=_open_when_started, args=(server, url), daemon=True).start()
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again
     # with the previous handlers back: make SIGTERM land here too, so the private
-    # folder is removed whichever signal stopped the server.
-    previous = signal.getsignal(signal.SIGTERM)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
+    # folder is removed whichever signal stopped the server (or came before it ran).
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
+    studio = None
     try:
+        studio = Studio(model)
+        server = uvicorn.Server(uvicorn.Config(
+            create_app(studio), log_level="warning", access_log=False, lifespan="off"
+        ))  # fmt: skip
+        url = url_of(sock)
+        echo(f"conceptvae studio on {url}  (Ctrl-C stops it)")
+        if open_browser:
+            threading.Thread(target=_open_when_started, args=(server, url), daemon=True).start()
         server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass
     finally:
-        if threading.current_thread() is threading.main_thread():
+        if main:
             signal.signal(signal.SIGTERM, previous)
         sock.close()
-        studio.close()
+        if studio is not None:
+            studio.close()
     echo("studio stopped")
 
 
