@@ -84,6 +84,7 @@ async function updatePreview() {
   if (!state.image || !state.info) return;
   if (previewBusy) { previewAgain = true; return; }
   previewBusy = true;
+  busy(1);  // until the last move is shown, not just between requests
   try {
     do {
       previewAgain = false;
@@ -97,6 +98,7 @@ async function updatePreview() {
     showError(e.message);
   } finally {
     previewBusy = false;
+    busy(-1);
   }
   scheduleCommand();
 }
@@ -195,6 +197,7 @@ async function useImage(id, name) {
   $("image-name").textContent = name;
   refreshMorphKeys();
   $("morph-a").value = id;  // the morph starts from the image being edited
+  showSeeds();
   try {
     const response = await call(`/api/images/${encodeURIComponent(id)}/original.png`);
     setImage($("original"), await response.blob());
@@ -268,6 +271,11 @@ function refreshMorphKeys() {
     select.value = values.includes(keep) ? keep
       : (keep === "current" && state.image && values.includes(state.image)) ? state.image : "seed";
   }
+  showSeeds();
+}
+
+function showSeeds() {
+  for (const which of ["a", "b"]) $(`morph-${which}-seed`).hidden = $(`morph-${which}`).value !== "seed";
 }
 
 function morphBody() {
@@ -360,4 +368,6 @@ $("copy").addEventListener("click", async () => {
   setTimeout(() => { $("copy").textContent = "Copy command"; }, 1500);
 });
 $("morph-go").addEventListener("click", makeMorph);
+$("morph-a").addEventListener("change", showSeeds);
+$("morph-b").addEventListener("change", showSeeds);
 start().catch((e) => showError(e.message));
