@@ -273,3 +273,18 @@ def test_without_the_extra_studio_names_it(tmp_path) -> None:
     assert proc.stderr == (
         "Error: the studio needs the 'studio' extra: pip install \"conceptvae[studio]\"\n"
     )
+
+
+def test_a_large_photo_previews_on_a_copy_and_downloads_at_full_size(studio) -> None:  # noqa: ANN001
+    status, info = upload(studio, png_bytes(photo(1600, 1200, seed=2)), "big.png")
+    assert status == 200
+    body = {"model": "faces", "image": info["id"], "mode": "detail", "amounts": {"smile": 2}}
+    status, _, preview = studio.request("/api/preview", body)
+    status2, _, full = studio.request("/api/render", body)
+    assert status == status2 == 200
+    small = Image.open(io.BytesIO(preview))
+    big = Image.open(io.BytesIO(full))
+    assert small.size == (512, 512) and big.size == (1200, 1200)
+    # The same edit of the same region: the full-size result, shrunk, is the preview.
+    shrunk = np.asarray(big.resize((512, 512), Image.LANCZOS), np.float64)
+    assert np.abs(shrunk - np.asarray(small, np.float64)).mean() < 8

@@ -35,6 +35,11 @@ from ..errors import ConceptVAEError
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 40_000_000
 MAX_IMAGES = 32
+# Decoded uploads held at once (bytes of pixels); the oldest are forgotten first.
+MAX_HELD_BYTES = 512 * 1024 * 1024
+# Live previews of larger photos are computed on a copy this many pixels on its
+# short side (the download is always at full size).
+PREVIEW_SIDE = 512
 AMOUNT_RANGE = 3.0
 MAX_MORPH_FRAMES = 120
 MORPH_FORMATS = {"gif": "image/gif", "webp": "image/webp", "mp4": "video/mp4"}
@@ -67,6 +72,28 @@ class StudioImage:
     path: Path  # where the library reads it: the private folder, or a shipped example
     pil: Image.Image  # decoded once, exactly as the CLI decodes the file
     example: bool = False
+    _proxy: Image.Image | None = None
+
+    @property
+    def held_bytes(self) -> int:
+        w, h = self.pil.size
+        return w * h * len(self.pil.getbands())
+
+    def proxy(self) -> Image.Image:
+        """The image for live previews: itself, or a copy PREVIEW_SIDE pixels on its short side.
+
+        The centre square the edit uses is the same region of the picture at
+        either size; only its pixel count differs.
+        """
+        if self._proxy is None:
+            w, h = self.pil.size
+            scale = PREVIEW_SIDE / min(w, h)
+            if scale >= 1:
+                self._proxy = self.pil
+            else:
+                size = (max(1, round(w * scale)), max(1, round(h * scale)))
+                self._proxy = self.pil.resize(size, Image.LANCZOS, reducing_gap=3.0)
+        return self._proxy
 
 
 @dataclass
@@ -270,7 +297,10 @@ class Studio:
         name = _display_name(filename, _SUFFIX[fmt])
         with self._lock:
             self._images[image_id] = StudioImage(image_id, name, path, pil)
-            while len(self._images) > MAX_IMAGES:
+            while len(self._images) > 1 and (
+                len(self._images) > MAX_IMAGES
+                or sum(i.held_bytes for i in self._images.values()) > MAX_HELD_BYTES
+            ):
                 _, old = self._images.popitem(last=False)
                 old.path.unlink(missing_ok=True)
         return {"id": image_id, "name": name, "width": pil.size[0], "height": pil.size[1]}
@@ -322,7 +352,7 @@ class Studio:
         # An edit needs a concept: amount 0 of the first one is the unedited image.
         return args or [f"{quote(known[0])}=0"]
 
-    def _edit(self, req: EditRequest) -> tuple[Any, list[str], StudioImage, _Loaded]:
+    def _edit(self, req: EditRequest, full: bool) -> tuple[Image.Image, StudioImage]:
         from ..editing import check_mode, edit
 
         m = self._load(req.model)
@@ -331,18 +361,20 @@ class Studio:
         im = self.image(req.image)
         with self._lock, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the shell warning is shown by the CLI, not here
-            result = edit(m.model, [im.pil], args, mode=req.mode, library=m.library)
-        return result, args, im, m
+            source = im.pil if full else im.proxy()
+            result = edit(m.model, [source], args, mode=req.mode, library=m.library)
+        return result.pil()[0], im
 
     def preview(self, req: EditRequest) -> bytes:
-        """The edited image as a quickly compressed PNG (same pixels as the download)."""
-        result, *_ = self._edit(req)
-        return _png(result.pil()[0], compress_level=1)
+        """The edited image as a quickly compressed PNG (the download's pixels, for any
+        image up to PREVIEW_SIDE pixels on its short side)."""
+        picture, _ = self._edit(req, full=False)
+        return _png(picture, compress_level=1)
 
     def render(self, req: EditRequest) -> tuple[bytes, str]:
         """The edited image at full size, byte for byte what :meth:`command` writes."""
-        result, _, im, _ = self._edit(req)
-        return _png(result.pil()[0]), _output_name(im)
+        picture, im = self._edit(req, full=True)
+        return _png(picture), _output_name(im)
 
     def command(self, req: EditRequest) -> str:
         """The ``conceptvae edit`` command that writes the same bytes as :meth:`render`."""
