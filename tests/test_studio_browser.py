@@ -232,3 +232,28 @@ def test_morph_panel_makes_a_downloadable_animation(browser, studio) -> None:  #
         assert im.format == "GIF" and im.n_frames == 8
     command = browser.find_element(By.ID, "morph-command").text
     assert command.startswith("conceptvae morph ") and "seed:2" in command
+
+
+def test_a_dropped_photo_is_edited_and_the_mode_switch_changes_the_output(browser, studio) -> None:  # noqa: ANN001
+    from selenium.webdriver.common.by import By
+
+    open_page(browser, studio)
+    rng = np.random.default_rng(2)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)).save(buf, format="PNG")
+    browser.execute_script(
+        "const bytes = new Uint8Array(arguments[0]);"
+        "const dt = new DataTransfer();"
+        "dt.items.add(new File([bytes], 'dropped.png', {type: 'image/png'}));"
+        "document.getElementById('drop').dispatchEvent("
+        "  new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));",
+        list(buf.getvalue()),
+    )
+    wait(browser, lambda d: d.find_element(By.ID, "image-name").text == "dropped.png" and idle(d))
+    assert preview_pixels(browser).shape == (120, 120)  # detail: the photo's centre square
+    assert "folder that holds dropped.png" in browser.find_element(By.ID, "command-note").text
+    before = preview_version(browser)
+    browser.find_element(By.CSS_SELECTOR, "input[name=mode][value=decode]").click()
+    wait(browser, lambda d: preview_version(d) > before and idle(d))
+    assert preview_pixels(browser).shape == (64, 64)  # decode: the model's resolution
+    wait(browser, lambda d: "--mode decode" in d.find_element(By.ID, "command").text)

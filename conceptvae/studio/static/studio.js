@@ -105,8 +105,12 @@ async function updatePreview() {
 
 let commandTimer = null;
 function scheduleCommand() {
-  clearTimeout(commandTimer);
-  commandTimer = setTimeout(updateCommand, 120);
+  // One busy count per timer that will run: the page is settled once the command shows too.
+  if (commandTimer !== null) clearTimeout(commandTimer); else busy(1);
+  commandTimer = setTimeout(async () => {
+    commandTimer = null;
+    try { await updateCommand(); } finally { busy(-1); }
+  }, 120);
 }
 
 async function updateCommand() {
@@ -114,6 +118,8 @@ async function updateCommand() {
   try {
     const response = await postJSON("/api/command", editBody());
     $("command").textContent = (await response.json()).command;
+    $("command-note").textContent = state.image.startsWith("example:") ? ""
+      : `Run it in the folder that holds ${state.imageName}.`;
   } catch (e) {
     showError(e.message);
   }
@@ -191,7 +197,12 @@ function reset() {
 
 // -- images ------------------------------------------------------------------
 
-async function useImage(id, name) {
+const action = (fn) => async (...args) => {
+  busy(1);
+  try { return await fn(...args); } finally { busy(-1); }
+};
+
+const useImage = action(async (id, name) => {
   state.image = id;
   state.imageName = name;
   $("image-name").textContent = name;
@@ -205,9 +216,9 @@ async function useImage(id, name) {
     showError(e.message);
   }
   await updatePreview();
-}
+});
 
-async function upload(file) {
+const upload = action(async (file) => {
   if (!file) return;
   if (file.size > state.maxBytes) {
     showError(`${file.name}: ${file.size.toLocaleString()} bytes; the studio takes at most ${state.maxBytes.toLocaleString()}`);
@@ -223,7 +234,7 @@ async function upload(file) {
   } catch (e) {
     showError(`${file.name}: ${e.message}`);
   }
-}
+});
 
 function buildExamples() {
   $("examples").replaceChildren();
@@ -242,7 +253,7 @@ function buildExamples() {
 
 // -- models ------------------------------------------------------------------
 
-async function useModel(name) {
+const useModel = action(async (name) => {
   try {
     const response = await call(`/api/models/${encodeURIComponent(name)}`);
     state.model = name;
@@ -253,7 +264,7 @@ async function useModel(name) {
   } catch (e) {
     showError(e.message);
   }
-}
+});
 
 // -- morph -------------------------------------------------------------------
 
@@ -290,7 +301,7 @@ function morphBody() {
   };
 }
 
-async function makeMorph() {
+const makeMorph = action(async () => {
   const body = morphBody();
   try {
     const response = await postJSON("/api/morph", body);
@@ -312,7 +323,7 @@ async function makeMorph() {
   } catch (e) {
     showError(e.message);
   }
-}
+});
 
 // -- start -------------------------------------------------------------------
 
@@ -334,7 +345,10 @@ $("model").addEventListener("change", () => useModel($("model").value));
 for (const r of document.querySelectorAll("input[name=mode]")) {
   r.addEventListener("change", () => { state.mode = r.value; updatePreview(); });
 }
-$("file").addEventListener("change", () => upload($("file").files[0]));
+$("file").addEventListener("change", async () => {
+  await upload($("file").files[0]);
+  $("file").value = "";  // choosing the same file again is a change too
+});
 const drop = $("drop");
 drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
@@ -344,14 +358,14 @@ drop.addEventListener("drop", (e) => {
   upload(e.dataTransfer.files[0]);
 });
 $("reset").addEventListener("click", reset);
-$("download").addEventListener("click", async () => {
+$("download").addEventListener("click", action(async () => {
   try {
     const response = await postJSON("/api/render", editBody());
     saveBlob(await response.blob(), fileName(response, "edited.png"));
   } catch (e) {
     showError(e.message);
   }
-});
+}));
 $("copy").addEventListener("click", async () => {
   await updateCommand();
   const text = $("command").textContent;
@@ -370,4 +384,4 @@ $("copy").addEventListener("click", async () => {
 $("morph-go").addEventListener("click", makeMorph);
 $("morph-a").addEventListener("change", showSeeds);
 $("morph-b").addEventListener("change", showSeeds);
-start().catch((e) => showError(e.message));
+action(start)().catch((e) => showError(e.message));
