@@ -71,7 +71,7 @@ def main() -> int:
     try:
         url = proc.stdout.readline().split()[3].rstrip("/")
         photo, photo_what = photo_512()
-        uploaded, _ = post(url + "/api/images", photo, {"X-Filename": "photo.png"})
+        uploaded, _ = post(url + "/api/images", photo, {"X-Filename": "photo.png", "Content-Type": "image/png"})
         photo_id = json.loads(uploaded)["id"]
         cases = [
             ("64x64 example face", "example:face-1", "decode", 60.0),

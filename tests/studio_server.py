@@ -23,8 +23,12 @@ class Running:
                 headers: dict | None = None) -> tuple[int, dict, bytes]:  # fmt: skip
         """(status, headers, body) of one request; 4xx/5xx are returned, not raised."""
         data = json.dumps(body).encode() if isinstance(body, dict) else body
+        headers = dict(headers or {})
+        if data is not None:
+            headers.setdefault("Content-Type", "application/octet-stream" if path == "/api/images"
+                               else "application/json")  # fmt: skip
         req = urllib.request.Request(self.url.rstrip("/") + path, data=data,
-                                     headers=headers or {}, method="POST" if data is not None else "GET")  # fmt: skip
+                                     headers=headers, method="POST" if data is not None else "GET")  # fmt: skip
         try:
             with urllib.request.urlopen(req, timeout=60) as r:
                 return r.status, dict(r.headers), r.read()
@@ -34,6 +38,10 @@ class Running:
     def json(self, path: str, body: dict | None = None) -> tuple[int, dict]:
         status, _, raw = self.request(path, body)
         return status, json.loads(raw)
+
+    def json_with(self, path: str, body: dict, headers: dict) -> tuple[int, dict]:
+        status, _, raw = self.request(path, body, headers)
+        return status, json.loads(raw) if raw[:1] == b"{" else {}
 
     def stop(self) -> tuple[int, str, str]:
         """Ctrl-C, then (exit code, stdout, stderr)."""

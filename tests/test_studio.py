@@ -288,3 +288,20 @@ def test_a_large_photo_previews_on_a_copy_and_downloads_at_full_size(studio) -> 
     # The same edit of the same region: the full-size result, shrunk, is the preview.
     shrunk = np.asarray(big.resize((512, 512), Image.LANCZOS), np.float64)
     assert np.abs(shrunk - np.asarray(small, np.float64)).mean() < 8
+
+
+def test_other_sites_cannot_use_the_studio(studio) -> None:  # noqa: ANN001
+    body = {"model": "faces", "image": "example:face-1", "mode": "decode", "amounts": {"smile": 1}}
+    # DNS rebinding: a name that points at 127.0.0.1 but is not this server's.
+    assert studio.request("/api/state", headers={"Host": "evil.example:8765"})[0] == 400
+    status, err = studio.json_with("/api/preview", body, {"Origin": "http://evil.example"})
+    assert status == 403 and "cross-origin" in err["error"]
+    # What a form on another page can send without asking: refused by its media type.
+    status, err = studio.json_with("/api/preview", body, {"Content-Type": "text/plain"})
+    assert status == 415 and "application/json" in err["error"]
+    status, _, raw = studio.request("/api/images", png_bytes(photo(64, 64)),
+                                    {"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert status == 415
+    # The page itself sends its own origin, which is fine.
+    origin = studio.url.rstrip("/")
+    assert studio.json_with("/api/preview", body, {"Origin": origin})[0] == 200

@@ -11,12 +11,16 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -24,6 +28,16 @@ from starlette.staticfiles import StaticFiles
 
 from ..errors import ConceptVAEError
 from .engine import EditRequest, MorphRequest, Studio, StudioError, TooLarge
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+class Forbidden(StudioError):
+    status = 403
+
+
+class UnsupportedMedia(StudioError):
+    status = 415
 
 STATIC = Path(__file__).parent / "static"
 MAX_JSON_BYTES = 64 * 1024
@@ -63,7 +77,23 @@ async def _drain(request: Request, size: int) -> None:
             return
 
 
+def _check_sender(request: Request, media: tuple[str, ...]) -> None:
+    """Refuse what another web site could make a browser send here.
+
+    A page elsewhere can post to a loopback address, but only as a "simple"
+    request (form or text media types) unless the server allows more, which this
+    one never does; and the browser names that page in ``Origin``.
+    """
+    origin = request.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+        raise Forbidden("cross-origin requests are refused")
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not kind.startswith(media):
+        raise UnsupportedMedia(f"send {' or '.join(media)}, not {kind or 'no content type'}")
+
+
 async def _json(request: Request) -> dict[str, Any]:
+    _check_sender(request, ("application/json",))
     try:
         data = json.loads(await _body(request, MAX_JSON_BYTES))
     except (ValueError, UnicodeDecodeError):
@@ -114,8 +144,13 @@ def morph_request(data: dict[str, Any]) -> MorphRequest:
     )  # fmt: skip
 
 
-def create_app(studio: Studio) -> Starlette:
-    """The ASGI app serving ``studio``: the page, its files and the JSON API."""
+def create_app(studio: Studio, hosts: Sequence[str] = LOOPBACK_NAMES) -> Starlette:
+    """The ASGI app serving ``studio``: the page, its files and the JSON API.
+
+    ``hosts`` are the names the server answers to (the ``Host`` header): on
+    loopback, only loopback names, so a web page whose name is made to point at
+    127.0.0.1 (DNS rebinding) cannot read the studio.
+    """
 
     async def index(request: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers=_NO_STORE)
@@ -135,6 +170,7 @@ def create_app(studio: Studio) -> Starlette:
         return JSONResponse(info, headers=_NO_STORE)
 
     async def upload(request: Request) -> Response:
+        _check_sender(request, ("application/octet-stream", "image/"))
         data = await _body(request, studio.max_upload_bytes)
         name = request.headers.get("x-filename", "")
         info = await run_in_threadpool(studio.add_upload, data, _unquote(name))
@@ -194,6 +230,7 @@ def create_app(studio: Studio) -> Starlette:
     ]
     return Starlette(
         routes=routes,
+        middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=list(hosts))],
         exception_handlers={ConceptVAEError: refused, HTTPException: http_error},
     )
 

@@ -26,6 +26,16 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def allowed_hosts(host: str) -> list[str]:
+    """Host header names to answer: loopback names, plus --host itself when it is a name
+    or address other than loopback (any, for 0.0.0.0 and ::, which the user asked for)."""
+    from .app import LOOPBACK_NAMES
+
+    if host in ("0.0.0.0", "::", ""):
+        return ["*"]
+    return [*LOOPBACK_NAMES, *([host] if not is_loopback(host) else [])]
+
+
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket, or one line saying why not (port taken, unknown host)."""
     try:
@@ -82,7 +92,8 @@ def serve(
     try:
         studio = Studio(model)
         server = uvicorn.Server(uvicorn.Config(
-            create_app(studio), log_level="warning", access_log=False, lifespan="off"
+            create_app(studio, allowed_hosts(host)), log_level="warning", access_log=False,
+            lifespan="off",
         ))  # fmt: skip
         url = url_of(sock)
         echo(f"conceptvae studio on {url}  (Ctrl-C stops it)")
