@@ -305,3 +305,32 @@ def test_other_sites_cannot_use_the_studio(studio) -> None:  # noqa: ANN001
     # The page itself sends its own origin, which is fine.
     origin = studio.url.rstrip("/")
     assert studio.json_with("/api/preview", body, {"Origin": origin})[0] == 200
+
+
+def test_a_model_named_by_path_on_the_command_line_is_the_default(home, tmp_path) -> None:  # noqa: ANN001
+    model_dir = tmp_path / "runs" / "digits-copy"
+    shutil.copytree(home / "models" / "mydigits", model_dir)
+    running = start_studio(home, tmp_path / "tmp", "--model", str(model_dir))
+    try:
+        status, state = running.json("/api/state")
+        assert state["default_model"] == "digits-copy"
+        assert {m["name"]: m["source"] for m in state["models"]}["digits-copy"] == "path"
+        body = {"model": "digits-copy", "image": "example:digit-7", "mode": "decode",
+                "amounts": {"slant": -1}}  # fmt: skip
+        status, cmd = running.json("/api/command", body)
+        argv = shlex.split(cmd["command"])
+        assert argv[argv.index("--model") + 1] == str(model_dir.resolve())
+    finally:
+        running.stop()
+    # A path the operator did not name is never a model, not even a model folder in the
+    # server's working directory under a bare name: the client only picks registry names.
+    shutil.copytree(model_dir, tmp_path / "tmp2" / "localmodel")
+    running = start_studio(home, tmp_path / "tmp2")
+    try:
+        status, err = running.json("/api/models/localmodel")
+        assert status == 404 and "unknown model 'localmodel'" in err["error"]
+        status, err = running.json("/api/preview", {"model": str(model_dir), "mode": "decode",
+                                                    "image": "example:digit-7"})  # fmt: skip
+        assert status == 404 and "unknown model" in err["error"]
+    finally:
+        running.stop()
