@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from .options import model_option
+from .options import flag, model_option
+
+# The page's "copy command" is spelled as this CLI spells it, short forms first.
+SHORT_FLAGS = {"concepts": "-c", "out": "-o"}
+
+
+def command_flag(name: str) -> str:
+    return SHORT_FLAGS.get(name) or flag(name)
 
 
 @click.command()
@@ -32,6 +39,6 @@ def studio(model: str | None, port: int, host: str, no_browser: bool) -> None:
         )
     from conceptvae.studio.server import serve
 
-    serve(model, host=host, port=port, open_browser=not no_browser,
+    serve(model, host=host, port=port, open_browser=not no_browser, flag=command_flag,
           echo=lambda line: click.echo(line),
           warn=lambda line: click.echo(f"warning: {line}", err=True))  # fmt: skip

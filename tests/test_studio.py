@@ -24,7 +24,7 @@ from studio_server import private_dirs, start_studio
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A CONCEPTVAE_HOME holding one user model (a copy of the pretrained digits)."""
-    from conceptvae.registry import list_models
+    from conceptvae.model.registry import list_models
 
     home = tmp_path_factory.mktemp("studio-home")
     digits = next(e.path for e in list_models() if e.name == "digits")
@@ -148,7 +148,7 @@ def test_class_target_on_a_user_model_reproduces_through_the_command(studio, hom
         ({"model": "../../etc", "image": "example:face-1", "mode": "detail"}, 404, "unknown model"),
         ({"model": "/tmp", "image": "example:face-1", "mode": "detail"}, 404, "unknown model"),
         ({"model": "faces", "image": "../x.png", "mode": "detail"}, 404, "unknown image"),
-        ({"model": "faces", "image": "example:face-1", "mode": "sharp"}, 400, "--mode"),
+        ({"model": "faces", "image": "example:face-1", "mode": "sharp"}, 400, "mode must be one of"),
         ({"model": "faces", "image": "example:face-1", "mode": "decode",
           "amounts": {"smiel": 1}}, 400, "unknown concept"),
         ({"model": "faces", "image": "example:face-1", "mode": "decode",

@@ -23,7 +23,7 @@ import tempfile
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,11 +134,13 @@ class Studio:
         self,
         model: str | os.PathLike | None = None,
         *,
+        flag: Callable[[str], str] | None = None,
         max_upload_bytes: int = MAX_UPLOAD_BYTES,
         max_upload_pixels: int = MAX_UPLOAD_PIXELS,
     ) -> None:
-        from ..registry import list_models
+        from ..model.registry import list_models
 
+        self.flag = flag
         self.max_upload_bytes = max_upload_bytes
         self.max_upload_pixels = max_upload_pixels
         self._dir = Path(tempfile.mkdtemp(prefix="conceptvae-studio-"))
@@ -171,7 +173,7 @@ class Studio:
 
     def _add_operator_model(self, spec: str | os.PathLike) -> str:
         """The model named on the command line: a registry name or a path (trusted)."""
-        from ..registry import resolve_model_path
+        from ..model.registry import resolve_model_path
 
         name = os.fspath(spec)
         if name in self._entries:
@@ -182,7 +184,7 @@ class Studio:
         return label
 
     def models(self) -> list[dict[str, Any]]:
-        from ..model.api import concept_summary
+        from ..resolve import concept_summary
 
         return [
             {"name": n, "source": src, "concepts": concept_summary(p),
@@ -329,8 +331,8 @@ class Studio:
 
     def _concept_args(self, m: _Loaded, amounts: Mapping[str, float]) -> list[str]:
         """``EXPR=AMOUNT`` for every non-zero amount, in the library's order."""
+        from ..checks import check_amount
         from ..concepts.expressions import quote
-        from ..editing import check_amount
 
         if m.library is None:
             raise StudioError("this model has no concept library")
@@ -352,7 +354,10 @@ class Studio:
         # An edit needs a concept: amount 0 of the first one is the unedited image.
         return args or [f"{quote(known[0])}=0"]
 
-    def _edit(self, req: EditRequest, full: bool) -> tuple[Image.Image, StudioImage]:
+    def preview(self, req: EditRequest) -> bytes:
+        """The edited image as a quickly compressed PNG: the download's pixels for an
+        image up to PREVIEW_SIDE pixels on its short side, else the same edit of a
+        smaller copy."""
         from ..editing import check_mode, edit
 
         m = self._load(req.model)
@@ -361,41 +366,55 @@ class Studio:
         im = self.image(req.image)
         with self._lock, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the shell warning is shown by the CLI, not here
-            source = im.pil if full else im.proxy()
-            result = edit(m.model, [source], args, mode=req.mode, library=m.library)
-        return result.pil()[0], im
-
-    def preview(self, req: EditRequest) -> bytes:
-        """The edited image as a quickly compressed PNG (the download's pixels, for any
-        image up to PREVIEW_SIDE pixels on its short side)."""
-        picture, _ = self._edit(req, full=False)
-        return _png(picture, compress_level=1)
+            result = edit(m.model, [im.proxy()], args, mode=req.mode, library=m.library)
+        return _png(result.pil()[0], compress_level=1)
 
     def render(self, req: EditRequest) -> tuple[bytes, str]:
-        """The edited image at full size, byte for byte what :meth:`command` writes."""
-        picture, im = self._edit(req, full=True)
-        return _png(picture), _output_name(im)
-
-    def command(self, req: EditRequest) -> str:
-        """The ``conceptvae edit`` command that writes the same bytes as :meth:`render`."""
-        m = self._load(req.model)
+        """The edited image at full size, written by the function ``conceptvae edit``
+        runs, from the same bytes: what :meth:`command` writes, byte for byte."""
+        from ..commands import edit_files
         from ..editing import check_mode
 
+        m = self._load(req.model)
         check_mode(req.mode)
         args = self._concept_args(m, req.amounts)
         im = self.image(req.image)
-        src = str(im.path) if im.example else im.name
-        parts = ["conceptvae", "edit", src]
-        for a in args:
-            parts += ["-c", a]
-        parts += ["--mode", req.mode, "--model", m.spec, "-o", _output_name(im)]
+        out = self._dir / f"render-{secrets.token_hex(8)}.png"
+        try:
+            with self._lock, warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                edit_files(m.model, [im.path], args, out=out, mode=req.mode)
+            data = out.read_bytes()
+        finally:
+            out.unlink(missing_ok=True)
+        return data, _output_name(im)
+
+    def command(self, req: EditRequest) -> str:
+        """The ``conceptvae edit`` command that writes the same bytes as :meth:`render`."""
+        from ..editing import check_mode
+
+        m = self._load(req.model)
+        check_mode(req.mode)
+        args = self._concept_args(m, req.amounts)
+        im = self.image(req.image)
+        options = [("concepts", a) for a in args]
+        options += [("mode", req.mode), ("model", m.spec), ("out", _output_name(im))]
+        return self._spell("edit", [_shown(im)], options)
+
+    def _spell(self, verb: str, args: list[str], options: list[tuple[str, str]]) -> str:
+        """A command line: the front end that started the studio spells the options."""
+        if self.flag is None:
+            raise StudioError("this studio was started without a command line to spell")
+        parts = ["conceptvae", verb, *args]
+        for name, value in options:
+            parts += [self.flag(name), value]
         return shlex.join(parts)
 
     # -- morphs ----------------------------------------------------------------
 
     def _morph_keys(self, keys: list[str]) -> tuple[list[str], list[str]]:
         """(what the library reads, what a command says) for each keyframe."""
-        from ..sequences import parse_key
+        from ..keyframes import parse_key
 
         if not isinstance(keys, list) or not 2 <= len(keys) <= 8:
             raise StudioError("a morph needs 2 to 8 keyframes")
@@ -410,7 +429,7 @@ class Studio:
             else:
                 im = self.image(k)
                 lib_keys.append(str(im.path))
-                shown.append(str(im.path) if im.example else im.name)
+                shown.append(_shown(im))
         return lib_keys, shown
 
     def _check_morph(self, req: MorphRequest) -> None:
@@ -425,7 +444,7 @@ class Studio:
 
     def morph(self, req: MorphRequest) -> tuple[bytes, str, str]:
         """(bytes, file name, media type) of the animation the morph command writes."""
-        from ..sequences import morph_file
+        from ..commands import morph_file
 
         self._check_morph(req)
         m = self._load(req.model)
@@ -444,12 +463,11 @@ class Studio:
         self._check_morph(req)
         m = self._load(req.model)
         _, shown = self._morph_keys(req.keys)
-        parts = ["conceptvae", "morph", *shown, "--model", m.spec, "--frames", str(req.frames),
-                 "--fps", f"{float(req.fps):g}"]  # fmt: skip
+        options = [("model", m.spec), ("frames", str(req.frames)), ("fps", f"{float(req.fps):g}")]
         if req.size:
-            parts += ["--size", str(req.size)]
-        parts += ["-o", f"morph.{req.fmt}"]
-        return shlex.join(parts)
+            options.append(("size", str(req.size)))
+        options.append(("out", f"morph.{req.fmt}"))
+        return self._spell("morph", shown, options)
 
 
 def _png(im: Image.Image, compress_level: int | None = None) -> bytes:
@@ -467,6 +485,12 @@ def _display_name(filename: str, suffix: str) -> str:
     if not base or base.startswith(".") or Path(base).suffix.lower() not in _SUFFIXES:
         base = f"{Path(base).stem.lstrip('.') or 'image'}{suffix}"
     return base
+
+
+def _shown(im: StudioImage) -> str:
+    """How a command names an image: a shipped example by its installed path, an
+    upload by the name the user's file has (the command runs where that file is)."""
+    return str(im.path) if im.example else im.name
 
 
 def _output_name(im: StudioImage) -> str:

@@ -69,10 +69,15 @@ def serve(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     open_browser: bool = True,
+    flag: Callable[[str], str] | None = None,
     echo: Callable[[str], None] = print,
     warn: Callable[[str], None] = print,
 ) -> None:
-    """Serve the studio until Ctrl-C (or SIGTERM); uploads are removed on the way out."""
+    """Serve the studio until Ctrl-C (or SIGTERM); uploads are removed on the way out.
+
+    ``flag`` spells a Python parameter as the command line does (``concepts`` ->
+    ``-c``), for the page's "copy command"; without it the page has no command.
+    """
     import uvicorn
 
     from .app import create_app
@@ -90,7 +95,7 @@ def serve(
     previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
     studio = None
     try:
-        studio = Studio(model)
+        studio = Studio(model, flag=flag)
         server = uvicorn.Server(uvicorn.Config(
             create_app(studio, allowed_hosts(host)), log_level="warning", access_log=False,
             lifespan="off",
