@@ -33,6 +33,7 @@ COMMANDS = {
     "run": ("morph", "run"),
     "grid": ("pictures", "grid"),
     "scatter": ("pictures", "scatter"),
+    "studio": ("studio", "studio"),
 }
 
 
