@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from .options import backend_option, seed_option
+from conceptvae.options import BUILD_BATCH_SIZE, CONCEPT_METHODS, EXPORT_FORMATS
 
-METHOD_CHOICES = ["mean", "balanced", "logistic", "svm"]
+from .options import backend_option, seed_option
 
 ignore_fingerprint_option = click.option(
     "--ignore-fingerprint",
@@ -43,7 +43,7 @@ def concepts() -> None:
 @click.option("--all", "all_attributes", is_flag=True, help="Build every 0/1 label column.")
 @click.option(
     "--method",
-    type=click.Choice(METHOD_CHOICES),
+    type=click.Choice(CONCEPT_METHODS),
     default="mean",
     show_default=True,
     help="Estimator for attribute concepts.",
@@ -77,7 +77,7 @@ def concepts() -> None:
 @click.option(
     "--batch-size",
     type=click.IntRange(1),
-    default=512,
+    default=BUILD_BATCH_SIZE,
     show_default=True,
     help="Images encoded at once.",
 )
@@ -198,7 +198,7 @@ def rename(model: str, old: str, new: str, ignore_fingerprint: bool) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["json", "npz"]),
+    type=click.Choice(EXPORT_FORMATS),
     help="Output format [default: from the file name].",
 )
 @click.option("--out", "-o", required=True, metavar="FILE", help="Output .json or .npz.")

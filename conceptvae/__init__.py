@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ConceptVAEError",
+    "TrainOptions",
     "VAEConfig",
     "VAEModel",
     "analogy",
@@ -31,6 +32,7 @@ __all__ = [
 
 _LAZY = {
     "ConceptVAEError": ("conceptvae.errors", "ConceptVAEError"),
+    "TrainOptions": ("conceptvae.config", "TrainOptions"),
     "VAEConfig": ("conceptvae.config", "VAEConfig"),
     "VAEModel": ("conceptvae.model.loaded", "VAEModel"),
     "load_model": ("conceptvae.model.api", "load_model"),
@@ -42,21 +44,21 @@ _LAZY = {
     "analogy": ("conceptvae.editing", "analogy"),
     "interpolate": ("conceptvae.sequences", "interpolate"),
     "morph": ("conceptvae.sequences", "morph"),
-    "render_script": ("conceptvae.script", "render_script"),
-    "grid": ("conceptvae.pictures", "grid"),
-    "scatter": ("conceptvae.pictures", "scatter"),
+    "render_script": ("conceptvae.commands.scripts", "render_script"),
+    "grid": ("conceptvae.latent_maps", "grid"),
+    "scatter": ("conceptvae.latent_maps", "scatter"),
 }
 
 if TYPE_CHECKING:
+    from .commands.scripts import render_script
     from .concepts import open_library
-    from .config import VAEConfig
+    from .config import TrainOptions, VAEConfig
     from .data import open_dataset
     from .editing import analogy, edit, traverse
     from .errors import ConceptVAEError
+    from .latent_maps import grid, scatter
     from .model.api import load_model
     from .model.loaded import VAEModel
-    from .pictures import grid, scatter
-    from .script import render_script
     from .sequences import interpolate, morph
     from .training import train
 

@@ -1,7 +1,10 @@
-"""VAEConfig: every architectural and loss choice of a model, saved as JSON.
+"""VAEConfig and TrainOptions: what a model is, and how it is trained.
 
-The model directory's ``config.json`` is the only thing needed to rebuild the
-network before its weights are loaded, so loading never needs code from a file.
+The model directory's ``config.json`` (a :class:`VAEConfig`) is the only thing
+needed to rebuild the network before its weights are loaded, so loading never
+needs code from a file. :class:`TrainOptions` holds every training choice with
+its default; the checkpoint keeps them, so a resumed run continues the same one.
+Nothing here imports TensorFlow: the CLI reads its help defaults from it.
 """
 
 from __future__ import annotations
@@ -12,16 +15,15 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ConceptVAEError
-from .io import atomic_write_json, read_json
+from .errors import ConceptVAEError, param
+from .options import ACTIVATIONS, ARCHES, RECON_LOSSES
 
 FORMAT_VERSION = 1
-ARCHES = ("conv", "dense")
-RECON_LOSSES = ("bce", "mse")
-ACTIVATIONS = ("relu", "swish", "gelu", "leaky_relu", "elu")
 # 200 million float32 weights are 800 MB: far beyond any model this toolkit trains
 # on a laptop, and a config asking for more is refused before anything is built.
 MAX_PARAMETERS = 200_000_000
+MAX_EPOCHS = 100_000
+MAX_BATCH = 65_536
 
 
 def default_filters(image_size: int) -> list[int]:
@@ -107,7 +109,7 @@ class VAEConfig:
             raise bad(f"blocks must be an integer from 0 to 8, got {self.blocks!r}")
         if len(self.filters) > 8 or len(self.hidden) > 16:
             raise bad("at most 8 filters and 16 hidden sizes")
-        from .modelinfo import count_parameters
+        from .model.info import count_parameters
 
         params = count_parameters(self)
         if params > MAX_PARAMETERS:
@@ -157,13 +159,140 @@ class VAEConfig:
         try:
             return cls(**data)
         except ConceptVAEError as exc:
-            raise ConceptVAEError(exc.message, source) from None
+            raise ConceptVAEError(exc.raw, source) from None
         except TypeError as exc:
             raise ConceptVAEError(f"invalid model config ({exc})", source) from None
 
     def save(self, path: str | os.PathLike) -> None:
+        from .io import atomic_write_json
+
         atomic_write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> VAEConfig:
+        # io (tempfile, shutil) loads on use: the CLI reads TrainOptions for --help.
+        from .io import read_json
+
         return cls.from_dict(read_json(path, "model config"), path)
+
+
+@dataclass
+class TrainOptions:
+    """Every choice of a training run, with its default.
+
+    ``image_size`` and ``channels`` of None come from the data (image size at
+    most 64); ``filters``/``hidden`` of None take the architecture's defaults;
+    ``supervise`` lists label columns made linearly readable from the latent.
+    """
+
+    latent_dim: int = 16
+    arch: str = "conv"
+    filters: list[int] | None = None
+    hidden: list[int] | None = None
+    blocks: int = 0
+    supervise: list[str] | None = None
+    supervise_weight: float = 10.0
+    activation: str = "relu"
+    beta: float = 1.0
+    recon_loss: str = "bce"
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    val_split: float = 0.05
+    seed: int = 0
+    denoise: float = 0.0
+    image_size: int | None = None
+    channels: int | None = None
+
+    # Options a resumed run may change (the others must match the checkpoint).
+    RESUMABLE = ("epochs",)
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    def validate(self) -> TrainOptions:
+        """Every option against its documented range, types included: the values may
+        come from a checkpoint someone edited, not only from the command line."""
+
+        def num(v: Any) -> bool:
+            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+        def whole(v: Any, lo: int, hi: int) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+        def sizes(v: Any) -> bool:
+            return v is None or (
+                isinstance(v, list) and len(v) <= 16 and all(whole(x, 1, 4096) for x in v)
+            )
+
+        checks = [
+            (whole(self.epochs, 1, MAX_EPOCHS), "epochs",
+             f"must be a whole number from 1 to {MAX_EPOCHS}"),
+            (whole(self.batch_size, 1, MAX_BATCH), "batch_size",
+             f"must be a whole number from 1 to {MAX_BATCH}"),
+            (num(self.lr) and 0 < self.lr <= 10, "lr", "must be in (0, 10]"),
+            (num(self.beta) and 0 <= self.beta <= 1e4, "beta", "must be in [0, 10000]"),
+            (whole(self.seed, 0, 2**32 - 1), "seed", "must be in [0, 2**32)"),
+            (num(self.denoise) and 0 <= self.denoise <= 10, "denoise", "must be in [0, 10]"),
+            (num(self.val_split) and 0 <= self.val_split < 1, "val_split", "must be in [0, 1)"),
+            (num(self.supervise_weight) and 0 <= self.supervise_weight <= 1e4,
+             "supervise_weight", "must be in [0, 10000]"),
+            (whole(self.latent_dim, 1, 4096), "latent_dim", "must be a whole number from 1 to 4096"),
+            (sizes(self.filters), "filters", "must be at most 16 sizes from 1 to 4096"),
+            (sizes(self.hidden), "hidden", "must be at most 16 sizes from 1 to 4096"),
+            (whole(self.blocks, 0, 8), "blocks", "must be a whole number from 0 to 8"),
+            (self.arch in ARCHES, "arch", f"must be one of {', '.join(ARCHES)}"),
+            (self.activation in ACTIVATIONS, "activation",
+             f"must be one of {', '.join(ACTIVATIONS)}"),
+            (self.recon_loss in RECON_LOSSES, "recon_loss",
+             f"must be one of {', '.join(RECON_LOSSES)}"),
+            (self.supervise is None or (isinstance(self.supervise, list)
+             and all(isinstance(c, str) for c in self.supervise)), "supervise",
+             "must name label columns"),
+            (self.image_size is None or whole(self.image_size, 4, 1024), "image_size",
+             "must be a whole number from 4 to 1024"),
+            (self.channels in (None, 1, 3), "channels", "must be 1 or 3"),
+        ]  # fmt: skip
+        for ok, name, problem in checks:
+            if not ok:
+                raise ConceptVAEError(f"{param(name)} {problem}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainOptions:
+        """The options a checkpoint or meta.json holds (other keys are ignored)."""
+        known = set(cls.names())
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @classmethod
+    def given(cls, options: TrainOptions | None, overrides: dict[str, Any]) -> dict[str, Any]:
+        """What a caller set: fields of ``options`` that differ from the defaults,
+        then ``overrides`` that are not None."""
+        unknown = sorted(set(overrides) - set(cls.names()))
+        if unknown:
+            raise TypeError(f"train() got an unexpected keyword argument {unknown[0]!r}")
+        out: dict[str, Any] = {}
+        if options is not None:
+            default = cls()
+            out = {k: v for k, v in options.to_dict().items() if getattr(default, k) != v}
+        out.update({k: v for k, v in overrides.items() if v is not None})
+        if out.get("supervise") is not None:
+            out["supervise"] = list(out["supervise"]) or None
+        return {k: v for k, v in out.items() if v is not None}
+
+    @staticmethod
+    def check_resume(saved: dict[str, Any], given: dict[str, Any], where: Any = None) -> None:
+        """Refuse a resumed run whose options differ from the interrupted one's."""
+        for key, value in given.items():
+            if key in TrainOptions.RESUMABLE:
+                continue
+            if saved.get(key) != value:
+                raise ConceptVAEError(
+                    f"{param(key)} {value} differs from the interrupted run ({saved.get(key)}); "
+                    "resume with the same options",
+                    where,
+                )

@@ -14,7 +14,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import ConceptVAEError
+from .errors import ConceptVAEError, param
+from .images import check_image_suffix
 
 
 def is_dir_target(out: str | os.PathLike) -> bool:
@@ -64,7 +65,9 @@ def refuse_overwriting_inputs(
     ins = {_real(p) for p in inputs}
     for out in outputs:
         if _real(out) in ins:
-            raise ConceptVAEError("output path is also an input; refusing without --overwrite", out)
+            raise ConceptVAEError(
+                f"output path is also an input; refusing without {param('overwrite')}", out
+            )
 
 
 def _real(p: str | os.PathLike) -> str:
@@ -105,6 +108,33 @@ def plan_outputs(
             check_writable_parent(p)
     refuse_overwriting_inputs(paths, inputs, overwrite)
     return paths
+
+
+def single_target(
+    out: str | os.PathLike | None, default: str, inputs: Sequence[Path], overwrite: bool
+) -> Path:
+    """Where a one-picture command writes: ``-o FILE``, ``-o DIR/`` + default, or default."""
+    if out is None:
+        target = Path(default)
+    elif is_dir_target(out):
+        check_dir_creatable(Path(out))
+        target = Path(out) / default
+    else:
+        target = Path(out)
+    check_image_suffix(target)
+    if out is None or not is_dir_target(out):
+        check_writable_parent(target)
+    refuse_overwriting_inputs([target], inputs, overwrite)
+    return target
+
+
+def picture_target(out: str | os.PathLike, inputs: Sequence[str | os.PathLike] = ()) -> Path:
+    """A picture file that must be named (``grid``, ``scatter``): checked, not created."""
+    out = Path(out)
+    check_image_suffix(out)
+    check_writable_parent(out)
+    refuse_overwriting_inputs([out], list(inputs), overwrite=False)
+    return out
 
 
 def refuse_writing_into_data(

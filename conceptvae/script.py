@@ -45,26 +45,34 @@ from __future__ import annotations
 import difflib
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import animate
 from .errors import ConceptVAEError
+from .keyframes import seed_latent
 from .latent import EASINGS, ease, lerp, slerp
 from .model.loaded import VAEModel
-from .sequences import Progress, Rendered, load_sequence_model, render_latents, seed_latent
+from .options import (
+    DEFAULT_FPS,
+    INTERPOLATIONS,
+    MAX_FPS,
+    MAX_FRAMES,
+    MAX_SEED,
+    MAX_TEMPERATURE,
+    MIN_FPS,
+)
+from .resolve import resolve_model
 
 TOP_FIELDS = (
     "model", "output", "fps", "size", "loop", "easing", "interpolation", "hold", "transition",
     "keyframes", "comment", "version",
 )  # fmt: skip
 KEY_FIELDS = ("image", "seed", "temperature", "concepts", "hold", "transition", "easing", "comment")
-INTERPOLATIONS = ("slerp", "lerp")
 MAX_SECONDS = 3600.0
-MAX_TEMPERATURE = 100.0
 MAX_SIZE = 4096
 
 
@@ -94,7 +102,7 @@ class MorphScript:
     model: str | None  # None: the pretrained model holding the keyframes' concepts
     output: str | None
     keyframes: list[Keyframe]
-    fps: float = animate.DEFAULT_FPS
+    fps: float = DEFAULT_FPS
     size: int | None = None
     loop: bool = False
     interpolation: str = "slerp"
@@ -213,7 +221,7 @@ class _Validator:
             )
         model = self.text(obj, "model", "")
         output = self.text(obj, "output", "")
-        fps = self.number(obj, "fps", "", animate.MIN_FPS, animate.MAX_FPS, animate.DEFAULT_FPS)
+        fps = self.number(obj, "fps", "", MIN_FPS, MAX_FPS, DEFAULT_FPS)
         size = None
         if obj.get("size") is not None:
             s = obj["size"]
@@ -255,10 +263,10 @@ class _Validator:
             comment=obj.get("comment"),
         )
         n = script.n_frames
-        if n > animate.MAX_FRAMES:
+        if n > MAX_FRAMES:
             raise self.fail(
                 "keyframes",
-                f"the script makes {n} frames; at most {animate.MAX_FRAMES} are allowed",
+                f"the script makes {n} frames; at most {MAX_FRAMES} are allowed",
             )
         return script
 
@@ -277,7 +285,7 @@ class _Validator:
                 raise self.fail(f"{where}.temperature", "applies to seed keyframes only")
         else:
             s = obj["seed"]
-            if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= 2**64 - 1:
+            if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED:
                 raise self.fail(
                     f"{where}.seed", f"must be a whole number from 0 to 2**64 - 1, got {_show(s)}"
                 )
@@ -290,7 +298,7 @@ class _Validator:
             try:
                 parse_expression(k.concepts)
             except ConceptVAEError as exc:
-                raise self.fail(f"{where}.concepts", exc.message) from None
+                raise self.fail(f"{where}.concepts", exc.raw) from None
         k.hold = self.number(obj, "hold", where, 0.0, MAX_SECONDS, hold)
         k.transition = self.number(obj, "transition", where, 0.0, MAX_SECONDS, transition)
         k.explicit_transition = "transition" in obj
@@ -312,7 +320,6 @@ class Prepared:
 
     script: MorphScript
     model: VAEModel
-    target: animate.FrameTarget | None
     library: Any = None  # the model's ConceptLibrary, when a keyframe has concepts
 
     @property
@@ -320,38 +327,12 @@ class Prepared:
         return self.script.size or self.model.config.image_size
 
 
-def prepare_script(
-    script: MorphScript | str | os.PathLike,
-    out: str | os.PathLike | None = None,
-    backend: str = "auto",
-    overwrite: bool = False,
-    write: bool = True,
-) -> Prepared:
-    """Check everything a render needs, rendering nothing; ``out`` overrides ``output``.
-
-    ``write=False`` skips the output checks (for :func:`script_frames`).
-    """
+def prepare_script(script: MorphScript | str | os.PathLike, backend: str = "auto") -> Prepared:
+    """Check everything a render needs but its output, rendering nothing: the
+    keyframe images, the model, and every keyframe's concepts against its library."""
     if not isinstance(script, MorphScript):
         script = load_script(script)
-    src = script.path
-
-    def fail(where: str, exc: ConceptVAEError | str) -> ConceptVAEError:
-        return ConceptVAEError(f"{where}: {exc}", src)
-
-    output = out if out is not None else script.output
-    target = None
-    if write:
-        if output is None:
-            raise fail("output", 'missing: set "output" in the script or pass -o')
-        images = [k.image for k in script.keyframes if k.image is not None]
-        if src is not None:
-            images.append(src)  # a script never renders over itself
-        try:
-            if out is None:
-                _check_script_output(script, output, overwrite)
-            target = animate.plan_target(output, images, overwrite)
-        except ConceptVAEError as exc:
-            raise (exc if out is not None else fail("output", exc)) from None
+    fail = script_error(script)
     from .images import load_pil
 
     for k in script.keyframes:
@@ -363,23 +344,10 @@ def prepare_script(
     model_spec = _model_spec(script)
     concepts = [k.concepts for k in script.keyframes if k.concepts is not None]
     try:
-        model = load_sequence_model(model_spec, backend, concepts)
+        model = resolve_model(model_spec, concepts, backend)
     except ConceptVAEError as exc:
         raise fail("model", exc) from None
-    prepared = Prepared(script, model, target)
-    if target is not None:
-        try:
-            animate.check_target(
-                target, script.n_frames, script.fps, prepared.size, images, overwrite
-            )
-            if out is None and target.kind == "dir" and not overwrite:
-                taken = [p for p in target.frame_paths(script.n_frames) if os.path.lexists(p)]
-                if taken:
-                    raise ConceptVAEError(
-                        "would replace existing files (pass --overwrite to allow it)", taken[0]
-                    )
-        except ConceptVAEError as exc:
-            raise (exc if out is not None else fail("output", exc)) from None
+    prepared = Prepared(script, model)
     with_concepts = [k for k in script.keyframes if k.concepts is not None]
     if with_concepts:
         from .concepts import open_library
@@ -392,26 +360,19 @@ def prepare_script(
             try:
                 lib.parse(k.concepts)
             except ConceptVAEError as exc:
-                raise fail(f"{k.where}.concepts", exc.message) from None
+                raise fail(f"{k.where}.concepts", exc.raw) from None
         prepared.library = lib
     return prepared
 
 
-def _check_script_output(script: MorphScript, output: str, overwrite: bool) -> None:
-    """A script's own "output" stays inside the script's folder and replaces no existing
-    file unless --overwrite: a shared script must not write ``../victim.png``. The
-    command line's ``-o`` is the user's own choice and is not confined."""
-    base = os.path.realpath(script.base)
-    # realpath of the parent: a symlink inside the folder may not lead out of it either
-    parent, name = os.path.split(os.path.normpath(output))
-    real = os.path.join(os.path.realpath(parent or "."), name)
-    if os.path.commonpath([base, real]) != base:
-        raise ConceptVAEError(
-            "must stay inside the script's folder; write elsewhere with -o on the command line",
-            output,
-        )
-    if not overwrite and os.path.lexists(output) and not os.path.isdir(output):
-        raise ConceptVAEError("already exists (pass --overwrite to replace it)", output)
+def script_error(script: MorphScript) -> Callable[[str, ConceptVAEError | str], ConceptVAEError]:
+    """``fail(field, problem)``: an error naming the script file and the field at fault."""
+
+    def fail(where: str, exc: ConceptVAEError | str) -> ConceptVAEError:
+        text = exc.marked if isinstance(exc, ConceptVAEError) else exc
+        return ConceptVAEError(f"{where}: {text}", script.path)
+
+    return fail
 
 
 def _model_spec(script: MorphScript) -> str | None:
@@ -456,44 +417,7 @@ def script_latents(prepared: Prepared) -> np.ndarray:
     return np.concatenate(out).astype(np.float32)
 
 
-def render_script(
-    script: Prepared | MorphScript | str | os.PathLike,
-    out: str | os.PathLike | None = None,
-    backend: str = "auto",
-    overwrite: bool = False,
-    progress: Progress | None = None,
-) -> Rendered:
-    """``conceptvae run``: validate the whole script, then render and write it."""
-    if isinstance(script, Prepared):
-        prepared = script
-    else:
-        prepared = prepare_script(script, out, backend, overwrite)
-    if prepared.target is None:
-        raise ConceptVAEError("this script was prepared without an output (write=False)")
-    z = script_latents(prepared)
-    s = prepared.script
-    return render_latents(prepared.model, z, prepared.target, s.fps, s.size, progress=progress)
-
-
-def run_script(
-    script: str | os.PathLike,
-    out: str | os.PathLike | None = None,
-    backend: str = "auto",
-    overwrite: bool = False,
-    check: bool = False,
-    progress: Progress | None = None,
-) -> str:
-    """What ``conceptvae run`` does; returns the line it prints.
-
-    ``check`` validates everything (files, model, concepts, output) and renders nothing.
-    """
-    prepared = prepare_script(script, out, backend=backend, overwrite=overwrite)
-    if check:
-        return f"{script}: ok: {prepared.script.summary()} -> {prepared.target.path}"
-    return render_script(prepared, progress=progress).summary()
-
-
 def script_frames(script: MorphScript | str | os.PathLike, backend: str = "auto") -> np.ndarray:
     """The script's frames (N, S, S, C), float32 in [0, 1], without writing anything."""
-    prepared = prepare_script(script, backend=backend, write=False)
+    prepared = prepare_script(script, backend=backend)
     return prepared.model.decode(script_latents(prepared))

@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .config import VAEConfig
+from .config import MAX_EPOCHS, TrainOptions, VAEConfig
 from .data import Dataset, FolderDataset, open_dataset, split_indices
-from .errors import ConceptVAEError
+from .errors import ConceptVAEError, param
 from .io import atomic_path, atomic_write_json
 from .model import files
 
@@ -34,26 +34,9 @@ from .model.network import build_vae, keras
 # Decoded training images are kept in memory below this size; above it they are
 # streamed from disk every epoch.
 CACHE_BYTES = 1 << 30
-MAX_EPOCHS = 100_000
-MAX_BATCH = 65_536
 
 TRAIN_DEFAULTS: dict[str, Any] = {
-    "latent_dim": 16,
-    "arch": "conv",
-    "filters": None,
-    "hidden": None,
-    "blocks": 0,
-    "supervise": None,
-    "supervise_weight": 10.0,
-    "activation": "relu",
-    "beta": 1.0,
-    "recon_loss": "bce",
-    "epochs": 10,
-    "batch_size": 128,
-    "lr": 1e-3,
-    "val_split": 0.05,
-    "seed": 0,
-    "denoise": 0.0,
+    k: v for k, v in TrainOptions().to_dict().items() if k not in ("image_size", "channels")
 }
 
 
@@ -181,14 +164,14 @@ def supervision_spec(dataset: Dataset, columns: list[str]) -> list[dict[str, Any
             known = values[values >= 0]
             if len(np.unique(known)) < 2:
                 raise ConceptVAEError(
-                    f"--supervise {column}: needs both 0 and 1 labels", dataset.name
+                    f"{param('supervise')} {column}: needs both 0 and 1 labels", dataset.name
                 )
             spec.append({"column": column, "kind": "attribute"})
         else:
             classes = sorted({str(v) for v in values if v != ""}, key=_natural_key)
             if len(classes) < 2:
                 raise ConceptVAEError(
-                    f"--supervise {column}: needs at least 2 classes", dataset.name
+                    f"{param('supervise')} {column}: needs at least 2 classes", dataset.name
                 )
             spec.append({"column": column, "kind": "class", "classes": classes})
     return spec
@@ -272,10 +255,13 @@ def _state_problem(state: Any) -> str | None:
     missing = set(TRAIN_DEFAULTS) - set(opts) - {"blocks", "supervise", "supervise_weight"}
     if missing:
         return f"missing option(s) {', '.join(sorted(missing))}"
+    for key in ("data", "labels"):
+        if opts.get(key) is not None and not isinstance(opts[key], str):
+            return f"options: {key} must be a path"
     try:
-        _validate({**TRAIN_DEFAULTS, **opts})
-    except ConceptVAEError as exc:
-        return f"options: {exc.message}"
+        TrainOptions.from_dict({**TRAIN_DEFAULTS, **opts}).validate()
+    except (ConceptVAEError, TypeError) as exc:
+        return f"options: {getattr(exc, 'message', exc)}"
     history = state.get("history")
     if not isinstance(history, dict):
         return "history is not an object"
@@ -318,135 +304,57 @@ def restore_checkpoint(path: Path, vae) -> None:  # noqa: ANN001
 def _resolve_options(
     out: Path, resume: bool, given: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The run's options (TrainOptions fields plus data and labels) and, when
+    resuming, the checkpoint state."""
     ckpt = out / files.CHECKPOINT
     if resume:
         if not ckpt.exists():
             raise ConceptVAEError("nothing to resume: no checkpoint.npz in this directory", out)
         state = read_checkpoint_state(ckpt)
         opts = dict(state["options"])
-        for key, value in given.items():
-            if value is None or key == "epochs":
-                continue
-            if opts.get(key) != value:
-                raise ConceptVAEError(
-                    f"--{key.replace('_', '-')} {value} differs from the interrupted run ({opts.get(key)}); "
-                    "resume with the same options",
-                    out,
-                )
+        TrainOptions.check_resume(opts, given, out)
         if given.get("epochs") is not None:
             opts["epochs"] = given["epochs"]
         return opts, state
     if ckpt.exists() or (out / files.CONFIG).exists():
         raise ConceptVAEError(
-            "already holds a training run; continue it with --resume or choose another --out", out
+            f"already holds a training run; continue it with {param('resume')} or choose "
+            f"another {param('out')}",
+            out,
         )
     opts = dict(TRAIN_DEFAULTS)
-    opts.update({k: v for k, v in given.items() if v is not None})
+    opts.update(given)
     return opts, None
-
-
-def _num(v: Any) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
-
-
-def _int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
-def _validate(opts: dict[str, Any]) -> None:
-    """Every training option against its documented range (see `conceptvae train --help`)."""
-
-    def finite(v: Any) -> bool:
-        return _num(v) and bool(np.isfinite(float(v)))
-
-    def sizes(v: Any) -> bool:
-        return v is None or (isinstance(v, list) and len(v) <= 16 and all(_int(x) for x in v))
-
-    checks = [
-        ("epochs", _int(opts["epochs"]) and 1 <= opts["epochs"] <= MAX_EPOCHS,
-         f"--epochs must be a whole number from 1 to {MAX_EPOCHS}"),
-        ("batch_size", _int(opts["batch_size"]) and 1 <= opts["batch_size"] <= MAX_BATCH,
-         f"--batch-size must be a whole number from 1 to {MAX_BATCH}"),
-        ("lr", finite(opts["lr"]) and 0 < opts["lr"] <= 10, "--lr must be in (0, 10]"),
-        ("beta", finite(opts["beta"]) and 0 <= opts["beta"] <= 1e4,
-         "--beta must be in [0, 10000]"),
-        ("seed", _int(opts["seed"]) and 0 <= opts["seed"] < 2**32,
-         "--seed must be in [0, 2**32)"),
-        ("denoise", finite(opts["denoise"]) and 0 <= opts["denoise"] <= 10,
-         "--denoise must be in [0, 10]"),
-        ("val_split", finite(opts["val_split"]) and 0 <= opts["val_split"] < 1,
-         "--val-split must be in [0, 1)"),
-        ("supervise_weight", opts.get("supervise_weight") is None
-         or (finite(opts["supervise_weight"]) and 0 <= opts["supervise_weight"] <= 1e4),
-         "--supervise-weight must be in [0, 10000]"),
-        ("latent_dim", _int(opts["latent_dim"]) and 1 <= opts["latent_dim"] <= 4096,
-         "--latent-dim must be a whole number from 1 to 4096"),
-        ("filters", sizes(opts["filters"]), "--filters must be at most 16 whole numbers"),
-        ("hidden", sizes(opts["hidden"]), "--hidden must be at most 16 whole numbers"),
-        ("blocks", opts.get("blocks") is None or (_int(opts["blocks"]) and 0 <= opts["blocks"] <= 8),
-         "--blocks must be a whole number from 0 to 8"),
-        ("arch", opts["arch"] in ("conv", "dense"), "--arch must be conv or dense"),
-        ("activation", isinstance(opts["activation"], str), "--activation must be a name"),
-        ("recon_loss", opts["recon_loss"] in ("bce", "mse"), "--recon-loss must be bce or mse"),
-        ("supervise", opts.get("supervise") is None or (isinstance(opts["supervise"], list)
-         and all(isinstance(c, str) for c in opts["supervise"])), "--supervise must name columns"),
-        ("data", isinstance(opts.get("data", ""), str), "data must be a path"),
-        ("labels", opts.get("labels") is None or isinstance(opts["labels"], str),
-         "--labels must be a path"),
-        ("image_size", opts.get("image_size") is None
-         or (_int(opts["image_size"]) and 4 <= opts["image_size"] <= 1024),
-         "--image-size must be a whole number from 4 to 1024"),
-        ("channels", opts.get("channels") in (None, 1, 3), "--channels must be 1 or 3"),
-    ]  # fmt: skip
-    for _, ok, msg in checks:
-        if not ok:
-            raise ConceptVAEError(msg)
 
 
 def train(
     data: str | os.PathLike | Dataset,
     out: str | os.PathLike,
+    options: TrainOptions | None = None,
     *,
     labels: str | os.PathLike | None = None,
-    image_size: int | None = None,
-    channels: int | None = None,
-    latent_dim: int | None = None,
-    arch: str | None = None,
-    filters: list[int] | None = None,
-    hidden: list[int] | None = None,
-    blocks: int | None = None,
-    activation: str | None = None,
-    beta: float | None = None,
-    recon_loss: str | None = None,
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    lr: float | None = None,
-    val_split: float | None = None,
-    seed: int | None = None,
-    denoise: float | None = None,
-    supervise: list[str] | None = None,
-    supervise_weight: float | None = None,
     resume: bool = False,
     verbose: int | str = "auto",
     command: str | None = None,
+    export: bool = True,
+    **overrides: Any,
 ) -> TrainResult:
     """Train a VAE on ``data`` and save it to the model directory ``out``.
 
-    Unset options come from the checkpoint when resuming, else from
-    TRAIN_DEFAULTS and the data (image size and channels).
+    ``options`` (a :class:`TrainOptions`) and keyword ``overrides`` of its
+    fields (``latent_dim=8, epochs=5``) set the run; an override of None is
+    unset. Unset options come from the checkpoint when resuming, else from the
+    defaults and the data (image size and channels). ``export=False`` skips
+    writing the LiteRT flatbuffers (the model then runs on the Keras backend).
     """
     out = Path(out)
-    given = dict(
-        image_size=image_size, channels=channels, latent_dim=latent_dim, arch=arch,
-        filters=filters, hidden=hidden, blocks=blocks, activation=activation, beta=beta, recon_loss=recon_loss,
-        epochs=epochs, batch_size=batch_size, lr=lr, val_split=val_split, seed=seed, denoise=denoise,
-        supervise=list(supervise) if supervise else None, supervise_weight=supervise_weight,
-    )  # fmt: skip
+    given = TrainOptions.given(options, overrides)
     if not isinstance(data, Dataset):
         given["data"] = os.fspath(data)
-        given["labels"] = None if labels is None else os.fspath(labels)
+        if labels is not None:
+            given["labels"] = os.fspath(labels)
     with _claim_run_dir(out, resume):
-        return _train(data, out, given, resume, verbose, command)
+        return _train(data, out, given, resume, verbose, command, export)
 
 
 @contextlib.contextmanager
@@ -522,9 +430,10 @@ def _train(
     resume: bool,
     verbose: int | str,
     command: str | None,
+    export: bool = True,
 ) -> TrainResult:
     opts, state = _resolve_options(out, resume, given)
-    _validate(opts)
+    TrainOptions.from_dict(opts).validate()
 
     dataset = (
         data
@@ -587,9 +496,10 @@ def _train(
             done = ckpt.epoch
             if done > 0:
                 restore_checkpoint(out / files.CHECKPOINT, vae)
-                _save_model(out, vae, cfg, dataset, opts, ckpt.history, {}, command)
+                _save_model(out, vae, cfg, dataset, opts, ckpt.history, {}, command, export)
             raise TrainingInterrupted(
-                f"interrupted after {done} finished epoch(s); continue with --resume", out
+                f"interrupted after {done} finished epoch(s); continue with {param('resume')}",
+                out,
             ) from None
     if ckpt.diverged:
         raise ConceptVAEError(
@@ -606,7 +516,7 @@ def _train(
     metrics = evaluate(vae, test, seed_)
     metrics["train_seconds"] = round(seconds, 2)
     metrics["epochs"] = total_epochs
-    _save_model(out, vae, cfg, dataset, opts, ckpt.history, metrics, command)
+    _save_model(out, vae, cfg, dataset, opts, ckpt.history, metrics, command, export)
     _save_preview(out / files.PREVIEW, vae, test, seed_)
     return TrainResult(out, cfg, ckpt.history, metrics)
 
@@ -702,6 +612,7 @@ def _save_model(
     history: dict[str, list[float]],
     metrics: dict[str, Any],
     command: str | None,
+    export: bool = True,
 ) -> None:  # noqa: ANN001
     from .model.export import convert_and_verify, write_export
 
@@ -718,8 +629,10 @@ def _save_model(
             "Try a lower --lr",
             out,
         )
-    # Every saved model ships its LiteRT flatbuffers, so inference never needs TensorFlow.
-    encoder, decoder, diffs = convert_and_verify(vae, out)
+    # Every saved model ships its LiteRT flatbuffers, so inference never needs TensorFlow;
+    # they are converted and checked against Keras before anything is written.
+    if export:
+        encoder, decoder, diffs = convert_and_verify(vae, out)
     save_weights(vae, out)
     cfg.save(out / files.CONFIG)
     meta = {
@@ -735,7 +648,8 @@ def _save_model(
     }  # fmt: skip
     files.write_meta(out, meta)
     atomic_write_json(out / files.HISTORY, history)
-    write_export(out, encoder, decoder, diffs)
+    if export:
+        write_export(out, encoder, decoder, diffs)
 
 
 def save_weights(vae, out: Path) -> None:  # noqa: ANN001

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConceptError, resource_problem
+from ..errors import ConceptError, param, resource_problem
 from ..io import atomic_write_bytes
 from ..model import files
 from ..readers import loads_json, open_regular
@@ -209,7 +209,7 @@ def model_ref(model: Any) -> ModelRef:
             raise ConceptError("this model was not loaded from disk, so it has no concept library")
         return ModelRef(Path(model.path), model.latent_dim, model.fingerprint)
     from ..config import VAEConfig
-    from ..registry import resolve_model_path
+    from ..model.registry import resolve_model_path
 
     path = resolve_model_path(model)
     if path.is_dir():
@@ -539,7 +539,7 @@ class ConceptLibrary:
             raise ConceptError(
                 f"the library already has {', '.join(map(repr, clash))}"
                 + (
-                    "; pass --replace to overwrite, or --name to choose another name"
+                    f"; pass {param('replace')} to overwrite, or {param('name')} to choose another name"
                     if not replace
                     else " (as another kind of concept; remove it first)"
                 )
@@ -615,7 +615,7 @@ class ConceptLibrary:
             raise ConceptError(
                 f"concept library was built for model {self.model_fingerprint}, not this "
                 f"model's weights ({ref.fingerprint}); rebuild the concepts, or pass "
-                f"--ignore-fingerprint to use them anyway",
+                f"{param('ignore_fingerprint')} to use them anyway",
                 where,
             )
 
@@ -821,7 +821,7 @@ def _parse_h5(f: Any, path: Path) -> ConceptLibrary:
         try:
             check_name(name)
         except ConceptError as exc:
-            raise bad(exc.message) from None
+            raise bad(exc.raw) from None
         extra = set(g) - {"vector", "probe_coef", "probe_intercept", "info"}
         if extra:
             raise bad(f"unexpected object(s) in {where}: {', '.join(sorted(extra))}")
@@ -866,7 +866,7 @@ def _parse_h5(f: Any, path: Path) -> ConceptLibrary:
         try:
             lib.add_class_set(cset)
         except ConceptError as exc:
-            raise bad(exc.message) from None
+            raise bad(exc.raw) from None
     names = lib.all_names()
     if len(set(names)) != len(names):
         raise bad("a name is used twice")

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import ConceptError
 from ..io import atomic_path, atomic_write_text
+from ..options import EXPORT_FORMATS
 from .expressions import check_name
 from .library import (
     FORMAT,
@@ -29,7 +30,6 @@ from .library import (
     update_library,
 )
 
-EXPORT_FORMATS = ("json", "npz")
 # An export holds a few vectors per concept: 256 MiB is thousands of concepts at latent 4096.
 MAX_EXPORT_BYTES = 256 << 20
 
@@ -294,7 +294,7 @@ def library_from_dict(d: Any, source: str | os.PathLike) -> ConceptLibrary:
     except ConceptError as exc:
         if exc.path:
             raise
-        raise bad(exc.message) from None
+        raise bad(exc.raw) from None
     return lib
 
 

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from ..config import VAEConfig
-from ..errors import ConceptVAEError, ModelError
+from ..errors import ConceptVAEError, ModelError, param
+from ..options import MAX_THREADS
 from . import files
 from .quiet import _stderr_to_devnull
 
@@ -34,9 +35,6 @@ DECODER_INPUT = "z"
 DECODER_OUTPUT = "image"
 
 REEXPORT_HINT = "re-create it with `conceptvae export`"
-
-
-MAX_THREADS = 64
 
 
 def default_threads() -> int:
@@ -92,7 +90,7 @@ class LiteRTGraph:
         except ImportError as exc:
             raise ModelError(
                 f"the LiteRT runtime is not installed ({exc}); `pip install ai-edge-litert`, "
-                "or use --backend keras",
+                f"or use {param('backend')} keras",
                 where,
             ) from None
 

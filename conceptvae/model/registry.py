@@ -13,8 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ModelError
-from .model import files
+from ..errors import ModelError
+from . import files
 
 
 def home() -> Path:
