@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import ConceptVAEError
+from .options import MAX_SEED
 
 if TYPE_CHECKING:
     from .model.loaded import VAEModel

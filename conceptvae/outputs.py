@@ -149,7 +149,9 @@ def refuse_writing_into_data(
         for out in outputs:
             o = _real(out)
             if o == real:
-                raise ConceptVAEError("output path is also an input; refusing without --overwrite", out)
+                raise ConceptVAEError(
+                    f"output path is also an input; refusing without {param('overwrite')}", out
+                )
             if os.path.isdir(real) and os.path.commonpath([real, o]) == real:
                 raise ConceptVAEError(
                     f"is inside the data folder {os.fspath(d)}; write the output elsewhere", out

@@ -504,7 +504,7 @@ def _train(
     if ckpt.diverged:
         raise ConceptVAEError(
             f"training diverged at epoch {ckpt.diverged} (the loss or the weights became NaN "
-            f"or infinite); no model was saved. Try a lower --lr (this run: {opts['lr']:g})",
+            f"or infinite); no model was saved. Try a lower {param('lr')} (this run: {opts['lr']:g})",
             out,
         )
     seconds = time.perf_counter() - t0
@@ -620,13 +620,13 @@ def _save_model(
     if not weights_finite(vae):
         raise ConceptVAEError(
             "training diverged (the weights became NaN or infinite); no model was saved. "
-            "Try a lower --lr",
+            f"Try a lower {param('lr')}",
             out,
         )
     if any(isinstance(v, float) and not np.isfinite(v) for v in metrics.values()):
         raise ConceptVAEError(
             "training diverged (the test loss is NaN or infinite); no model was saved. "
-            "Try a lower --lr",
+            f"Try a lower {param('lr')}",
             out,
         )
     # Every saved model ships its LiteRT flatbuffers, so inference never needs TensorFlow;

@@ -147,7 +147,7 @@ def test_resource_errors_map_to_one_line(exc, says, runner, tiny_model, monkeypa
     def boom(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         raise exc
 
-    monkeypatch.setattr("conceptvae.modelinfo.model_info", boom)
+    monkeypatch.setattr("conceptvae.model.info.model_info", boom)
     line = _one_error(invoke(runner, "info", tiny_model))
     assert says in line
 
@@ -156,7 +156,7 @@ def test_a_real_bug_still_shows_its_traceback(runner, tiny_model, monkeypatch):
     def bug(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         raise KeyError("not a user error")
 
-    monkeypatch.setattr("conceptvae.modelinfo.model_info", bug)
+    monkeypatch.setattr("conceptvae.model.info.model_info", bug)
     from conceptvae.cli.main import cli
 
     result = runner.invoke(cli, ["info", str(tiny_model)])

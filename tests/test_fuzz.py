@@ -129,7 +129,7 @@ def test_meta_fields_of_any_type_never_crash_info(meta_model, runner, key, value
 @given(key=st.sampled_from(CONFIG_KEYS), value=JSON)
 def test_config_fields_of_any_type_are_valid_or_refused(key, value):
     from conceptvae.config import MAX_PARAMETERS, VAEConfig
-    from conceptvae.modelinfo import count_parameters
+    from conceptvae.model.info import count_parameters
 
     try:
         cfg = VAEConfig.from_dict({"image_size": 16, "latent_dim": 4, key: value}, "config.json")
@@ -270,7 +270,7 @@ def test_idx_headers_of_any_dimensions(tmp_path_factory, dims, code, body, gz):
        dtype=st.sampled_from(["|u1", "<i8", "<f4", "<f8", "|O", "<U3", "|V8", "<c16"]),
        flip=st.integers(0, 300), byte=st.integers(0, 255))  # fmt: skip
 def test_npz_headers_of_any_shape_and_damaged_bytes(tmp_path_factory, shape, dtype, flip, byte):
-    from conceptvae.codec import read_latents
+    from conceptvae.commands.codec import read_latents
     from conceptvae.data import read_npz
 
     header = f"{{'descr': '{dtype}', 'fortran_order': False, 'shape': {tuple(shape)}, }}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from .. import animate
-from ..errors import ConceptVAEError
+from ..errors import ConceptVAEError, param
 from ..script import (
     MorphScript,
     Prepared,
@@ -48,7 +48,7 @@ def plan_script(
             taken = [p for p in target.frame_paths(script.n_frames) if os.path.lexists(p)]
             if taken:
                 raise ConceptVAEError(
-                    "would replace existing files (pass --overwrite to allow it)", taken[0]
+                    f"would replace existing files (pass {param('overwrite')} to allow it)", taken[0]
                 )
     except ConceptVAEError as exc:
         raise (exc if out is not None else fail("output", exc)) from None
@@ -69,7 +69,7 @@ def _check_script_output(script: MorphScript, output: str | os.PathLike, overwri
             output,
         )
     if not overwrite and os.path.lexists(output) and not os.path.isdir(output):
-        raise ConceptVAEError("already exists (pass --overwrite to replace it)", output)
+        raise ConceptVAEError(f"already exists (pass {param('overwrite')} to replace it)", output)
 
 
 def render_script(
