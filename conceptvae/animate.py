@@ -36,7 +36,7 @@ from .checks import check_count, check_fps
 from .errors import ConceptVAEError, param
 from .images import MAX_PIXELS, array_to_pil, to_uint8
 from .io import atomic_path
-from .options import DEFAULT_FPS
+from .options import DEFAULT_FPS, MAX_TOTAL_PIXELS
 from .outputs import (
     check_dir_creatable,
     check_writable_parent,
@@ -102,6 +102,13 @@ def check_target(
     would replace an input (a keyframe inside DIR/), before any frame is rendered."""
     if target.kind == "dir":
         refuse_overwriting_inputs(target.frame_paths(n_frames), list(inputs), overwrite)
+    if n_frames * side * side > MAX_TOTAL_PIXELS:
+        raise ConceptVAEError(
+            f"{n_frames} frames of {side}x{side} are {n_frames * side * side:,} pixels; at most "
+            f"{MAX_TOTAL_PIXELS:,} are rendered: ask for fewer frames or a smaller "
+            f"{param('size')}",
+            target.path,
+        )
     if target.kind == "gif" and fps > GIF_MAX_FPS:
         raise ConceptVAEError(
             f"GIF frame delays are whole hundredths of a second, so a GIF plays at most "

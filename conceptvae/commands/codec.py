@@ -17,7 +17,7 @@ from ..errors import ConceptVAEError, DataError, param
 from ..images import check_image_suffix, save_image, save_pil
 from ..io import atomic_path, atomic_save_npy
 from ..model.loaded import VAEModel
-from ..options import MAX_SAMPLES, MAX_TEMPERATURE
+from ..options import MAX_SAMPLES, MAX_TEMPERATURE, MAX_TOTAL_PIXELS
 from ..outputs import (
     check_dir_creatable,
     check_writable_parent,
@@ -229,10 +229,17 @@ def sample_files(
     else:
         check_image_suffix(out)
         check_writable_parent(Path(out))
+    side = size or model.config.image_size
     if not as_dir:
         from ..render import check_picture
 
-        check_picture(n, int(np.ceil(np.sqrt(n))), size or model.config.image_size)
+        check_picture(n, int(np.ceil(np.sqrt(n))), side)
+    elif n * side * side > MAX_TOTAL_PIXELS:
+        raise ConceptVAEError(
+            f"{n} samples of {side}x{side} are {n * side * side:,} pixels; at most "
+            f"{MAX_TOTAL_PIXELS:,} are rendered: ask for fewer or a smaller {param('size')}",
+            out,
+        )
     images = model.sample(n, temperature=temperature, seed=seed)
     if as_dir:
         d = Path(out)
