@@ -155,7 +155,7 @@ def test_the_library_never_imports_the_cli():
 # module (or package prefix) gets a layer here: the test names any it does not know.
 LAYERS = [
     ("base", ["conceptvae", "conceptvae.errors", "conceptvae.options", "conceptvae.lazy",
-              "conceptvae.io"]),
+              "conceptvae.io", "conceptvae.examples"]),
     ("values", ["conceptvae.checks", "conceptvae.images", "conceptvae.config",
                 "conceptvae.outputs", "conceptvae.latent", "conceptvae.render"]),
     ("data and models", ["conceptvae.data", "conceptvae.model", "conceptvae.keyframes",
