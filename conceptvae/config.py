@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ConceptVAEError, param
-from .options import ACTIVATIONS, ARCHES, RECON_LOSSES
+from .options import ACTIVATIONS, ARCHES, RECON_LOSSES, UPSAMPLES
 
 FORMAT_VERSION = 1
 # 200 million float32 weights are 800 MB: far beyond any model this toolkit trains
@@ -55,6 +55,7 @@ class VAEConfig:
     supervise: list[dict] = field(default_factory=list)
     supervise_weight: float = 10.0
     recon_loss: str = "bce"
+    upsample: str = "transpose"
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -85,6 +86,8 @@ class VAEConfig:
             raise bad(
                 f"recon_loss must be one of {', '.join(RECON_LOSSES)}, got {self.recon_loss!r}"
             )
+        if self.upsample not in UPSAMPLES:
+            raise bad(f"upsample must be one of {', '.join(UPSAMPLES)}, got {self.upsample!r}")
         if self.activation not in ACTIVATIONS:
             raise bad(
                 f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}"
@@ -199,6 +202,13 @@ class TrainOptions:
     val_split: float = 0.05
     seed: int = 0
     denoise: float = 0.0
+    # Faces: decoder upsampling (a VAEConfig field), left-right flips of half of
+    # each batch, and a training-only patch discriminator (weight 0: off) that
+    # joins after adversarial_start epochs (conceptvae.model.adversarial).
+    upsample: str = "transpose"
+    flip: bool = False
+    adversarial: float = 0.0
+    adversarial_start: int = 0
     image_size: int | None = None
     channels: int | None = None
 
@@ -251,6 +261,12 @@ class TrainOptions:
             (self.image_size is None or whole(self.image_size, 4, 1024), "image_size",
              "must be a whole number from 4 to 1024"),
             (self.channels in (None, 1, 3), "channels", "must be 1 or 3"),
+            (self.upsample in UPSAMPLES, "upsample", f"must be one of {', '.join(UPSAMPLES)}"),
+            (isinstance(self.flip, bool), "flip", "must be true or false"),
+            (num(self.adversarial) and 0 <= self.adversarial <= 100, "adversarial",
+             "must be in [0, 100]"),
+            (whole(self.adversarial_start, 0, MAX_EPOCHS), "adversarial_start",
+             f"must be a whole number from 0 to {MAX_EPOCHS}"),
         ]  # fmt: skip
         for ok, name, problem in checks:
             if not ok:

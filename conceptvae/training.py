@@ -70,6 +70,7 @@ class BatchSource:
         shuffle: bool = True,
         cache: np.ndarray | None = None,
         labels: np.ndarray | None = None,
+        flip: bool = False,
     ) -> None:
         self.dataset = dataset
         self.indices = indices
@@ -79,6 +80,7 @@ class BatchSource:
         self.denoise = denoise
         self.shuffle = shuffle
         self.cache = cache  # uint8 images for exactly `indices`, in that order
+        self.flip = flip  # mirror a seeded half of each batch (left-right)
         self._orders: dict[int, np.ndarray] = {}
         # (len(indices), heads) int32 codes for --supervise, -1 unknown
         self.labels = np.zeros((len(indices), 0), np.int32) if labels is None else labels
@@ -95,6 +97,9 @@ class BatchSource:
         else:
             raw = self.dataset.load(self.indices[np.sort(pos)])
         x = raw.astype(np.float32) * np.float32(1 / 255)
+        if self.flip:
+            mirror = _rng(self.seed, 6, epoch, b).random(len(x)) < 0.5
+            x[mirror] = x[mirror, :, ::-1]
         eps = _rng(self.seed, 2, epoch, b).standard_normal((len(x), self.latent_dim), np.float32)
         x_in = x
         if self.denoise > 0:
@@ -209,6 +214,9 @@ def _cache_split(dataset: Dataset, indices: np.ndarray) -> np.ndarray | None:
 def save_checkpoint(path: Path, vae, state: dict[str, Any]) -> None:  # noqa: ANN001
     arrays = {f"w{i}": w for i, w in enumerate(vae.get_weights())}
     arrays.update({f"o{i}": np.asarray(v) for i, v in enumerate(vae.optimizer.variables)})
+    d_opt = getattr(vae, "d_optimizer", None)  # a training-only discriminator's Adam
+    if d_opt is not None:
+        arrays.update({f"p{i}": np.asarray(v) for i, v in enumerate(d_opt.variables)})
     arrays["state"] = np.array(json.dumps(state))
     with atomic_path(path, suffix=".npz") as tmp:
         with open(tmp, "wb") as fh:
@@ -252,9 +260,6 @@ def _state_problem(state: Any) -> str | None:
     unknown = set(opts) - set(TRAIN_DEFAULTS) - {"data", "labels", "image_size", "channels"}
     if unknown:
         return f"unknown option(s) {', '.join(sorted(map(str, unknown)))}"
-    missing = set(TRAIN_DEFAULTS) - set(opts) - {"blocks", "supervise", "supervise_weight"}
-    if missing:
-        return f"missing option(s) {', '.join(sorted(missing))}"
     for key in ("data", "labels"):
         if opts.get(key) is not None and not isinstance(opts[key], str):
             return f"options: {key} must be a path"
@@ -280,9 +285,16 @@ def restore_checkpoint(path: Path, vae) -> None:  # noqa: ANN001
         with np.load(path, allow_pickle=False) as npz:
             want = vae.get_weights()
             weights = [npz[f"w{i}"] for i in range(len(want))]
-            vae.optimizer.build(vae.trainable_variables)
+            vae.optimizer.build(vae.generator_variables)
             slots = [npz[f"o{i}"] for i in range(len(vae.optimizer.variables))]
-            for got, ref in zip(weights + slots, want + [v.numpy() for v in vae.optimizer.variables]):
+            refs = want + [v.numpy() for v in vae.optimizer.variables]
+            d_opt = getattr(vae, "d_optimizer", None)
+            d_slots: list[np.ndarray] = []
+            if d_opt is not None:
+                d_opt.build(vae.discriminator.trainable_variables)
+                d_slots = [npz[f"p{i}"] for i in range(len(d_opt.variables))]
+                refs += [v.numpy() for v in d_opt.variables]
+            for got, ref in zip(weights + slots + d_slots, refs):
                 if got.shape != np.shape(ref) or got.dtype.kind not in "fiu":
                     raise ValueError("shape")
                 if got.dtype.kind == "f" and not np.isfinite(got).all():
@@ -290,6 +302,9 @@ def restore_checkpoint(path: Path, vae) -> None:  # noqa: ANN001
             vae.set_weights(weights)
             for var, value in zip(vae.optimizer.variables, slots):
                 var.assign(value)
+            if d_opt is not None:
+                for var, value in zip(d_opt.variables, d_slots):
+                    var.assign(value)
     except ConceptVAEError:
         raise
     except Exception as exc:  # noqa: BLE001 - keras, numpy and zipfile raise many types
@@ -450,6 +465,7 @@ def _train(
         activation=opts["activation"], beta=float(opts["beta"]), recon_loss=opts["recon_loss"],
         supervise=supervision_spec(dataset, opts.get("supervise") or []),
         supervise_weight=float(opts.get("supervise_weight", 10.0)),
+        upsample=opts.get("upsample", "transpose"),
     )  # fmt: skip
     if len(dataset) < 2:
         raise ConceptVAEError("need at least 2 images to train", dataset.name)
@@ -459,7 +475,8 @@ def _train(
     bs = int(opts["batch_size"])
     codes = label_codes(dataset, cfg.supervise)
     train_src = BatchSource(dataset, train_idx, bs, cfg.latent_dim, seed_, opts["denoise"],
-                            cache=_cache_split(dataset, train_idx), labels=codes[train_idx])  # fmt: skip
+                            cache=_cache_split(dataset, train_idx), labels=codes[train_idx],
+                            flip=bool(opts.get("flip")))  # fmt: skip
     val_src = None
     if len(val_idx):
         val_src = BatchSource(dataset, val_idx, bs, cfg.latent_dim, seed_ + 1, opts["denoise"],
@@ -467,7 +484,14 @@ def _train(
                               labels=codes[val_idx])  # fmt: skip
 
     keras.utils.set_random_seed(seed_)
-    vae = build_vae(cfg)
+    adversarial_weight = float(opts.get("adversarial") or 0.0)
+    if adversarial_weight > 0:
+        from .model.adversarial import build_adversarial_vae
+
+        start = int(opts.get("adversarial_start") or 0) * len(train_src)
+        vae = build_adversarial_vae(cfg, adversarial_weight, start)
+    else:
+        vae = build_vae(cfg)
     vae.compile(optimizer=keras.optimizers.Adam(learning_rate=float(opts["lr"])))
     start_epoch, history = 0, {}
     if state is not None:
@@ -478,7 +502,7 @@ def _train(
     ckpt = _EpochCheckpoint(out / files.CHECKPOINT, opts, history)
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     if start_epoch < total_epochs:
         try:
             vae.fit(
@@ -507,7 +531,7 @@ def _train(
             f"or infinite); no model was saved. Try a lower {param('lr')} (this run: {opts['lr']:g})",
             out,
         )
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     test = (
         dataset.test
         if dataset.test is not None
@@ -515,6 +539,9 @@ def _train(
     )
     metrics = evaluate(vae, test, seed_)
     metrics["train_seconds"] = round(seconds, 2)
+    # CPU time of every thread (wall time on a shared machine says little); this
+    # session's part only when resumed: the history's per-epoch "cpu_seconds" add up.
+    metrics["train_cpu_seconds"] = round(cpu, 2)
     metrics["epochs"] = total_epochs
     _save_model(out, vae, cfg, dataset, opts, ckpt.history, metrics, command, export)
     _save_preview(out / files.PREVIEW, vae, test, seed_)
@@ -567,7 +594,7 @@ class _EpochCheckpoint(keras.callbacks.Callback):
         self.path, self.options = path, options
         self.history = {k: list(v) for k, v in history.items()}
         self.epoch = 0
-        self._t = 0.0
+        self._t = self._cpu = 0.0
         self.diverged = 0  # the epoch in which loss or weights stopped being finite
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
@@ -578,7 +605,7 @@ class _EpochCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch = epoch
-        self._t = time.perf_counter()
+        self._t, self._cpu = time.perf_counter(), time.process_time()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = dict(logs or {})
@@ -589,6 +616,7 @@ class _EpochCheckpoint(keras.callbacks.Callback):
             self.model.stop_training = True
             return
         logs["seconds"] = time.perf_counter() - self._t
+        logs["cpu_seconds"] = time.process_time() - self._cpu
         for k, v in logs.items():
             self.history.setdefault(k, []).append(round(float(v), 6))
         self.epoch = epoch + 1
@@ -617,7 +645,8 @@ def _save_model(
     from .model.export import convert_and_verify, write_export
 
     # Everything that can fail is checked before the first file is replaced.
-    if not weights_finite(vae):
+    plain = plain_network(vae)
+    if not weights_finite(plain):
         raise ConceptVAEError(
             "training diverged (the weights became NaN or infinite); no model was saved. "
             f"Try a lower {param('lr')}",
@@ -632,12 +661,12 @@ def _save_model(
     # Every saved model ships its LiteRT flatbuffers, so inference never needs TensorFlow;
     # they are converted and checked against Keras before anything is written.
     if export:
-        encoder, decoder, diffs = convert_and_verify(vae, out)
-    save_weights(vae, out)
+        encoder, decoder, diffs = convert_and_verify(plain, out)
+    save_weights(vae, out, plain)
     cfg.save(out / files.CONFIG)
     meta = {
-        "fingerprint": files.weights_fingerprint(vae.get_weights()),
-        "parameters": int(vae.count_params()),
+        "fingerprint": files.weights_fingerprint(plain.get_weights()),
+        "parameters": int(plain.count_params()),
         "data": {"source": dataset.name, "images": len(dataset), "fingerprint": dataset.fingerprint(),
                  "labels": sorted(dataset.labels)},
         "training": {k: v for k, v in opts.items() if k not in ("data", "labels")},
@@ -652,15 +681,25 @@ def _save_model(
         write_export(out, encoder, decoder, diffs)
 
 
-def save_weights(vae, out: Path) -> None:  # noqa: ANN001
-    # A compiled model would also write the optimizer's two moments per weight,
-    # tripling the file; resuming reads checkpoint.npz, so the weights file
-    # holds the network alone.
+def plain_network(vae):  # noqa: ANN001, ANN201
+    """The network alone, as a plain, uncompiled VAE (no discriminator, no optimizer)."""
     plain = build_vae(vae.vae_config)
-    plain.set_weights(vae.get_weights())
+    plain.set_weights(vae.network_weights())
+    return plain
+
+
+def save_weights(vae, out: Path, plain=None):  # noqa: ANN001, ANN201
+    """Write the network alone and return it as a plain, uncompiled VAE.
+
+    A compiled model would also write the optimizer's two moments per weight,
+    tripling the file (resuming reads checkpoint.npz), and training-only parts
+    (a discriminator) are no part of the model.
+    """
+    plain = plain if plain is not None else plain_network(vae)
     with atomic_path(out / files.WEIGHTS, suffix=".weights.h5") as tmp:
         tmp.unlink()
         plain.save_weights(tmp)
+    return plain
 
 
 def _save_preview(path: Path, vae, test: Dataset | _Subset, seed: int) -> None:  # noqa: ANN001
