@@ -346,10 +346,10 @@ CASES = [
          lambda w: (_checkpoint()(w), np.savez(w / "model" / "checkpoint.npz", state=np.array(DEEP)))),
     # concept libraries: read, write, import, export
     Case("concepts import of a JSON export holding 1e39", ("concepts", "import", "model",
-         "export.json"), r"export\.json: .*smile\.vector holds 1e\+39, beyond float32's range",
+         "export.json"), r"export\.json: .*smile'?[./]vector holds 1e\+39, beyond float32's range",
          _export_with(lambda d: d["concepts"]["smile"]["vector"].__setitem__(0, 1e39))),
     Case("concepts import of an export with counts 1e30", ("concepts", "import", "model",
-         "export.json"), r"export\.json: .*digit\.counts must hold whole numbers",
+         "export.json"), r"export\.json: .*digit'?[./]counts must hold whole numbers",
          _export_with(lambda d: d["class_sets"]["digit"].update(counts=[1e30, 1]))),
     Case("concepts import of an export nested 100,000 deep", ("concepts", "import", "model",
          "export.json"), r"export\.json: concept export is refused: nested", _write("export.json", DEEP)),
