@@ -60,6 +60,8 @@ from .resolve import resolve_model
 if TYPE_CHECKING:
     from .concepts.expressions import Term
     from .concepts.library import ConceptLibrary
+    from .faces.align import FaceAlignment
+    from .faces.inputs import FaceChoice, FaceView
     from .model.loaded import VAEModel
 
 MODES = EDIT_MODES
@@ -182,9 +184,22 @@ def concept_slug(args: Sequence[ConceptArg]) -> str:
 
 @dataclass
 class _Input:
+    """One image the model encodes: a whole input, or one face found in a photograph."""
+
     name: str
     crop: Image.Image  # the square center crop at its own size, mode 'L' or 'RGB'
     x: np.ndarray  # (S, S, C) float32 in [0, 1]: exactly what training would see
+    slot: int = 0  # which output image this belongs to
+    face: FaceView | None = None  # set when the crop is a face aligned out of a photo
+
+
+@dataclass
+class _Slot:
+    """One output image: a whole input's result, or a photograph its faces go back into."""
+
+    name: str
+    photo: np.ndarray | None = None  # uint8 (H, W, C) photograph; None: not a photo
+    alignment: FaceAlignment | None = None
 
 
 def _as_list(images: Any, size: int, channels: int) -> list[Any]:
@@ -217,14 +232,37 @@ def _array_to_pil(arr: np.ndarray) -> Image.Image:
     return Image.fromarray(arr, mode="L" if arr.ndim == 2 else "RGB")
 
 
-def prepare_inputs(model: VAEModel, images: Any) -> list[_Input]:
-    """Paths, PIL images or arrays -> the model's view of each and its square crop."""
+def face_alignment(model: VAEModel) -> FaceAlignment | None:
+    """The model's face alignment (meta.json ``face_alignment``), or None: not a face model."""
+    from .faces.inputs import model_alignment
+
+    where = Path(model.path) / "meta.json" if model.path else None
+    return model_alignment(model.meta, model.config.image_size, where)
+
+
+def prepare_inputs(
+    model: VAEModel, images: Any, *, align: bool = True, face: FaceChoice = "all"
+) -> tuple[list[_Input], list[_Slot]]:
+    """Paths, PIL images or arrays -> what the model encodes, and the output slots.
+
+    For a face model (its meta.json has ``face_alignment``) with ``align``, an
+    input that is not exactly the model's size is a photograph: each chosen
+    face (``face``: "all", "largest" or a number from 1, in reading order) becomes
+    one aligned crop to encode, and its edit goes back into the photograph.
+    """
     size, channels = model.config.image_size, model.config.channels
-    out = []
+    alignment = face_alignment(model) if align else None
+    if alignment is not None:
+        from .faces.inputs import check_face_choice
+
+        face = check_face_choice(face)
+    out: list[_Input] = []
+    slots: list[_Slot] = []
     for i, item in enumerate(_as_list(images, size, channels)):
         exact = None
+        where = None
         if isinstance(item, (str, os.PathLike)):
-            im, name = load_pil(item), Path(item).stem
+            im, name, where = load_pil(item), Path(item).stem, item
         elif isinstance(item, Image.Image):
             im, name = _to_standard_mode(item), f"{i}"
         else:
@@ -234,14 +272,36 @@ def prepare_inputs(model: VAEModel, images: Any) -> list[_Input]:
                 if arr.shape[:2] == (size, size):
                     # Already the model's format: used as given, not rounded to 8 bits.
                     exact = np.clip(arr.astype(np.float32).reshape(size, size, channels), 0, 1)
+        slot = len(slots)
+        if alignment is not None and exact is None and im.size != (size, size):
+            from .faces.inputs import face_views, photo_array
+
+            views = face_views(im, alignment, channels, face, where)
+            slots.append(_Slot(name, photo_array(im), alignment))
+            for k, v in enumerate(views):
+                label = name if len(views) == 1 else f"{name}#{k + 1}"
+                out.append(_Input(label, v.crop, v.x, slot, v))
+            continue
         x = pil_to_array(im, size, channels) / np.float32(255) if exact is None else exact
-        out.append(_Input(name, to_square(im, min(im.size)), x))
+        slots.append(_Slot(name))
+        out.append(_Input(name, to_square(im, min(im.size)), x, slot))
     if not out:
         raise ConceptVAEError("no images to edit")
-    return out
+    return out, slots
 
 
 # -- the core ------------------------------------------------------------------------
+
+
+@dataclass
+class FaceEdit:
+    """One face edited in a photograph: where it was found and what moved it."""
+
+    box: tuple[float, float, float, float]  # x, y, w, h in the photograph's pixels
+    score: float
+    amounts: dict[str, float]
+    probability: float | None = None
+    capped: bool = False
 
 
 @dataclass
@@ -249,10 +309,13 @@ class EditResult:
     """What :func:`edit` made.
 
     ``images`` holds one float32 (H, W, C) array in [0, 1] per input: the model's
-    resolution in decode mode, the input's square crop size in detail mode.
-    ``amounts`` is (N, len(concepts)): the amount of each concept used per image.
-    With ``until``, ``probability`` is the probe's probability after the edit
-    and ``capped`` marks images whose amount hit ``max_amount``.
+    resolution in decode mode, the input's square crop size in detail mode, and
+    for a photograph given to a face model, the whole photograph (its size, its
+    colour) with every chosen face edited. ``amounts`` is (N, len(concepts)):
+    the amount of each concept used per image (for a photograph, the mean over
+    its faces; ``faces[i]`` lists each face's own). With ``until``,
+    ``probability`` is the probe's probability after the edit (a photograph's
+    lowest) and ``capped`` marks images whose amount hit ``max_amount``.
     """
 
     images: list[np.ndarray]
@@ -265,6 +328,7 @@ class EditResult:
     probability: np.ndarray | None = None
     capped: np.ndarray | None = None
     solved: int | None = None  # index of the concept whose amount ``until`` chose
+    faces: list[list[FaceEdit] | None] = field(default_factory=list)
 
     def pil(self, size: int | None = None) -> list[Image.Image]:
         """PIL images, optionally resized to ``size`` pixels square."""
@@ -290,12 +354,18 @@ def edit(
     ignore_fingerprint: bool = False,
     infer: str = "probe",
     backend: str = "auto",
+    align: bool = True,
+    face: FaceChoice = "all",
 ) -> EditResult:
     """Move each image along the concepts and decode (see the module docstring).
 
     ``concepts``: ``"smile"``, ``["smile", "thick=-0.5"]`` or ``{"smile": 1.5}``;
     an expression without its own ``=AMOUNT`` uses ``amount``. With ``until``,
     exactly one concept must have no ``=AMOUNT``: its amount is solved per image.
+    For a face model, ``align`` finds the faces in photographs (inputs not
+    exactly the model's size), edits each chosen one (``face``: "all",
+    "largest" or a number from 1, in reading order) and pastes it back;
+    ``align=False`` treats every input as an aligned crop.
     """
     exprs = list(concepts) if not isinstance(concepts, str) else [concepts]
     model = resolve_model(model, exprs, backend)
@@ -307,7 +377,7 @@ def edit(
     lib = resolve_library(model, library, ignore_fingerprint)
     args = parse_concepts(lib, concepts)
     solved = _solved_index(args) if until is not None else None
-    inputs = prepare_inputs(model, images)
+    inputs, slots = prepare_inputs(model, images, align=align, face=face)
 
     z = model.encode(np.stack([i.x for i in inputs])).astype(np.float64)
     amounts = np.array([[a.amount if a.amount is not None else amount for a in args]] * len(z))
@@ -321,11 +391,32 @@ def edit(
     shift = sum(amounts[:, [k]] * d for k, d in enumerate(dirs))
     z_new = (z + shift).astype(np.float32)
     warn_if_outside_shell(z, z_new)
-    images_out = _render(model, inputs, z.astype(np.float32), z_new, mode)
+    images_out = _render(model, inputs, slots, z.astype(np.float32), z_new, mode)
+    names = [a.expr for a in args]
+    faces: list[list[FaceEdit] | None] = [None] * len(slots)
+    per_slot: list[list[int]] = [[] for _ in slots]
+    for r, inp in enumerate(inputs):
+        per_slot[inp.slot].append(r)
+        if inp.face is not None:
+            f = inp.face.aligned.face
+            faces[inp.slot] = [*(faces[inp.slot] or []), FaceEdit(
+                f.box, f.score, dict(zip(names, map(float, amounts[r]))),
+                None if probability is None else float(probability[r]),
+                bool(capped[r]) if capped is not None else False,
+            )]  # fmt: skip
     return EditResult(
-        images_out, amounts, [a.expr for a in args], z_new, z.astype(np.float32), mode,
-        [i.name for i in inputs], probability, capped, solved,
-    )  # fmt: skip
+        images_out,
+        np.stack([amounts[rows].mean(0) for rows in per_slot]),
+        names,
+        z_new,
+        z.astype(np.float32),
+        mode,
+        [sl.name for sl in slots],
+        None if probability is None else np.array([probability[r].min() for r in per_slot]),
+        None if capped is None else np.array([capped[r].any() for r in per_slot]),
+        solved,
+        faces,
+    )
 
 
 def _solved_index(args: list[ConceptArg]) -> int:
@@ -426,15 +517,45 @@ def warn_if_outside_shell(z: np.ndarray, z_new: np.ndarray) -> None:
 
 
 def _render(
-    model: VAEModel, inputs: list[_Input], z: np.ndarray, z_new: np.ndarray, mode: str
+    model: VAEModel,
+    inputs: list[_Input],
+    slots: list[_Slot],
+    z: np.ndarray,
+    z_new: np.ndarray,
+    mode: str,
 ) -> list[np.ndarray]:
-    """Decoded images of ``z_new`` (one per row of z_new; rows cycle through inputs)."""
+    """One image per slot for each block of ``len(inputs)`` rows of ``z_new``
+    (rows cycle through inputs; the result cycles through slots the same way).
+
+    A whole input gives the decoded image (``decode``) or its crop plus the
+    decoded change (``detail``). A face found in a photograph gives its change
+    instead (``detail``: decode(z') - decode(z); ``decode``: decode(z') minus
+    the crop), pasted back into the photograph with every other face of it.
+    """
+    from .faces.paste import FACE_OVAL, paste_back
+
     decoded = model.decode(z_new)
-    if mode == "decode":
-        return list(decoded)
-    start = model.decode(z)
+    start = model.decode(z) if mode == "detail" else None
     n = len(inputs)
-    return [detail(inputs[j % n].crop, img - start[j % n]) for j, img in enumerate(decoded)]
+    out: list[np.ndarray] = []
+    for c in range(len(z_new) // n):
+        images: list[np.ndarray | None] = [None] * len(slots)
+        photos: dict[int, np.ndarray] = {}
+        for r, inp in enumerate(inputs):
+            img = decoded[c * n + r]
+            if inp.face is None:
+                images[inp.slot] = img if start is None else detail(inp.crop, img - start[r])
+                continue
+            change = img - (inp.x if start is None else start[r])
+            slot = slots[inp.slot]
+            photo = photos.get(inp.slot, slot.photo)
+            aligned = inp.face.aligned
+            outline = aligned.face.mesh[list(FACE_OVAL), :2]
+            photos[inp.slot] = paste_back(photo, change, aligned.to_crop, slot.alignment, outline)
+        for k, photo in photos.items():
+            images[k] = photo.astype(np.float32) / np.float32(255)
+        out.extend(images)  # type: ignore[arg-type]
+    return out
 
 
 def detail(crop: Image.Image, change: np.ndarray) -> np.ndarray:
@@ -502,12 +623,16 @@ def traverse(
     ignore_fingerprint: bool = False,
     infer: str = "probe",
     backend: str = "auto",
+    align: bool = True,
+    face: FaceChoice = "all",
 ) -> StripResult:
     """Each image moved along the concepts by each amount, as arrays and a labelled strip.
 
     Column amount ``s`` moves ``z`` to ``z + s * sum(w_i * direction_i)``, where
     ``w_i`` is a concept's own ``=AMOUNT`` (default 1). ``amounts`` defaults to
-    ``steps`` evenly spaced values from ``start`` to ``stop``.
+    ``steps`` evenly spaced values from ``start`` to ``stop``. A photograph given
+    to a face model is one row of whole photographs, its faces edited
+    (``align`` and ``face`` as in :func:`edit`).
     """
     exprs = list(concepts) if not isinstance(concepts, str) else [concepts]
     model = resolve_model(model, exprs, backend)
@@ -518,7 +643,7 @@ def traverse(
     mode = check_mode(mode) if mode is not None else default_mode(model)
     lib = resolve_library(model, library, ignore_fingerprint)
     args = parse_concepts(lib, concepts)
-    inputs = prepare_inputs(model, images)
+    inputs, slots = prepare_inputs(model, images, align=align, face=face)
 
     z = model.encode(np.stack([i.x for i in inputs])).astype(np.float64)
     combined = sum(
@@ -528,25 +653,33 @@ def traverse(
     # Column-major rows: every input at amounts[0], then every input at amounts[1], ...
     z_new = np.concatenate([z + s * combined for s in amounts]).astype(np.float32)
     warn_if_outside_shell(np.tile(z, (len(amounts), 1)), z_new)
-    flat = _render(model, inputs, z.astype(np.float32), z_new, mode)
-    n = len(inputs)
+    flat = _render(model, inputs, slots, z.astype(np.float32), z_new, mode)
+    n = len(slots)
     cells = [[flat[c * n + r] for c in range(len(amounts))] for r in range(n)]
-    if mode == "detail":
-        shown = [
-            np.asarray(i.crop, np.float32).reshape(*i.crop.size[::-1], -1) / 255 for i in inputs
-        ]
-    else:
-        shown = [i.x for i in inputs]
+    first = {}
+    for i in inputs:
+        first.setdefault(i.slot, i)
+    shown = []
+    for k, sl in enumerate(slots):
+        i = first[k]
+        if sl.photo is not None:
+            shown.append(sl.photo.astype(np.float32) / 255)
+        elif mode == "detail":
+            shown.append(np.asarray(i.crop, np.float32).reshape(*i.crop.size[::-1], -1) / 255)
+        else:
+            shown.append(i.x)
     title = ", ".join(a.label for a in args) + ("  (detail)" if mode == "detail" else "")
-    names = [i.name for i in inputs]
-    cell = size or _cell_size(model, inputs, mode)
+    names = [sl.name for sl in slots]
+    cell = size or _cell_size(model, inputs, slots, mode)
     picture = _strip_picture(shown, cells, amounts, names, title, cell)
     return StripResult(cells, amounts, shown, names, title, mode, picture)
 
 
-def _cell_size(model: VAEModel, inputs: list[_Input], mode: str) -> int:
-    if mode == "detail":
-        return max(MIN_CELL, min(MAX_DETAIL_CELL, *(i.crop.size[0] for i in inputs)))
+def _cell_size(model: VAEModel, inputs: list[_Input], slots: list[_Slot], mode: str) -> int:
+    photos = [max(sl.photo.shape[:2]) for sl in slots if sl.photo is not None]
+    if mode == "detail" or photos:
+        sides = [i.crop.size[0] for i in inputs if i.face is None] + photos
+        return max(MIN_CELL, min(MAX_DETAIL_CELL, *sides))
     return max(MIN_CELL, model.config.image_size)
 
 
@@ -578,7 +711,14 @@ def _strip_picture(
 def _tile(image: np.ndarray, cell: int, rgb: bool = False) -> np.ndarray:
     """A float image -> uint8 (cell, cell, 1 or 3), so rows of any size tile together."""
     im = array_to_pil(image)
-    if im.size != (cell, cell):
+    if im.size[0] != im.size[1]:
+        # A photograph keeps its shape: fitted into the square cell on white.
+        fit = cell / max(im.size)
+        small = im.resize((max(1, round(im.size[0] * fit)), max(1, round(im.size[1] * fit))),
+                          Image.LANCZOS)  # fmt: skip
+        im = Image.new(im.mode, (cell, cell), 255 if im.mode == "L" else (255, 255, 255))
+        im.paste(small, ((cell - small.size[0]) // 2, (cell - small.size[1]) // 2))
+    elif im.size != (cell, cell):
         im = im.resize((cell, cell), Image.LANCZOS)
     arr = np.asarray(im.convert("RGB" if rgb else "L"))
     return arr if rgb else arr[..., None]
@@ -618,7 +758,8 @@ def analogy(
     steps = check_steps(steps, param("steps"), MAX_ANALOGY_STEPS)
     if steps < 2:
         raise ConceptVAEError(f"{param('steps')} must be at least 2 for an analogy, got {steps}")
-    inputs = [prepare_inputs(model, [im])[0] for im in (a, b, c)]
+    # A photograph contributes its largest face (decoded images are the model's crops).
+    inputs = [prepare_inputs(model, [im], face="largest")[0][0] for im in (a, b, c)]
     za, zb, zc = model.encode(np.stack([i.x for i in inputs])).astype(np.float64)
     t = np.linspace(0.0, 1.0, steps)
     lattice = np.stack([za + u * (zb - za) + v * (zc - za) for v in t for u in t])

@@ -42,7 +42,7 @@ SMILES_TEMPLATE = (
 # The edited region: an ellipse (centre and radii as fractions of the crop's
 # side) whose outer ``feather`` fraction of radius fades to zero. The crop's own
 # border never reaches the photo, so no square edge can show.
-DEFAULT_MASK = {"centre": [0.5, 0.52], "radii": [0.44, 0.5], "feather": 0.4}
+DEFAULT_MASK = {"centre": [0.5, 0.55], "radii": [0.4, 0.42], "feather": 0.3}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFilter
 
 from .align import FaceAlignment
 from .warp import apply, invert
@@ -54,6 +54,32 @@ def mask_weights(alignment: FaceAlignment, uv: np.ndarray) -> np.ndarray:
     return w
 
 
+# MediaPipe's face-mesh silhouette (FACEMESH_FACE_OVAL), in order around the face.
+FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378,
+             400, 377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21,
+             54, 103, 67, 109)  # fmt: skip
+# The silhouette is pulled this fraction towards its centre, then feathered by
+# a blur of about the same width, so the blend ends inside the face's outline.
+OUTLINE_INSET = 0.06
+
+
+def outline_weights(outline: np.ndarray, window: tuple[int, int, int, int]) -> np.ndarray:
+    """Weights in [0, 1] over a photo window (y0, y1, x0, x1): 1 well inside the
+    face's outline (a polygon in photo pixels), fading to exactly 0 before it."""
+    y0, y1, x0, x1 = window
+    pts = np.asarray(outline, np.float64)
+    centre = pts.mean(0)
+    size = float(np.sqrt(np.prod(pts.max(0) - pts.min(0))))
+    radius = max(1.0, OUTLINE_INSET * size / 2)
+    # Inset by the inset plus the blur's reach, so nothing leaks past the outline.
+    shrink = 1.0 - (OUTLINE_INSET + 3 * radius / max(size, 1.0))
+    inner = centre + (pts - centre) * max(shrink, 0.5) - np.array([x0, y0])
+    im = Image.new("L", (x1 - x0, y1 - y0), 0)
+    ImageDraw.Draw(im).polygon([tuple(p) for p in (inner - 0.5).tolist()], fill=255)
+    im = im.filter(ImageFilter.GaussianBlur(radius))
+    return np.asarray(im, np.float64) / 255.0
+
+
 def _sample(delta: np.ndarray, to_crop_local: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """``delta`` (S, S, C) resampled (bicubic) at the crop coordinates of each
     pixel of a (h, w) photo window."""
@@ -66,10 +92,18 @@ def _sample(delta: np.ndarray, to_crop_local: np.ndarray, size: tuple[int, int])
 
 
 def paste_back(
-    photo: np.ndarray, delta: np.ndarray, to_crop: np.ndarray, alignment: FaceAlignment
+    photo: np.ndarray,
+    delta: np.ndarray,
+    to_crop: np.ndarray,
+    alignment: FaceAlignment,
+    outline: np.ndarray | None = None,
 ) -> np.ndarray:
     """``photo`` (H, W, C) uint8 or uint16 with ``delta`` (S, S, 1 or C) in
-    [0, 1] units added under the mask; a new array of the same shape and dtype."""
+    [0, 1] units added under the mask; a new array of the same shape and dtype.
+
+    ``outline`` (K, 2), the face's silhouette in photo pixels, further limits
+    the blend to inside the face (a template's ellipse can reach past the chin
+    or cheek of a face turned or framed unlike the template's)."""
     photo = np.asarray(photo)
     if photo.ndim == 2:
         photo = photo[..., None]
@@ -84,6 +118,8 @@ def paste_back(
     ys, xs = np.mgrid[y0:y1, x0:x1]
     centres = np.stack([xs + 0.5, ys + 0.5], axis=-1)
     weights = mask_weights(alignment, apply(to_crop, centres.reshape(-1, 2)).reshape(centres.shape))
+    if outline is not None:
+        weights = weights * outline_weights(outline, region)
     # The window's pixel (u, v) is photo pixel (x0 + u, y0 + v).
     local = np.asarray(to_crop, np.float64).copy()
     local[:, 2] = apply(to_crop, np.array([[x0, y0]], np.float64))[0]
