@@ -85,7 +85,7 @@ def find_faces(
     *,
     padding: float = DEFAULT_PADDING,
 ) -> list[Face]:
-    """Every face in ``image`` (a path, a PIL image or an array), left to right.
+    """Every face in ``image`` (a path, a PIL image or an array), in reading order.
 
     ``padding`` (a fraction of the longer side) is the black border the
     short-range detector sees around the picture, so a face that fills the
@@ -106,5 +106,22 @@ def find_faces(
         if any(_same_face(box, f.box) for f in faces):
             continue  # candidates are in score order: the best one is kept
         faces.append(Face(box, det.score, mesh.five(), mesh.points))
-    faces.sort(key=lambda f: (f.box[0] + f.box[2] / 2, f.box[1]))
-    return faces
+    return reading_order(faces)
+
+
+def reading_order(faces: list[Face]) -> list[Face]:
+    """Rows top to bottom (faces whose centres are within half a face height of
+    the row's first), left to right within a row: how people count a group."""
+    if not faces:
+        return []
+    height = float(np.median([f.box[3] for f in faces]))
+    by_y = sorted(faces, key=lambda f: (f.box[1] + f.box[3] / 2, f.box[0]))
+    rows: list[list[Face]] = []
+    top = None
+    for f in by_y:
+        cy = f.box[1] + f.box[3] / 2
+        if top is None or cy - top > 0.5 * height:
+            rows.append([])
+            top = cy
+        rows[-1].append(f)
+    return [f for row in rows for f in sorted(row, key=lambda f: (f.box[0], f.box[1]))]

@@ -31,7 +31,7 @@ NO_FACE = (
 
 def check_face_choice(value: FaceChoice) -> FaceChoice:
     """``"all"``, ``"largest"``, or a face number N >= 1 (as ``conceptvae faces`` numbers
-    them: left to right)."""
+    them: in reading order, rows top to bottom, left to right)."""
     if isinstance(value, str):
         text = value.strip().lower()
         if text in (ALL, LARGEST):
