@@ -17,11 +17,7 @@ OUT_HELP = (
     "the suffix picks the format."
 )
 fps_option = click.option(
-    "--fps",
-    type=float,
-    default=DEFAULT_FPS,
-    show_default=True,
-    help="Frames per second (animations).",
+    "--fps", type=float, default=DEFAULT_FPS, show_default=True, help="Frames per second (animations)."
 )
 lerp_option = click.option(
     "--lerp", is_flag=True, help="Straight lines between keyframes instead of slerp."

@@ -33,36 +33,27 @@ D = TrainOptions()  # the library's defaults, shown in --help
     type=click.Choice(["1", "3"]),
     help="1 (grayscale) or 3 (RGB) [default: from data].",
 )
+@click.option("--latent-dim", type=click.IntRange(1, 4096), help=f"Latent size [default: {D.latent_dim}].")
 @click.option(
-    "--latent-dim", type=click.IntRange(1, 4096), help=f"Latent size [default: {D.latent_dim}]."
+    "--arch", type=click.Choice(ARCHES), help=f"Network family [default: {D.arch}]."
 )
-@click.option("--arch", type=click.Choice(ARCHES), help=f"Network family [default: {D.arch}].")
 @click.option("--filters", callback=int_list, help="Conv filters per stride-2 layer, e.g. 32,64.")
 @click.option("--hidden", callback=int_list, help="Dense hidden sizes, e.g. 512 or 512,256.")
 @click.option(
-    "--blocks",
-    type=click.IntRange(0, 8),
-    help=f"Extra stride-1 convs per level [default: {D.blocks}].",
+    "--blocks", type=click.IntRange(0, 8), help=f"Extra stride-1 convs per level [default: {D.blocks}]."
 )
 @click.option("--activation", type=click.Choice(ACTIVATIONS),
               help=f"[default: {D.activation}]")  # fmt: skip
+@click.option("--beta", type=float, help=f"KL weight; 0 trains a plain autoencoder [default: {D.beta:g}].")
 @click.option(
-    "--beta", type=float, help=f"KL weight; 0 trains a plain autoencoder [default: {D.beta:g}]."
-)
-@click.option(
-    "--recon-loss",
-    type=click.Choice(RECON_LOSSES),
+    "--recon-loss", type=click.Choice(RECON_LOSSES),
     help=f"Reconstruction loss [default: {D.recon_loss}].",
 )
 @click.option("--epochs", type=click.IntRange(1), help=f"Epochs [default: {D.epochs}].")
 @click.option("--batch-size", type=click.IntRange(1), help=f"Batch size [default: {D.batch_size}].")
 @click.option("--lr", type=float, help=f"Adam learning rate [default: {D.lr:g}].")
-@click.option(
-    "--val-split", type=float, help=f"Held-out fraction for validation [default: {D.val_split:g}]."
-)
-@click.option(
-    "--seed", type=int, help=f"Seed for initialisation, order and noise [default: {D.seed}]."
-)
+@click.option("--val-split", type=float, help=f"Held-out fraction for validation [default: {D.val_split:g}].")
+@click.option("--seed", type=int, help=f"Seed for initialisation, order and noise [default: {D.seed}].")
 @click.option(
     "--denoise", type=float, metavar="STD", help="Train on inputs with Gaussian noise of this std."
 )
@@ -71,9 +62,7 @@ D = TrainOptions()  # the library's defaults, shown in --help
     help="Make this label column linearly readable from the latent (repeatable).",
 )  # fmt: skip
 @click.option(
-    "--supervise-weight",
-    type=float,
-    help=f"Weight of the --supervise loss [default: {D.supervise_weight:g}].",
+    "--supervise-weight", type=float, help=f"Weight of the --supervise loss [default: {D.supervise_weight:g}]."
 )
 @click.option(
     "--resume", is_flag=True, help="Continue the run in --out from its last finished epoch."

@@ -195,7 +195,9 @@ def grid_latents(
     if axes is None:
         axes = ("pc1", "pc2")
     if len(axes) != 2 or not all(isinstance(a, str) and a.strip() for a in axes):
-        raise ConceptVAEError(f"{param('axes')} takes two names separated by a comma, got {axes!r}")
+        raise ConceptVAEError(
+            f"{param('axes')} takes two names separated by a comma, got {axes!r}"
+        )
     z0 = np.zeros(d, np.float32)
     where = "the prior mean"
     if center is not None:
@@ -256,7 +258,8 @@ def grid(
 def check_grid_n(n: object) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 2 <= n <= MAX_GRID:
         raise ConceptVAEError(
-            f"{param('n')} (cells per side) must be a whole number from 2 to {MAX_GRID}, got {n!r}"
+            f"{param('n')} (cells per side) must be a whole number from 2 to {MAX_GRID}, "
+            f"got {n!r}"
         )
     return int(n)
 

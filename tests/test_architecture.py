@@ -126,9 +126,7 @@ def test_the_import_graph_is_read_from_every_import_statement():
 
 
 def test_type_checking_imports_are_left_out():
-    tree = ast.parse(
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import a\nimport b\n"
-    )
+    tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import a\nimport b\n")
     names = {a.name for n in _runtime_nodes(tree) if isinstance(n, ast.Import) for a in n.names}
     assert names == {"b"}
 

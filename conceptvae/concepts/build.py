@@ -290,9 +290,7 @@ def _check_options(
     if method not in METHODS:
         raise ConceptError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
     if attributes and all_attributes:
-        raise ConceptError(
-            f"give {param('attributes')} NAME or {param('all_attributes')}, not both"
-        )
+        raise ConceptError(f"give {param('attributes')} NAME or {param('all_attributes')}, not both")
     if not (attributes or all_attributes or classes or pca or morpho):
         raise ConceptError(
             f"nothing to build: give {param('attributes')} NAME, {param('all_attributes')}, "
