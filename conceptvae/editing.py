@@ -532,7 +532,7 @@ def _render(
     instead (``detail``: decode(z') - decode(z); ``decode``: decode(z') minus
     the crop), pasted back into the photograph with every other face of it.
     """
-    from .faces.paste import FACE_OVAL, paste_back
+    from .faces.paste import INNER_FACE, paste_back
 
     decoded = model.decode(z_new)
     start = model.decode(z) if mode == "detail" else None
@@ -550,7 +550,7 @@ def _render(
             slot = slots[inp.slot]
             photo = photos.get(inp.slot, slot.photo)
             aligned = inp.face.aligned
-            outline = aligned.face.mesh[list(FACE_OVAL), :2]
+            outline = aligned.face.mesh[list(INNER_FACE), :2]
             photos[inp.slot] = paste_back(photo, change, aligned.to_crop, slot.alignment, outline)
         for k, photo in photos.items():
             images[k] = photo.astype(np.float32) / np.float32(255)

@@ -50,7 +50,7 @@ def test_faces_found_at_many_scales_and_turns() -> None:
 
 def test_small_faces_in_a_large_photo() -> None:
     places = [
-        Placement(FACES[k % 2], (160 + 320 * (k % 4), 220 + 400 * (k // 4)), 1.0, 0)
+        Placement(FACES[k % 2], (160 + 320 * (k % 4), 220 + 400 * (k // 4)), 1.25, 0)
         for k in range(8)
     ]
     faces = find_faces(scene(1400, 900, places, seed=5))

@@ -28,7 +28,7 @@ def _box_mask(shape, faces, grow: float = 0.15) -> np.ndarray:
 
 def _blend_weights(arr: np.ndarray, faces) -> np.ndarray:
     from conceptvae.faces.align import SMILES_ALIGNMENT, align
-    from conceptvae.faces.paste import FACE_OVAL, mask_weights, outline_weights
+    from conceptvae.faces.paste import INNER_FACE, mask_weights, outline_weights
     from conceptvae.faces.warp import apply
 
     h, w = arr.shape[:2]
@@ -38,7 +38,7 @@ def _blend_weights(arr: np.ndarray, faces) -> np.ndarray:
     for f in faces:
         m = align(arr, f, SMILES_ALIGNMENT).to_crop
         wt = mask_weights(SMILES_ALIGNMENT, apply(m, centres)).reshape(h, w)
-        wt *= outline_weights(f.mesh[list(FACE_OVAL), :2], (0, h, 0, w))
+        wt *= outline_weights(f.mesh[list(INNER_FACE), :2], (0, h, 0, w))
         total = np.maximum(total, wt)
     return total
 
@@ -115,7 +115,7 @@ def test_edit_photo_edits_every_face_and_nothing_else(runner, photo, tmp_path) -
     weights = _blend_weights(arr, faces)
     change = np.abs(d).max(-1)
     fringe = (weights > 0) & (weights < 0.1)
-    assert fringe.sum() > 100 and change[fringe].max() <= 3
+    assert fringe.sum() > 100 and change[fringe].max() <= 0.1 * change.max() + 1
     assert change[weights == 0].max() == 0
     # Same command, same bytes.
     again = tmp_path / "again.png"

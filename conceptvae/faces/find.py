@@ -12,6 +12,10 @@ from .detect import detect
 from .landmarks import FIVE_POINTS, MIN_PRESENCE, landmarks
 
 DEFAULT_PADDING = 0.25
+# The detector's threshold is low (detect.py); a weak detection must convince
+# the landmark model more: below this score, presence must reach SURE_PRESENCE.
+CONFIDENT_SCORE = 0.5
+SURE_PRESENCE = 0.95
 # Two detections whose refined meshes overlap this much, or one of whose
 # centres lies in the other's box, are one face (a weak candidate on part of a
 # face can still give a plausible mesh there).
@@ -100,7 +104,8 @@ def find_faces(
     faces: list[Face] = []
     for det in detect(im, padding=padding):
         mesh = landmarks(im, det)
-        if mesh.presence < MIN_PRESENCE:
+        need = MIN_PRESENCE if det.score >= CONFIDENT_SCORE else SURE_PRESENCE
+        if mesh.presence < need:
             continue  # the detector's false positives: the mesh model sees no face
         box = _mesh_box(mesh.points)
         if any(_same_face(box, f.box) for f in faces):

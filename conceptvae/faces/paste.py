@@ -54,12 +54,19 @@ def mask_weights(alignment: FaceAlignment, uv: np.ndarray) -> np.ndarray:
     return w
 
 
-# MediaPipe's face-mesh silhouette (FACEMESH_FACE_OVAL), in order around the face.
-FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378,
-             400, 377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21,
-             54, 103, 67, 109)  # fmt: skip
-# The silhouette is pulled this fraction towards its centre, then feathered by
-# a blur of about the same width, so the blend ends inside the face's outline.
+# The inner face: hull of the face-mesh points that lie inside the crop for 90%
+# of the SMILEsmileD training crops (brows to below the lower lip, cheek to
+# cheek), in order around it. Unlike the mesh's silhouette, these points sit on
+# visible features, so they stay put when a face is cut off or its chin hidden.
+INNER_FACE = (117, 226, 113, 225, 224, 223, 285, 443, 444, 445, 342, 446, 346, 434, 430, 424,
+              406, 182, 204, 210, 135, 192)  # fmt: skip
+# Kept for callers that name it: the same outline.
+FACE_OVAL = INNER_FACE
+# Feathering: a blur of this fraction of the face's size, the polygon first
+# pulled in far enough that the blur ends inside the outline.
+OUTLINE_BLUR = 0.025
+# ...and pulled in by this fraction more: a crop cut close to the face (or a
+# turned face) has its outer features right at the cut.
 OUTLINE_INSET = 0.06
 
 
@@ -70,9 +77,9 @@ def outline_weights(outline: np.ndarray, window: tuple[int, int, int, int]) -> n
     pts = np.asarray(outline, np.float64)
     centre = pts.mean(0)
     size = float(np.sqrt(np.prod(pts.max(0) - pts.min(0))))
-    radius = max(1.0, OUTLINE_INSET * size / 2)
-    # Inset by the inset plus the blur's reach, so nothing leaks past the outline.
-    shrink = 1.0 - (OUTLINE_INSET + 3 * radius / max(size, 1.0))
+    radius = max(1.0, OUTLINE_BLUR * size)
+    # Pulled in by the inset and the blur's reach (~3 radii): nothing leaks past the outline.
+    shrink = 1.0 - OUTLINE_INSET - 3 * radius / max(size, 1.0)
     inner = centre + (pts - centre) * max(shrink, 0.5) - np.array([x0, y0])
     im = Image.new("L", (x1 - x0, y1 - y0), 0)
     ImageDraw.Draw(im).polygon([tuple(p) for p in (inner - 0.5).tolist()], fill=255)
