@@ -52,6 +52,11 @@ BLEND_RATIO = 0.8
 # test faces at twice the detector runs.)
 TILE = 512
 TILE_OVERLAP = 0.25
+# The short-range model also runs on 384-pixel tiles (each seen with 15% of
+# context around it): it finds faces of 80-250 pixels that the full-range model
+# misses when they are cropped close (no brow or chin) or turned.
+SHORT_TILE = 384
+SHORT_TILE_CONTEXT = 0.15
 
 
 @dataclass(frozen=True)
@@ -214,4 +219,7 @@ def detect(im: Image.Image, padding: float = 0.25) -> list[Detection]:
         for x, y, tw, th in tiles(w, h, tile, TILE_OVERLAP):
             dets += _run(FULL_RANGE, im, (float(x), float(y), float(tw), float(th)))
         tile *= 2
+    for x, y, tw, th in tiles(w, h, SHORT_TILE, TILE_OVERLAP):
+        m = SHORT_TILE_CONTEXT * tw
+        dets += _run(SHORT_RANGE, im, (x - m, y - m, tw + 2 * m, th + 2 * m))
     return weighted_nms(dets)[:MAX_CANDIDATES]
