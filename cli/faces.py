@@ -26,7 +26,7 @@ def faces(photos: tuple[str, ...], as_json: bool, out: str | None, overwrite: bo
       conceptvae faces group.jpg --json
       conceptvae faces group.jpg -o overlay.png
     """
-    from conceptvae.faces.files import faces_files
+    from conceptvae.commands.faces import faces_files
 
     reports = faces_files(photos, out, overwrite=overwrite)
     if as_json:
@@ -64,7 +64,7 @@ def align_faces(folder: str, out: str, size: int, face: str | int, grayscale: bo
     the model's meta.json, so edit/traverse/morph find and paste back faces in
     photographs with your model too.
     """
-    from conceptvae.faces.files import align_folder
+    from conceptvae.commands.faces import align_folder
 
     s = align_folder(folder, out, size=size, face=face, grayscale=grayscale)
     click.echo(f"{s.out}: {s.written} crops from {s.faces} faces found; "

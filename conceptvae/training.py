@@ -457,8 +457,7 @@ def _face_alignment(data: Any, image_size: int) -> dict | None:
     makes it a face model that finds and aligns faces in photographs."""
     if not isinstance(data, (str, os.PathLike)) or not Path(data).is_dir():
         return None
-    from .faces.align import FaceAlignment
-    from .faces.files import read_alignment_file
+    from .faces.align import FaceAlignment, read_alignment_file
 
     entry = read_alignment_file(data)
     if entry is None:

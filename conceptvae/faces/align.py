@@ -17,8 +17,10 @@ landmark model over its training crops (``benchmarks/face_template.py``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -27,6 +29,9 @@ from .find import DEFAULT_PADDING, Face, as_rgb
 from .warp import apply, invert, warp
 
 META_KEY = "face_alignment"
+# Beside aligned training crops (``conceptvae align-faces``): training copies it
+# into the model's meta.json.
+ALIGNMENT_FILE = "face_alignment.json"
 
 # Measured on the 7,998 SMILEsmileD training crops of the pretrained faces
 # model (per-point median over the 7,954 (99.45%) in which a face was found;
@@ -148,3 +153,21 @@ def template_error(face: Face, alignment: FaceAlignment) -> float:
     """Mean distance (crop pixels) between the aligned landmarks and the template."""
     m = similarity(face.landmarks, alignment.template)
     return float(np.linalg.norm(apply(m, face.landmarks) - alignment.template, axis=1).mean())
+
+
+def read_alignment_file(folder: str | os.PathLike) -> dict | None:
+    """The ``face_alignment`` entry of a training folder's face_alignment.json, or None."""
+    from ..errors import DataError
+    from ..io import read_json
+
+    path = Path(folder) / ALIGNMENT_FILE
+    if not path.is_file():
+        return None
+    data = read_json(path, "face alignment file")
+    try:
+        found = FaceAlignment.from_meta(data)
+    except ValueError as exc:
+        raise DataError(str(exc), path) from None
+    if found is None:
+        raise DataError(f"no {META_KEY!r} entry", path)
+    return data[META_KEY]

@@ -1,4 +1,4 @@
-"""The file side of ``conceptvae faces`` and ``conceptvae align-faces``.
+"""``faces`` and ``align-faces`` on files: list and draw faces; aligned training crops.
 
 ``faces_files`` lists the faces of photographs (and draws them); ``align_folder``
 turns a folder of photographs into aligned face crops for training a face model
@@ -18,13 +18,11 @@ from pathlib import Path
 from PIL import Image
 
 from ..errors import ConceptVAEError, DataError
+from ..faces.align import ALIGNMENT_FILE, META_KEY, SMILES_ALIGNMENT, FaceAlignment, align
+from ..faces.find import Face, find_faces
+from ..faces.inputs import NO_FACE, check_face_choice, choose
 from ..io import atomic_path, atomic_write_json
 from ..outputs import check_dir_creatable, plan_outputs
-from .align import META_KEY, SMILES_ALIGNMENT, FaceAlignment, align
-from .find import Face, find_faces
-from .inputs import NO_FACE, check_face_choice, choose
-
-ALIGNMENT_FILE = "face_alignment.json"
 
 
 @dataclass
@@ -76,7 +74,7 @@ def faces_files(
         reports.append(FacesReport(p, im.size, faces))
         images.append(im if targets is not None else None)
     if targets is not None:
-        from .overlay import draw_faces
+        from ..faces.overlay import draw_faces
 
         for r, im, t in zip(reports, images, targets):
             save_pil(draw_faces(im, r.faces), t)
@@ -159,20 +157,3 @@ def align_folder(
             shutil.copyfile(labels, tmp)
     atomic_write_json(out / ALIGNMENT_FILE, {META_KEY: target_alignment.to_meta()})
     return AlignSummary(out, written, faces_seen, skipped, target_alignment)
-
-
-def read_alignment_file(folder: str | os.PathLike) -> dict | None:
-    """The ``face_alignment`` entry of a training folder's face_alignment.json, or None."""
-    from ..io import read_json
-
-    path = Path(folder) / ALIGNMENT_FILE
-    if not path.is_file():
-        return None
-    data = read_json(path, "face alignment file")
-    try:
-        found = FaceAlignment.from_meta(data)
-    except ValueError as exc:
-        raise DataError(str(exc), path) from None
-    if found is None:
-        raise DataError(f"no {META_KEY!r} entry", path)
-    return data[META_KEY]
