@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from .runtime import graph
+from .warp import warp
 
 # Keypoints, in the detector's order (the subject's right eye is on the image's left).
 KEYPOINTS = ("right_eye", "left_eye", "nose_tip", "mouth_centre", "right_ear", "left_ear")
@@ -107,28 +108,16 @@ def _letterbox(im: Image.Image, region: tuple[float, float, float, float], size:
     size x size canvas, as float32 in [-1, 1]; and the map back to image pixels."""
     x0, y0, w, h = region
     scale = size / max(w, h)
-    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
-    ox, oy = (size - nw) // 2, (size - nh) // 2
-    # One affine resample from the image: output (u, v) <- image (x0 + (u-ox)/scale, ...).
+    nw, nw_h = max(1, round(w * scale)), max(1, round(h * scale))
+    ox, oy = (size - nw) // 2, (size - nw_h) // 2
     inv = 1.0 / scale
-    reducing = im
-    factor = int(inv // 2)
-    if factor >= 2:
-        # Averaging first keeps the detector's input from aliasing on large photos.
-        reducing = im.reduce(factor)
-        inv /= factor
-        x0, y0 = x0 / factor, y0 / factor
-    canvas = reducing.transform(
-        (size, size),
-        Image.AFFINE,
-        (inv, 0.0, x0 - ox * inv, 0.0, inv, y0 - oy * inv),
-        resample=Image.BILINEAR,
-        fillcolor=(0, 0, 0),
-    )
+    # Output (u, v) <- image (x0 + (u - ox) / scale, y0 + (v - oy) / scale).
+    m = np.array([[inv, 0.0, x0 - ox * inv], [0.0, inv, y0 - oy * inv]])
+    canvas = warp(im, m, (size, size), resample=Image.BILINEAR, fill=(0, 0, 0))
     arr = np.asarray(canvas, dtype=np.float32) / 127.5 - 1.0
     # Blank out the letterbox bars (the transform filled them from the region's surroundings).
     arr[:oy] = -1.0
-    arr[oy + nh :] = -1.0
+    arr[oy + nw_h :] = -1.0
     arr[:, :ox] = -1.0
     arr[:, ox + nw :] = -1.0
 

@@ -103,6 +103,9 @@ def find_faces(
     im = as_rgb(image)
     faces: list[Face] = []
     for det in detect(im, padding=padding):
+        x0, y0, x1, y1 = det.box
+        if any(_same_face((x0, y0, x1 - x0, y1 - y0), f.box) for f in faces):
+            continue  # a weaker candidate on a face already found: no landmark run needed
         mesh = landmarks(im, det)
         need = MIN_PRESENCE if det.score >= CONFIDENT_SCORE else SURE_PRESENCE
         if mesh.presence < need:

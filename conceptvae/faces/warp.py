@@ -39,6 +39,17 @@ def warp(
     encoder a plausible crop rather than a black wedge).
     """
     m = np.asarray(out_to_in, np.float64).copy()
+    # Only the part of the image the output can see is resampled (or reduced):
+    # the work is bounded by the output, whatever the photograph's size.
+    w, h = size
+    corners = apply(m, np.array([[0, 0], [w, 0], [0, h], [w, h]], np.float64))
+    x0, y0 = np.floor(corners.min(0)).astype(int) - 4
+    x1, y1 = np.ceil(corners.max(0)).astype(int) + 4
+    x0, y0 = max(0, int(x0)), max(0, int(y0))
+    x1, y1 = min(im.size[0], int(x1)), min(im.size[1], int(y1))
+    if x1 > x0 and y1 > y0 and (x0, y0, x1, y1) != (0, 0, *im.size):
+        im = im.crop((x0, y0, x1, y1))
+        m[:, 2] -= np.array([x0, y0], np.float64)
     scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
     k = int(scale)
     if k >= 2:
