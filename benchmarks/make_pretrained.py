@@ -265,6 +265,34 @@ def folder_bytes(model: Path) -> int:
     return sum(p.stat().st_size for p in model.iterdir() if p.is_file())
 
 
+# The faces card's section on photographs (issue 12); figures from
+# benchmarks/face_photos_eval.py and benchmarks/face_edit_speed.py, recorded in
+# benchmarks/README.md.
+FACES_PHOTO_SECTION = [
+    "## Photographs",
+    "",
+    "This model is a face model: its `meta.json` records `face_alignment`, the five-landmark "
+    "template of its training crops (measured with `benchmarks/face_template.py`), so "
+    "`conceptvae edit photo.jpg -c smile` finds every face in a photograph, aligns it like "
+    "the training crops, edits it and pastes the change back (luminance only, feathered, "
+    "every pixel outside the face unchanged). 64x64 inputs are taken as aligned crops, as "
+    "before. See the README's Photographs section.",
+    "",
+    "![smile -2, the original, smile +1.5; below, the face enlarged]"
+    "(../../docs/faces/astronaut-smile.jpg)",
+    "",
+    "*scikit-image's `astronaut` (Eileen Collins, NASA; public domain): "
+    "`conceptvae edit astronaut.png -c smile --amount=-2`, the original, `--amount 1.5` "
+    "(`python benchmarks/face_pictures.py`).* And `conceptvae faces astronaut.png -o faces.png`:",
+    "",
+    "![the faces overlay](../../docs/faces/astronaut-faces.jpg)",
+    "",
+    "On the 1,500 held-out test faces set into 512x512 colour pictures "
+    "(`python benchmarks/face_photos_eval.py`): see benchmarks/README.md for the share of "
+    "faces found and edited, photos untouched outside the face and colour kept.",
+]
+
+
 def write_card(plan: dict, lines: dict, results: dict, shots: list, split_hashes: dict) -> None:
     model = plan["dir"]
     meta = json.loads((model / "meta.json").read_text())
@@ -381,6 +409,8 @@ def write_card(plan: dict, lines: dict, results: dict, shots: list, split_hashes
                 "`--mode detail` keeps the old strokes under the new ones (last picture). The "
                 "decoder redraws these simple strokes closely (test MSE 0.005 per pixel), so "
                 "`decode` loses little of the input."]  # fmt: skip
+    if name == "faces":
+        out += ["", *FACES_PHOTO_SECTION]
     out += ["", "## Pictures", "", "Made from the example images in `examples/` by:", ""]
     for file, caption, line in shots:
         out += [f"{caption}:", "", f"![{caption}]({file})", "", f"    {line}", ""]

@@ -85,10 +85,11 @@ def test_no_face_is_one_line_error_and_nothing_written(runner, tmp_path) -> None
     blank = tmp_path / "wall.png"
     Image.fromarray(scene(300, 200, [], seed=1)).save(blank)
     out = tmp_path / "edited.png"
-    for args in (["edit", blank, "-c", "smile", "-o", out], ["faces", blank, "-o", out],
+    for args in (["edit", blank, "-c", "smile", "-o", out],
                  ["morph", blank, "seed:1", "--frames", "3", "-o", tmp_path / "m.gif"]):  # fmt: skip
         r = invoke(runner, *args)
         assert_one_line_error(r, str(blank), "no face found", "--no-align")
+    assert_one_line_error(invoke(runner, "faces", blank, "-o", out), str(blank), "no face found")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["wall.png"]
     # --no-align takes the picture as a face crop, as before.
     r = invoke(runner, "edit", blank, "-c", "smile", "--no-align", "-o", out)

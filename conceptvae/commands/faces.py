@@ -20,7 +20,7 @@ from PIL import Image
 from ..errors import ConceptVAEError, DataError
 from ..faces.align import ALIGNMENT_FILE, META_KEY, SMILES_ALIGNMENT, FaceAlignment, align
 from ..faces.find import Face, find_faces
-from ..faces.inputs import NO_FACE, check_face_choice, choose
+from ..faces.inputs import check_face_choice, choose
 from ..io import atomic_path, atomic_write_json
 from ..outputs import check_dir_creatable, plan_outputs
 
@@ -70,7 +70,7 @@ def faces_files(
         im = load_pil(p)
         faces = find_faces(im, padding=padding)
         if not faces:
-            raise DataError(NO_FACE, p)
+            raise DataError("no face found", p)
         reports.append(FacesReport(p, im.size, faces))
         images.append(im if targets is not None else None)
     if targets is not None:
