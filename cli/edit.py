@@ -125,10 +125,10 @@ def edit(images: tuple[str, ...], concepts: tuple[str, ...], amount: float | Non
             click.echo(str(w.path))
             continue
         if w.faces:
-            for k, f in enumerate(w.faces, 1):
+            for f in w.faces:
                 used = ", ".join(f"{c} {a:.4g}" for c, a in f.amounts.items())
                 note = " (capped at --max-amount)" if f.capped else ""
-                click.echo(f"{w.path}: face {k}: amount {used}; probability "
+                click.echo(f"{w.path}: face {f.number}: amount {used}; probability "
                            f"{f.probability:.4f}{note}")  # fmt: skip
             continue
         used = ", ".join(f"{c} {a:.4g}" for c, a in w.amounts.items())

@@ -302,6 +302,7 @@ class FaceEdit:
     amounts: dict[str, float]
     probability: float | None = None
     capped: bool = False
+    number: int = 1  # as `conceptvae faces` numbers the photo's faces
 
 
 @dataclass
@@ -402,7 +403,7 @@ def edit(
             faces[inp.slot] = [*(faces[inp.slot] or []), FaceEdit(
                 f.box, f.score, dict(zip(names, map(float, amounts[r]))),
                 None if probability is None else float(probability[r]),
-                bool(capped[r]) if capped is not None else False,
+                bool(capped[r]) if capped is not None else False, inp.face.number,
             )]  # fmt: skip
     return EditResult(
         images_out,

@@ -86,6 +86,7 @@ class FaceView:
     aligned: AlignedFace
     crop: Image.Image  # model mode ('L' or 'RGB'), image_size square
     x: np.ndarray  # float32 (S, S, C) in [0, 1]
+    number: int = 1  # its number among the photo's faces (reading order, from 1)
 
 
 def crop_view(aligned: AlignedFace, channels: int) -> tuple[Image.Image, np.ndarray]:
@@ -111,7 +112,7 @@ def face_views(
     for face in choose(faces, check_face_choice(choice), where):
         a = align(im, face, alignment)
         crop, x = crop_view(a, channels)
-        out.append(FaceView(a, crop, x))
+        out.append(FaceView(a, crop, x, faces.index(face) + 1))
     return out
 
 
