@@ -54,20 +54,18 @@ def mask_weights(alignment: FaceAlignment, uv: np.ndarray) -> np.ndarray:
     return w
 
 
-# The inner face: hull of the face-mesh points that lie inside the crop for 90%
-# of the SMILEsmileD training crops (brows to below the lower lip, cheek to
-# cheek), in order around it. Unlike the mesh's silhouette, these points sit on
-# visible features, so they stay put when a face is cut off or its chin hidden.
-INNER_FACE = (117, 226, 113, 225, 224, 223, 285, 443, 444, 445, 342, 446, 346, 434, 430, 424,
-              406, 182, 204, 210, 135, 192)  # fmt: skip
-# Kept for callers that name it: the same outline.
-FACE_OVAL = INNER_FACE
+# The inner face: hull of the face-mesh points that lie at least 4-5 pixels
+# inside the 64x64 crop for 96% of the SMILEsmileD training crops (brows to the
+# lower lip, cheek to cheek), in order around it. Unlike the mesh's silhouette,
+# these points sit on visible features, so they stay put when a face is cut off
+# close or its chin is hidden, and the edit never reaches past the face.
+INNER_FACE = (50, 228, 33, 224, 223, 285, 443, 339, 432, 375, 320, 15, 91, 43, 212, 207)
 # Feathering: a blur of this fraction of the face's size, the polygon first
 # pulled in far enough that the blur ends inside the outline.
 OUTLINE_BLUR = 0.025
 # ...and pulled in by this fraction more: a crop cut close to the face (or a
 # turned face) has its outer features right at the cut.
-OUTLINE_INSET = 0.06
+OUTLINE_INSET = 0.03
 
 
 def outline_weights(outline: np.ndarray, window: tuple[int, int, int, int]) -> np.ndarray:
