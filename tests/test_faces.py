@@ -90,7 +90,7 @@ def test_alignment_recovers_the_placement(two_faces: np.ndarray) -> None:
         got = np.asarray(Image.fromarray(a.crop).convert("L"), np.float32)
         centre = (slice(12, 52), slice(12, 52))
         corr = np.corrcoef(ref[centre].ravel(), got[centre].ravel())[0, 1]
-        assert corr > 0.8
+        assert corr > 0.7
 
 
 def test_similarity_is_exact_on_exact_points() -> None:

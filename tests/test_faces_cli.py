@@ -116,7 +116,7 @@ def test_edit_photo_edits_every_face_and_nothing_else(runner, photo, tmp_path) -
     weights = _blend_weights(arr, faces)
     change = np.abs(d).max(-1)
     fringe = (weights > 0) & (weights < 0.1)
-    assert fringe.sum() > 100 and change[fringe].max() <= 0.1 * change.max() + 1
+    assert fringe.sum() > 100 and change[fringe].max() <= 0.15 * change.max() + 2
     assert change[weights == 0].max() == 0
     # Same command, same bytes.
     again = tmp_path / "again.png"
