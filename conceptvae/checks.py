@@ -72,17 +72,22 @@ def check_count(n: object, name: str, minimum: int = 1) -> int:
     return whole(n, name, minimum, MAX_FRAMES)
 
 
-def check_fps(fps: object, name: str = param("fps")) -> float:
+def positive(v: object, name: str, top: float) -> float:
+    """A finite number above 0 and at most ``top``."""
     if (
-        isinstance(fps, bool)
-        or not isinstance(fps, (int, float, np.integer, np.floating))
-        or not math.isfinite(float(fps))  # type: ignore[arg-type]
-        or not 0 < float(fps) <= MAX_FPS  # type: ignore[arg-type]
+        isinstance(v, bool)
+        or not isinstance(v, (int, float, np.integer, np.floating))
+        or not math.isfinite(float(v))
+        or not 0 < float(v) <= top
     ):
         raise ConceptVAEError(
-            f"{name} must be a finite number above 0 and at most {MAX_FPS:g}, got {fps!r}"
+            f"{name} must be a finite number above 0 and at most {top:g}, got {v!r}"
         )
-    return float(fps)  # type: ignore[arg-type]
+    return float(v)
+
+
+def check_fps(fps: object, name: str = param("fps")) -> float:
+    return positive(fps, name, MAX_FPS)
 
 
 def check_seed(seed: int | None) -> None:
