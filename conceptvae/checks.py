@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .errors import ConceptVAEError, param
-from .options import MAX_AMOUNT, MAX_FPS, MAX_FRAMES, MAX_STEPS
+from .options import MAX_AMOUNT, MAX_FPS, MAX_FRAMES, MAX_SEED, MAX_STEPS, MIN_FPS
 
 
 def _is_int(v: object) -> bool:
@@ -87,9 +87,22 @@ def positive(v: object, name: str, top: float) -> float:
 
 
 def check_fps(fps: object, name: str = param("fps")) -> float:
-    return positive(fps, name, MAX_FPS)
+    # A floor as well as a ceiling: GIF and WebP store frame durations as whole
+    # milliseconds, so a vanishing fps would overflow them or truncate silently.
+    if (
+        isinstance(fps, bool)
+        or not isinstance(fps, (int, float, np.integer, np.floating))
+        or not math.isfinite(float(fps))
+        or not MIN_FPS <= float(fps) <= MAX_FPS
+    ):
+        raise ConceptVAEError(
+            f"{name} must be a finite number from {MIN_FPS:g} to {MAX_FPS:g}, got {fps!r}"
+        )
+    return float(fps)
 
 
 def check_seed(seed: int | None) -> None:
     if seed is not None and seed < 0:
         raise ConceptVAEError(f"{param('seed')} must be a non-negative integer, got {seed}")
+    if seed is not None and seed > MAX_SEED:
+        raise ConceptVAEError(f"{param('seed')} must be at most 2**64 - 1")

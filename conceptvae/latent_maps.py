@@ -226,6 +226,8 @@ def encode_dataset(
     from .data import open_dataset
 
     ds = open_dataset(data, labels, model.config.image_size, model.config.channels)
+    if len(ds) < 2:
+        raise ConceptVAEError(f"a scatter plot needs at least 2 images, found {len(ds)}", data)
     idx = np.arange(len(ds))
     if len(ds) > max_points:
         idx = np.sort(np.random.default_rng(seed).choice(len(ds), max_points, replace=False))
