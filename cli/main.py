@@ -35,6 +35,7 @@ COMMANDS = {
     "scatter": ("pictures", "scatter"),
     "faces": ("faces", "faces"),
     "align-faces": ("faces", "align_faces"),
+    "studio": ("studio", "studio"),
 }
 
 
@@ -52,7 +53,7 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(f"conceptvae.cli.{module}"), attr)
 
     def main(self, args=None, prog_name=None, standalone_mode=True, **extra):  # noqa: ANN001, ANN201
-        from conceptvae.errors import ConceptVAEError
+        from conceptvae.errors import ConceptVAEError, resource_problem
 
         args = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in args or bool(os.environ.get("CONCEPTVAE_DEBUG"))
@@ -76,7 +77,7 @@ class LazyGroup(click.Group):
             if debug:
                 raise
             hint = ""
-            if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            if isinstance(exc, click.UsageError) and exc.ctx is not None and getattr(exc, "usage_hint", True):
                 hint = f" (see '{exc.ctx.command_path} --help')"
             click.echo(error_line(f"{exc.format_message()}{hint}"), err=True)
             sys.exit(2)
@@ -91,6 +92,15 @@ class LazyGroup(click.Group):
             if debug:
                 raise
             click.echo(error_line(_os_error_line(exc)), err=True)
+            sys.exit(2)
+        except Exception as exc:
+            # Memory exhausted, absurd nesting, a full disk reported by h5py: the
+            # input's or the machine's doing, so one line too. Anything else is a
+            # bug and keeps its traceback.
+            problem = resource_problem(exc)
+            if problem is None or debug:
+                raise
+            click.echo(error_line(problem), err=True)
             sys.exit(2)
         finally:
             warnings.showwarning = old_showwarning

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 
 import click
 
-from conceptvae.options import DEFAULT_FPS, DEFAULT_FRAMES, DEFAULT_STEPS, EASINGS
+from conceptvae.options import DEFAULT_FPS, DEFAULT_FRAMES, DEFAULT_STEPS, EASINGS, MAX_FPS, MIN_FPS
 
 from .options import backend_option, face_options, model_option, overwrite_option, size_option
 
@@ -17,7 +17,8 @@ OUT_HELP = (
     "the suffix picks the format."
 )
 fps_option = click.option(
-    "--fps", type=float, default=DEFAULT_FPS, show_default=True, help="Frames per second (animations)."
+    "--fps", type=float, default=DEFAULT_FPS, show_default=True,
+    help=f"Frames per second (animations), {MIN_FPS:g} to {MAX_FPS:g}.",
 )
 lerp_option = click.option(
     "--lerp", is_flag=True, help="Straight lines between keyframes instead of slerp."

@@ -15,7 +15,9 @@ _NUMBER = r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf|infini
 
 class FlagValueError(click.BadParameter):
     """A bad value, said as ``--flag <problem>`` like the library's own errors (and,
-    like them, without the usage hint Click adds to its own messages)."""
+    like them, without the usage hint Click's own messages get)."""
+
+    usage_hint = False
 
     def format_message(self) -> str:
         opts = getattr(self.param, "opts", None) or [self.param_hint or "value"]
@@ -24,7 +26,7 @@ class FlagValueError(click.BadParameter):
 
 class _Amounts(click.ParamType):
     def fail_value(self, message: str, param: Any, ctx: Any) -> None:
-        raise FlagValueError(message, None, param)
+        raise FlagValueError(message, ctx, param)
 
     def amount(self, text: str, param: Any, ctx: Any) -> float:
         a = float(text)

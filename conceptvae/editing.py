@@ -13,6 +13,10 @@ concept) and decodes. Two output modes:
   is that square crop at its own size; the parts of a non-square input outside
   the crop are not in the output). A grayscale model's change is added to every
   channel of a colour photograph, so colour is kept.
+* ``blend`` - like ``detail`` outside the region the concept changes; inside it
+  the edited decode (with the photograph's own lighting) replaces the
+  photograph, joined by a Laplacian pyramid (:mod:`conceptvae.blending`), so a
+  redrawn part (a mouth) does not keep the old one underneath.
 
 ``until=P`` chooses the amount per image: for an attribute concept, the amount
 at which the concept's stored logistic probe reaches probability P (closed
@@ -58,6 +62,7 @@ from .options import (
 from .resolve import resolve_model
 
 if TYPE_CHECKING:
+    from .blending import BlendSettings
     from .concepts.expressions import Term
     from .concepts.library import ConceptLibrary
     from .faces.align import FaceAlignment
@@ -528,16 +533,18 @@ def _render(
     """One image per slot for each block of ``len(inputs)`` rows of ``z_new``
     (rows cycle through inputs; the result cycles through slots the same way).
 
-    A whole input gives the decoded image (``decode``) or its crop plus the
-    decoded change (``detail``). A face found in a photograph gives its change
-    instead (``detail``: decode(z') - decode(z); ``decode``: decode(z') minus
-    the crop), pasted back into the photograph with every other face of it.
+    A whole input gives the decoded image (``decode``), its crop plus the
+    decoded change (``detail``) or the blended edit (``blend``). A face found in
+    a photograph gives its change instead (``detail``: decode(z') - decode(z);
+    ``decode``: decode(z') minus the crop; ``blend``: the blended crop minus the
+    crop), pasted back into the photograph with every other face of it.
     """
     from .faces.paste import INNER_FACE, paste_back
 
     decoded = model.decode(z_new)
-    start = model.decode(z) if mode == "detail" else None
+    start = None if mode == "decode" else model.decode(z)
     n = len(inputs)
+    settings = blend_settings(model) if mode == "blend" else None
     out: list[np.ndarray] = []
     for c in range(len(z_new) // n):
         images: list[np.ndarray | None] = [None] * len(slots)
@@ -545,9 +552,20 @@ def _render(
         for r, inp in enumerate(inputs):
             img = decoded[c * n + r]
             if inp.face is None:
-                images[inp.slot] = img if start is None else detail(inp.crop, img - start[r])
+                if start is None:
+                    images[inp.slot] = img
+                elif settings is not None:
+                    images[inp.slot] = blend(inp.crop, start[r], img, settings)
+                else:
+                    images[inp.slot] = detail(inp.crop, img - start[r])
                 continue
-            change = img - (inp.x if start is None else start[r])
+            # A face in a photograph: the change its crop gets, pasted back.
+            if start is None:
+                change = img - inp.x
+            elif settings is not None:
+                change = blend(inp.crop, start[r], img, settings) - inp.x
+            else:
+                change = img - start[r]
             slot = slots[inp.slot]
             photo = photos.get(inp.slot, slot.photo)
             aligned = inp.face.aligned
@@ -557,6 +575,42 @@ def _render(
             images[k] = photo.astype(np.float32) / np.float32(255)
         out.extend(images)  # type: ignore[arg-type]
     return out
+
+
+def _crop_array(crop: Image.Image, channels: int) -> np.ndarray:
+    if channels == 3 and crop.mode == "L":
+        crop = crop.convert("RGB")
+    base = np.asarray(crop, np.float64)
+    return base[..., None] if base.ndim == 2 else base
+
+
+def blend_settings(model: VAEModel) -> BlendSettings:
+    """meta.json ``edit_defaults.blend`` (the model's tuned knobs), else the defaults."""
+    from .blending import BlendSettings
+
+    defaults = model.meta.get("edit_defaults") or {}
+    try:
+        return BlendSettings.from_meta(
+            defaults.get("blend") if isinstance(defaults, dict) else None
+        )
+    except ValueError as exc:
+        where = Path(model.path) / "meta.json" if model.path else None
+        raise ModelError(str(exc), where) from None
+
+
+def blend(
+    crop: Image.Image, start: np.ndarray, edited: np.ndarray, settings: BlendSettings | None = None
+) -> np.ndarray:
+    """The ``blend`` mode edit of ``crop`` from the decodes of z and z' (model size)."""
+    from .blending import blend_edit
+
+    start = np.asarray(start, np.float32)
+    start = start[..., None] if start.ndim == 2 else start
+    edited = np.asarray(edited, np.float32)
+    edited = edited[..., None] if edited.ndim == 2 else edited
+    base = _crop_array(crop, start.shape[-1]) / 255.0
+    out = blend_edit(base, start, edited, settings)
+    return (np.clip(np.rint(out * 255.0), 0.0, 255.0) / 255.0).astype(np.float32)
 
 
 def detail(crop: Image.Image, change: np.ndarray) -> np.ndarray:
@@ -657,7 +711,7 @@ def traverse(
     flat = _render(model, inputs, slots, z.astype(np.float32), z_new, mode)
     n = len(slots)
     cells = [[flat[c * n + r] for c in range(len(amounts))] for r in range(n)]
-    first = {}
+    first: dict[int, _Input] = {}
     for i in inputs:
         first.setdefault(i.slot, i)
     shown = []
@@ -665,64 +719,25 @@ def traverse(
         i = first[k]
         if sl.photo is not None:
             shown.append(sl.photo.astype(np.float32) / 255)
-        elif mode == "detail":
+        elif mode in ("detail", "blend"):
             shown.append(np.asarray(i.crop, np.float32).reshape(*i.crop.size[::-1], -1) / 255)
         else:
             shown.append(i.x)
-    title = ", ".join(a.label for a in args) + ("  (detail)" if mode == "detail" else "")
+    title = ", ".join(a.label for a in args) + (f"  ({mode})" if mode != "decode" else "")
     names = [sl.name for sl in slots]
     cell = size or _cell_size(model, inputs, slots, mode)
-    picture = _strip_picture(shown, cells, amounts, names, title, cell)
+    from .render import strip_picture  # drawing (ImageDraw, fonts) only for strips
+
+    picture = strip_picture(shown, cells, [format_amount(a) for a in amounts], names, title, cell)
     return StripResult(cells, amounts, shown, names, title, mode, picture)
 
 
 def _cell_size(model: VAEModel, inputs: list[_Input], slots: list[_Slot], mode: str) -> int:
     photos = [max(sl.photo.shape[:2]) for sl in slots if sl.photo is not None]
-    if mode == "detail" or photos:
+    if mode in ("detail", "blend") or photos:
         sides = [i.crop.size[0] for i in inputs if i.face is None] + photos
         return max(MIN_CELL, min(MAX_DETAIL_CELL, *sides))
     return max(MIN_CELL, model.config.image_size)
-
-
-def _strip_picture(
-    inputs: list[np.ndarray],
-    cells: list[list[np.ndarray]],
-    amounts: np.ndarray,
-    names: list[str],
-    title: str,
-    cell: int,
-) -> Image.Image:
-    from .render import grid
-
-    rgb = any(im.shape[-1] == 3 for row in cells for im in row) or any(
-        im.shape[-1] == 3 for im in inputs
-    )
-    tiles = []
-    for row_input, row in zip(inputs, cells):
-        tiles.extend(_tile(im, cell, rgb) for im in [row_input, *row])
-    return grid(
-        np.stack(tiles),
-        ncols=len(amounts) + 1,
-        row_labels=names,
-        col_labels=["input", *(format_amount(a) for a in amounts)],
-        title=title,
-    )
-
-
-def _tile(image: np.ndarray, cell: int, rgb: bool = False) -> np.ndarray:
-    """A float image -> uint8 (cell, cell, 1 or 3), so rows of any size tile together."""
-    im = array_to_pil(image)
-    if im.size[0] != im.size[1]:
-        # A photograph keeps its shape: fitted into the square cell on white.
-        fit = cell / max(im.size)
-        small = im.resize((max(1, round(im.size[0] * fit)), max(1, round(im.size[1] * fit))),
-                          Image.LANCZOS)  # fmt: skip
-        im = Image.new(im.mode, (cell, cell), 255 if im.mode == "L" else (255, 255, 255))
-        im.paste(small, ((cell - small.size[0]) // 2, (cell - small.size[1]) // 2))
-    elif im.size != (cell, cell):
-        im = im.resize((cell, cell), Image.LANCZOS)
-    arr = np.asarray(im.convert("RGB" if rgb else "L"))
-    return arr if rgb else arr[..., None]
 
 
 # -- analogy ----------------------------------------------------------------------------
@@ -769,29 +784,10 @@ def analogy(
     cells = decoded.reshape(steps, steps, *decoded.shape[1:])
     zd = zc + (zb - za)
     names = [i.name for i in inputs]
-    picture = _analogy_picture(
+    from .render import analogy_picture
+
+    picture = analogy_picture(
         [i.x for i in inputs], cells, names, size or max(MIN_CELL, model.config.image_size)
     )
     latents = {k: v.astype(np.float32) for k, v in zip("ABCD", (za, zb, zc, zd))}
     return AnalogyResult(cells[-1, -1], cells, np.stack([i.x for i in inputs]), latents, picture)
-
-
-def _analogy_picture(
-    inputs: list[np.ndarray], cells: np.ndarray, names: list[str], cell: int
-) -> Image.Image:
-    from .render import captioned_grid
-
-    k = cells.shape[0]
-    rgb = cells.shape[-1] == 3
-    tiles = [_tile(im, cell, rgb) for im in inputs]
-    captions: list[str] = [f"A: {names[0]}", f"B: {names[1]}", f"C: {names[2]}"]
-    # Inputs on the first row, then the J-diagram of decoded latents under them.
-    ncols = max(k, 3)
-    row: list[np.ndarray | None] = [*tiles, *[None] * (ncols - 3)]
-    caps = [*captions, *[""] * (ncols - 3)]
-    corner = {(0, 0): "A", (0, k - 1): "B", (k - 1, 0): "C", (k - 1, k - 1): "D = C + (B - A)"}
-    for i in range(k):
-        for j in range(ncols):
-            row.append(_tile(cells[i, j], cell, rgb) if j < k else None)
-            caps.append(corner.get((i, j), ""))
-    return captioned_grid(row, ncols, caps, title="analogy: A is to B as C is to D", cell=cell)

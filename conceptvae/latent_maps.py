@@ -1,6 +1,6 @@
-"""Pictures of a model: labelled sample sheets, latent grids and latent scatter plots.
+"""Latent maps: pictures of a model's latent space, drawn by :mod:`conceptvae.render`.
 
-Everything is drawn with Pillow (no plotting library): :func:`grid` walks a 2-D
+:func:`grid` walks a 2-D
 slice of the latent space (the whole manifold, by normal quantiles, for a 2-D
 latent; two concept or principal directions otherwise), :func:`scatter` plots
 a dataset's latents coloured by a label column, with axes, ticks and a legend
@@ -9,7 +9,6 @@ a dataset's latents coloured by a label column, with axes, ticks and a legend
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Sequence
@@ -17,126 +16,23 @@ from pathlib import Path
 from statistics import NormalDist
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
+from .checks import positive, whole
 from .errors import ConceptVAEError, param
-from .images import array_to_pil
 from .keyframes import KeySpec, keyframe_latents, parse_key
 from .model.loaded import VAEModel
-from .options import MAX_GRID, MAX_POINTS, MAX_SPAN, PROJECTIONS
+from .options import MAX_GRID, MAX_POINTS, MAX_SPAN, PLOT_PIXELS, PROJECTIONS
+from .render import plot_points, sheet
 from .resolve import resolve_model
 
-INK = (34, 34, 34)
-MUTED = (120, 120, 120)
-RULE = (225, 225, 225)
-WHITE = (255, 255, 255)
-# Tableau's 20 colours, strong ones first: distinguishable and colour-blind friendlier.
-PALETTE = [
-    (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-    (140, 86, 75), (227, 119, 194), (188, 189, 34), (23, 190, 207), (127, 127, 127),
-    (174, 199, 232), (255, 187, 120), (152, 223, 138), (255, 152, 150), (197, 176, 213),
-    (196, 156, 148), (247, 182, 210), (219, 219, 141), (158, 218, 229), (199, 199, 199),
-]  # fmt: skip
-UNLABELLED = (190, 190, 190)
 GRID_QUANTILES = (0.05, 0.95)
 _LATENT_AXIS = re.compile(r"z(\d+)")
-
-
-def _font(size: int = 12) -> ImageFont.ImageFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow without FreeType: the fixed bitmap font
-        return ImageFont.load_default()
-
-
-def _width(font: ImageFont.ImageFont, text: str) -> int:
-    box = font.getbbox(text)
-    return int(box[2] - box[0])
 
 
 def _fmt(v: float) -> str:
     text = f"{v:+.2f}".rstrip("0").rstrip(".")
     return "0" if text in ("+0", "-0") else text
-
-
-# -- a labelled sheet of tiles ---------------------------------------------------------
-
-
-def sheet(
-    images: np.ndarray,
-    ncols: int,
-    cell: int | None = None,
-    title: str | None = None,
-    row_labels: Sequence[str] | None = None,
-    col_labels: Sequence[str] | None = None,
-    x_caption: str | None = None,
-    y_caption: str | None = None,
-    pad: int = 2,
-) -> Image.Image:
-    """Tiles row by row with tick labels left of rows and under columns, axis captions
-    and a title; the canvas widens to fit its text, and column labels that would
-    collide are thinned out."""
-    font = _font(12)
-    tiles = [array_to_pil(im, cell) for im in np.asarray(images)]
-    w, h = tiles[0].size
-    nrows = -(-len(tiles) // ncols)
-    rl = list(row_labels or [])
-    cl = list(col_labels or [])
-    left = (max((_width(font, s) for s in rl), default=0) + 8) if rl else 0
-    left += 16 if y_caption else 0
-    top = 22 if title else pad
-    bottom = (16 if cl else 0) + (16 if x_caption else 0)
-    grid_w = ncols * (w + pad) + pad
-    width = max(left + grid_w + pad, (_width(font, title) + 12) if title else 0)
-    height = top + nrows * (h + pad) + pad + bottom
-    canvas = Image.new("RGB", (width, height), WHITE)
-    draw = ImageDraw.Draw(canvas)
-    x0 = left + (width - left - grid_w) // 2
-    if title:
-        draw.text((6, 5), title, fill=INK, font=font)
-    for i, tile in enumerate(tiles):
-        r, c = divmod(i, ncols)
-        canvas.paste(tile.convert("RGB"), (x0 + pad + c * (w + pad), top + pad + r * (h + pad)))
-    for r, label in enumerate(rl[:nrows]):
-        y = top + pad + r * (h + pad) + h // 2 - 6
-        draw.text((left - 4 - _width(font, label), y), label, fill=MUTED, font=font)
-    if cl:
-        # Show every k-th label so neighbours never overlap.
-        widest = max(_width(font, s) for s in cl) + 6
-        step = max(1, math.ceil(widest / (w + pad)))
-        y = top + nrows * (h + pad) + pad + 1
-        for c, label in enumerate(cl[:ncols]):
-            if c % step == 0:
-                cx = x0 + pad + c * (w + pad) + w // 2
-                draw.text((cx - _width(font, label) // 2, y), label, fill=MUTED, font=font)
-    if x_caption:
-        y = height - 15
-        draw.text((x0 + grid_w // 2 - _width(font, x_caption) // 2, y), x_caption, fill=INK,
-                  font=font)  # fmt: skip
-    if y_caption:
-        tw = _width(font, y_caption) + 4
-        label = Image.new("RGB", (tw, 14), WHITE)
-        ImageDraw.Draw(label).text((2, 0), y_caption, fill=INK, font=font)
-        label = label.rotate(90, expand=True)
-        y = top + (nrows * (h + pad)) // 2 - label.size[1] // 2
-        canvas.paste(label, (1, max(top, y)))
-    return canvas
-
-
-def sample_sheet(
-    images: np.ndarray,
-    seed: int | None = None,
-    temperature: float = 1.0,
-    cell: int | None = None,
-) -> Image.Image:
-    """A grid of prior samples; rows are labelled with the index of their first sample
-    (the numbers ``sample --no-grid`` puts in its file names)."""
-    n = len(images)
-    ncols = int(np.ceil(np.sqrt(n)))
-    rows = -(-n // ncols)
-    title = f"{n} samples, seed {seed}, temperature {temperature:g}" if seed is not None else None
-    labels = [str(r * ncols) for r in range(rows)] if rows > 1 else None
-    return sheet(images, ncols, cell=cell, title=title, row_labels=labels)
 
 
 # -- grid: a 2-D slice of the latent space --------------------------------------------
@@ -256,26 +152,11 @@ def grid(
 
 
 def check_grid_n(n: object) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 2 <= n <= MAX_GRID:
-        raise ConceptVAEError(
-            f"{param('n')} (cells per side) must be a whole number from 2 to {MAX_GRID}, "
-            f"got {n!r}"
-        )
-    return int(n)
+    return whole(n, f"{param('n')} (cells per side)", 2, MAX_GRID)
 
 
 def check_span(span: object) -> float:
-    if (
-        isinstance(span, bool)
-        or not isinstance(span, (int, float, np.floating))
-        or not math.isfinite(float(span))
-        or not 0 < float(span) <= MAX_SPAN
-    ):
-        raise ConceptVAEError(
-            f"{param('span')} must be a finite number above 0 and at most {MAX_SPAN:g}, "
-            f"got {span!r}"
-        )
-    return float(span)
+    return positive(span, param("span"), MAX_SPAN)
 
 
 # -- scatter: a dataset's latents, coloured by label ----------------------------------
@@ -345,6 +226,8 @@ def encode_dataset(
     from .data import open_dataset
 
     ds = open_dataset(data, labels, model.config.image_size, model.config.channels)
+    if len(ds) < 2:
+        raise ConceptVAEError(f"a scatter plot needs at least 2 images, found {len(ds)}", data)
     idx = np.arange(len(ds))
     if len(ds) > max_points:
         idx = np.sort(np.random.default_rng(seed).choice(len(ds), max_points, replace=False))
@@ -387,121 +270,6 @@ def scatter(
 def check_scatter(method: str, max_points: object, width: object, height: object) -> None:
     if method not in METHODS:
         raise ConceptVAEError(f"unknown projection {method!r}; use one of {', '.join(METHODS)}")
-    if (
-        isinstance(max_points, bool)
-        or not isinstance(max_points, int)
-        or not 2 <= max_points <= MAX_POINTS
-    ):
-        raise ConceptVAEError(
-            f"{param('max_points')} must be a whole number from 2 to {MAX_POINTS}, "
-            f"got {max_points!r}"
-        )
-    for opt, v in ((param("width"), width), (param("height"), height)):
-        if isinstance(v, bool) or not isinstance(v, int) or not 200 <= v <= 4000:
-            raise ConceptVAEError(
-                f"{opt} must be a whole number of pixels from 200 to 4000, got {v!r}"
-            )
-
-
-def _nice_ticks(lo: float, hi: float, target: int = 6) -> list[float]:
-    """Round tick values (1, 2 or 5 times a power of ten) covering [lo, hi]."""
-    if not hi > lo:
-        hi = lo + 1.0
-    raw = (hi - lo) / target
-    mag = 10 ** math.floor(math.log10(raw))
-    step = next(s * mag for s in (1, 2, 5, 10) if s * mag >= raw)
-    first = math.ceil(lo / step) * step
-    ticks = []
-    t = first
-    while t <= hi + 1e-9 * step:
-        ticks.append(round(t, 10))
-        t += step
-    return ticks
-
-
-def _tick_text(v: float) -> str:
-    return f"{v:g}" if abs(v) >= 1e-9 else "0"
-
-
-def plot_points(
-    xy: np.ndarray,
-    category: np.ndarray,
-    names: Sequence[str],
-    axis_names: tuple[str, str],
-    title: str,
-    width: int = 800,
-    height: int = 600,
-    seed: int = 0,
-) -> Image.Image:
-    """Draw points (N, 2) coloured by ``category`` (index into ``names``, -1 unlabelled)."""
-    s = 2  # drawn at twice the size and scaled down: smooth dots and lines
-    font, small = _font(14 * s), _font(12 * s)
-    # The 19 most common categories get colours; the rest share "other".
-    counts = np.bincount(category[category >= 0], minlength=len(names))
-    order = sorted(range(len(names)), key=lambda i: (-counts[i], i))[: len(PALETTE) - 1]
-    shown = sorted(order) if len(names) <= len(PALETTE) - 1 else order
-    colour = {i: PALETTE[k] for k, i in enumerate(shown)}
-    legend = [(names[i], colour[i], int(counts[i])) for i in shown]
-    other = int(sum(counts[i] for i in range(len(names)) if i not in colour))
-    if other:
-        legend.append(("other", MUTED, other))
-    unlabelled = int((category < 0).sum())
-    if unlabelled and names:
-        legend.append(("unlabelled", UNLABELLED, unlabelled))
-    entries = [f"{n} ({c})" for n, _, c in legend]
-    legend_w = (max(_width(small, t) for t in entries) + 34 * s) if entries else 0
-    left, right, top, bottom = 70 * s, 20 * s + legend_w, 40 * s, 56 * s
-    W, H = width * s, height * s
-    if W - left - right < 100 * s:
-        raise ConceptVAEError(f"the legend leaves no room for the plot; raise {param('width')}")
-    img = Image.new("RGB", (W, H), WHITE)
-    d = ImageDraw.Draw(img)
-    x0, y0, x1, y1 = left, top, W - right, H - bottom
-    lo = xy.min(0)
-    hi = xy.max(0)
-    padding = np.maximum((hi - lo) * 0.05, 1e-6)
-    lo, hi = lo - padding, hi + padding
-
-    def px(p: np.ndarray) -> np.ndarray:
-        return np.stack(
-            [x0 + (p[:, 0] - lo[0]) / (hi[0] - lo[0]) * (x1 - x0),
-             y1 - (p[:, 1] - lo[1]) / (hi[1] - lo[1]) * (y1 - y0)], 1)  # fmt: skip
-
-    for t in _nice_ticks(lo[0], hi[0]):
-        x = px(np.array([[t, lo[1]]]))[0, 0]
-        d.line([(x, y0), (x, y1)], fill=RULE, width=s)
-        d.line([(x, y1), (x, y1 + 5 * s)], fill=INK, width=s)
-        label = _tick_text(t)
-        d.text((x - _width(small, label) / 2, y1 + 8 * s), label, fill=INK, font=small)
-    for t in _nice_ticks(lo[1], hi[1]):
-        y = px(np.array([[lo[0], t]]))[0, 1]
-        d.line([(x0, y), (x1, y)], fill=RULE, width=s)
-        d.line([(x0 - 5 * s, y), (x0, y)], fill=INK, width=s)
-        label = _tick_text(t)
-        d.text((x0 - 8 * s - _width(small, label), y - 7 * s), label, fill=INK, font=small)
-    d.rectangle([x0, y0, x1, y1], outline=INK, width=s)
-    # Points in a seeded random order, so no class always hides another.
-    pts = px(xy)
-    r = (2.5 if len(xy) > 2000 else 3.5) * s
-    for i in np.random.default_rng(seed).permutation(len(xy)):
-        c = category[i]
-        fill = colour.get(int(c), MUTED) if c >= 0 else UNLABELLED
-        if not names:
-            fill = PALETTE[0]
-        x, y = pts[i]
-        d.ellipse([x - r, y - r, x + r, y + r], fill=fill)
-    d.text((x0, 10 * s), title, fill=INK, font=font)
-    xl, yl = axis_names
-    d.text(((x0 + x1) / 2 - _width(font, xl) / 2, H - 26 * s), xl, fill=INK, font=font)
-    if yl:
-        tw = _width(font, yl) + 8 * s
-        label = Image.new("RGB", (tw, 18 * s), WHITE)
-        ImageDraw.Draw(label).text((4 * s, 0), yl, fill=INK, font=font)
-        label = label.rotate(90, expand=True)
-        img.paste(label, (8 * s, int((y0 + y1) / 2 - label.size[1] / 2)))
-    lx, ly = x1 + 18 * s, y0
-    for (_, fill, _), text in zip(legend, entries):
-        d.ellipse([lx, ly + 3 * s, lx + 10 * s, ly + 13 * s], fill=fill)
-        d.text((lx + 16 * s, ly), text, fill=INK, font=small)
-        ly += 20 * s
-    return img.resize((width, height), Image.LANCZOS)
+    whole(max_points, param("max_points"), 2, MAX_POINTS)
+    for name, v in (("width", width), ("height", height)):
+        whole(v, param(name), *PLOT_PIXELS, what="whole number of pixels")
