@@ -418,6 +418,11 @@ def test_faces_in_a_photo_are_found_shown_and_edited_as_the_cli_does(studio, tmp
                    capture_output=True)  # fmt: skip
     assert (tmp_path / "two_edited.png").read_bytes() == rendered
 
+    # A morph from the photograph starts at its largest face, as `conceptvae morph` does.
+    morph = {"model": "faces", "keys": [info["id"], "seed:1"], "frames": 4, "format": "gif"}
+    status, _, gif = studio.request("/api/morph", morph)
+    assert status == 200 and gif[:6] == b"GIF89a"
+
     # What the page can get wrong is refused in one line.
     status, err = studio.json("/api/preview", {**body, "face": "3"})
     assert status == 400 and "face 3 asked for, but 2 faces found" in err["error"]
