@@ -24,6 +24,7 @@ from ..outputs import (
     is_dir_target,
     plan_outputs,
     refuse_overwriting_inputs,
+    refuse_overwriting_model,
 )
 from ..render import grid as make_grid
 from ..resolve import resolve_model
@@ -46,6 +47,7 @@ def reconstruct_files(
     model = resolve_model(model, (), backend)
     paths = expand_inputs(inputs)
     targets = plan_outputs(paths, out, default_name="{stem}_recon{suffix}", overwrite=overwrite)
+    refuse_overwriting_model(targets, model)
     for target in targets:
         check_image_suffix(target)
     recon = model.reconstruct(paths)
@@ -70,6 +72,7 @@ def encode_files(
     check_writable_parent(out)
     paths = expand_inputs(inputs)
     refuse_overwriting_inputs([out], paths, overwrite=False)
+    refuse_overwriting_model([out], model)
     z = model.encode(paths, sample=sample, seed=seed)
     if out.suffix == ".npy":
         atomic_save_npy(out, z)
@@ -180,6 +183,7 @@ def decode_file(
         check_image_suffix(out)
         check_writable_parent(Path(out))
         refuse_overwriting_inputs([Path(out)], [latents], overwrite=False)
+        refuse_overwriting_model([out], model)
     z, names = read_latents(latents, model.latent_dim)
     images = model.decode(z)
     if dir_target:
@@ -224,6 +228,8 @@ def sample_files(
         )
     check_seed(seed)
     as_dir = is_dir_target(out) or not grid
+    if not as_dir:
+        refuse_overwriting_model([out], model)
     if as_dir:
         check_dir_creatable(Path(out))
     else:
