@@ -240,6 +240,9 @@ CASES = [
     Case("config.json asking for 16 dense layers of 4096", ("reconstruct", "good.png", "-m", "model",
          "-o", "r.png"), r"model/config\.json: invalid model config: the network would have",
          _edit_json("model/config.json", lambda c: c.update(hidden=[4096] * 16))),
+    Case("model.weights.h5 holding NaN weights", ("reconstruct", "good.png", "-m", "model", "--backend",
+         "keras", "-o", "r.png"), r"model: the model's encoder returns NaN .* weights are damaged",
+         lambda w: _nan_weights(w / "model" / "model.weights.h5")),
     Case(".keras whose config asks for 64 layers of 4096 units", ("reconstruct", "good.png", "-m",
          "huge.keras", "-o", "r.png"), r"huge\.keras: refused: its config asks for about",
          _write("huge.keras", _keras_config(HUGE_KERAS))),
@@ -388,6 +391,14 @@ CASES = [
          r"model/concepts\.h5: cannot read concept library \(not a regular file",
          _fifo("model/concepts.h5")),
 ]  # fmt: skip
+
+
+def _nan_weights(path: Path) -> None:
+    import h5py
+
+    with h5py.File(path, "a") as f:
+        f.visititems(lambda name, obj: obj.__setitem__((), np.full(obj.shape, np.nan, obj.dtype))
+                     if isinstance(obj, h5py.Dataset) and obj.dtype.kind == "f" else None)
 
 
 def _set_raw_info(f) -> None:  # noqa: ANN001
