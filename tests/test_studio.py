@@ -374,3 +374,24 @@ def test_every_mode_downloads_the_bytes_of_its_command(studio, tmp_path, mode) -
     subprocess.run([sys.executable, "-m", "conceptvae", *argv[1:]], cwd=tmp_path, check=True,
                    capture_output=True)  # fmt: skip
     assert (tmp_path / "p_edited.png").read_bytes() == rendered
+
+
+def test_align_finds_the_faces_of_a_photo_as_the_command_does(studio, tmp_path) -> None:  # noqa: ANN001
+    from facephotos import FACES, Placement, scene
+
+    arr = scene(300, 200, [Placement(FACES[1], (150, 100), 1.8, 5)], seed=4)
+    im = Image.fromarray(arr)
+    (tmp_path / "face.png").write_bytes(png_bytes(im))
+    status, info = upload(studio, png_bytes(im), "face.png")
+    body = {"model": "faces", "image": info["id"], "mode": "detail", "amounts": {"smile": 2},
+            "align": True}  # fmt: skip
+    status, _, preview = studio.request("/api/preview", body)
+    assert status == 200
+    shown = np.asarray(Image.open(io.BytesIO(preview)))
+    assert shown.shape == arr.shape and 0 < (shown != arr).any(-1).mean() < 0.5
+    status, _, rendered = studio.request("/api/render", body)
+    argv = shlex.split(studio.json("/api/command", body)[1]["command"])
+    assert "--no-align" not in argv
+    subprocess.run([sys.executable, "-m", "conceptvae", *argv[1:]], cwd=tmp_path, check=True,
+                   capture_output=True)  # fmt: skip
+    assert (tmp_path / "face_edited.png").read_bytes() == rendered

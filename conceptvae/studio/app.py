@@ -120,7 +120,7 @@ def edit_request(data: dict[str, Any]) -> EditRequest:
     amounts = data.get("amounts", {})
     if not isinstance(amounts, dict) or len(amounts) > 256:
         raise StudioError("'amounts' must be an object of concept name -> number")
-    align = data.get("align", True)
+    align = data.get("align", False)
     if not isinstance(align, bool):
         raise StudioError("'align' must be true or false")
     return EditRequest(

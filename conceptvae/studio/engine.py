@@ -104,9 +104,10 @@ class EditRequest:
     image: str
     mode: str
     amounts: dict[str, float] = field(default_factory=dict)  # concept or class name -> amount
-    # A face model finds the faces of a photograph unless this is False (the
-    # picture itself is taken as an aligned crop, as `--no-align` does).
-    align: bool = True
+    # True: a face model finds the faces of a photograph (as `conceptvae edit`
+    # does by default). The page does not ask for it yet, so the studio keeps
+    # taking the picture itself as the crop (`--no-align` in its command).
+    align: bool = False
 
 
 @dataclass
@@ -397,7 +398,7 @@ class Studio:
 
     def command(self, req: EditRequest) -> str:
         """The ``conceptvae edit`` command that writes the same bytes as :meth:`render`."""
-        from ..editing import check_mode
+        from ..editing import check_mode, face_alignment
 
         m = self._load(req.model)
         check_mode(req.mode)
@@ -405,7 +406,8 @@ class Studio:
         im = self.image(req.image)
         options = [("concepts", a) for a in args]
         options += [("mode", req.mode), ("model", m.spec)]
-        options += [] if req.align else [("align=False", "")]
+        if not req.align and face_alignment(m.model) is not None:
+            options += [("align=False", "")]
         options += [("out", _output_name(im))]
         return self._spell("edit", [_shown(im)], options)
 
