@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import importlib.util
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,13 +57,28 @@ def list_models() -> list[ModelEntry]:
 def resolve_model_path(spec: str | os.PathLike) -> Path:
     """A model path or name -> the model directory (or .keras file)."""
     p = Path(spec)
-    if p.exists():
-        return p
     name = os.fspath(spec)
+    named = None
     if os.sep not in name and "/" not in name:
-        for entry in list_models():
-            if entry.name == name:
-                return entry.path
+        named = next((e for e in list_models() if e.name == name), None)
+    if p.exists():
+        if named is None or named.path.resolve() == p.resolve():
+            return p
+        # A bare name that is both a path here and a known model: only a real
+        # model (a model directory or a .keras file) wins over the name.
+        if files.is_model_dir(p) or (p.is_file() and p.suffix == ".keras"):
+            warnings.warn(
+                f"using the model in ./{name}, not the {named.source} model {name!r} "
+                f"(give ./{name} or its full path to make this explicit)",
+                stacklevel=1,  # one location: said once per process, however often resolved
+            )
+            return p
+        warnings.warn(
+            f"./{name} is not a model; using the {named.source} model {name!r}", stacklevel=1
+        )
+        return named.path
+    if named is not None:
+        return named.path
     names = sorted({e.name for e in list_models()})
     close = difflib.get_close_matches(name, names, n=3)
     hint = (
