@@ -52,8 +52,8 @@ class LazyGroup(click.Group):
     def main(self, args=None, prog_name=None, standalone_mode=True, **extra):  # noqa: ANN001, ANN201
         from conceptvae.errors import ConceptVAEError
 
-        args = list(sys.argv[1:] if args is None else args)
-        debug = "--debug" in args or bool(os.environ.get("CONCEPTVAE_DEBUG"))
+        args = _debug_first(list(sys.argv[1:] if args is None else args))
+        debug = args[:1] == ["--debug"] or bool(os.environ.get("CONCEPTVAE_DEBUG"))
         old_showwarning = warnings.showwarning
         warnings.showwarning = _show_warning
         try:
@@ -68,6 +68,10 @@ class LazyGroup(click.Group):
         except click.exceptions.Abort:
             click.echo("Aborted.", err=True)
             sys.exit(130)
+        except _NoArgsIsHelp as exc:
+            # Bare `conceptvae` or `conceptvae concepts`: the help, as --help prints it.
+            click.echo(exc.ctx.get_help())
+            sys.exit(0)
         except click.ClickException as exc:
             if debug:
                 raise
@@ -98,6 +102,19 @@ class LazyGroup(click.Group):
 @click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
 def cli(debug: bool) -> None:
     """Edit images with concept vectors in a VAE's latent space."""
+
+
+# Click 8.2+ raises this for a group called without a subcommand (older ones
+# print the help and exit 0 themselves).
+_NoArgsIsHelp = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+def _debug_first(args: list[str]) -> list[str]:
+    """``--debug`` anywhere before a ``--`` moves to the front, where the group reads it."""
+    end = args.index("--") if "--" in args else len(args)
+    if "--debug" not in args[:end]:
+        return args
+    return ["--debug", *(a for i, a in enumerate(args) if i >= end or a != "--debug")]
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
