@@ -241,9 +241,7 @@ def _p(value: float | None) -> str:
 
 
 def _trust(row: dict[str, Any]) -> str:
-    if row.get("significant") is None:
-        return "-"
-    return "ok" if row["significant"] else "NOT SIGNIFICANT"
+    return row.get("trust") or "-"
 
 
 def _counts(row: dict[str, Any]) -> str:
@@ -312,15 +310,16 @@ def _details(d: dict[str, Any]) -> None:
             lines.append(
                 ("direction", f"held-out AUC of the projection {_num(m['direction_auc'])}")
             )
-        verdict = "significant" if d.get("significant") else "NOT SIGNIFICANT"
+        significant = d.get("p_value") is not None and d["p_value"] < m.get("alpha", 0.05)
         lines.append(
             (
                 "significance",
                 f"p = {_p(d.get('p_value'))} "
                 f"({m.get('permutations', info.get('permutations'))} label permutations): "
-                f"{verdict} at {m.get('alpha', 0.05)}",
+                f"{'significant' if significant else 'NOT SIGNIFICANT'} at {m.get('alpha', 0.05)}",
             )
         )
+        lines.append(("trust", f"{_trust(d)} (from the probe and the test above)"))
     lines.append(
         (
             "stability",

@@ -35,7 +35,7 @@ from .estimators import (
 )
 from .expressions import check_name
 from .library import ClassSet, Concept, ConceptLibrary, model_ref, now, update_library
-from .manage import concept_row
+from .manage import class_row, concept_row
 
 MIN_EXAMPLES = 5
 SAMPLE_SIZE = 10000
@@ -519,11 +519,14 @@ def _attribute_concept(
         statistic=statistic,
         permutations=opts["permutations"],
         alpha=stats.ALPHA,
-        significant=bool(p < stats.ALPHA),
         stability=stats.bootstrap_stability(spec, Z, y, cov, opts["bootstraps"], seed),
         bootstraps=opts["bootstraps"],
         sample_size=len(y),
     )
+    metrics["trust"] = stats.trust_verdict(
+        p, metrics["probe_auc"], est.n_pos_, est.n_neg_, metrics["probe_accuracy"]
+    )
+    metrics["significant"] = metrics["trust"] == "ok"
     n_known = est.n_pos_ + est.n_neg_
     coef, intercept = stats.fit_probe(Z, y, est.n_pos_ / n_known)
     info = {
@@ -572,6 +575,10 @@ def _class_set(
     for i, c in enumerate(classes):
         y = (codes == i).astype(np.int64)
         p, statistic = stats.permutation_test(Z, y, opts["permutations"], seed)
+        n_here = int(centroids.counts_[i])
+        verdict = stats.trust_verdict(
+            p, probe["auc"][i], n_here, int(centroids.counts_.sum()) - n_here
+        )
         rest = np.delete(C, i, axis=0).mean(0)
         per_class[c] = _clean(
             {
@@ -579,7 +586,8 @@ def _class_set(
                 "probe_auc": probe["auc"][i],
                 "p_value": p,
                 "statistic": statistic,
-                "significant": bool(p < stats.ALPHA),
+                "significant": verdict == "ok",
+                "trust": verdict,
                 "stability": stats.bootstrap_stability(
                     MeanDifference(), Z, y, None, opts["bootstraps"], seed
                 ),
@@ -661,23 +669,4 @@ def _clean(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def _class_summaries(s: ClassSet) -> list[dict[str, Any]]:
-    out = []
-    for i, c in enumerate(s.classes):
-        m = s.class_info(c)
-        out.append(
-            {
-                "name": c,
-                "kind": f"class:{s.name}",
-                "method": "centroid",
-                "norm": m.get("norm"),
-                "n_pos": int(s.counts[i]),
-                "n_neg": None,
-                "probe_accuracy": s.info["metrics"].get("probe_accuracy"),
-                "probe_auc": m.get("probe_auc"),
-                "p_value": m.get("p_value"),
-                "significant": m.get("significant"),
-                "stability": m.get("stability"),
-                "explained_variance_ratio": None,
-            }
-        )
-    return out
+    return [class_row(s, i) for i in range(len(s.classes))]
