@@ -1,0 +1,174 @@
+"""What a new user meets first: the light install, the checkout, names and help."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import invoke
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Runs a command as if TensorFlow, Keras and imageio-ffmpeg were not installed
+# (the plain install): a None in sys.modules makes their import fail.
+_WITHOUT_EXTRAS = """
+import sys
+for name in ("tensorflow", "keras", "imageio_ffmpeg"):
+    sys.modules[name] = None
+from conceptvae.cli.main import main
+sys.argv = ["conceptvae", *sys.argv[1:]]
+main()
+"""
+
+
+def run_plain(*args, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", _WITHOUT_EXTRAS, *map(str, args)],
+        capture_output=True, text=True, cwd=cwd, timeout=120,
+    )  # fmt: skip
+
+
+def one_error_line(proc: subprocess.CompletedProcess) -> str:
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith("Error: ") and "Traceback" not in proc.stderr
+    return lines[0]
+
+
+# -- 1. the plain install ------------------------------------------------------------------
+
+
+def test_commands_that_need_tensorflow_name_the_extra(tmp_path, npz_data, tiny_model):
+    line = one_error_line(run_plain("train", npz_data, "--out", tmp_path / "m", cwd=tmp_path))
+    assert 'pip install "conceptvae[train]"' in line
+    # export of a model that lacks its flatbuffers, and --backend keras
+    bare = tmp_path / "bare"
+    shutil.copytree(tiny_model, bare)
+    for name in ("encoder.tflite", "decoder.tflite"):
+        (bare / name).unlink()
+    line = one_error_line(run_plain("export", bare, cwd=tmp_path))
+    assert 'pip install "conceptvae[train]"' in line
+    line = one_error_line(run_plain("sample", "-m", tiny_model, "-o", tmp_path / "s.png",
+                                    "--backend", "keras", cwd=tmp_path))  # fmt: skip
+    assert 'pip install "conceptvae[train]"' in line and not (tmp_path / "s.png").exists()
+    line = one_error_line(run_plain("morph", "seed:1", "seed:2", "-m", tiny_model, "--size", "16",
+                                    "-n", "2", "-o", tmp_path / "m.mp4", cwd=tmp_path))  # fmt: skip
+    assert 'pip install "conceptvae[mp4]"' in line and not (tmp_path / "m.mp4").exists()
+
+
+def test_inference_runs_without_the_extras(tmp_path):
+    out = tmp_path / "smile.png"
+    proc = run_plain("edit", REPO / "examples" / "face-1.png", "--concept", "smile",
+                     "--amount", "1.5", "-o", out, cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert out.is_file()
+
+
+def test_offline_mnist_error_has_no_exception_name(tmp_path, monkeypatch):
+    from conceptvae.data import open_dataset
+    from conceptvae.errors import DataError
+
+    with pytest.raises(DataError) as err:
+        open_dataset("mnist")
+    assert "(Exception)" not in str(err.value) and "place the file at" in str(err.value)
+
+
+# -- 2. the checkout does not hide the installed package -------------------------------------
+
+
+def test_the_checkout_root_finds_cli_and_pretrained():
+    proc = subprocess.run([sys.executable, "-m", "conceptvae", "--help"],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "Usage: " in proc.stdout and "edit" in proc.stdout
+    code = "import conceptvae; m = conceptvae.load_model('faces'); print(conceptvae.__file__, m)"
+    proc = subprocess.run([sys.executable, "-c", code],
+                          capture_output=True, text=True, cwd=REPO, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    # From the root the source folder is what Python imports; it finds its siblings.
+    assert str(REPO / "conceptvae") in proc.stdout and "latent=" in proc.stdout
+
+
+# -- 3. names ------------------------------------------------------------------------------
+
+
+def test_a_folder_that_is_not_a_model_does_not_hide_a_pretrained_name(runner):
+    Path("digits").mkdir()  # the README's own data folder name, in the current folder
+    Path("digits", "labels.csv").write_text("file,label\n")
+    r = invoke(runner, "info", "digits")
+    assert r.exit_code == 0, r.output
+    assert "./digits is not a model; using the pretrained model 'digits'" in r.stderr
+    assert "28" in r.stdout
+
+
+def test_a_model_folder_wins_over_a_pretrained_name_and_says_so(runner, tiny_model):
+    shutil.copytree(tiny_model, "faces")
+    r = invoke(runner, "info", "faces")
+    assert r.exit_code == 0, r.output
+    assert "using the model in ./faces, not the pretrained model 'faces'" in r.stderr
+    from conceptvae.registry import resolve_model_path
+
+    assert resolve_model_path("faces") == Path("faces")
+    assert resolve_model_path("digits").parent.name == "pretrained"
+
+
+# -- 4. help -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [[], ["concepts"]])
+def test_bare_groups_print_help(args):
+    proc = subprocess.run([sys.executable, "-m", "conceptvae", *args],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("Usage: ") and "\\n" not in proc.stdout
+    assert "Commands:" in proc.stdout and proc.stderr == ""
+
+
+def test_debug_after_the_subcommand(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "conceptvae", "info", "nosuch", "--debug"],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode != 0 and "Traceback" in proc.stderr and "ModelError" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "conceptvae", "info", "nosuch"],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+# -- 9. a trust verdict that agrees with its row ---------------------------------------------
+
+
+def test_trust_verdict_follows_the_row():
+    from conceptvae.concepts.stats import trust_verdict
+
+    # The contradiction the issue reported: significant p, probe at chance.
+    assert trust_verdict(0.01, 0.44, 400, 400, 0.495) == "AT CHANCE"
+    assert trust_verdict(0.01, 0.53, 400, 400, 0.52) == "AT CHANCE"  # within chance for 400/400
+    assert trust_verdict(0.01, 0.9, 400, 400, 0.8) == "ok"
+    assert trust_verdict(0.2, 0.9, 400, 400, 0.8) == "NOT SIGNIFICANT"
+    assert trust_verdict(None, None, None, None) is None
+
+
+def test_random_labels_are_rarely_trusted_and_never_against_their_row():
+    from conceptvae.concepts import stats
+
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((300, 64))  # a wide latent: probes overfit, the test does not
+    verdicts, significant_at_chance = [], 0
+    for seed in range(60):
+        y = np.random.default_rng(seed).integers(0, 2, len(Z))
+        p, _ = stats.permutation_test(Z, y, 100, seed=seed)
+        scores = stats.probe_scores(Z, y, seed)
+        n_pos = int(y.sum())
+        v = stats.trust_verdict(p, scores["probe_auc"], n_pos, len(y) - n_pos,
+                                scores["probe_accuracy"])  # fmt: skip
+        verdicts.append(v)
+        if v == "ok":
+            assert scores["probe_auc"] > stats.chance_auc(n_pos, len(y) - n_pos)
+            assert scores["probe_accuracy"] > 0.5
+        if p < stats.ALPHA and v == "AT CHANCE":
+            significant_at_chance += 1
+    assert verdicts.count("ok") <= 3  # 5% of 60 at most, by design
+    assert significant_at_chance >= 1  # the permutation test alone would have said "ok"
