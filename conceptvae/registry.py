@@ -10,6 +10,8 @@ from __future__ import annotations
 import difflib
 import importlib.util
 import os
+import shutil
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,3 +89,59 @@ def resolve_model_path(spec: str | os.PathLike) -> Path:
         else (f"; known models: {', '.join(names)}" if names else "")
     )
     raise ModelError(f"no such model directory or model name{hint}", spec)
+
+
+def is_pretrained(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is one of the models that ship with the package."""
+    root = pretrained_dir()
+    return root is not None and Path(path).resolve().parent == root.resolve()
+
+
+def user_copy(path: Path) -> Path:
+    """For a shipped model whose copy was made (see writable_model), the copy, said
+    on stderr; else ``path``."""
+    if not is_pretrained(path):
+        return path
+    target = user_models_dir() / path.name
+    if not files.is_model_dir(target):
+        return path
+    warnings.warn(
+        f"{path.name} is a shipped model and stays read-only; changing your copy at {target}",
+        stacklevel=1,
+    )
+    return target
+
+
+def writable_model(path: Path) -> Path:
+    """``path``, or for a shipped model its copy under ``$CONCEPTVAE_HOME/models``.
+
+    Shipped models are read-only (they live in site-packages, or in the
+    checkout that builds them): a command that changes one works on the user's
+    copy, made on first use and then found by the same name, and says so.
+    """
+    if not is_pretrained(path):
+        return path
+    target = user_copy(path)
+    if target != path:
+        return target
+    target = user_models_dir() / path.name
+    if target.exists():
+        raise ModelError(
+            f"{path.name} is a shipped model and stays read-only, and its copy cannot go to "
+            f"{target}, which exists and is not a model; move it away",
+            target,
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=target.parent))
+    try:
+        shutil.copytree(path, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    warnings.warn(
+        f"{path.name} is a shipped model and stays read-only; copied it to {target} and "
+        f"changed the copy (the name {path.name!r} now means your copy)",
+        stacklevel=1,
+    )
+    return target

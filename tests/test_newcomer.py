@@ -172,3 +172,37 @@ def test_random_labels_are_rarely_trusted_and_never_against_their_row():
             significant_at_chance += 1
     assert verdicts.count("ok") <= 3  # 5% of 60 at most, by design
     assert significant_at_chance >= 1  # the permutation test alone would have said "ok"
+
+
+# -- 7. shipped models are read-only ---------------------------------------------------------
+
+
+def _tree_digest(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_changing_a_shipped_model_changes_a_copy(runner, tmp_path, tiny_model, image_folder,
+                                                  monkeypatch, _home):  # fmt: skip
+    from conceptvae import registry
+
+    root = tmp_path / "site" / "pretrained"
+    shutil.copytree(tiny_model, root / "tiny")
+    monkeypatch.setattr(registry, "pretrained_dir", lambda: root)
+    before = _tree_digest(root)
+    copy = _home / "models" / "tiny"
+
+    r = invoke(runner, "concepts", "build", "tiny", image_folder, "-a", "left")
+    assert r.exit_code == 0, r.output
+    assert f"copied it to {copy}" in r.stderr and str(copy) in r.stdout
+    assert (copy / "concepts.h5").is_file() and _tree_digest(root) == before
+    r = invoke(runner, "concepts", "list", "tiny")  # the name now means the copy
+    assert r.exit_code == 0 and "left" in r.stdout
+    r = invoke(runner, "concepts", "rename", root / "tiny", "left", "west")
+    assert r.exit_code == 0, r.output
+    assert f"changing your copy at {copy}" in r.stderr
+    exported = tmp_path / "c.json"
+    assert invoke(runner, "concepts", "export", "tiny", "-o", exported).exit_code == 0
+    assert invoke(runner, "concepts", "rm", "tiny", "west").exit_code == 0
+    assert invoke(runner, "concepts", "import", "tiny", exported).exit_code == 0
+    assert "west" in invoke(runner, "concepts", "list", "tiny").stdout
+    assert _tree_digest(root) == before

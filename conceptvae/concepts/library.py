@@ -27,6 +27,7 @@ nothing and readers never see half a file.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -778,7 +779,10 @@ def update_library(model: Any, ignore_fingerprint: bool = False) -> Iterator[Con
     The library is re-read inside the lock, so changes made by another process
     since this one last looked are kept.
     """
+    from ..registry import writable_model
+
     ref = model_ref(model)
+    ref = dataclasses.replace(ref, path=writable_model(ref.path))
     path = ref.library_path
     with _exclusive(path):
         if path.exists():

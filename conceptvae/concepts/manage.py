@@ -6,6 +6,7 @@ weights fingerprint (config.json and meta.json).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -168,7 +169,11 @@ def rename_concept(model: Any, old: str, new: str, ignore_fingerprint: bool = Fa
 
 
 def _existing(model: Any) -> Any:
+    from ..registry import user_copy
+
+    # A shipped model changed before: its copy holds the changes.
     ref = model_ref(model)
+    ref = dataclasses.replace(ref, path=user_copy(ref.path))
     if not ref.library_path.exists():
         raise ConceptError(
             "this model has no concept library yet; build one with `conceptvae concepts build`",
