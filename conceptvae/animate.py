@@ -119,8 +119,11 @@ def check_fps(fps: object, option: str = "--fps") -> float:
     return float(fps)
 
 
-def check_target(target: FrameTarget, n_frames: int, fps: float, side: int) -> None:
-    """Refuse what this format cannot hold, before any frame is rendered."""
+def check_target(
+    target: FrameTarget, n_frames: int, fps: float, side: int, size_option: str = "--size"
+) -> None:
+    """Refuse what this format cannot hold, before any frame is rendered; ``size_option``
+    is how the caller sets the frame size (a morph script has a field for it)."""
     if target.kind == "gif" and fps > GIF_MAX_FPS:
         raise ConceptVAEError(
             f"GIF frame delays are whole hundredths of a second, so a GIF plays at most "
@@ -132,7 +135,7 @@ def check_target(target: FrameTarget, n_frames: int, fps: float, side: int) -> N
     if target.kind == "mp4" and side % 2:
         raise ConceptVAEError(
             f"MP4 (H.264) needs an even frame size, but frames are {side}x{side}; "
-            f"pass --size {side + 1} (or {side - 1})",
+            f"set {size_option} {side + 1} (or {side - 1})",
             target.path,
         )
     if target.kind == "strip":

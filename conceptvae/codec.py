@@ -87,7 +87,7 @@ def encode_files(
     check_seed(seed)
     check_writable_parent(out)
     paths = expand_inputs(inputs)
-    refuse_overwriting_inputs([out], paths, overwrite=False)
+    refuse_overwriting_inputs([out], paths, overwrite=False, offer_overwrite=False)
     z = model.encode(paths, sample=sample, seed=seed)
     if out.suffix == ".npy":
         atomic_save_npy(out, z)
@@ -182,7 +182,7 @@ def decode_file(
     else:
         check_image_suffix(out)
         check_writable_parent(Path(out))
-        refuse_overwriting_inputs([Path(out)], [latents], overwrite=False)
+        refuse_overwriting_inputs([Path(out)], [latents], overwrite=False, offer_overwrite=False)
     z, names = read_latents(latents, model.latent_dim)
     images = model.decode(z)
     if dir_target:

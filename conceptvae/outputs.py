@@ -57,14 +57,23 @@ def check_writable_parent(path: Path) -> None:
 
 
 def refuse_overwriting_inputs(
-    outputs: Sequence[Path], inputs: Sequence[str | os.PathLike], overwrite: bool
+    outputs: Sequence[Path],
+    inputs: Sequence[str | os.PathLike],
+    overwrite: bool,
+    offer_overwrite: bool = True,
 ) -> None:
+    """Refuse an output that is one of the inputs; ``offer_overwrite`` when the command
+    has an ``--overwrite`` to allow it."""
     if overwrite:
         return
     ins = {_real(p) for p in inputs}
     for out in outputs:
         if _real(out) in ins:
-            raise ConceptVAEError("output path is also an input; refusing without --overwrite", out)
+            raise ConceptVAEError(
+                "output path is also an input; refusing"
+                + (" without --overwrite" if offer_overwrite else " to overwrite it"),
+                out,
+            )
 
 
 def _real(p: str | os.PathLike) -> str:

@@ -169,7 +169,7 @@ def _open_library_for(model: VAEModel, names: Sequence[str]) -> object | None:
         return None
     from .concepts import open_library
 
-    return open_library(model)
+    return open_library(model, ignore_fingerprint=None)
 
 
 def grid_latents(
@@ -206,7 +206,7 @@ def grid_latents(
     if tuple(axes) == ("pc1", "pc2"):
         from .concepts import open_library
 
-        lib = open_library(model, missing_ok=True)
+        lib = open_library(model, ignore_fingerprint=None, missing_ok=True)
         if "pc1" not in lib or "pc2" not in lib:
             raise ConceptVAEError(
                 f"this model's latent has {d} dimensions: name two axes with --axes A,B "
@@ -279,7 +279,7 @@ def _check_picture_out(out: str | os.PathLike, inputs: Sequence[str | os.PathLik
     out = Path(out)
     check_image_suffix(out)
     check_writable_parent(out)
-    refuse_overwriting_inputs([out], list(inputs), overwrite=False)
+    refuse_overwriting_inputs([out], list(inputs), overwrite=False, offer_overwrite=False)
     return out
 
 

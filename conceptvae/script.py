@@ -359,13 +359,17 @@ def prepare_script(
     model_spec = _model_spec(script)
     concepts = [k.concepts for k in script.keyframes if k.concepts is not None]
     try:
-        model = load_sequence_model(model_spec, backend, concepts)
+        model = load_sequence_model(
+            model_spec, backend, concepts, how='a "model" field in the script'
+        )
     except ConceptVAEError as exc:
         raise fail("model", exc) from None
     prepared = Prepared(script, model, target)
     if target is not None:
         try:
-            animate.check_target(target, script.n_frames, script.fps, prepared.size)
+            animate.check_target(
+                target, script.n_frames, script.fps, prepared.size, size_option='"size":'
+            )
         except ConceptVAEError as exc:
             raise (exc if out is not None else fail("output", exc)) from None
     with_concepts = [k for k in script.keyframes if k.concepts is not None]
@@ -373,7 +377,7 @@ def prepare_script(
         from .concepts import open_library
 
         try:
-            lib = open_library(model)
+            lib = open_library(model, ignore_fingerprint=None)
         except ConceptVAEError as exc:
             raise fail(f"{with_concepts[0].where}.concepts", exc) from None
         for k in with_concepts:

@@ -35,11 +35,13 @@ def load_sequence_model(
     model: str | os.PathLike | VAEModel | None,
     backend: str = "auto",
     concepts: Sequence[str] = (),
+    how: str | None = None,
 ) -> VAEModel:
-    """The model a sequence or picture command runs on (see model.api.resolve_model)."""
+    """The model a sequence or picture command runs on (see model.api.resolve_model);
+    ``how`` tells the user how to name one when none is given."""
     from .model.api import resolve_model
 
-    return resolve_model(model, concepts, backend)
+    return resolve_model(model, concepts, backend, how or "--model")
 
 
 def seed_latent(seed: int, latent_dim: int, temperature: float = 1.0) -> np.ndarray:

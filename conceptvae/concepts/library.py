@@ -406,7 +406,7 @@ class ConceptLibrary:
             raise ConceptError(
                 f"the library already has {', '.join(map(repr, clash))}"
                 + (
-                    "; pass --replace to overwrite, or --name to choose another name"
+                    "; pass --replace to overwrite"
                     if not replace
                     else " (as another kind of concept; remove it first)"
                 )
@@ -487,7 +487,8 @@ class ConceptLibrary:
 
     # -- model check ----------------------------------------------------------
 
-    def check_model(self, ref: ModelRef, ignore_fingerprint: bool = False) -> None:
+    def check_model(self, ref: ModelRef, ignore_fingerprint: bool | None = False) -> None:
+        """``ignore_fingerprint=None``: the caller has no way to override, so no hint."""
         where = self.path or ref.library_path
         if ref.latent_dim != self.latent_dim:
             raise ConceptError(
@@ -498,8 +499,11 @@ class ConceptLibrary:
         if ref.fingerprint != self.model_fingerprint and not ignore_fingerprint:
             raise ConceptError(
                 f"concept library was built for model {self.model_fingerprint}, not this "
-                f"model's weights ({ref.fingerprint}); rebuild the concepts, or pass "
-                f"--ignore-fingerprint to use them anyway",
+                f"model's weights ({ref.fingerprint}); rebuild the concepts"
+                + (
+                    "" if ignore_fingerprint is None
+                    else ", or pass --ignore-fingerprint to use them anyway"
+                ),
                 where,
             )
 
@@ -729,12 +733,12 @@ def _parse_h5(f: Any, path: Path) -> ConceptLibrary:
 
 
 def open_library(
-    model: Any, ignore_fingerprint: bool = False, missing_ok: bool = False
+    model: Any, ignore_fingerprint: bool | None = False, missing_ok: bool = False
 ) -> ConceptLibrary:
     """The library beside ``model`` (VAEModel, directory or name), checked against it.
 
-    A library built for other weights is refused (``ignore_fingerprint`` overrides),
-    one for another latent size always. ``missing_ok`` gives an empty library when
+    A library built for other weights is refused (``ignore_fingerprint`` overrides;
+    ``None`` when the caller offers no override), one for another latent size always. ``missing_ok`` gives an empty library when
     the model has none yet.
     """
     ref = model_ref(model)

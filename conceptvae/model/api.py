@@ -26,18 +26,20 @@ def load_model(path: str | os.PathLike, backend: str = "auto") -> VAEModel:
     return load_model_dir(p, backend)
 
 
-def resolve_model(model: Any, concepts: Sequence[str] = (), backend: str = "auto") -> VAEModel:
+def resolve_model(
+    model: Any, concepts: Sequence[str] = (), backend: str = "auto", how: str = "--model"
+) -> VAEModel:
     """The one place a command's model argument becomes a model: a VAEModel is
     used as is; a path or name is loaded; ``None`` picks the pretrained model
     that holds the ``concepts`` the command names (see default_model)."""
     if isinstance(model, VAEModel):
         return model
     if model is None:
-        model = default_model(concepts)
+        model = default_model(concepts, how)
     return load_model(model, backend=backend)
 
 
-def default_model(concepts: Sequence[str] = ()) -> Path:
+def default_model(concepts: Sequence[str] = (), how: str = "--model") -> Path:
     """The pretrained model a command without ``--model`` runs on.
 
     The one whose concept library holds every name the ``concepts`` expressions
@@ -50,7 +52,7 @@ def default_model(concepts: Sequence[str] = ()) -> Path:
         if DEFAULT_MODEL not in pretrained:
             raise ModelError(
                 f"no --model given and the pretrained {DEFAULT_MODEL!r} model is not "
-                "installed; pass --model (a model directory or name)"
+                f"installed; pass {how} (a model directory or name)"
             )
         return pretrained[DEFAULT_MODEL]
     held = {name: _library_names(path) for name, path in pretrained.items()}
@@ -61,11 +63,11 @@ def default_model(concepts: Sequence[str] = ()) -> Path:
     if holders:
         raise ModelError(
             f"several pretrained models hold {wanted}: {', '.join(holders)}; "
-            "choose one with --model"
+            f"choose one with {how}"
         )
     have = "; ".join(f"{m}: {_summary(k)}" for m, k in held.items()) or "none installed"
     raise ModelError(
-        f"no pretrained model holds {wanted} ({have}); pass --model (a model directory or name)"
+        f"no pretrained model holds {wanted} ({have}); pass {how} (a model directory or name)"
     )
 
 

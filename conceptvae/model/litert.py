@@ -33,7 +33,7 @@ ENCODER_OUTPUTS = ("z_mean", "z_log_var")
 DECODER_INPUT = "z"
 DECODER_OUTPUT = "image"
 
-REEXPORT_HINT = "re-create it with `conceptvae export`"
+REEXPORT_HINT = "re-create it with `conceptvae export --force`"
 
 
 def default_threads() -> int:
@@ -83,8 +83,7 @@ class LiteRTGraph:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError as exc:
             raise ModelError(
-                f"the LiteRT runtime is not installed ({exc}); `pip install ai-edge-litert`, "
-                "or use --backend keras",
+                f"the LiteRT runtime is not installed ({exc}); pip install ai-edge-litert",
                 where,
             ) from None
 
