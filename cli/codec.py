@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .options import backend_option, load, model_option, overwrite_option, seed_option, size_option
+from .progress import progress_bar
 
 
 @click.command()
@@ -45,7 +46,9 @@ def encode(
     """Encode IMAGES (files or folders) to latent vectors."""
     from conceptvae.codec import encode_files
 
-    z = encode_files(load(model, backend), images, out, sample=sample, seed=seed)
+    with progress_bar("encoding") as progress:
+        z = encode_files(load(model, backend), images, out, sample=sample, seed=seed,
+                         progress=progress)  # fmt: skip
     click.echo(f"wrote {out}: {z.shape[0]} latents of size {z.shape[1]}")
 
 

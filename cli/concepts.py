@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from .options import backend_option, seed_option
+from .progress import progress_bar
 
 METHOD_CHOICES = ["mean", "balanced", "logistic", "svm"]
 
@@ -104,24 +105,26 @@ def build(
     """Build concepts for MODEL from the labeled images in DATA."""
     from conceptvae.concepts.build import build_concepts
 
-    result = build_concepts(
-        model,
-        data,
-        labels=labels,
-        attributes=list(attributes),
-        all_attributes=all_attributes,
-        method=method,
-        orthogonal_to=[o for item in orthogonal_to for o in item.split(",")],
-        classes=classes,
-        pca=pca or 0,
-        name=name,
-        morpho=morpho,
-        replace=replace,
-        ignore_fingerprint=ignore_fingerprint,
-        seed=seed,
-        batch_size=batch_size,
-        backend=backend,
-    )
+    with progress_bar("encoding") as progress:
+        result = build_concepts(
+            model,
+            data,
+            labels=labels,
+            attributes=list(attributes),
+            all_attributes=all_attributes,
+            method=method,
+            orthogonal_to=[o for item in orthogonal_to for o in item.split(",")],
+            classes=classes,
+            pca=pca or 0,
+            name=name,
+            morpho=morpho,
+            replace=replace,
+            ignore_fingerprint=ignore_fingerprint,
+            seed=seed,
+            batch_size=batch_size,
+            backend=backend,
+            progress=progress,
+        )
     _table(result.concepts)
     click.echo(
         f"added {len(result.concepts)} concept(s) to {result.library} "

@@ -52,7 +52,7 @@ class LazyGroup(click.Group):
     def main(self, args=None, prog_name=None, standalone_mode=True, **extra):  # noqa: ANN001, ANN201
         from conceptvae.errors import ConceptVAEError
 
-        args = _debug_first(list(sys.argv[1:] if args is None else args))
+        args = _global_flags_first(list(sys.argv[1:] if args is None else args))
         debug = args[:1] == ["--debug"] or bool(os.environ.get("CONCEPTVAE_DEBUG"))
         old_showwarning = warnings.showwarning
         warnings.showwarning = _show_warning
@@ -100,7 +100,8 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="conceptvae")
 @click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
-def cli(debug: bool) -> None:
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars (none when piped either).")
+def cli(debug: bool, quiet: bool) -> None:
     """Edit images with concept vectors in a VAE's latent space."""
 
 
@@ -109,12 +110,16 @@ def cli(debug: bool) -> None:
 _NoArgsIsHelp = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
-def _debug_first(args: list[str]) -> list[str]:
-    """``--debug`` anywhere before a ``--`` moves to the front, where the group reads it."""
+GLOBAL_FLAGS = ("--debug", "--quiet")
+
+
+def _global_flags_first(args: list[str]) -> list[str]:
+    """``--debug`` and ``--quiet`` anywhere before a ``--`` move to the front, where the
+    group reads them (``conceptvae edit ... --debug`` works)."""
     end = args.index("--") if "--" in args else len(args)
-    if "--debug" not in args[:end]:
-        return args
-    return ["--debug", *(a for i, a in enumerate(args) if i >= end or a != "--debug")]
+    found = [f for f in GLOBAL_FLAGS if f in args[:end]]
+    rest = [a for i, a in enumerate(args) if i >= end or a not in GLOBAL_FLAGS]
+    return [*found, *rest]
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001

@@ -7,7 +7,7 @@ goes through an atomic write, so a failure never leaves half a result.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,7 @@ import numpy as np
 from .errors import ConceptVAEError, DataError
 from .images import check_image_suffix, save_image, save_pil
 from .io import atomic_path, atomic_save_npy
-from .model.loaded import VAEModel
+from .model.loaded import VAEModel, posterior_draw
 from .outputs import (
     check_dir_creatable,
     check_writable_parent,
@@ -31,6 +31,9 @@ from .render import grid as make_grid
 MAX_TEMPERATURE = 100.0
 MAX_ABS_LATENT = 1e4
 MAX_SAMPLES = 10000
+
+# Image files decoded and encoded at once by encode_files.
+ENCODE_CHUNK = 256
 
 
 def check_seed(seed: int | None) -> None:
@@ -80,7 +83,10 @@ def encode_files(
     out: str | os.PathLike,
     sample: bool = False,
     seed: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
+    """Latents of image files, read ENCODE_CHUNK at a time (memory stays bounded);
+    ``progress(done, total)`` hears of each chunk."""
     out = Path(out)
     if out.suffix not in (".npy", ".npz"):
         raise ConceptVAEError("latents output must end in .npy or .npz", out)
@@ -88,7 +94,17 @@ def encode_files(
     check_writable_parent(out)
     paths = expand_inputs(inputs)
     refuse_overwriting_inputs([out], paths, overwrite=False, offer_overwrite=False)
-    z = model.encode(paths, sample=sample, seed=seed)
+    empty = np.zeros((0, model.latent_dim), np.float32)
+    means, log_vars = [empty], [empty]
+    for start in range(0, len(paths), ENCODE_CHUNK):
+        mean, log_var = model.encode_posterior(paths[start : start + ENCODE_CHUNK])
+        means.append(mean)
+        log_vars.append(log_var)
+        if progress:
+            progress(min(start + ENCODE_CHUNK, len(paths)), len(paths))
+    z = np.concatenate(means)
+    if sample:
+        z = posterior_draw(z, np.concatenate(log_vars), seed)
     if out.suffix == ".npy":
         atomic_save_npy(out, z)
     else:

@@ -9,10 +9,12 @@ a dataset's latents coloured by a label column, with axes, ticks and a legend
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from statistics import NormalDist
 
@@ -24,6 +26,9 @@ from .images import array_to_pil, check_image_suffix, save_pil
 from .model.loaded import VAEModel
 from .outputs import check_writable_parent, refuse_overwriting_inputs
 from .sequences import KeySpec, keyframe_latents, load_sequence_model, parse_key
+
+# progress(done, total, stage): "encoding", then "t-SNE".
+Progress = Callable[[int, int, str], None]
 
 INK = (34, 34, 34)
 MUTED = (120, 120, 120)
@@ -340,9 +345,10 @@ def _choose_column(labels: dict[str, np.ndarray], column: str | None, source: st
 
 
 def project(
-    z: np.ndarray, method: str = "pca", seed: int = 0
+    z: np.ndarray, method: str = "pca", seed: int = 0, progress: Progress | None = None
 ) -> tuple[np.ndarray, tuple[str, str]]:
-    """2-D coordinates of latents and the axis names (identity for a 2-D latent)."""
+    """2-D coordinates of latents and the axis names (identity for a 2-D latent);
+    ``progress(done, total, "t-SNE")`` hears of t-SNE's iterations."""
     if method not in METHODS:
         raise ConceptVAEError(f"unknown projection {method!r}; use one of {', '.join(METHODS)}")
     if z.shape[1] == 1:
@@ -359,7 +365,28 @@ def project(
 
     perplexity = float(min(30.0, max(2.0, (len(z) - 1) / 3.0)))
     tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed)
-    return tsne.fit_transform(z.astype(np.float64)), ("t-SNE 1", "t-SNE 2")
+    if progress is None:
+        return tsne.fit_transform(z.astype(np.float64)), ("t-SNE 1", "t-SNE 2")
+    # t-SNE has no callback; at verbose=2 scikit-learn prints "[t-SNE] Iteration N: ..."
+    # every 50 iterations, which become the progress bar.
+    total = int(getattr(tsne, "max_iter", None) or 1000)
+    tsne.set_params(verbose=2)
+    with contextlib.redirect_stdout(_TSNEProgress(progress, total)):
+        xy = tsne.fit_transform(z.astype(np.float64))
+    progress(total, total, "t-SNE")
+    return xy, ("t-SNE 1", "t-SNE 2")
+
+
+class _TSNEProgress(io.TextIOBase):
+    _ITERATION = re.compile(r"\[t-SNE\] Iteration (\d+):")
+
+    def __init__(self, progress: Progress, total: int) -> None:
+        self.progress, self.total = progress, total
+
+    def write(self, text: str) -> int:
+        for m in self._ITERATION.finditer(text):
+            self.progress(min(int(m.group(1)), self.total), self.total, "t-SNE")
+        return len(text)
 
 
 def encode_dataset(
@@ -368,17 +395,22 @@ def encode_dataset(
     labels: str | os.PathLike | None = None,
     max_points: int = 2000,
     seed: int = 0,
+    progress: Progress | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], str]:
-    """Posterior means of (a seeded sample of at most ``max_points``) images of ``data``."""
+    """Posterior means of (a seeded sample of at most ``max_points``) images of ``data``;
+    ``progress(done, total, "encoding")`` hears of each batch."""
     from .data import open_dataset
 
     ds = open_dataset(data, labels, model.config.image_size, model.config.channels)
     idx = np.arange(len(ds))
     if len(ds) > max_points:
         idx = np.sort(np.random.default_rng(seed).choice(len(ds), max_points, replace=False))
-    z = np.concatenate(
-        [model.encode(batch.astype(np.float32) / 255.0) for _, batch in ds.iter_batches(256, idx)]
-    )
+    parts = [np.zeros((0, model.latent_dim), np.float32)]
+    for _, batch in ds.iter_batches(256, idx):
+        parts.append(model.encode(batch.astype(np.float32) / 255.0))
+        if progress:
+            progress(sum(map(len, parts)), len(idx), "encoding")
+    z = np.concatenate(parts)
     return z, {k: np.asarray(v)[idx] for k, v in ds.labels.items()}, ds.name
 
 
@@ -392,6 +424,7 @@ def scatter(
     seed: int = 0,
     width: int = 800,
     height: int = 600,
+    progress: Progress | None = None,
 ) -> Image.Image:
     """A scatter plot of ``data``'s latents coloured by a label column, with a legend.
 
@@ -401,9 +434,9 @@ def scatter(
     """
     _check_scatter(method, max_points, width, height)
     m = load_sequence_model(model)
-    z, cols, name = encode_dataset(m, data, labels, max_points, seed)
+    z, cols, name = encode_dataset(m, data, labels, max_points, seed, progress)
     column = _choose_column(cols, color_by, os.fspath(data))
-    xy, axis_names = project(z, method, seed)
+    xy, axis_names = project(z, method, seed, progress)
     if column is None:
         names, idx = [], np.full(len(z), -1)
     else:
@@ -546,6 +579,7 @@ def scatter_file(
     width: int = 800,
     height: int = 600,
     backend: str = "auto",
+    progress: Progress | None = None,
 ) -> Path:
     """``conceptvae scatter``: write :func:`scatter` to ``out``."""
     _check_scatter(method, max_points, width, height)
@@ -553,6 +587,6 @@ def scatter_file(
         raise ConceptVAEError(f"--seed must be a non-negative integer, got {seed}")
     target = _check_picture_out(out, [data])
     m = load_sequence_model(model, backend)
-    pic = scatter(m, data, labels, color_by, method, max_points, seed, width, height)
+    pic = scatter(m, data, labels, color_by, method, max_points, seed, width, height, progress)
     save_pil(pic, target)
     return target

@@ -113,7 +113,9 @@ def test_cli_strings_name_options_of_their_own_commands():
                 continue
             # A module's string belongs to one of its commands: it must name options of one.
             if all(bad_flags(text, c) for c in commands):
-                problems.append(f"cli/{path.name}:{line}: {text!r} {bad_flags(text, min(commands))}")
+                problems.append(
+                    f"cli/{path.name}:{line}: {text!r} {bad_flags(text, min(commands))}"
+                )
     assert not problems, "\n".join(problems)
 
 
@@ -168,15 +170,25 @@ def cases(tmp_path: Path, own: Path, foreign: Path) -> list[tuple[str, ...]]:
     Image.fromarray(np.zeros((16, 16), np.uint8)).save(png)
     return [
         # no model: the default model's error says how to name one
-        ("run", script(tmp_path, "nomodel", keyframes=[{"seed": 1, "concepts": "zzz"}, {"seed": 2}])),
+        (
+            "run",
+            script(tmp_path, "nomodel", keyframes=[{"seed": 1, "concepts": "zzz"}, {"seed": 2}]),
+        ),
         ("edit", png, "-c", "zzz"),
         ("traverse", png, "-c", "zzz"),
         # frame size for MP4
         ("run", script(tmp_path, "odd", model=str(own), output="o.mp4", size=17)),
         ("morph", "seed:1", "seed:2", "-m", own, "--size", "17", "-o", tmp_path / "o.mp4"),
         # a library built for other weights
-        ("run", script(tmp_path, "foreign", model=str(foreign), keyframes=[{"seed": 1, "concepts": "left"},
-                                                                {"seed": 2}])),  # fmt: skip
+        (
+            "run",
+            script(
+                tmp_path,
+                "foreign",
+                model=str(foreign),
+                keyframes=[{"seed": 1, "concepts": "left"}, {"seed": 2}],
+            ),
+        ),  # fmt: skip
         ("grid", "-m", foreign, "--axes", "left,up", "-o", tmp_path / "g.png"),
         ("edit", png, "-m", foreign, "-c", "left", "-o", tmp_path / "e.png"),
         ("traverse", png, "-m", foreign, "-c", "left", "-o", tmp_path / "t.png"),
@@ -212,6 +224,13 @@ def test_shared_errors_name_options_of_the_command_that_prints_them(runner, tmp_
             problems.append(f"{command}: {line} -> {bad}")
     assert not problems, "\n".join(problems)
     # Each case reached the error it is there for.
-    for words in ("no pretrained model holds zzz", 'set "size": 18', "--size 18",
-                  "rebuild the concepts", "--pca 2", "already has 'left'", "refusing without"):
+    for words in (
+        "no pretrained model holds zzz",
+        'set "size": 18',
+        "--size 18",
+        "rebuild the concepts",
+        "--pca 2",
+        "already has 'left'",
+        "refusing without",
+    ):
         assert any(words in line for line in seen), words

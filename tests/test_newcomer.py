@@ -178,7 +178,9 @@ def test_random_labels_are_rarely_trusted_and_never_against_their_row():
 
 
 def _tree_digest(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def test_changing_a_shipped_model_changes_a_copy(runner, tmp_path, tiny_model, image_folder,
@@ -206,3 +208,66 @@ def test_changing_a_shipped_model_changes_a_copy(runner, tmp_path, tiny_model, i
     assert invoke(runner, "concepts", "import", "tiny", exported).exit_code == 0
     assert "west" in invoke(runner, "concepts", "list", "tiny").stdout
     assert _tree_digest(root) == before
+
+
+# -- 10. progress on a terminal, never when piped or quiet -----------------------------------
+
+
+def run_on_terminal(args: list[str], cwd: Path) -> tuple[int, str, str]:
+    """Run the CLI with stderr on a pseudo-terminal (stdout piped): (code, stdout, stderr)."""
+    import os
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "conceptvae", *args], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=slave, text=True)  # fmt: skip
+    os.close(slave)
+    chunks = []
+    while True:
+        ready, _, _ = select.select([master], [], [], 120)
+        if not ready:
+            break
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the terminal's other end closed
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    out = proc.stdout.read()
+    proc.stdout.close()
+    return proc.wait(timeout=120), out, b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_bars_on_a_terminal_only(tmp_path, tiny_model, image_folder, npz_data):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    from PIL import Image
+
+    for i in range(300):  # more than one chunk of encode
+        Image.fromarray(np.full((16, 16), i % 256, np.uint8)).save(folder / f"{i:03d}.png")
+    model = tmp_path / "m"
+    shutil.copytree(tiny_model, model)
+    runs = {
+        "encode": ["encode", folder, "-m", model, "-o", tmp_path / "z.npy"],
+        "build": ["concepts", "build", model, image_folder, "-a", "left", "--batch-size", "8",
+                  "--replace"],
+        "tsne": ["scatter", npz_data, "-m", model, "--method", "tsne", "--max-points", "60",
+                 "-o", tmp_path / "s.png"],
+    }  # fmt: skip
+    for what, args in runs.items():
+        args = [str(a) for a in args]
+        code, out, err = run_on_terminal(args, tmp_path)
+        assert code == 0, (what, err)
+        assert "encoding" in err and "100%" in err, (what, err)
+        if what == "tsne":
+            assert "t-SNE" in err
+            continue
+        code, out, err = run_on_terminal([*args, "--quiet"], tmp_path)
+        assert code == 0 and "encoding" not in err and "%" not in err, (what, err)
+        if what == "encode":  # piped: the same switch as --quiet
+            piped = subprocess.run([sys.executable, "-m", "conceptvae", *args],
+                                   capture_output=True, text=True, cwd=tmp_path, timeout=120)  # fmt: skip
+            assert piped.returncode == 0 and piped.stderr == "", piped.stderr

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,8 @@ from .manage import class_row, concept_row
 
 MIN_EXAMPLES = 5
 SAMPLE_SIZE = 10000
+# progress(done, total): images encoded so far, of all.
+Progress = Callable[[int, int], None]
 BATCH_SIZE = 512
 
 
@@ -82,6 +85,7 @@ def build_concepts(
     permutations: int = stats.PERMUTATIONS,
     bootstraps: int = stats.BOOTSTRAPS,
     backend: str = "auto",
+    progress: Progress | None = None,
 ) -> BuildResult:
     """Build concepts from ``data`` for ``model`` and add them to its library.
 
@@ -93,6 +97,7 @@ def build_concepts(
     directions pc1..pcK. ``morpho`` labels digit thickness and slant from the
     pixels (attributes ``thick`` and ``slant``). ``name`` renames a single
     attribute concept, or names the class set when only ``classes`` is given.
+    ``progress(done, total)`` hears of every encoded batch.
     """
     t0 = time.perf_counter()
     attributes = list(attributes)
@@ -202,7 +207,9 @@ def build_concepts(
 
     centroids = ClassCentroids() if class_labels is not None else None
     pcs = PrincipalDirections(pca) if pca else None
-    kept = _stream(dataset, vae, batch_size, keep, targets, columns, centroids, class_labels, pcs)
+    kept = _stream(
+        dataset, vae, batch_size, keep, targets, columns, centroids, class_labels, pcs, progress
+    )
 
     def rows_of(idx: np.ndarray) -> np.ndarray:
         return kept[np.searchsorted(keep, idx)].astype(np.float64)
@@ -430,9 +437,11 @@ def _stream(
     centroids: ClassCentroids | None,
     class_labels: np.ndarray | None,
     pcs: PrincipalDirections | None,
+    progress: Progress | None = None,
 ) -> np.ndarray:
     kept = np.zeros((len(keep), vae.latent_dim), np.float32)
     binary = {c: _as_binary(columns[c]) for t in targets for c in t.covariates}
+    done = 0
     for idx, batch in dataset.iter_batches(batch_size):
         z = vae.encode(batch, batch_size=batch_size).astype(np.float64)
         for t in targets:
@@ -449,6 +458,9 @@ def _stream(
             pos = np.minimum(np.searchsorted(keep, idx), len(keep) - 1)
             hit = keep[pos] == idx
             kept[pos[hit]] = z[hit]
+        done += len(idx)
+        if progress:
+            progress(done, len(dataset))
     return kept
 
 

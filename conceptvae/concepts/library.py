@@ -501,7 +501,8 @@ class ConceptLibrary:
                 f"concept library was built for model {self.model_fingerprint}, not this "
                 f"model's weights ({ref.fingerprint}); rebuild the concepts"
                 + (
-                    "" if ignore_fingerprint is None
+                    ""
+                    if ignore_fingerprint is None
                     else ", or pass --ignore-fingerprint to use them anyway"
                 ),
                 where,

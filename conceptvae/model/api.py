@@ -62,8 +62,7 @@ def default_model(concepts: Sequence[str] = (), how: str = "--model") -> Path:
     wanted = ", ".join(sorted(names))
     if holders:
         raise ModelError(
-            f"several pretrained models hold {wanted}: {', '.join(holders)}; "
-            f"choose one with {how}"
+            f"several pretrained models hold {wanted}: {', '.join(holders)}; choose one with {how}"
         )
     have = "; ".join(f"{m}: {_summary(k)}" for m, k in held.items()) or "none installed"
     raise ModelError(
