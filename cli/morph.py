@@ -79,7 +79,7 @@ def morph(keys: tuple[str, ...], model: str | None, frames: int, loop: bool, eas
 @overwrite_option
 @backend_option
 def run(script: str, out: str | None, check: bool, overwrite: bool, backend: str) -> None:
-    """Render a morph script (JSON; see examples/scripts/morph.json)."""
+    """Render a morph script (JSON; see examples/scripts/smile.json)."""
     from conceptvae.script import run_script
 
     with progress_bar("rendering") as progress:

@@ -1,6 +1,6 @@
 """Morph scripts: a JSON file describing a whole animation, validated before rendering.
 
-Example (``examples/scripts/morph.json`` has a complete one)::
+Example (``examples/scripts/smile.json`` has a complete one)::
 
     {
       "model": "faces",                   # a model name, or a directory relative to this file;
