@@ -271,3 +271,56 @@ def test_progress_bars_on_a_terminal_only(tmp_path, tiny_model, image_folder, np
             piped = subprocess.run([sys.executable, "-m", "conceptvae", *args],
                                    capture_output=True, text=True, cwd=tmp_path, timeout=120)  # fmt: skip
             assert piped.returncode == 0 and piped.stderr == "", piped.stderr
+
+
+# -- 8. the maintainer script never destroys before it can rebuild ----------------------------
+
+
+def _benchmark(name: str):  # noqa: ANN202
+    import importlib.util
+
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(REPO / "benchmarks"))
+    return module
+
+
+def test_make_pretrained_checks_inputs_before_touching_anything(tmp_path):
+    before = _tree_digest(REPO / "pretrained")
+    for args in ([], ["--only", "faces"], ["--cards-only", "--out", str(tmp_path / "none")]):
+        proc = subprocess.run(
+            [sys.executable, str(REPO / "benchmarks" / "make_pretrained.py"),
+             "--data", str(tmp_path / "missing"), "--work", str(tmp_path / "work"), *args],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert proc.returncode == 2, proc.stderr
+        assert "not found (nothing was changed)" in proc.stderr
+    assert _tree_digest(REPO / "pretrained") == before
+    assert not (tmp_path / "work").exists()
+
+
+def test_make_pretrained_builds_aside_and_swaps_at_the_end(tmp_path):
+    mp = _benchmark("make_pretrained")
+    out, work = tmp_path / "pretrained", tmp_path / "work"
+    (out / "digits").mkdir(parents=True)
+    (out / "digits" / "old.txt").write_text("old")
+    plan = mp.staged(mp.digits_plan(tmp_path / "data", out, work), work)
+    assert plan["final"] == out / "digits" and plan["dir"] == work / "building" / "digits"
+    assert out / "digits" not in plan["train"] and plan["dir"] in plan["concepts"][0]
+    plan["dir"].mkdir(parents=True)
+    (plan["dir"] / "new.txt").write_text("new")
+    mp.swap_in(plan)
+    assert sorted(p.name for p in (out / "digits").iterdir()) == ["new.txt"]
+    assert not plan["dir"].exists() and not plan["replaced"].exists()
+
+
+def test_benchmarks_find_the_shared_data_beside_the_repository():
+    shared = REPO.parent / "shared" / "data"
+    for name in ("time_to_quality", "train_throughput"):
+        assert Path(_benchmark(name).DATA) == shared / "mnist.npz"
+    text = "".join(p.read_text() for p in (REPO / "benchmarks").glob("*.py"))
+    assert "/work/" not in text
