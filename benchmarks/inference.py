@@ -176,7 +176,7 @@ def throughput(model: str, backend: str, batch: int, seconds: float, env: dict[s
 
 
 def pretrained_models() -> list[str]:
-    from conceptvae.registry import list_models
+    from conceptvae.model.registry import list_models
 
     return [str(e.path) for e in list_models() if e.source == "pretrained"]
 
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         env["CONCEPTVAE_THREADS"] = str(args.threads)
 
-    from conceptvae.registry import resolve_model_path
+    from conceptvae.model.registry import resolve_model_path
 
     first = resolve_model_path(models[0])
     report: dict = {"load_average_before": os.getloadavg(), "cpus": os.cpu_count()}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
-from .options import backend_option, load, model_option, overwrite_option, seed_option, size_option
+from conceptvae.options import MAX_SAMPLES
+
+from .options import backend_option, model_option, overwrite_option, seed_option, size_option
 from .progress import progress_bar
 
 
@@ -23,10 +25,10 @@ from .progress import progress_bar
 def reconstruct(images: tuple[str, ...], model: str | None, out: str | None, size: int | None,
                 overwrite: bool, backend: str) -> None:  # fmt: skip
     """Encode and decode IMAGES (files or folders)."""
-    from conceptvae.codec import reconstruct_files
+    from conceptvae.commands.codec import reconstruct_files
 
     for path in reconstruct_files(
-        load(model, backend), images, out, size=size, overwrite=overwrite
+        model, images, out, size=size, overwrite=overwrite, backend=backend
     ):
         click.echo(str(path))
 
@@ -44,10 +46,10 @@ def encode(
     images: tuple[str, ...], model: str | None, out: str, sample: bool, seed: int, backend: str
 ) -> None:
     """Encode IMAGES (files or folders) to latent vectors."""
-    from conceptvae.codec import encode_files
+    from conceptvae.commands.codec import encode_files
 
     with progress_bar("encoding") as progress:
-        z = encode_files(load(model, backend), images, out, sample=sample, seed=seed,
+        z = encode_files(model, images, out, sample=sample, seed=seed, backend=backend,
                          progress=progress)  # fmt: skip
     click.echo(f"wrote {out}: {z.shape[0]} latents of size {z.shape[1]}")
 
@@ -62,15 +64,15 @@ def encode(
 @backend_option
 def decode(latents: str, model: str | None, out: str, size: int | None, backend: str) -> None:
     """Decode LATENTS (.npy of shape (N, D), or .npz from `encode`) to images."""
-    from conceptvae.codec import decode_file
+    from conceptvae.commands.codec import decode_file
 
-    for path in decode_file(load(model, backend), latents, out, size=size):
+    for path in decode_file(model, latents, out, size=size, backend=backend):
         click.echo(str(path))
 
 
 @click.command()
 @model_option()
-@click.option("-n", "count", type=click.IntRange(1, 10000), default=16, show_default=True)
+@click.option("-n", "count", type=click.IntRange(1, MAX_SAMPLES), default=16, show_default=True)
 @click.option(
     "--out", "-o", required=True, metavar="OUT", help="grid.png, or DIR/ for one PNG each."
 )
@@ -83,9 +85,9 @@ def decode(latents: str, model: str | None, out: str, size: int | None, backend:
 def sample(model: str, count: int, out: str, temperature: float, grid: bool,
            size: int | None, seed: int, backend: str) -> None:  # fmt: skip
     """Decode random draws from the prior."""
-    from conceptvae.codec import sample_files
+    from conceptvae.commands.codec import sample_files
 
-    paths = sample_files(load(model, backend), count, out,
-                         temperature=temperature, seed=seed, grid=grid, size=size)  # fmt: skip
+    paths = sample_files(model, count, out, temperature=temperature, seed=seed, grid=grid,
+                         size=size, backend=backend)  # fmt: skip
     for path in paths:
         click.echo(str(path))

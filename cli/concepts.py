@@ -7,10 +7,10 @@ from typing import Any
 
 import click
 
+from conceptvae.options import BUILD_BATCH_SIZE, CONCEPT_METHODS, EXPORT_FORMATS
+
 from .options import backend_option, seed_option
 from .progress import progress_bar
-
-METHOD_CHOICES = ["mean", "balanced", "logistic", "svm"]
 
 ignore_fingerprint_option = click.option(
     "--ignore-fingerprint",
@@ -44,7 +44,7 @@ def concepts() -> None:
 @click.option("--all", "all_attributes", is_flag=True, help="Build every 0/1 label column.")
 @click.option(
     "--method",
-    type=click.Choice(METHOD_CHOICES),
+    type=click.Choice(CONCEPT_METHODS),
     default="mean",
     show_default=True,
     help="Estimator for attribute concepts.",
@@ -78,7 +78,7 @@ def concepts() -> None:
 @click.option(
     "--batch-size",
     type=click.IntRange(1),
-    default=512,
+    default=BUILD_BATCH_SIZE,
     show_default=True,
     help="Images encoded at once.",
 )
@@ -201,7 +201,7 @@ def rename(model: str, old: str, new: str, ignore_fingerprint: bool) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["json", "npz"]),
+    type=click.Choice(EXPORT_FORMATS),
     help="Output format [default: from the file name].",
 )
 @click.option("--out", "-o", required=True, metavar="FILE", help="Output .json or .npz.")

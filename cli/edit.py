@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import click
 
-from .options import backend_option, model_option, overwrite_option
+from conceptvae.options import (
+    DEFAULT_AMOUNT,
+    DEFAULT_ANALOGY_STEPS,
+    DEFAULT_MAX_AMOUNT,
+    DEFAULT_RANGE,
+    DEFAULT_TRAVERSE_STEPS,
+    EDIT_MODES,
+    MAX_ANALOGY_STEPS,
+    MAX_SIZE,
+    MAX_STEPS,
+)
 
-MODES = ["decode", "detail"]
+from .options import backend_option, model_option, overwrite_option
+from .params import AmountRange, AmountSweep
 
 concept_option = click.option(
     "--concept", "-c", "concepts", multiple=True, required=True, metavar="EXPR[=AMOUNT]",
@@ -15,7 +26,7 @@ concept_option = click.option(
 )  # fmt: skip
 
 mode_option = click.option(
-    "--mode", type=click.Choice(MODES), default=None,
+    "--mode", type=click.Choice(EDIT_MODES), default=None,
     help="decode: the decoder's image; detail: input + (decode(z') - decode(z)) at the "
     "input's own resolution (keeps the photograph's detail). [default: the model's, else decode]",
 )  # fmt: skip
@@ -26,13 +37,13 @@ library_option = click.option(
 )  # fmt: skip
 
 edit_size_option = click.option(
-    "--size", type=click.IntRange(1, 4096), default=None, metavar="N",
+    "--size", type=click.IntRange(1, MAX_SIZE), default=None, metavar="N",
     help="Output size in pixels [default: the model's resolution; detail mode: the input's; "
     "with --sweep: cells of the model's resolution, at least 64].",
 )  # fmt: skip
 
 cell_size_option = click.option(
-    "--size", type=click.IntRange(1, 4096), default=None, metavar="N",
+    "--size", type=click.IntRange(1, MAX_SIZE), default=None, metavar="N",
     help="Cell size in pixels [default: the model's resolution, at least 64].",
 )  # fmt: skip
 
@@ -50,7 +61,8 @@ ignore_fingerprint_option = click.option(
     "-a",
     type=float,
     default=None,
-    help="Amount for concepts without =AMOUNT; 1 is one typical difference. [default: 1]",
+    help="Amount for concepts without =AMOUNT; 1 is one typical difference. "
+    f"[default: {DEFAULT_AMOUNT:g}]",
 )
 @model_option()
 @click.option(
@@ -71,12 +83,13 @@ ignore_fingerprint_option = click.option(
 @click.option(
     "--max-amount",
     type=float,
-    default=3.0,
+    default=DEFAULT_MAX_AMOUNT,
     show_default=True,
     help="Cap on the size of the amount --until chooses.",
 )
 @click.option(
     "--sweep",
+    type=AmountSweep(),
     metavar="START:STOP:COUNT",
     help="One strip across COUNT amounts (one row per input), e.g. --sweep=-2:2:9.",
 )
@@ -87,7 +100,7 @@ ignore_fingerprint_option = click.option(
 @backend_option
 def edit(images: tuple[str, ...], concepts: tuple[str, ...], amount: float | None, model: str | None,
          out: str | None, mode: str | None, until: float | None, max_amount: float,
-         sweep: str | None, size: int | None, overwrite: bool, library: str | None,
+         sweep: list[float] | None, size: int | None, overwrite: bool, library: str | None,
          ignore_fingerprint: bool, backend: str) -> None:  # fmt: skip
     """Edit IMAGES (files or folders) along concepts and write the results.
 
@@ -98,7 +111,7 @@ def edit(images: tuple[str, ...], concepts: tuple[str, ...], amount: float | Non
       conceptvae edit digits/ -c '3->8' -o edited/               # the pretrained digits model
       conceptvae edit a.png b.png -c smile --sweep=-2:2:9 -o strip.png
     """
-    from conceptvae.editing import edit_files
+    from conceptvae.commands.edit import edit_files
 
     written = edit_files(
         model, images, concepts, amount, out, mode=mode, until=until, max_amount=max_amount,
@@ -120,15 +133,16 @@ def edit(images: tuple[str, ...], concepts: tuple[str, ...], amount: float | Non
 @click.option(
     "--range",
     "range_",
-    default="-3:3",
+    type=AmountRange(),
+    default="{:g}:{:g}".format(*DEFAULT_RANGE),
     show_default=True,
     metavar="START:STOP",
     help="Amounts to span, e.g. --range=-3:3.",
 )
 @click.option(
     "--steps",
-    type=click.IntRange(1, 64),
-    default=9,
+    type=click.IntRange(1, MAX_STEPS),
+    default=DEFAULT_TRAVERSE_STEPS,
     show_default=True,
     help="Number of amounts (columns).",
 )
@@ -145,11 +159,12 @@ def edit(images: tuple[str, ...], concepts: tuple[str, ...], amount: float | Non
 @library_option
 @ignore_fingerprint_option
 @backend_option
-def traverse(images: tuple[str, ...], concepts: tuple[str, ...], range_: str, steps: int,
+def traverse(images: tuple[str, ...], concepts: tuple[str, ...], range_: tuple[float, float],
+             steps: int,
              model: str | None, out: str | None, mode: str | None, size: int | None, overwrite: bool,
              library: str | None, ignore_fingerprint: bool, backend: str) -> None:  # fmt: skip
     """A labelled strip of IMAGES moved along a concept (one row per image)."""
-    from conceptvae.editing import traverse_file
+    from conceptvae.commands.edit import traverse_file
 
     written = traverse_file(
         model, images, concepts, range_, steps, out, mode=mode, size=size, overwrite=overwrite,
@@ -168,8 +183,8 @@ def traverse(images: tuple[str, ...], concepts: tuple[str, ...], range_: str, st
 )
 @click.option(
     "--steps",
-    type=click.IntRange(2, 16),
-    default=3,
+    type=click.IntRange(2, MAX_ANALOGY_STEPS),
+    default=DEFAULT_ANALOGY_STEPS,
     show_default=True,
     help="Cells per side of the diagram (2 shows just A, B, C, D).",
 )
@@ -183,7 +198,7 @@ def analogy(a: str, b: str, c: str, model: str | None, out: str | None, steps: i
     The first row shows the inputs; below, cell (row v, column u) decodes
     A + u(B - A) + v(C - A): A top left, B top right, C bottom left, D bottom right.
     """
-    from conceptvae.editing import analogy_file
+    from conceptvae.commands.edit import analogy_file
 
     written = analogy_file(model, a, b, c, out, steps=steps, size=size, overwrite=overwrite,
                            backend=backend)  # fmt: skip

@@ -33,6 +33,7 @@ COMMANDS = {
     "run": ("morph", "run"),
     "grid": ("pictures", "grid"),
     "scatter": ("pictures", "scatter"),
+    "studio": ("studio", "studio"),
 }
 
 
@@ -63,7 +64,9 @@ class LazyGroup(click.Group):
         except ConceptVAEError as exc:
             if debug:
                 raise
-            click.echo(error_line(exc), err=True)
+            from .options import flag
+
+            click.echo(error_line(exc.render(flag)), err=True)
             sys.exit(130 if type(exc).__name__ == "TrainingInterrupted" else 2)
         except click.exceptions.Abort:
             click.echo("Aborted.", err=True)
@@ -76,7 +79,7 @@ class LazyGroup(click.Group):
             if debug:
                 raise
             hint = ""
-            if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            if isinstance(exc, click.UsageError) and exc.ctx is not None and getattr(exc, "usage_hint", True):
                 hint = f" (see '{exc.ctx.command_path} --help')"
             click.echo(error_line(f"{exc.format_message()}{hint}"), err=True)
             sys.exit(2)

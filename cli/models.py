@@ -12,7 +12,7 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
 def info(model: str, as_json: bool) -> None:
     """Show a model's config, size, data fingerprint and metrics."""
-    from conceptvae.modelinfo import model_info
+    from conceptvae.model.info import model_info
 
     data = model_info(model)
     if as_json:
@@ -42,8 +42,8 @@ def info(model: str, as_json: bool) -> None:
 @click.command()
 def models() -> None:
     """List pretrained models and your own (under $CONCEPTVAE_HOME/models)."""
-    from conceptvae.model.api import concept_summary
-    from conceptvae.registry import home, list_models
+    from conceptvae.model.registry import home, list_models
+    from conceptvae.resolve import concept_summary
 
     entries = list_models()
     if not entries:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from conceptvae.options import DEFAULT_FPS, DEFAULT_FRAMES, DEFAULT_STEPS, EASINGS
+
 from .options import backend_option, model_option, overwrite_option, size_option
 from .progress import progress_bar
 
@@ -12,7 +14,7 @@ OUT_HELP = (
     "the suffix picks the format."
 )
 fps_option = click.option(
-    "--fps", type=float, default=12.0, show_default=True, help="Frames per second (animations)."
+    "--fps", type=float, default=DEFAULT_FPS, show_default=True, help="Frames per second (animations)."
 )
 lerp_option = click.option(
     "--lerp", is_flag=True, help="Straight lines between keyframes instead of slerp."
@@ -23,7 +25,7 @@ lerp_option = click.option(
 @click.argument("a", metavar="A")
 @click.argument("b", metavar="B")
 @model_option()
-@click.option("--steps", "-n", type=int, default=8, show_default=True,
+@click.option("--steps", "-n", type=int, default=DEFAULT_STEPS, show_default=True,
               help="Frames from A to B, both included.")  # fmt: skip
 @lerp_option
 @click.option("--out", "-o", required=True, metavar="OUT", help=OUT_HELP)
@@ -34,7 +36,7 @@ lerp_option = click.option(
 def interpolate(a: str, b: str, model: str | None, steps: int, lerp: bool, out: str, fps: float,
                 size: int | None, overwrite: bool, backend: str) -> None:  # fmt: skip
     """Frames from A to B; each is an image file or seed:N (a prior sample)."""
-    from conceptvae.sequences import interpolate_file
+    from conceptvae.commands.sequences import interpolate_file
 
     with progress_bar("interpolating") as progress:
         result = interpolate_file(model, a, b, out, steps=steps, spherical=not lerp, fps=fps,
@@ -46,10 +48,10 @@ def interpolate(a: str, b: str, model: str | None, steps: int, lerp: bool, out: 
 @click.command()
 @click.argument("keys", nargs=-1, required=True, metavar="A B [C ...]")
 @model_option()
-@click.option("--frames", "-n", type=int, default=48, show_default=True,
+@click.option("--frames", "-n", type=int, default=DEFAULT_FRAMES, show_default=True,
               help="Exactly this many frames.")  # fmt: skip
 @click.option("--loop", is_flag=True, help="Return to the first keyframe (seamless repeat).")
-@click.option("--ease", "easing", type=click.Choice(["linear", "cosine"]), default="linear",
+@click.option("--ease", "easing", type=click.Choice(EASINGS), default=EASINGS[0],
               show_default=True, help="Speed within each segment.")  # fmt: skip
 @lerp_option
 @click.option("--out", "-o", required=True, metavar="OUT", help=OUT_HELP)
@@ -60,7 +62,7 @@ def interpolate(a: str, b: str, model: str | None, steps: int, lerp: bool, out: 
 def morph(keys: tuple[str, ...], model: str | None, frames: int, loop: bool, easing: str, lerp: bool,
           out: str, fps: float, size: int | None, overwrite: bool, backend: str) -> None:  # fmt: skip
     """One smooth path through every keyframe (image files or seed:N), in order."""
-    from conceptvae.sequences import morph_file
+    from conceptvae.commands.sequences import morph_file
 
     with progress_bar("morphing") as progress:
         result = morph_file(model, list(keys), out, frames=frames, loop=loop, easing=easing,
@@ -80,7 +82,7 @@ def morph(keys: tuple[str, ...], model: str | None, frames: int, loop: bool, eas
 @backend_option
 def run(script: str, out: str | None, check: bool, overwrite: bool, backend: str) -> None:
     """Render a morph script (JSON; see examples/scripts/smile.json)."""
-    from conceptvae.script import run_script
+    from conceptvae.commands.scripts import run_script
 
     with progress_bar("rendering") as progress:
         line = run_script(script, out, backend=backend, overwrite=overwrite, check=check,

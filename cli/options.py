@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from conceptvae.options import BACKENDS, MAX_SIZE
+
 
 def model_option(required: bool = False) -> Callable:
     return click.option(
@@ -17,7 +19,7 @@ def model_option(required: bool = False) -> Callable:
 
 
 backend_option = click.option(
-    "--backend", type=click.Choice(["auto", "keras", "litert"]), default="auto", show_default=True,
+    "--backend", type=click.Choice(BACKENDS), default=BACKENDS[0], show_default=True,
     help="Inference engine; auto uses LiteRT when the model has its flatbuffers.",
 )  # fmt: skip
 
@@ -30,9 +32,25 @@ overwrite_option = click.option(
 )
 
 size_option = click.option(
-    "--size", type=click.IntRange(1, 4096), default=None, metavar="N",
+    "--size", type=click.IntRange(1, MAX_SIZE), default=None, metavar="N",
     help="Upscale pictures to N pixels per image (default: the model's resolution).",
 )  # fmt: skip
+
+
+# Library errors name Python parameters (conceptvae.errors.param); this is the one
+# place they become this CLI's flags: `max_amount` -> --max-amount unless listed here.
+FLAG_NAMES = {
+    "concepts": "--concept",
+    "attributes": "--attribute",
+    "all_attributes": "--all",
+    "n": "-n",
+    "data": "DATA",
+}
+
+
+def flag(name: str) -> str:
+    """The command-line spelling of a library parameter."""
+    return FLAG_NAMES.get(name) or "--" + name.replace("_", "-")
 
 
 def int_list(ctx: click.Context, param: click.Parameter, value: Any) -> list[int] | None:
@@ -46,8 +64,3 @@ def int_list(ctx: click.Context, param: click.Parameter, value: Any) -> list[int
         raise click.BadParameter("sizes must be positive")
     return items
 
-
-def load(model: str | None, backend: str = "auto"):  # noqa: ANN201
-    from conceptvae.model.api import resolve_model
-
-    return resolve_model(model, (), backend=backend)

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import click
 
+from conceptvae.options import (
+    DEFAULT_GRID_N,
+    DEFAULT_MAX_POINTS,
+    DEFAULT_SPAN,
+    PROJECTIONS,
+)
+
 from .options import backend_option, model_option, seed_option, size_option
 from .progress import progress_bar
 
@@ -19,11 +26,12 @@ def _axes(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
 
 @click.command()
 @model_option()
-@click.option("-n", "count", type=int, default=9, show_default=True, help="Cells per side.")
+@click.option("-n", "count", type=int, default=DEFAULT_GRID_N, show_default=True,
+              help="Cells per side.")  # fmt: skip
 @click.option("--axes", callback=_axes, metavar="A,B",
               help="Two concepts (or latent axes z1..zD) to walk; default: z1,z2 quantiles for "
                    "a 2-D latent, else pc1,pc2 from the concept library.")  # fmt: skip
-@click.option("--span", type=float, default=2.0, show_default=True,
+@click.option("--span", type=float, default=DEFAULT_SPAN, show_default=True,
               help="Amounts from -SPAN to +SPAN along each axis.")  # fmt: skip
 @click.option("--center", metavar="KEY", help="Image file or seed:N at the centre (default: 0).")
 @click.option("--out", "-o", required=True, metavar="FILE", help="Picture (.png, .jpg, .webp).")
@@ -32,7 +40,7 @@ def _axes(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
 def grid(model: str, count: int, axes: tuple[str, str] | None, span: float, center: str | None,
          out: str, size: int | None, backend: str) -> None:  # fmt: skip
     """Decode a grid over a 2-D slice of the latent space, with labelled axes."""
-    from conceptvae.pictures import grid_file
+    from conceptvae.commands.pictures import grid_file
 
     click.echo(str(grid_file(model, out, count, axes, span, center, size, backend)))
 
@@ -45,9 +53,9 @@ def grid(model: str, count: int, axes: tuple[str, str] | None, span: float, cent
 )
 @click.option("--color-by", metavar="COLUMN",
               help="Label column for colours (default: the first class column).")  # fmt: skip
-@click.option("--method", type=click.Choice(["pca", "tsne"]), default="pca", show_default=True,
+@click.option("--method", type=click.Choice(PROJECTIONS), default=PROJECTIONS[0], show_default=True,
               help="Projection to 2-D when the latent is larger.")  # fmt: skip
-@click.option("--max-points", type=int, default=2000, show_default=True,
+@click.option("--max-points", type=int, default=DEFAULT_MAX_POINTS, show_default=True,
               help="Plot a seeded sample of at most this many images.")  # fmt: skip
 @click.option("--width", type=int, default=800, show_default=True)
 @click.option("--height", type=int, default=600, show_default=True)
@@ -58,7 +66,7 @@ def scatter(data: str, model: str | None, labels: str | None, color_by: str | No
             max_points: int, width: int, height: int, out: str, seed: int,
             backend: str) -> None:  # fmt: skip
     """Plot the latents of DATA (folder, .npz, mnist) coloured by a label, with a legend."""
-    from conceptvae.pictures import scatter_file
+    from conceptvae.commands.pictures import scatter_file
 
     with progress_bar("encoding") as progress:
         path = scatter_file(model, data, out, labels, color_by, method, max_points, seed,

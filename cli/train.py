@@ -7,7 +7,12 @@ import sys
 
 import click
 
+from conceptvae.config import TrainOptions
+from conceptvae.options import ACTIVATIONS, ARCHES, RECON_LOSSES
+
 from .options import int_list
+
+D = TrainOptions()  # the library's defaults, shown in --help
 
 
 @click.command()
@@ -28,25 +33,27 @@ from .options import int_list
     type=click.Choice(["1", "3"]),
     help="1 (grayscale) or 3 (RGB) [default: from data].",
 )
-@click.option("--latent-dim", type=click.IntRange(1, 4096), help="Latent size [default: 16].")
+@click.option("--latent-dim", type=click.IntRange(1, 4096), help=f"Latent size [default: {D.latent_dim}].")
 @click.option(
-    "--arch", type=click.Choice(["conv", "dense"]), help="Network family [default: conv]."
+    "--arch", type=click.Choice(ARCHES), help=f"Network family [default: {D.arch}]."
 )
 @click.option("--filters", callback=int_list, help="Conv filters per stride-2 layer, e.g. 32,64.")
 @click.option("--hidden", callback=int_list, help="Dense hidden sizes, e.g. 512 or 512,256.")
 @click.option(
-    "--blocks", type=click.IntRange(0, 8), help="Extra stride-1 convs per level [default: 0]."
+    "--blocks", type=click.IntRange(0, 8), help=f"Extra stride-1 convs per level [default: {D.blocks}]."
 )
-@click.option("--activation", type=click.Choice(["relu", "swish", "gelu", "leaky_relu", "elu"]))
-@click.option("--beta", type=float, help="KL weight; 0 trains a plain autoencoder [default: 1].")
+@click.option("--activation", type=click.Choice(ACTIVATIONS),
+              help=f"[default: {D.activation}]")  # fmt: skip
+@click.option("--beta", type=float, help=f"KL weight; 0 trains a plain autoencoder [default: {D.beta:g}].")
 @click.option(
-    "--recon-loss", type=click.Choice(["bce", "mse"]), help="Reconstruction loss [default: bce]."
+    "--recon-loss", type=click.Choice(RECON_LOSSES),
+    help=f"Reconstruction loss [default: {D.recon_loss}].",
 )
-@click.option("--epochs", type=click.IntRange(1), help="Epochs [default: 10].")
-@click.option("--batch-size", type=click.IntRange(1), help="Batch size [default: 128].")
-@click.option("--lr", type=float, help="Adam learning rate [default: 0.001].")
-@click.option("--val-split", type=float, help="Held-out fraction for validation [default: 0.05].")
-@click.option("--seed", type=int, help="Seed for initialisation, order and noise [default: 0].")
+@click.option("--epochs", type=click.IntRange(1), help=f"Epochs [default: {D.epochs}].")
+@click.option("--batch-size", type=click.IntRange(1), help=f"Batch size [default: {D.batch_size}].")
+@click.option("--lr", type=float, help=f"Adam learning rate [default: {D.lr:g}].")
+@click.option("--val-split", type=float, help=f"Held-out fraction for validation [default: {D.val_split:g}].")
+@click.option("--seed", type=int, help=f"Seed for initialisation, order and noise [default: {D.seed}].")
 @click.option(
     "--denoise", type=float, metavar="STD", help="Train on inputs with Gaussian noise of this std."
 )
@@ -55,19 +62,19 @@ from .options import int_list
     help="Make this label column linearly readable from the latent (repeatable).",
 )  # fmt: skip
 @click.option(
-    "--supervise-weight", type=float, help="Weight of the --supervise loss [default: 10]."
+    "--supervise-weight", type=float, help=f"Weight of the --supervise loss [default: {D.supervise_weight:g}]."
 )
 @click.option(
     "--resume", is_flag=True, help="Continue the run in --out from its last finished epoch."
 )
-def train(data: str, out: str, channels: str | None, **options) -> None:  # noqa: ANN003
+def train(data: str, out: str, labels: str | None, channels: str | None, resume: bool,
+          **options) -> None:  # noqa: ANN003  # fmt: skip
     """Train a VAE on DATA: an image folder, .npz, IDX file, mnist or fashion_mnist."""
     from conceptvae.training import train as run
 
     command = "conceptvae " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    result = run(
-        data, out, channels=int(channels) if channels else None, command=command, **options
-    )
+    result = run(data, out, labels=labels, resume=resume, command=command,
+                 channels=int(channels) if channels else None, **options)  # fmt: skip
     m = result.metrics
     click.echo(
         f"saved {result.path}: test MSE {m['test_mse']:.5f}/pixel, ELBO {m['test_elbo']:.2f} nats "

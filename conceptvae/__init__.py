@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ConceptVAEError",
+    "TrainOptions",
     "VAEConfig",
     "VAEModel",
     "analogy",
@@ -31,6 +32,7 @@ __all__ = [
 
 _LAZY = {
     "ConceptVAEError": ("conceptvae.errors", "ConceptVAEError"),
+    "TrainOptions": ("conceptvae.config", "TrainOptions"),
     "VAEConfig": ("conceptvae.config", "VAEConfig"),
     "VAEModel": ("conceptvae.model.loaded", "VAEModel"),
     "load_model": ("conceptvae.model.api", "load_model"),
@@ -42,21 +44,21 @@ _LAZY = {
     "analogy": ("conceptvae.editing", "analogy"),
     "interpolate": ("conceptvae.sequences", "interpolate"),
     "morph": ("conceptvae.sequences", "morph"),
-    "render_script": ("conceptvae.script", "render_script"),
-    "grid": ("conceptvae.pictures", "grid"),
-    "scatter": ("conceptvae.pictures", "scatter"),
+    "render_script": ("conceptvae.commands.scripts", "render_script"),
+    "grid": ("conceptvae.latent_maps", "grid"),
+    "scatter": ("conceptvae.latent_maps", "scatter"),
 }
 
 if TYPE_CHECKING:
+    from .commands.scripts import render_script
     from .concepts import open_library
-    from .config import VAEConfig
+    from .config import TrainOptions, VAEConfig
     from .data import open_dataset
     from .editing import analogy, edit, traverse
     from .errors import ConceptVAEError
+    from .latent_maps import grid, scatter
     from .model.api import load_model
     from .model.loaded import VAEModel
-    from .pictures import grid, scatter
-    from .script import render_script
     from .sequences import interpolate, morph
     from .training import train
 
@@ -65,14 +67,14 @@ __getattr__ = lazy_attributes(globals(), _LAZY)
 
 
 def _map_checkout_subpackages() -> None:
-    """Make ``conceptvae.cli`` and ``conceptvae.pretrained`` importable from a checkout.
+    """Make ``conceptvae.cli``, ``.pretrained`` and ``.examples`` importable from a checkout.
 
-    An install maps the top-level folders ``cli/`` and ``pretrained/`` into the
-    package. Run from the repository root, the source folder ``conceptvae/``
-    comes first on ``sys.path`` and shadows the install, and it has neither
-    subpackage. So when this package has no ``cli`` of its own but sits in a
-    conceptvae checkout, a finder maps exactly those two names to the folders
-    beside it; a wheel (where both live inside the package) is left alone.
+    An install maps the top-level folders ``cli/``, ``pretrained/`` and
+    ``examples/`` into the package. Run from the repository root, the source
+    folder ``conceptvae/`` comes first on ``sys.path`` and shadows the install,
+    and it has none of them. So when this package has no ``cli`` of its own but
+    sits in a conceptvae checkout, a finder maps exactly those names to the
+    folders beside it; a wheel (where they live inside the package) is left alone.
     """
     import importlib.abc
     import importlib.util
@@ -85,7 +87,7 @@ def _map_checkout_subpackages() -> None:
         return
     folders = {
         f"{__name__}.{sub}": root / sub
-        for sub in ("cli", "pretrained")
+        for sub in ("cli", "pretrained", "examples")
         if (root / sub / "__init__.py").is_file()
     }
     if not folders:

@@ -20,7 +20,6 @@ rounding is spread over the frames so the total duration stays exact.
 from __future__ import annotations
 
 import io
-import math
 import os
 import re
 import struct
@@ -33,10 +32,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .errors import ConceptVAEError
+from .checks import check_count, check_fps
+from .errors import ConceptVAEError, param
 from .extras import MissingExtraError, require_extra
 from .images import MAX_PIXELS, array_to_pil, to_uint8
 from .io import atomic_path
+from .options import DEFAULT_FPS
 from .outputs import (
     check_dir_creatable,
     check_writable_parent,
@@ -45,12 +46,9 @@ from .outputs import (
 )
 
 KINDS = {".png": "strip", ".gif": "gif", ".webp": "webp", ".mp4": "mp4"}
-MAX_FRAMES = 10000
-MAX_FPS = 100.0
 # GIF delays are whole hundredths of a second and browsers slow anything under
 # 2/100 s down to 1/10 s, so 50 fps is the fastest GIF that plays as written.
 GIF_MAX_FPS = 50.0
-DEFAULT_FPS = 12.0
 STRIP_MAX_COLUMNS = 32
 STRIP_WRAP = 16
 
@@ -93,37 +91,8 @@ def plan_target(
     return FrameTarget(path, kind)
 
 
-def check_count(n: object, option: str, minimum: int = 1) -> int:
-    """An integer number of frames from ``minimum`` to MAX_FRAMES."""
-    if (
-        isinstance(n, bool)
-        or not isinstance(n, (int, np.integer))
-        or not (minimum <= int(n) <= MAX_FRAMES)
-    ):
-        raise ConceptVAEError(
-            f"{option} must be a whole number from {minimum} to {MAX_FRAMES}, got {n!r}"
-        )
-    return int(n)
-
-
-def check_fps(fps: object, option: str = "--fps") -> float:
-    if (
-        isinstance(fps, bool)
-        or not isinstance(fps, (int, float, np.integer, np.floating))
-        or not math.isfinite(float(fps))
-        or not 0 < float(fps) <= MAX_FPS
-    ):
-        raise ConceptVAEError(
-            f"{option} must be a finite number above 0 and at most {MAX_FPS:g}, got {fps!r}"
-        )
-    return float(fps)
-
-
-def check_target(
-    target: FrameTarget, n_frames: int, fps: float, side: int, size_option: str = "--size"
-) -> None:
-    """Refuse what this format cannot hold, before any frame is rendered; ``size_option``
-    is how the caller sets the frame size (a morph script has a field for it)."""
+def check_target(target: FrameTarget, n_frames: int, fps: float, side: int) -> None:
+    """Refuse what this format cannot hold, before any frame is rendered."""
     if target.kind == "gif" and fps > GIF_MAX_FPS:
         raise ConceptVAEError(
             f"GIF frame delays are whole hundredths of a second, so a GIF plays at most "
@@ -135,7 +104,7 @@ def check_target(
     if target.kind == "mp4" and side % 2:
         raise ConceptVAEError(
             f"MP4 (H.264) needs an even frame size, but frames are {side}x{side}; "
-            f"set {size_option} {side + 1} (or {side - 1})",
+            f"use {param('size')} {side + 1} (or {side - 1})",
             target.path,
         )
     if target.kind == "strip":

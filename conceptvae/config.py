@@ -1,7 +1,10 @@
-"""VAEConfig: every architectural and loss choice of a model, saved as JSON.
+"""VAEConfig and TrainOptions: what a model is, and how it is trained.
 
-The model directory's ``config.json`` is the only thing needed to rebuild the
-network before its weights are loaded, so loading never needs code from a file.
+The model directory's ``config.json`` (a :class:`VAEConfig`) is the only thing
+needed to rebuild the network before its weights are loaded, so loading never
+needs code from a file. :class:`TrainOptions` holds every training choice with
+its default; the checkpoint keeps them, so a resumed run continues the same one.
+Nothing here imports TensorFlow: the CLI reads its help defaults from it.
 """
 
 from __future__ import annotations
@@ -12,13 +15,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ConceptVAEError
-from .io import atomic_write_json, read_json
+from .errors import ConceptVAEError, param
+from .options import ACTIVATIONS, ARCHES, RECON_LOSSES
 
 FORMAT_VERSION = 1
-ARCHES = ("conv", "dense")
-RECON_LOSSES = ("bce", "mse")
-ACTIVATIONS = ("relu", "swish", "gelu", "leaky_relu", "elu")
 
 
 def default_filters(image_size: int) -> list[int]:
@@ -145,13 +145,107 @@ class VAEConfig:
         try:
             return cls(**data)
         except ConceptVAEError as exc:
-            raise ConceptVAEError(exc.message, source) from None
+            raise ConceptVAEError(exc.raw, source) from None
         except TypeError as exc:
             raise ConceptVAEError(f"invalid model config ({exc})", source) from None
 
     def save(self, path: str | os.PathLike) -> None:
+        from .io import atomic_write_json
+
         atomic_write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> VAEConfig:
+        # io (tempfile, shutil) loads on use: the CLI reads TrainOptions for --help.
+        from .io import read_json
+
         return cls.from_dict(read_json(path, "model config"), path)
+
+
+@dataclass
+class TrainOptions:
+    """Every choice of a training run, with its default.
+
+    ``image_size`` and ``channels`` of None come from the data (image size at
+    most 64); ``filters``/``hidden`` of None take the architecture's defaults;
+    ``supervise`` lists label columns made linearly readable from the latent.
+    """
+
+    latent_dim: int = 16
+    arch: str = "conv"
+    filters: list[int] | None = None
+    hidden: list[int] | None = None
+    blocks: int = 0
+    supervise: list[str] | None = None
+    supervise_weight: float = 10.0
+    activation: str = "relu"
+    beta: float = 1.0
+    recon_loss: str = "bce"
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    val_split: float = 0.05
+    seed: int = 0
+    denoise: float = 0.0
+    image_size: int | None = None
+    channels: int | None = None
+
+    # Options a resumed run may change (the others must match the checkpoint).
+    RESUMABLE = ("epochs",)
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    def validate(self) -> TrainOptions:
+        checks = [
+            (self.epochs >= 1, "epochs", "must be at least 1"),
+            (self.batch_size >= 1, "batch_size", "must be at least 1"),
+            (math.isfinite(self.lr) and 0 < self.lr <= 10, "lr", "must be in (0, 10]"),
+            (math.isfinite(self.beta) and 0 <= self.beta <= 1e4, "beta", "must be in [0, 10000]"),
+            (0 <= self.seed < 2**32, "seed", "must be in [0, 2**32)"),
+            (math.isfinite(self.denoise) and self.denoise >= 0, "denoise", "must be >= 0"),
+            (0 <= self.val_split < 1, "val_split", "must be in [0, 1)"),
+        ]
+        for ok, name, problem in checks:
+            if not ok:
+                raise ConceptVAEError(f"{param(name)} {problem}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainOptions:
+        """The options a checkpoint or meta.json holds (other keys are ignored)."""
+        known = set(cls.names())
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @classmethod
+    def given(cls, options: TrainOptions | None, overrides: dict[str, Any]) -> dict[str, Any]:
+        """What a caller set: fields of ``options`` that differ from the defaults,
+        then ``overrides`` that are not None."""
+        unknown = sorted(set(overrides) - set(cls.names()))
+        if unknown:
+            raise TypeError(f"train() got an unexpected keyword argument {unknown[0]!r}")
+        out: dict[str, Any] = {}
+        if options is not None:
+            default = cls()
+            out = {k: v for k, v in options.to_dict().items() if getattr(default, k) != v}
+        out.update({k: v for k, v in overrides.items() if v is not None})
+        if out.get("supervise") is not None:
+            out["supervise"] = list(out["supervise"]) or None
+        return {k: v for k, v in out.items() if v is not None}
+
+    @staticmethod
+    def check_resume(saved: dict[str, Any], given: dict[str, Any], where: Any = None) -> None:
+        """Refuse a resumed run whose options differ from the interrupted one's."""
+        for key, value in given.items():
+            if key in TrainOptions.RESUMABLE:
+                continue
+            if saved.get(key) != value:
+                raise ConceptVAEError(
+                    f"{param(key)} {value} differs from the interrupted run ({saved.get(key)}); "
+                    "resume with the same options",
+                    where,
+                )

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .errors import DataError
+from .errors import DataError, param
 from .extras import has_extra
 from .images import (
     IMAGE_SUFFIXES,
@@ -650,7 +650,8 @@ def open_dataset(
         raise DataError("unrecognised data format (expected a folder, .npz or IDX file)", path)
     if labels and not isinstance(ds, FolderDataset):
         raise DataError(
-            "--labels applies to image folders; this source carries its own labels", labels
+            f"{param('labels')} applies to image folders; this source carries its own labels",
+            labels,
         )
     size = image_size or ds.image_size
     chans = channels or ds.channels

@@ -39,37 +39,30 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from .errors import ConceptError, ConceptVAEError, ModelError
+from .checks import check_amount, check_max_amount, check_probability, check_steps, choice
+from .concepts.expressions import split_amount
+from .errors import ConceptError, ConceptVAEError, ModelError, param
 from .images import (
     _to_standard_mode,
     array_to_pil,
-    check_image_suffix,
     load_pil,
     pil_to_array,
-    save_pil,
     to_square,
 )
 from .latent import outside_typical_shell
-from .outputs import (
-    check_dir_creatable,
-    check_writable_parent,
-    is_dir_target,
-    plan_outputs,
-    refuse_overwriting_inputs,
+from .options import (
+    DEFAULT_MAX_AMOUNT,
+    EDIT_MODES,
+    MAX_ANALOGY_STEPS,
 )
+from .resolve import resolve_model
 
 if TYPE_CHECKING:
     from .concepts.expressions import Term
     from .concepts.library import ConceptLibrary
     from .model.loaded import VAEModel
 
-MODES = ("decode", "detail")
-# Amount 1 is one typical difference between images without and with a concept;
-# beyond a hundred of those the latent is nowhere near the data, so it is a typo.
-MAX_AMOUNT = 100.0
-DEFAULT_MAX_AMOUNT = 3.0
-MAX_STEPS = 64
-MAX_ANALOGY_STEPS = 16
+MODES = EDIT_MODES
 # Pictures (strips, analogies) are for people: cells are at least this many
 # pixels even for a 16- or 28-pixel model, unless --size says otherwise.
 MIN_CELL = 64
@@ -89,67 +82,8 @@ class ShellWarning(UserWarning):
 # -- options -----------------------------------------------------------------------
 
 
-def check_amount(value: float, what: str = "--amount") -> float:
-    """A finite amount no larger than MAX_AMOUNT in size."""
-    try:
-        a = float(value)
-    except (TypeError, ValueError):
-        raise ConceptVAEError(f"{what} must be a number, got {value!r}") from None
-    if not math.isfinite(a) or abs(a) > MAX_AMOUNT:
-        raise ConceptVAEError(
-            f"{what} must be a finite number from -{MAX_AMOUNT:g} to {MAX_AMOUNT:g}, got {value}"
-        )
-    return a
-
-
-def check_probability(p: float) -> float:
-    if not (isinstance(p, (int, float)) and math.isfinite(p) and 0.0 < p < 1.0):
-        raise ConceptVAEError(f"--until must be a probability strictly between 0 and 1, got {p}")
-    return float(p)
-
-
-def check_max_amount(m: float) -> float:
-    if not (isinstance(m, (int, float)) and math.isfinite(m) and 0.0 < m <= MAX_AMOUNT):
-        raise ConceptVAEError(
-            f"--max-amount must be a finite number in (0, {MAX_AMOUNT:g}], got {m}"
-        )
-    return float(m)
-
-
-def check_steps(steps: int, what: str = "--steps", top: int = MAX_STEPS) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= top:
-        raise ConceptVAEError(f"{what} must be an integer from 1 to {top}, got {steps}")
-    return int(steps)
-
-
 def check_mode(mode: str) -> str:
-    if mode not in MODES:
-        raise ConceptVAEError(f"--mode must be one of {', '.join(MODES)}, got {mode!r}")
-    return mode
-
-
-_NUMBER = r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf|infinity))\s*"
-
-
-def parse_range(text: str, what: str = "--range") -> tuple[float, float]:
-    """``"START:STOP"`` -> (start, stop), both checked amounts."""
-    m = re.fullmatch(_NUMBER + ":" + _NUMBER, str(text), re.IGNORECASE)
-    if m is None:
-        raise ConceptVAEError(f"{what} must look like START:STOP (e.g. -3:3), got {text!r}")
-    return check_amount(float(m.group(1)), what), check_amount(float(m.group(2)), what)
-
-
-def parse_sweep(text: str) -> np.ndarray:
-    """``"START:STOP:COUNT"`` -> COUNT evenly spaced amounts from START to STOP."""
-    m = re.fullmatch(_NUMBER + ":" + _NUMBER + r":\s*(-?\d+)\s*", str(text), re.IGNORECASE)
-    if m is None:
-        raise ConceptVAEError(
-            f"--sweep must look like START:STOP:COUNT (e.g. -2:2:9), got {text!r}"
-        )
-    start = check_amount(float(m.group(1)), "--sweep")
-    stop = check_amount(float(m.group(2)), "--sweep")
-    count = check_steps(int(m.group(3)), "--sweep COUNT")
-    return amounts_between(start, stop, count)
+    return choice(mode, param("mode"), MODES)
 
 
 def amounts_between(start: float, stop: float, steps: int) -> np.ndarray:
@@ -167,15 +101,6 @@ def format_amount(a: float) -> str:
 
 
 # -- model and library -------------------------------------------------------------
-
-
-def resolve_edit_model(
-    model_spec: Any, concept_exprs: Sequence[str] = (), backend: str = "auto"
-) -> VAEModel:
-    """The model an edit runs on (see conceptvae.model.api.resolve_model)."""
-    from .model.api import resolve_model
-
-    return resolve_model(model_spec, concept_exprs, backend)
 
 
 def resolve_library(
@@ -233,17 +158,12 @@ def parse_concepts(
 
 
 def _split_amount(lib: ConceptLibrary, text: str) -> tuple[str, float | None]:
-    # Names may contain '=' themselves, so a whole known name wins over EXPR=AMOUNT.
-    if "=" not in text or text.strip() in lib.names():
+    expr, value = split_amount(text, lib.names())
+    if value is None:
         return text, None
-    expr, _, amount = text.rpartition("=")
-    try:
-        value = float(amount)
-    except ValueError:
-        return text, None  # not EXPR=AMOUNT: let the expression parser name the problem
-    if not expr.strip():
-        raise ConceptError(f"--concept {text!r} has an amount but no concept")
-    return expr.strip(), check_amount(value, f"amount in --concept {text!r}")
+    if not expr:
+        raise ConceptError(f"{param('concepts')} {text!r} has an amount but no concept")
+    return expr, check_amount(value, f"amount in {param('concepts')} {text!r}")
 
 
 def concept_slug(args: Sequence[ConceptArg]) -> str:
@@ -378,7 +298,7 @@ def edit(
     exactly one concept must have no ``=AMOUNT``: its amount is solved per image.
     """
     exprs = list(concepts) if not isinstance(concepts, str) else [concepts]
-    model = resolve_edit_model(model, exprs, backend)
+    model = resolve_model(model, exprs, backend)
     amount = check_amount(amount)
     max_amount = check_max_amount(max_amount)
     if until is not None:
@@ -412,7 +332,8 @@ def _solved_index(args: list[ConceptArg]) -> int:
     free = [k for k, a in enumerate(args) if a.amount is None]
     if len(free) != 1:
         raise ConceptError(
-            "--until chooses the amount of one concept: give exactly one --concept without "
+            f"{param('until')} chooses the amount of one concept: give exactly one "
+            f"{param('concepts')} without "
             f"=AMOUNT (got {len(free)})"
         )
     return free[0]
@@ -434,7 +355,7 @@ def amounts_until(
     """
     if len(arg.terms) != 1:
         raise ConceptError(
-            f"--until needs a single concept (an attribute like smile, or a class target "
+            f"{param('until')} needs a single concept (an attribute like smile, or a class target "
             f"like 8 or 3->8), not the expression {arg.expr!r}"
         )
     ref = arg.terms[0].ref
@@ -589,7 +510,7 @@ def traverse(
     ``steps`` evenly spaced values from ``start`` to ``stop``.
     """
     exprs = list(concepts) if not isinstance(concepts, str) else [concepts]
-    model = resolve_edit_model(model, exprs, backend)
+    model = resolve_model(model, exprs, backend)
     if amounts is None:
         amounts = amounts_between(start, stop, steps)
     amounts = np.asarray([check_amount(a, "amount") for a in amounts], np.float64)
@@ -619,7 +540,9 @@ def traverse(
     title = ", ".join(a.label for a in args) + ("  (detail)" if mode == "detail" else "")
     names = [i.name for i in inputs]
     cell = size or _cell_size(model, inputs, mode)
-    picture = _strip_picture(shown, cells, amounts, names, title, cell)
+    from .render import strip_picture  # drawing (ImageDraw, fonts) only for strips
+
+    picture = strip_picture(shown, cells, [format_amount(a) for a in amounts], names, title, cell)
     return StripResult(cells, amounts, shown, names, title, mode, picture)
 
 
@@ -627,40 +550,6 @@ def _cell_size(model: VAEModel, inputs: list[_Input], mode: str) -> int:
     if mode == "detail":
         return max(MIN_CELL, min(MAX_DETAIL_CELL, *(i.crop.size[0] for i in inputs)))
     return max(MIN_CELL, model.config.image_size)
-
-
-def _strip_picture(
-    inputs: list[np.ndarray],
-    cells: list[list[np.ndarray]],
-    amounts: np.ndarray,
-    names: list[str],
-    title: str,
-    cell: int,
-) -> Image.Image:
-    from .render import grid
-
-    rgb = any(im.shape[-1] == 3 for row in cells for im in row) or any(
-        im.shape[-1] == 3 for im in inputs
-    )
-    tiles = []
-    for row_input, row in zip(inputs, cells):
-        tiles.extend(_tile(im, cell, rgb) for im in [row_input, *row])
-    return grid(
-        np.stack(tiles),
-        ncols=len(amounts) + 1,
-        row_labels=names,
-        col_labels=["input", *(format_amount(a) for a in amounts)],
-        title=title,
-    )
-
-
-def _tile(image: np.ndarray, cell: int, rgb: bool = False) -> np.ndarray:
-    """A float image -> uint8 (cell, cell, 1 or 3), so rows of any size tile together."""
-    im = array_to_pil(image)
-    if im.size != (cell, cell):
-        im = im.resize((cell, cell), Image.LANCZOS)
-    arr = np.asarray(im.convert("RGB" if rgb else "L"))
-    return arr if rgb else arr[..., None]
 
 
 # -- analogy ----------------------------------------------------------------------------
@@ -693,10 +582,10 @@ def analogy(
     backend: str = "auto",
 ) -> AnalogyResult:
     """A is to B as C is to D: D = C + (B - A), drawn as a labelled J-diagram."""
-    model = resolve_edit_model(model, (), backend)
-    steps = check_steps(steps, "--steps", MAX_ANALOGY_STEPS)
+    model = resolve_model(model, (), backend)
+    steps = check_steps(steps, param("steps"), MAX_ANALOGY_STEPS)
     if steps < 2:
-        raise ConceptVAEError(f"--steps must be at least 2 for an analogy, got {steps}")
+        raise ConceptVAEError(f"{param('steps')} must be at least 2 for an analogy, got {steps}")
     inputs = [prepare_inputs(model, [im])[0] for im in (a, b, c)]
     za, zb, zc = model.encode(np.stack([i.x for i in inputs])).astype(np.float64)
     t = np.linspace(0.0, 1.0, steps)
@@ -706,230 +595,10 @@ def analogy(
     cells = decoded.reshape(steps, steps, *decoded.shape[1:])
     zd = zc + (zb - za)
     names = [i.name for i in inputs]
-    picture = _analogy_picture(
+    from .render import analogy_picture
+
+    picture = analogy_picture(
         [i.x for i in inputs], cells, names, size or max(MIN_CELL, model.config.image_size)
     )
     latents = {k: v.astype(np.float32) for k, v in zip("ABCD", (za, zb, zc, zd))}
     return AnalogyResult(cells[-1, -1], cells, np.stack([i.x for i in inputs]), latents, picture)
-
-
-def _analogy_picture(
-    inputs: list[np.ndarray], cells: np.ndarray, names: list[str], cell: int
-) -> Image.Image:
-    from .render import captioned_grid
-
-    k = cells.shape[0]
-    rgb = cells.shape[-1] == 3
-    tiles = [_tile(im, cell, rgb) for im in inputs]
-    captions: list[str] = [f"A: {names[0]}", f"B: {names[1]}", f"C: {names[2]}"]
-    # Inputs on the first row, then the J-diagram of decoded latents under them.
-    ncols = max(k, 3)
-    row: list[np.ndarray | None] = [*tiles, *[None] * (ncols - 3)]
-    caps = [*captions, *[""] * (ncols - 3)]
-    corner = {(0, 0): "A", (0, k - 1): "B", (k - 1, 0): "C", (k - 1, k - 1): "D = C + (B - A)"}
-    for i in range(k):
-        for j in range(ncols):
-            row.append(_tile(cells[i, j], cell, rgb) if j < k else None)
-            caps.append(corner.get((i, j), ""))
-    return captioned_grid(row, ncols, caps, title="analogy: A is to B as C is to D", cell=cell)
-
-
-# -- files (what the CLI calls) ----------------------------------------------------------
-
-
-@dataclass
-class Written:
-    """One output file and, per image, what went into it."""
-
-    path: Path
-    name: str
-    amounts: dict[str, float]
-    probability: float | None = None
-    capped: bool = False
-
-
-def edit_files(
-    model: Any,
-    inputs: Sequence[str | os.PathLike],
-    concepts: Sequence[str],
-    amount: float | None = None,
-    out: str | os.PathLike | None = None,
-    *,
-    mode: str | None = None,
-    until: float | None = None,
-    max_amount: float = DEFAULT_MAX_AMOUNT,
-    sweep: str | None = None,
-    size: int | None = None,
-    overwrite: bool = False,
-    library: str | os.PathLike | None = None,
-    ignore_fingerprint: bool = False,
-    backend: str = "auto",
-) -> list[Written]:
-    """``conceptvae edit``: one edited file per input, or one strip with ``sweep``."""
-    from .codec import expand_inputs
-
-    if not concepts:
-        raise ConceptError("name at least one --concept")
-    if amount is not None:
-        check_amount(amount)
-    check_max_amount(max_amount)
-    if until is not None:
-        check_probability(until)
-    if mode is not None:
-        check_mode(mode)
-    paths = expand_inputs(inputs)
-    if sweep is not None:
-        if until is not None:
-            raise ConceptVAEError(
-                "--sweep and --until do not go together: a sweep sets the amounts"
-            )
-        if amount is not None:
-            raise ConceptVAEError("--sweep sets the amounts; leave out --amount")
-        values = parse_sweep(sweep)
-        return [_strip_file(model, paths, concepts, values, out, "sweep", mode, size,
-                            overwrite, library, ignore_fingerprint, backend)]  # fmt: skip
-    if until is not None and amount is not None:
-        raise ConceptVAEError(
-            "--amount and --until do not go together: --until chooses the amount "
-            "(give other concepts their own as EXPR=AMOUNT)"
-        )
-    amount = 1.0 if amount is None else amount
-    tag = _name_tag(concepts, amount, until)
-    targets = plan_outputs(
-        paths, out, default_name="{stem}_" + tag + "{suffix}", overwrite=overwrite
-    )
-    for t in targets:
-        check_image_suffix(t)
-    model = resolve_edit_model(model, concepts, backend)
-    result = edit(
-        model, paths, concepts, amount, mode=mode, until=until, max_amount=max_amount,
-        library=library, ignore_fingerprint=ignore_fingerprint,
-    )  # fmt: skip
-    written = []
-    for k, (im, target) in enumerate(zip(result.pil(size), targets)):
-        save_pil(im, target)
-        written.append(
-            Written(
-                target,
-                result.names[k],
-                dict(zip(result.concepts, map(float, result.amounts[k]))),
-                None if result.probability is None else float(result.probability[k]),
-                bool(result.capped[k]) if result.capped is not None else False,
-            )  # fmt: skip
-        )
-    return written
-
-
-def _name_tag(concepts: Sequence[str], amount: float, until: float | None) -> str:
-    """``smile1.5``, ``smile1.5_thick-0.5``, ``3to8=1``, ``smile_p0.9``: safe in a file name."""
-    parts = []
-    for c in concepts:
-        expr, _, tail = str(c).rpartition("=")
-        try:
-            value, text = float(tail), expr
-        except ValueError:
-            value, text = None, str(c)
-        if not text:
-            value, text = None, str(c)
-        slug = concept_slug([ConceptArg(text, ())])
-        if until is not None and value is None:
-            parts.append(f"{slug}_p{until:g}")
-            continue
-        # "pc1" + "2" would read as "pc12": a name ending in a digit gets an '='.
-        sep = "=" if slug[-1:].isdigit() else ""
-        parts.append(f"{slug}{sep}{(amount if value is None else value):g}")
-    return "_".join(parts).replace("{", "(").replace("}", ")")
-
-
-def traverse_file(
-    model: Any,
-    inputs: Sequence[str | os.PathLike],
-    concepts: Sequence[str],
-    range_: str = "-3:3",
-    steps: int = 9,
-    out: str | os.PathLike | None = None,
-    *,
-    mode: str | None = None,
-    size: int | None = None,
-    overwrite: bool = False,
-    library: str | os.PathLike | None = None,
-    ignore_fingerprint: bool = False,
-    backend: str = "auto",
-) -> Written:
-    """``conceptvae traverse``: one labelled strip, one row per input."""
-    from .codec import expand_inputs
-
-    start, stop = parse_range(range_)
-    values = amounts_between(start, stop, check_steps(steps))
-    if mode is not None:
-        check_mode(mode)
-    paths = expand_inputs(inputs)
-    return _strip_file(model, paths, concepts, values, out, "traverse", mode, size,
-                       overwrite, library, ignore_fingerprint, backend)  # fmt: skip
-
-
-def _strip_file(
-    model: Any,
-    paths: list[Path],
-    concepts: Sequence[str],
-    amounts: np.ndarray,
-    out: str | os.PathLike | None,
-    kind: str,
-    mode: str | None,
-    size: int | None,
-    overwrite: bool,
-    library: Any,
-    ignore_fingerprint: bool,
-    backend: str,
-) -> Written:
-    slug = concept_slug([ConceptArg(str(c), ()) for c in concepts])
-    default = f"{paths[0].stem}_{kind}_{slug}.png"
-    target = _single_target(out, default, paths, overwrite)
-    model = resolve_edit_model(model, concepts, backend)
-    result = traverse(
-        model, paths, concepts, amounts, mode=mode, size=size, library=library,
-        ignore_fingerprint=ignore_fingerprint,
-    )  # fmt: skip
-    save_pil(result.picture, target)
-    return Written(target, paths[0].stem, {})
-
-
-def _single_target(
-    out: str | os.PathLike | None, default: str, inputs: Sequence[Path], overwrite: bool
-) -> Path:
-    """Where a one-picture command writes: ``-o FILE``, ``-o DIR/`` + default, or default."""
-    if out is None:
-        target = Path(default)
-    elif is_dir_target(out):
-        check_dir_creatable(Path(out))
-        target = Path(out) / default
-    else:
-        target = Path(out)
-    check_image_suffix(target)
-    if out is None or not is_dir_target(out):
-        check_writable_parent(target)
-    refuse_overwriting_inputs([target], inputs, overwrite)
-    return target
-
-
-def analogy_file(
-    model: Any,
-    a: str | os.PathLike,
-    b: str | os.PathLike,
-    c: str | os.PathLike,
-    out: str | os.PathLike | None = None,
-    *,
-    steps: int = 3,
-    size: int | None = None,
-    overwrite: bool = False,
-    backend: str = "auto",
-) -> Written:
-    """``conceptvae analogy``: the J-diagram picture of D = C + (B - A)."""
-    check_steps(steps, "--steps", MAX_ANALOGY_STEPS)
-    paths = [Path(a), Path(b), Path(c)]
-    default = f"analogy_{paths[0].stem}_{paths[1].stem}_{paths[2].stem}.png"
-    target = _single_target(out, default, paths, overwrite)
-    model = resolve_edit_model(model, (), backend)
-    result = analogy(model, *paths, steps=steps, size=size)
-    save_pil(result.picture, target)
-    return Written(target, paths[2].stem, {})

@@ -3,11 +3,32 @@
 The library raises :class:`ConceptVAEError` for anything the user can fix (a bad
 file, a bad option, an unknown concept). Only the CLI turns it into a one-line
 message and exit status 2; everything else is a bug and keeps its traceback.
+
+Messages name the Python parameter at fault through :func:`param`: a Python
+caller reads ``amount must be ...``; the CLI renders the same error with its own
+flag names (``--amount must be ...``), so the library never spells a flag.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable
+
+# Private-use code points delimit a parameter name inside a message; no file
+# name or concept name a user types carries them.
+_OPEN, _CLOSE = "\ue000", "\ue001"
+_PARAM = re.compile(_OPEN + r"([A-Za-z_][A-Za-z0-9_]*)" + _CLOSE)
+
+
+def param(name: str) -> str:
+    """A Python parameter named in an error message (see the module docstring)."""
+    return f"{_OPEN}{name}{_CLOSE}"
+
+
+def render(text: str, name: Callable[[str], str] | None = None) -> str:
+    """``text`` with each :func:`param` replaced by ``name(param)`` (default: the name)."""
+    return _PARAM.sub(lambda m: name(m.group(1)) if name else m.group(1), text)
 
 
 class ConceptVAEError(Exception):
@@ -15,8 +36,25 @@ class ConceptVAEError(Exception):
 
     def __init__(self, message: str, path: str | os.PathLike | None = None) -> None:
         self.path = None if path is None else os.fspath(path)
-        self.message = message
-        super().__init__(f"{self.path}: {message}" if self.path else message)
+        self.raw = message  # with parameter markers, for front ends and re-wrapping
+        super().__init__(self.render())
+
+    @property
+    def message(self) -> str:
+        return render(self.raw)
+
+    @property
+    def marked(self) -> str:
+        """The whole line with its parameter markers kept, for wrapping in another error."""
+        return f"{self.path}: {self.raw}" if self.path else self.raw
+
+    def render(self, name: Callable[[str], str] | None = None) -> str:
+        """The one-line message, parameters named by ``name`` (default: Python names)."""
+        text = render(self.raw, name)
+        return f"{self.path}: {text}" if self.path else text
+
+    def __str__(self) -> str:
+        return self.render()
 
 
 class DataError(ConceptVAEError):

@@ -13,12 +13,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from . import options
 from .errors import ConceptVAEError
 
-EASINGS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "linear": lambda t: t,
-    "cosine": lambda t: 0.5 - 0.5 * np.cos(np.pi * t),
-}
+EASINGS: dict[str, Callable[[np.ndarray], np.ndarray]] = dict(
+    zip(options.EASINGS, (lambda t: t, lambda t: 0.5 - 0.5 * np.cos(np.pi * t)))
+)
 
 _PARALLEL = 1e-6
 

@@ -14,7 +14,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import ConceptVAEError
+from .errors import ConceptVAEError, param
+from .images import check_image_suffix
 
 
 def is_dir_target(out: str | os.PathLike) -> bool:
@@ -71,7 +72,7 @@ def refuse_overwriting_inputs(
         if _real(out) in ins:
             raise ConceptVAEError(
                 "output path is also an input; refusing"
-                + (" without --overwrite" if offer_overwrite else " to overwrite it"),
+                + (f" without {param('overwrite')}" if offer_overwrite else " to overwrite it"),
                 out,
             )
 
@@ -114,3 +115,30 @@ def plan_outputs(
             check_writable_parent(p)
     refuse_overwriting_inputs(paths, inputs, overwrite)
     return paths
+
+
+def single_target(
+    out: str | os.PathLike | None, default: str, inputs: Sequence[Path], overwrite: bool
+) -> Path:
+    """Where a one-picture command writes: ``-o FILE``, ``-o DIR/`` + default, or default."""
+    if out is None:
+        target = Path(default)
+    elif is_dir_target(out):
+        check_dir_creatable(Path(out))
+        target = Path(out) / default
+    else:
+        target = Path(out)
+    check_image_suffix(target)
+    if out is None or not is_dir_target(out):
+        check_writable_parent(target)
+    refuse_overwriting_inputs([target], inputs, overwrite)
+    return target
+
+
+def picture_target(out: str | os.PathLike, inputs: Sequence[str | os.PathLike] = ()) -> Path:
+    """A picture file that must be named (``grid``, ``scatter``): checked, not created."""
+    out = Path(out)
+    check_image_suffix(out)
+    check_writable_parent(out)
+    refuse_overwriting_inputs([out], list(inputs), overwrite=False, offer_overwrite=False)
+    return out

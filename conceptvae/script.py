@@ -45,26 +45,26 @@ from __future__ import annotations
 import difflib
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import animate
-from .errors import ConceptVAEError
+from .errors import ConceptVAEError, param, render
+from .keyframes import seed_latent
 from .latent import EASINGS, ease, lerp, slerp
 from .model.loaded import VAEModel
-from .sequences import Progress, Rendered, load_sequence_model, render_latents, seed_latent
+from .options import DEFAULT_FPS, INTERPOLATIONS, MAX_FPS, MAX_FRAMES, MAX_TEMPERATURE
+from .resolve import resolve_model
 
 TOP_FIELDS = (
     "model", "output", "fps", "size", "loop", "easing", "interpolation", "hold", "transition",
     "keyframes", "comment", "version",
 )  # fmt: skip
 KEY_FIELDS = ("image", "seed", "temperature", "concepts", "hold", "transition", "easing", "comment")
-INTERPOLATIONS = ("slerp", "lerp")
 MAX_SECONDS = 3600.0
-MAX_TEMPERATURE = 100.0
 MAX_SIZE = 4096
 
 
@@ -94,7 +94,7 @@ class MorphScript:
     model: str | None  # None: the pretrained model holding the keyframes' concepts
     output: str | None
     keyframes: list[Keyframe]
-    fps: float = animate.DEFAULT_FPS
+    fps: float = DEFAULT_FPS
     size: int | None = None
     loop: bool = False
     interpolation: str = "slerp"
@@ -213,7 +213,7 @@ class _Validator:
             )
         model = self.text(obj, "model", "")
         output = self.text(obj, "output", "")
-        fps = self.number(obj, "fps", "", 0.0, animate.MAX_FPS, animate.DEFAULT_FPS, lo_open=True)
+        fps = self.number(obj, "fps", "", 0.0, MAX_FPS, DEFAULT_FPS, lo_open=True)
         size = None
         if obj.get("size") is not None:
             s = obj["size"]
@@ -255,10 +255,10 @@ class _Validator:
             comment=obj.get("comment"),
         )
         n = script.n_frames
-        if n > animate.MAX_FRAMES:
+        if n > MAX_FRAMES:
             raise self.fail(
                 "keyframes",
-                f"the script makes {n} frames; at most {animate.MAX_FRAMES} are allowed",
+                f"the script makes {n} frames; at most {MAX_FRAMES} are allowed",
             )
         return script
 
@@ -290,7 +290,7 @@ class _Validator:
             try:
                 parse_expression(k.concepts)
             except ConceptVAEError as exc:
-                raise self.fail(f"{where}.concepts", exc.message) from None
+                raise self.fail(f"{where}.concepts", exc.raw) from None
         k.hold = self.number(obj, "hold", where, 0.0, MAX_SECONDS, hold)
         k.transition = self.number(obj, "transition", where, 0.0, MAX_SECONDS, transition)
         k.explicit_transition = "transition" in obj
@@ -312,7 +312,6 @@ class Prepared:
 
     script: MorphScript
     model: VAEModel
-    target: animate.FrameTarget | None
     library: Any = None  # the model's ConceptLibrary, when a keyframe has concepts
 
     @property
@@ -320,34 +319,12 @@ class Prepared:
         return self.script.size or self.model.config.image_size
 
 
-def prepare_script(
-    script: MorphScript | str | os.PathLike,
-    out: str | os.PathLike | None = None,
-    backend: str = "auto",
-    overwrite: bool = False,
-    write: bool = True,
-) -> Prepared:
-    """Check everything a render needs, rendering nothing; ``out`` overrides ``output``.
-
-    ``write=False`` skips the output checks (for :func:`script_frames`).
-    """
+def prepare_script(script: MorphScript | str | os.PathLike, backend: str = "auto") -> Prepared:
+    """Check everything a render needs but its output, rendering nothing: the
+    keyframe images, the model, and every keyframe's concepts against its library."""
     if not isinstance(script, MorphScript):
         script = load_script(script)
-    src = script.path
-
-    def fail(where: str, exc: ConceptVAEError | str) -> ConceptVAEError:
-        return ConceptVAEError(f"{where}: {exc}", src)
-
-    output = out if out is not None else script.output
-    target = None
-    if write:
-        if output is None:
-            raise fail("output", 'missing: set "output" in the script or pass -o')
-        images = [k.image for k in script.keyframes if k.image is not None]
-        try:
-            target = animate.plan_target(output, images, overwrite)
-        except ConceptVAEError as exc:
-            raise (exc if out is not None else fail("output", exc)) from None
+    fail = script_error(script)
     from .images import load_pil
 
     for k in script.keyframes:
@@ -359,19 +336,10 @@ def prepare_script(
     model_spec = _model_spec(script)
     concepts = [k.concepts for k in script.keyframes if k.concepts is not None]
     try:
-        model = load_sequence_model(
-            model_spec, backend, concepts, how='a "model" field in the script'
-        )
+        model = resolve_model(model_spec, concepts, backend)
     except ConceptVAEError as exc:
         raise fail("model", exc) from None
-    prepared = Prepared(script, model, target)
-    if target is not None:
-        try:
-            animate.check_target(
-                target, script.n_frames, script.fps, prepared.size, size_option='"size":'
-            )
-        except ConceptVAEError as exc:
-            raise (exc if out is not None else fail("output", exc)) from None
+    prepared = Prepared(script, model)
     with_concepts = [k for k in script.keyframes if k.concepts is not None]
     if with_concepts:
         from .concepts import open_library
@@ -384,9 +352,26 @@ def prepare_script(
             try:
                 lib.parse(k.concepts)
             except ConceptVAEError as exc:
-                raise fail(f"{k.where}.concepts", exc.message) from None
+                raise fail(f"{k.where}.concepts", exc.raw) from None
         prepared.library = lib
     return prepared
+
+
+def script_error(script: MorphScript) -> Callable[[str, ConceptVAEError | str], ConceptVAEError]:
+    """``fail(field, problem)``: an error naming the script file and the field at fault."""
+
+    def fail(where: str, exc: ConceptVAEError | str) -> ConceptVAEError:
+        text = exc.marked if isinstance(exc, ConceptVAEError) else exc
+        return ConceptVAEError(f"{where}: {as_fields(text)}", script.path)
+
+    return fail
+
+
+def as_fields(text: str) -> str:
+    """``text`` with the parameters a script sets itself named as its fields
+    (``"size"``, ``"model"``); the others (``overwrite``: the run command's own
+    options) stay marked for the front end to name."""
+    return render(text, lambda name: f'"{name}"' if name in TOP_FIELDS else param(name))
 
 
 def _model_spec(script: MorphScript) -> str | None:
@@ -431,44 +416,7 @@ def script_latents(prepared: Prepared) -> np.ndarray:
     return np.concatenate(out).astype(np.float32)
 
 
-def render_script(
-    script: Prepared | MorphScript | str | os.PathLike,
-    out: str | os.PathLike | None = None,
-    backend: str = "auto",
-    overwrite: bool = False,
-    progress: Progress | None = None,
-) -> Rendered:
-    """``conceptvae run``: validate the whole script, then render and write it."""
-    if isinstance(script, Prepared):
-        prepared = script
-    else:
-        prepared = prepare_script(script, out, backend, overwrite)
-    if prepared.target is None:
-        raise ConceptVAEError("this script was prepared without an output (write=False)")
-    z = script_latents(prepared)
-    s = prepared.script
-    return render_latents(prepared.model, z, prepared.target, s.fps, s.size, progress=progress)
-
-
-def run_script(
-    script: str | os.PathLike,
-    out: str | os.PathLike | None = None,
-    backend: str = "auto",
-    overwrite: bool = False,
-    check: bool = False,
-    progress: Progress | None = None,
-) -> str:
-    """What ``conceptvae run`` does; returns the line it prints.
-
-    ``check`` validates everything (files, model, concepts, output) and renders nothing.
-    """
-    prepared = prepare_script(script, out, backend=backend, overwrite=overwrite)
-    if check:
-        return f"{script}: ok: {prepared.script.summary()} -> {prepared.target.path}"
-    return render_script(prepared, progress=progress).summary()
-
-
 def script_frames(script: MorphScript | str | os.PathLike, backend: str = "auto") -> np.ndarray:
     """The script's frames (N, S, S, C), float32 in [0, 1], without writing anything."""
-    prepared = prepare_script(script, backend=backend, write=False)
+    prepared = prepare_script(script, backend=backend)
     return prepared.model.decode(script_latents(prepared))

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .config import VAEConfig
+from .config import TrainOptions, VAEConfig
 from .data import Dataset, FolderDataset, open_dataset, split_indices
-from .errors import ConceptVAEError
+from .errors import ConceptVAEError, param
 from .io import atomic_path, atomic_write_json
 from .model import files
 
@@ -35,22 +35,7 @@ from .model.network import build_vae, keras
 CACHE_BYTES = 1 << 30
 
 TRAIN_DEFAULTS: dict[str, Any] = {
-    "latent_dim": 16,
-    "arch": "conv",
-    "filters": None,
-    "hidden": None,
-    "blocks": 0,
-    "supervise": None,
-    "supervise_weight": 10.0,
-    "activation": "relu",
-    "beta": 1.0,
-    "recon_loss": "bce",
-    "epochs": 10,
-    "batch_size": 128,
-    "lr": 1e-3,
-    "val_split": 0.05,
-    "seed": 0,
-    "denoise": 0.0,
+    k: v for k, v in TrainOptions().to_dict().items() if k not in ("image_size", "channels")
 }
 
 
@@ -178,14 +163,14 @@ def supervision_spec(dataset: Dataset, columns: list[str]) -> list[dict[str, Any
             known = values[values >= 0]
             if len(np.unique(known)) < 2:
                 raise ConceptVAEError(
-                    f"--supervise {column}: needs both 0 and 1 labels", dataset.name
+                    f"{param('supervise')} {column}: needs both 0 and 1 labels", dataset.name
                 )
             spec.append({"column": column, "kind": "attribute"})
         else:
             classes = sorted({str(v) for v in values if v != ""}, key=_natural_key)
             if len(classes) < 2:
                 raise ConceptVAEError(
-                    f"--supervise {column}: needs at least 2 classes", dataset.name
+                    f"{param('supervise')} {column}: needs at least 2 classes", dataset.name
                 )
             spec.append({"column": column, "kind": "class", "classes": classes})
     return spec
@@ -266,92 +251,57 @@ def restore_checkpoint(path: Path, vae) -> None:  # noqa: ANN001
 def _resolve_options(
     out: Path, resume: bool, given: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The run's options (TrainOptions fields plus data and labels) and, when
+    resuming, the checkpoint state."""
     ckpt = out / files.CHECKPOINT
     if resume:
         if not ckpt.exists():
             raise ConceptVAEError("nothing to resume: no checkpoint.npz in this directory", out)
         state = read_checkpoint_state(ckpt)
         opts = dict(state["options"])
-        for key, value in given.items():
-            if value is None or key == "epochs":
-                continue
-            if opts.get(key) != value:
-                raise ConceptVAEError(
-                    f"--{key.replace('_', '-')} {value} differs from the interrupted run ({opts.get(key)}); "
-                    "resume with the same options",
-                    out,
-                )
+        TrainOptions.check_resume(opts, given, out)
         if given.get("epochs") is not None:
             opts["epochs"] = given["epochs"]
         return opts, state
     if ckpt.exists() or (out / files.CONFIG).exists():
         raise ConceptVAEError(
-            "already holds a training run; continue it with --resume or choose another --out", out
+            f"already holds a training run; continue it with {param('resume')} or choose "
+            f"another {param('out')}",
+            out,
         )
     opts = dict(TRAIN_DEFAULTS)
-    opts.update({k: v for k, v in given.items() if v is not None})
+    opts.update(given)
     return opts, None
-
-
-def _validate(opts: dict[str, Any]) -> None:
-    checks = [
-        (opts["epochs"] >= 1, "--epochs must be at least 1"),
-        (opts["batch_size"] >= 1, "--batch-size must be at least 1"),
-        (np.isfinite(opts["lr"]) and 0 < opts["lr"] <= 10, "--lr must be in (0, 10]"),
-        (np.isfinite(opts["beta"]) and 0 <= opts["beta"] <= 1e4, "--beta must be in [0, 10000]"),
-        (0 <= opts["seed"] < 2**32, "--seed must be in [0, 2**32)"),
-        (np.isfinite(opts["denoise"]) and opts["denoise"] >= 0, "--denoise must be >= 0"),
-        (0 <= opts["val_split"] < 1, "--val-split must be in [0, 1)"),
-    ]
-    for ok, msg in checks:
-        if not ok:
-            raise ConceptVAEError(msg)
 
 
 def train(
     data: str | os.PathLike | Dataset,
     out: str | os.PathLike,
+    options: TrainOptions | None = None,
     *,
     labels: str | os.PathLike | None = None,
-    image_size: int | None = None,
-    channels: int | None = None,
-    latent_dim: int | None = None,
-    arch: str | None = None,
-    filters: list[int] | None = None,
-    hidden: list[int] | None = None,
-    blocks: int | None = None,
-    activation: str | None = None,
-    beta: float | None = None,
-    recon_loss: str | None = None,
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    lr: float | None = None,
-    val_split: float | None = None,
-    seed: int | None = None,
-    denoise: float | None = None,
-    supervise: list[str] | None = None,
-    supervise_weight: float | None = None,
     resume: bool = False,
     verbose: int | str = "auto",
     command: str | None = None,
+    export: bool = True,
+    **overrides: Any,
 ) -> TrainResult:
     """Train a VAE on ``data`` and save it to the model directory ``out``.
 
-    Unset options come from the checkpoint when resuming, else from
-    TRAIN_DEFAULTS and the data (image size and channels).
+    ``options`` (a :class:`TrainOptions`) and keyword ``overrides`` of its
+    fields (``latent_dim=8, epochs=5``) set the run; an override of None is
+    unset. Unset options come from the checkpoint when resuming, else from the
+    defaults and the data (image size and channels). ``export=False`` skips
+    writing the LiteRT flatbuffers (the model then runs on the Keras backend).
     """
     out = Path(out)
-    given = dict(
-        image_size=image_size, channels=channels, latent_dim=latent_dim, arch=arch,
-        filters=filters, hidden=hidden, blocks=blocks, activation=activation, beta=beta, recon_loss=recon_loss,
-        epochs=epochs, batch_size=batch_size, lr=lr, val_split=val_split, seed=seed, denoise=denoise,
-        supervise=list(supervise) if supervise else None, supervise_weight=supervise_weight,
-    )  # fmt: skip
+    given = TrainOptions.given(options, overrides)
     if not isinstance(data, Dataset):
         given["data"] = os.fspath(data)
-        given["labels"] = None if labels is None else os.fspath(labels)
+        if labels is not None:
+            given["labels"] = os.fspath(labels)
     opts, state = _resolve_options(out, resume, given)
-    _validate(opts)
+    TrainOptions.from_dict(opts).validate()
 
     dataset = (
         data
@@ -415,9 +365,10 @@ def train(
             done = ckpt.epoch
             if done > 0:
                 restore_checkpoint(out / files.CHECKPOINT, vae)
-                _save_model(out, vae, cfg, dataset, opts, ckpt.history, {}, command)
+                _save_model(out, vae, cfg, dataset, opts, ckpt.history, {}, command, export)
             raise TrainingInterrupted(
-                f"interrupted after {done} finished epoch(s); continue with --resume", out
+                f"interrupted after {done} finished epoch(s); continue with {param('resume')}",
+                out,
             ) from None
     seconds = time.perf_counter() - t0
     test = (
@@ -428,7 +379,7 @@ def train(
     metrics = evaluate(vae, test, seed_)
     metrics["train_seconds"] = round(seconds, 2)
     metrics["epochs"] = total_epochs
-    _save_model(out, vae, cfg, dataset, opts, ckpt.history, metrics, command)
+    _save_model(out, vae, cfg, dataset, opts, ckpt.history, metrics, command, export)
     _save_preview(out / files.PREVIEW, vae, test, seed_)
     return TrainResult(out, cfg, ckpt.history, metrics)
 
@@ -507,6 +458,7 @@ def _save_model(
     history: dict[str, list[float]],
     metrics: dict[str, Any],
     command: str | None,
+    export: bool = True,
 ) -> None:  # noqa: ANN001
     save_weights(vae, out)
     cfg.save(out / files.CONFIG)
@@ -524,9 +476,10 @@ def _save_model(
     files.write_meta(out, meta)
     atomic_write_json(out / files.HISTORY, history)
     # Every saved model ships its LiteRT flatbuffers, so inference never needs TensorFlow.
-    from .model.export import export_vae
+    if export:
+        from .model.export import export_vae
 
-    export_vae(vae, out)
+        export_vae(vae, out)
 
 
 def save_weights(vae, out: Path) -> None:  # noqa: ANN001

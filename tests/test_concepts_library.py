@@ -156,7 +156,7 @@ def test_library_refused_by_another_model(tmp_path):
     (other / "concepts.h5").write_bytes((model / "concepts.h5").read_bytes())
     with pytest.raises(ConceptError) as err:
         open_library(other)
-    assert "--ignore-fingerprint" in str(err.value) and "sha256:ffffffffffffffff" in str(err.value)
+    assert "ignore_fingerprint" in str(err.value) and "sha256:ffffffffffffffff" in str(err.value)
     assert len(open_library(other, ignore_fingerprint=True)) == 6
     wide = fake_model(tmp_path / "wide", latent_dim=8)
     (wide / "concepts.h5").write_bytes((model / "concepts.h5").read_bytes())
@@ -334,7 +334,7 @@ def test_export_import_round_trip(tmp_path, fmt):
         import_library(twin, out)
     assert import_library(twin, out, replace=True)
     stranger = fake_model(tmp_path / "stranger", fingerprint="sha256:ffffffffffffffff")
-    with pytest.raises(ConceptError, match="--ignore-fingerprint"):
+    with pytest.raises(ConceptError, match="ignore_fingerprint"):
         import_library(stranger, out)
     assert import_library(stranger, out, names=["smile"], ignore_fingerprint=True) == ["smile"]
 

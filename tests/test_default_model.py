@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from conftest import invoke
 
-from conceptvae import registry
 from conceptvae.concepts.library import ClassSet, Concept, ConceptLibrary, model_ref
 from conceptvae.errors import ModelError
-from conceptvae.model.api import default_model, referenced_names
+from conceptvae.model import registry
+from conceptvae.resolve import default_model, referenced_names
 
 
 def _library(model_dir, attributes=(), classes=()):

@@ -19,8 +19,6 @@ from conceptvae.editing import (
     analogy,
     detail,
     edit,
-    parse_range,
-    parse_sweep,
     traverse,
 )
 from conceptvae.errors import ConceptError, ConceptVAEError
@@ -191,7 +189,7 @@ def test_until_searches_class_targets(model, pictures):
 
 
 def test_until_needs_one_single_concept(model, pictures):
-    with pytest.raises(ConceptError, match="exactly one --concept without =AMOUNT"):
+    with pytest.raises(ConceptError, match="exactly one concepts? without =AMOUNT"):
         edit(model, pictures, ["smile", "thick"], until=0.9)
     with pytest.raises(ConceptError, match="single concept"):
         edit(model, pictures, "smile+thick", until=0.9)
@@ -304,15 +302,25 @@ def test_analogy_api(model, pictures):
 
 
 def test_range_and_sweep_syntax():
+    """START:STOP and START:STOP:COUNT are parsed at the CLI edge, by Click types."""
+    import click
+    from conceptvae.cli.params import AmountRange, AmountSweep
+
+    def parse_range(text):
+        return AmountRange().convert(text, None, None)
+
+    def parse_sweep(text):
+        return AmountSweep().convert(text, None, None)
+
     assert parse_range("-3:3") == (-3.0, 3.0) and parse_range(" 1.5 : -2e0 ") == (1.5, -2.0)
     np.testing.assert_allclose(parse_sweep("-2:2:9"), np.linspace(-2, 2, 9))
     for bad in ("3", "a:b", "1:2:3", ":3", "nan:3", "1:inf"):
-        with pytest.raises(ConceptVAEError):
+        with pytest.raises(click.BadParameter):
             parse_range(bad)
     for bad in ("1:2", "-2:2:0", "-2:2:-1", "-2:2:1.5", "0:1e30:3", "x"):
-        with pytest.raises(ConceptVAEError):
+        with pytest.raises(click.BadParameter):
             parse_sweep(bad)
-    with pytest.raises(ConceptVAEError, match="--steps"):
+    with pytest.raises(ConceptVAEError, match="steps"):
         amounts_between(0, 1, 0)
 
 

@@ -226,7 +226,7 @@ def test_shared_errors_name_options_of_the_command_that_prints_them(runner, tmp_
     # Each case reached the error it is there for.
     for words in (
         "no pretrained model holds zzz",
-        'set "size": 18',
+        'use "size" 18',
         "--size 18",
         "rebuild the concepts",
         "--pca 2",
@@ -234,3 +234,18 @@ def test_shared_errors_name_options_of_the_command_that_prints_them(runner, tmp_
         "refusing without",
     ):
         assert any(words in line for line in seen), words
+
+
+def test_parameters_the_library_names_are_options_of_some_command():
+    """The library names parameters (errors.param); the CLI spells them as its flags."""
+    from conceptvae.cli.options import FLAG_NAMES, flag
+
+    every = set().union(*OPTIONS.values()) | set(FLAG_NAMES.values())
+    named = re.compile(r"""param\(\s*["']([A-Za-z_]\w*)["']\s*\)""")
+    problems, seen = [], set()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for name in named.findall(path.read_text()):
+            seen.add(name)
+            if flag(name) not in every:
+                problems.append(f"{path.relative_to(PACKAGE)}: param({name!r}) -> {flag(name)}")
+    assert len(seen) > 20 and not problems, "\n".join(problems)

@@ -117,8 +117,8 @@ def test_keras_file_with_lambda_layer_is_refused(tmp_path):
     ],
 )
 def test_parameter_count_without_tensorflow_matches_keras(kwargs):
+    from conceptvae.model.info import count_parameters
     from conceptvae.model.network import build_vae
-    from conceptvae.modelinfo import count_parameters
 
     cfg = VAEConfig(**kwargs)
     vae = build_vae(cfg)

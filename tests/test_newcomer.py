@@ -110,7 +110,7 @@ def test_a_model_folder_wins_over_a_pretrained_name_and_says_so(runner, tiny_mod
     r = invoke(runner, "info", "faces")
     assert r.exit_code == 0, r.output
     assert "using the model in ./faces, not the pretrained model 'faces'" in r.stderr
-    from conceptvae.registry import resolve_model_path
+    from conceptvae.model.registry import resolve_model_path
 
     assert resolve_model_path("faces") == Path("faces")
     assert resolve_model_path("digits").parent.name == "pretrained"
@@ -185,7 +185,7 @@ def _tree_digest(root: Path) -> dict[str, bytes]:
 
 def test_changing_a_shipped_model_changes_a_copy(runner, tmp_path, tiny_model, image_folder,
                                                   monkeypatch, _home):  # fmt: skip
-    from conceptvae import registry
+    from conceptvae.model import registry
 
     root = tmp_path / "site" / "pretrained"
     shutil.copytree(tiny_model, root / "tiny")

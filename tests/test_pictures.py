@@ -12,16 +12,9 @@ from PIL import Image
 from conceptvae.concepts.library import Concept, ConceptLibrary, model_ref
 from conceptvae.config import VAEConfig
 from conceptvae.errors import ConceptVAEError
+from conceptvae.latent_maps import grid, grid_latents, project, scatter
 from conceptvae.model.loaded import VAEModel
-from conceptvae.pictures import (
-    PALETTE,
-    grid,
-    grid_latents,
-    plot_points,
-    project,
-    sample_sheet,
-    scatter,
-)
+from conceptvae.render import PALETTE, plot_points, sample_sheet
 
 
 class RecordingBackend:
@@ -86,9 +79,9 @@ def test_grid_needs_axes_for_larger_latents_and_checks_options(tiny_model):
     model = fake_model(4)
     with pytest.raises(ConceptVAEError, match=r"latent has 4 dimensions: name two axes"):
         grid(tiny_model, n=3)
-    with pytest.raises(ConceptVAEError, match=r"-n \(cells per side\) must be"):
+    with pytest.raises(ConceptVAEError, match=r"n \(cells per side\) must be"):
         grid_latents(model, n=1, axes=("z1", "z2"))
-    with pytest.raises(ConceptVAEError, match=r"--span must be a finite number"):
+    with pytest.raises(ConceptVAEError, match=r"span must be a finite number"):
         grid_latents(model, n=3, axes=("z1", "z2"), span=float("inf"))
     with pytest.raises(ConceptVAEError, match=r"axis 'z9' is not a latent axis"):
         grid_latents(model, n=3, axes=("z1", "z9"))

@@ -12,7 +12,7 @@ from conftest import invoke, loaded
 from conceptvae import load_model
 from conceptvae.concepts import open_library
 from conceptvae.model import files
-from conceptvae.registry import list_models
+from conceptvae.model.registry import list_models
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"

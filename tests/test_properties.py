@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from conceptvae.codec import read_latents
+from conceptvae.commands.codec import read_latents
 from conceptvae.config import VAEConfig
 from conceptvae.data import open_dataset
 from conceptvae.errors import ConceptVAEError, DataError

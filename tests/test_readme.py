@@ -35,6 +35,7 @@ SKIPPED = {
     "pip install": "installs the package (CI does it in fresh venvs)",
     "pytest": "runs this test suite",
     "python benchmarks/": "evaluates on the full data in ../shared (a benchmark)",
+    "conceptvae studio": "serves a page until Ctrl-C (tests/test_studio.py drives it)",
 }
 
 
@@ -162,7 +163,7 @@ def test_the_readme_runs(tmp_path, monkeypatch, _home):
             if m and not (root / m.group(1)).is_file():
                 failures.append(f"{line}\n-> did not write {m.group(1)}")
     assert not failures, "\n\n".join(failures)
-    assert ran >= 40 and len(skipped) <= 4, (ran, skipped)
+    assert ran >= 40 and len(skipped) <= 6, (ran, skipped)
 
     # What the README's commands write, written at the repository root, is not committed.
     made = sorted(

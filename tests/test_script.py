@@ -11,6 +11,7 @@ from conftest import invoke
 from PIL import Image
 
 from conceptvae import animate
+from conceptvae.commands.scripts import render_script
 from conceptvae.concepts.library import Concept, ConceptLibrary, model_ref
 from conceptvae.errors import ConceptVAEError
 from conceptvae.script import (
@@ -18,7 +19,6 @@ from conceptvae.script import (
     load_script,
     parse_script,
     prepare_script,
-    render_script,
     script_frames,
     script_latents,
 )

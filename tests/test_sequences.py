@@ -8,15 +8,14 @@ from conftest import invoke, run_cli_reporting_imports
 from PIL import Image
 
 from conceptvae import animate
+from conceptvae.commands.sequences import morph_file
 from conceptvae.errors import ConceptVAEError
+from conceptvae.keyframes import keyframe_latents, seed_latent
 from conceptvae.model.api import load_model
 from conceptvae.sequences import (
     interpolate,
     interpolate_latents,
-    keyframe_latents,
     morph,
-    morph_file,
-    seed_latent,
 )
 
 
@@ -71,7 +70,7 @@ def test_interpolation_endpoints_norms_and_degenerate_ends():
 
 @pytest.mark.parametrize("steps", [0, 1, -3, 10001, 2.5, True])
 def test_steps_out_of_range_are_refused(steps):
-    with pytest.raises(ConceptVAEError, match="--steps must be a whole number from 2"):
+    with pytest.raises(ConceptVAEError, match="steps must be a whole number from 2"):
         interpolate_latents(np.ones(3), np.ones(3), steps)
 
 

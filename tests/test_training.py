@@ -8,7 +8,8 @@ from conceptvae.errors import ConceptVAEError
 from conceptvae.model import files
 from conceptvae.training import train
 
-TINY = dict(latent_dim=4, filters=[8, 16], batch_size=32, seed=5, verbose=0)
+# export=False: these runs never need the LiteRT flatbuffers (the slowest part of saving).
+TINY = dict(latent_dim=4, filters=[8, 16], batch_size=32, seed=5, verbose=0, export=False)
 
 
 def test_training_lowers_the_loss_and_writes_the_model(tiny_model):
@@ -37,9 +38,9 @@ def test_resume_matches_an_uninterrupted_run(npz_data, tmp_path):
 
 def test_existing_run_is_not_overwritten_and_resume_checks_options(npz_data, tmp_path):
     train(npz_data, tmp_path / "r", epochs=1, **TINY)
-    with pytest.raises(ConceptVAEError, match="--resume"):
+    with pytest.raises(ConceptVAEError, match="resume"):
         train(npz_data, tmp_path / "r", epochs=1, **TINY)
-    with pytest.raises(ConceptVAEError, match="--latent-dim 8 differs"):
+    with pytest.raises(ConceptVAEError, match="latent_dim 8 differs"):
         train(npz_data, tmp_path / "r", epochs=2, latent_dim=8, resume=True)
     with pytest.raises(ConceptVAEError, match="nothing to resume"):
         train(npz_data, tmp_path / "fresh", resume=True)
@@ -47,8 +48,10 @@ def test_existing_run_is_not_overwritten_and_resume_checks_options(npz_data, tmp
 
 def test_denoise_and_dense_arch_from_a_folder(image_folder, tmp_path):
     result = train(image_folder, tmp_path / "d", image_size=16, arch="dense", hidden=[32],
-                   latent_dim=3, epochs=1, denoise=0.3, batch_size=8, verbose=0)  # fmt: skip
+                   latent_dim=3, epochs=1, denoise=0.3, batch_size=8, verbose=0,
+                   export=False)  # fmt: skip
     assert result.config.arch == "dense" and result.config.image_size == 16
+    assert not (tmp_path / "d" / files.ENCODER_TFLITE).exists()
     m = load_model(tmp_path / "d", backend="keras")
     assert m.encode(np.zeros((1, 16, 16, 1), np.float32)).shape == (1, 3)
 
@@ -70,3 +73,20 @@ def test_supervised_head_makes_a_label_linearly_readable(npz_data, tmp_path):
     assert (pred == test.labels["label"]).mean() >= 0.9
     with pytest.raises(ConceptVAEError, match="no label column 'smile'"):
         train(npz_data, tmp_path / "t", epochs=1, supervise=["smile"], **TINY)
+
+
+def test_train_options_defaults_validation_and_resume_check():
+    from conceptvae.config import TrainOptions
+
+    opts = TrainOptions()
+    assert opts.latent_dim == 16 and opts.epochs == 10 and opts.validate() is opts
+    with pytest.raises(ConceptVAEError, match=r"lr must be in \(0, 10\]"):
+        TrainOptions(lr=0).validate()
+    # What a caller set: non-default fields of an options object, then non-None overrides.
+    given = TrainOptions.given(TrainOptions(latent_dim=8), {"epochs": 3, "beta": None})
+    assert given == {"latent_dim": 8, "epochs": 3}
+    with pytest.raises(TypeError, match="latent_size"):
+        TrainOptions.given(None, {"latent_size": 8})
+    TrainOptions.check_resume({"latent_dim": 8, "epochs": 2}, {"latent_dim": 8, "epochs": 9})
+    with pytest.raises(ConceptVAEError, match="latent_dim 4 differs"):
+        TrainOptions.check_resume({"latent_dim": 8}, {"latent_dim": 4})

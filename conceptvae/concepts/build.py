@@ -20,7 +20,8 @@ import numpy as np
 
 from .. import __version__
 from ..data import Dataset, FolderDataset, open_dataset
-from ..errors import ConceptError, DataError
+from ..errors import ConceptError, DataError, param
+from ..options import BUILD_BATCH_SIZE
 from . import stats
 from .estimators import (
     METHODS,
@@ -40,9 +41,9 @@ from .manage import class_row, concept_row
 
 MIN_EXAMPLES = 5
 SAMPLE_SIZE = 10000
+BATCH_SIZE = BUILD_BATCH_SIZE
 # progress(done, total): images encoded so far, of all.
 Progress = Callable[[int, int], None]
-BATCH_SIZE = 512
 
 
 @dataclass
@@ -135,7 +136,8 @@ def build_concepts(
         clash = [c for c in MORPHO_COLUMNS if c in columns]
         if clash:
             raise DataError(
-                f"the data already has a column {clash[0]!r}; --morpho would replace it", source
+                f"the data already has a column {clash[0]!r}; {param('morpho')} would replace it",
+                source,
             )
         with stats.one_thread():
             columns.update(morpho_labels(dataset, batch_size=max(batch_size, 1024)))
@@ -166,7 +168,7 @@ def build_concepts(
         try:
             check_name(concept_name)
         except ConceptError as exc:
-            raise DataError(f"{exc.message}; choose a name with --name", source) from None
+            raise DataError(f"{exc.raw}; choose a name with {param('name')}", source) from None
         covs: list[str] = []
         if method == "balanced":
             others = {c: _attribute(columns, c, source) for c in attr_columns if c != col}
@@ -295,21 +297,24 @@ def _check_options(
     if method not in METHODS:
         raise ConceptError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
     if attributes and all_attributes:
-        raise ConceptError("give --attribute NAME or --all, not both")
+        raise ConceptError(f"give {param('attributes')} NAME or {param('all_attributes')}, not both")
     if not (attributes or all_attributes or classes or pca or morpho):
         raise ConceptError(
-            "nothing to build: give --attribute NAME, --all, --classes COLUMN, --pca K or --morpho"
+            f"nothing to build: give {param('attributes')} NAME, {param('all_attributes')}, "
+            f"{param('classes')} COLUMN, {param('pca')} K or {param('morpho')}"
         )
     if pca < 0:
-        raise ConceptError(f"--pca must be positive, got {pca}")
+        raise ConceptError(f"{param('pca')} must be positive, got {pca}")
     n_attr = len(dict.fromkeys(attributes)) or (2 if (all_attributes or morpho) else 0)
     if name is not None and not (n_attr == 1 or (n_attr == 0 and classes)):
         raise ConceptError(
-            "--name names a single attribute concept (or the class column with --classes alone)"
+            f"{param('name')} names a single attribute concept (or the class column with "
+            f"{param('classes')} alone)"
         )
     if orthogonal_to and not (attributes or all_attributes or morpho):
         raise ConceptError(
-            "--orthogonal-to applies to attribute concepts; give --attribute or --all"
+            f"{param('orthogonal_to')} applies to attribute concepts; give "
+            f"{param('attributes')} or {param('all_attributes')}"
         )
 
 
@@ -343,7 +348,7 @@ def _attribute(columns: dict[str, np.ndarray], col: str, source: str) -> np.ndar
         shown = ", ".join(values[:4]) + (", ..." if len(values) > 4 else "")
         raise DataError(
             f"column {col!r} is not a 0/1 attribute (values: {shown}); "
-            f"use --classes {col} for one concept per value",
+            f"use {param('classes')} {col} for one concept per value",
             source,
         )
     return y
@@ -371,7 +376,7 @@ def _class_column(columns: dict[str, np.ndarray], col: str, source: str) -> np.n
         try:
             check_name(v, "class name")
         except ConceptError as exc:
-            raise DataError(f"column {col!r}: {exc.message}", source) from None
+            raise DataError(f"column {col!r}: {exc.raw}", source) from None
     return labels
 
 
@@ -406,7 +411,7 @@ def _check_new_names(
             taken -= {class_set, *lib.class_sets[class_set].classes}
     clash = [n for n in names if n in taken]
     if clash:
-        hint = "; pass --replace to overwrite, or --name to choose another name"
+        hint = f"; pass {param('replace')} to overwrite, or {param('name')} to choose another name"
         raise ConceptError(
             f"the library already has {', '.join(map(repr, clash[:5]))}"
             + (hint if not replace else " (as another kind of concept; remove it first)")
@@ -516,7 +521,7 @@ def _attribute_concept(
         try:
             est = Orthogonalized(make_estimator(method), basis).from_fitted(est)
         except ConceptError as exc:
-            raise ConceptError(f"{t.name}: {exc.message}") from None
+            raise ConceptError(f"{t.name}: {exc.raw}") from None
     y = t.y[t.sample].astype(np.int64)
     cov = None
     if t.covariates:

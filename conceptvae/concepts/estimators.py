@@ -27,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConceptError
+from ..errors import ConceptError, param
+from ..options import CONCEPT_METHODS
 
-METHODS = ("mean", "balanced", "logistic", "svm")
+METHODS = CONCEPT_METHODS
 
 
 class Params:
@@ -550,7 +551,7 @@ class PrincipalDirections(Params):
         n, dim = getattr(self, "n_samples_", 0), len(getattr(self, "sum_", []))
         if not 1 <= self.n_components <= dim:
             raise ConceptError(
-                f"--pca must be from 1 to the latent size {dim}, got {self.n_components}"
+                f"{param('pca')} must be from 1 to the latent size {dim}, got {self.n_components}"
             )
         if n < 2:
             raise ConceptError("principal directions need at least 2 examples")

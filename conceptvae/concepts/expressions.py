@@ -153,6 +153,25 @@ def _tokenize(expr: str) -> list[tuple[str, str]]:
     return out
 
 
+def split_amount(text: str, known: Iterable[str] = ()) -> tuple[str, float | None]:
+    """``EXPR=AMOUNT`` -> (EXPR, AMOUNT); anything else -> (text, None).
+
+    The one parser of the ``=AMOUNT`` suffix. Names may contain ``=`` themselves,
+    so a whole name in ``known`` wins, and a tail that is not a number is part of
+    the expression (the expression parser then names the problem). EXPR comes
+    back stripped and may be empty; the amount is not range-checked here.
+    """
+    text = str(text)
+    if "=" not in text or text.strip() in set(known):
+        return text, None
+    expr, _, tail = text.rpartition("=")
+    try:
+        value = float(tail)
+    except ValueError:
+        return text, None
+    return expr.strip(), value
+
+
 def format_expression(terms: Iterable[Term]) -> str:
     parts = []
     for t in terms:

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConceptError
+from ..errors import ConceptError, param
 from ..io import atomic_path
 from ..model import files
 from .expressions import Term, check_name, parse_expression, quote, unknown_name_error
@@ -208,7 +208,7 @@ def model_ref(model: Any) -> ModelRef:
             raise ConceptError("this model was not loaded from disk, so it has no concept library")
         return ModelRef(Path(model.path), model.latent_dim, model.fingerprint)
     from ..config import VAEConfig
-    from ..registry import resolve_model_path
+    from ..model.registry import resolve_model_path
 
     path = resolve_model_path(model)
     if path.is_dir():
@@ -406,7 +406,7 @@ class ConceptLibrary:
             raise ConceptError(
                 f"the library already has {', '.join(map(repr, clash))}"
                 + (
-                    "; pass --replace to overwrite"
+                    f"; pass {param('replace')} to overwrite"
                     if not replace
                     else " (as another kind of concept; remove it first)"
                 )
@@ -503,7 +503,7 @@ class ConceptLibrary:
                 + (
                     ""
                     if ignore_fingerprint is None
-                    else ", or pass --ignore-fingerprint to use them anyway"
+                    else f", or pass {param('ignore_fingerprint')} to use them anyway"
                 ),
                 where,
             )
@@ -684,7 +684,7 @@ def _parse_h5(f: Any, path: Path) -> ConceptLibrary:
         try:
             check_name(name)
         except ConceptError as exc:
-            raise bad(exc.message) from None
+            raise bad(exc.raw) from None
         extra = set(g) - {"vector", "probe_coef", "probe_intercept", "info"}
         if extra:
             raise bad(f"unexpected object(s) in {where}: {', '.join(sorted(extra))}")
@@ -723,7 +723,7 @@ def _parse_h5(f: Any, path: Path) -> ConceptLibrary:
         try:
             lib.add_class_set(cset)
         except ConceptError as exc:
-            raise bad(exc.message) from None
+            raise bad(exc.raw) from None
     names = lib.all_names()
     if len(set(names)) != len(names):
         raise bad("a name is used twice")
@@ -784,7 +784,7 @@ def update_library(model: Any, ignore_fingerprint: bool = False) -> Iterator[Con
     The library is re-read inside the lock, so changes made by another process
     since this one last looked are kept.
     """
-    from ..registry import writable_model
+    from ..model.registry import writable_model
 
     ref = model_ref(model)
     ref = dataclasses.replace(ref, path=writable_model(ref.path))

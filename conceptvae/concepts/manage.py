@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import ConceptError
 from ..io import atomic_path, atomic_write_text
+from ..options import EXPORT_FORMATS
 from .expressions import check_name
 from .library import (
     FORMAT,
@@ -29,8 +30,6 @@ from .library import (
     update_library,
 )
 from .stats import trust_verdict
-
-EXPORT_FORMATS = ("json", "npz")
 
 
 def with_trust(row: dict[str, Any]) -> dict[str, Any]:
@@ -169,7 +168,7 @@ def rename_concept(model: Any, old: str, new: str, ignore_fingerprint: bool = Fa
 
 
 def _existing(model: Any) -> Any:
-    from ..registry import user_copy
+    from ..model.registry import user_copy
 
     # A shipped model changed before: its copy holds the changes.
     ref = model_ref(model)
@@ -310,7 +309,7 @@ def library_from_dict(d: Any, source: str | os.PathLike) -> ConceptLibrary:
     except ConceptError as exc:
         if exc.path:
             raise
-        raise bad(exc.message) from None
+        raise bad(exc.raw) from None
     return lib
 
 

@@ -162,8 +162,8 @@ def export_model(model: str | os.PathLike, force: bool = False, atol: float = AT
     A model that already has both is left alone unless ``force``.
     """
     from ..config import VAEConfig
-    from ..registry import resolve_model_path
     from .backends import KerasBackend
+    from .registry import resolve_model_path
 
     path = resolve_model_path(model)
     if not path.is_dir():

@@ -1,4 +1,4 @@
-"""File-level encode / decode / reconstruct / sample, as the CLI uses them.
+"""``reconstruct``, ``encode``, ``decode``, ``sample`` on files.
 
 Inputs are read (and refused) before anything is written, and every output
 goes through an atomic write, so a failure never leaves half a result.
@@ -12,61 +12,41 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConceptVAEError, DataError
-from .images import check_image_suffix, save_image, save_pil
-from .io import atomic_path, atomic_save_npy
-from .model.loaded import VAEModel, posterior_draw
-from .outputs import (
+from ..checks import check_seed
+from ..errors import ConceptVAEError, DataError, param
+from ..images import check_image_suffix, save_image, save_pil
+from ..io import atomic_path, atomic_save_npy
+from ..model.loaded import VAEModel, posterior_draw
+from ..options import MAX_SAMPLES, MAX_TEMPERATURE
+from ..outputs import (
     check_dir_creatable,
     check_writable_parent,
     is_dir_target,
     plan_outputs,
     refuse_overwriting_inputs,
 )
-from .render import grid as make_grid
+from ..render import grid as make_grid
+from ..resolve import resolve_model
+from .inputs import expand_inputs
 
 # Prior draws are N(0, 1) per dimension: a temperature or latent value far beyond a
 # few units decodes to saturated noise (and, large enough, to inf/NaN), so it is
 # refused as a typo rather than silently written.
-MAX_TEMPERATURE = 100.0
 MAX_ABS_LATENT = 1e4
-MAX_SAMPLES = 10000
 
 # Image files decoded and encoded at once by encode_files.
 ENCODE_CHUNK = 256
 
 
-def check_seed(seed: int | None) -> None:
-    if seed is not None and seed < 0:
-        raise ConceptVAEError(f"--seed must be a non-negative integer, got {seed}")
-
-
-def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
-    """Files as given; folders expand to their images (recursively, sorted)."""
-    out: list[Path] = []
-    for item in inputs:
-        p = Path(item)
-        if p.is_dir():
-            # Only folders need the dataset module (csv, zipfile, sockets...): a
-            # single-image command skips its import.
-            from .data import find_images
-
-            found = find_images(p)
-            if not found:
-                raise DataError("folder holds no images", p)
-            out.extend(found)
-        else:
-            out.append(p)
-    return out
-
-
 def reconstruct_files(
-    model: VAEModel,
+    model: VAEModel | str | os.PathLike | None,
     inputs: Sequence[str | os.PathLike],
     out: str | os.PathLike | None,
     size: int | None = None,
     overwrite: bool = False,
+    backend: str = "auto",
 ) -> list[Path]:
+    model = resolve_model(model, (), backend)
     paths = expand_inputs(inputs)
     targets = plan_outputs(paths, out, default_name="{stem}_recon{suffix}", overwrite=overwrite)
     for target in targets:
@@ -78,15 +58,17 @@ def reconstruct_files(
 
 
 def encode_files(
-    model: VAEModel,
+    model: VAEModel | str | os.PathLike | None,
     inputs: Sequence[str | os.PathLike],
     out: str | os.PathLike,
     sample: bool = False,
     seed: int | None = None,
+    backend: str = "auto",
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """Latents of image files, read ENCODE_CHUNK at a time (memory stays bounded);
     ``progress(done, total)`` hears of each chunk."""
+    model = resolve_model(model, (), backend)
     out = Path(out)
     if out.suffix not in (".npy", ".npz"):
         raise ConceptVAEError("latents output must end in .npy or .npz", out)
@@ -190,8 +172,13 @@ def _one_line(exc: BaseException) -> str:
 
 
 def decode_file(
-    model: VAEModel, latents: str | os.PathLike, out: str | os.PathLike, size: int | None = None
+    model: VAEModel | str | os.PathLike | None,
+    latents: str | os.PathLike,
+    out: str | os.PathLike,
+    size: int | None = None,
+    backend: str = "auto",
 ) -> list[Path]:
+    model = resolve_model(model, (), backend)
     dir_target = is_dir_target(out)
     if dir_target:
         check_dir_creatable(Path(out))
@@ -224,19 +211,21 @@ def decode_file(
 
 
 def sample_files(
-    model: VAEModel,
+    model: VAEModel | str | os.PathLike | None,
     n: int,
     out: str | os.PathLike,
     temperature: float = 1.0,
     seed: int | None = 0,
     grid: bool = True,
     size: int | None = None,
+    backend: str = "auto",
 ) -> list[Path]:
+    model = resolve_model(model, (), backend)
     if not 1 <= n <= MAX_SAMPLES:
         raise ConceptVAEError(f"number of samples must be from 1 to {MAX_SAMPLES}, got {n}")
     if not (np.isfinite(temperature) and 0 <= temperature <= MAX_TEMPERATURE):
         raise ConceptVAEError(
-            f"--temperature must be a finite number from 0 to {MAX_TEMPERATURE:g}, "
+            f"{param('temperature')} must be a finite number from 0 to {MAX_TEMPERATURE:g}, "
             f"got {temperature}"
         )
     check_seed(seed)
@@ -254,7 +243,7 @@ def sample_files(
         for img, t in zip(images, targets):
             save_image(img, t, size)
         return targets
-    from .pictures import sample_sheet
+    from ..render import sample_sheet
 
     save_pil(sample_sheet(images, seed=seed, temperature=temperature, cell=size), out)
     return [Path(out)]

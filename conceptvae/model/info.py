@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .config import VAEConfig
-from .model import files
+from ..config import VAEConfig
+from . import files
 from .registry import resolve_model_path
 
 

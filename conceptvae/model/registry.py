@@ -16,8 +16,8 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ModelError
-from .model import files
+from ..errors import ModelError
+from . import files
 
 
 def home() -> Path:

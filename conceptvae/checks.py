@@ -1,0 +1,90 @@
+"""Checks of option values against the bounds in :mod:`conceptvae.options`.
+
+Each returns the value in its canonical type or raises :class:`ConceptVAEError`
+naming the Python parameter (the CLI shows its flag instead).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from .errors import ConceptVAEError, param
+from .options import MAX_AMOUNT, MAX_FPS, MAX_FRAMES, MAX_STEPS
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def whole(v: object, name: str, lo: int, hi: int, what: str = "whole number") -> int:
+    """An integer from ``lo`` to ``hi`` (bools and floats refused)."""
+    if not _is_int(v) or not lo <= int(v) <= hi:  # type: ignore[call-overload]
+        raise ConceptVAEError(f"{name} must be a {what} from {lo} to {hi}, got {v!r}")
+    return int(v)  # type: ignore[call-overload]
+
+
+def choice(v: object, name: str, options: Sequence[str]) -> str:
+    if v not in options:
+        raise ConceptVAEError(f"{name} must be one of {', '.join(options)}, got {v!r}")
+    return str(v)
+
+
+def check_amount(value: float, what: str = param("amount")) -> float:
+    """A finite amount no larger than MAX_AMOUNT in size."""
+    try:
+        a = float(value)
+    except (TypeError, ValueError):
+        raise ConceptVAEError(f"{what} must be a number, got {value!r}") from None
+    if not math.isfinite(a) or abs(a) > MAX_AMOUNT:
+        raise ConceptVAEError(
+            f"{what} must be a finite number from -{MAX_AMOUNT:g} to {MAX_AMOUNT:g}, got {value}"
+        )
+    return a
+
+
+def check_probability(p: float) -> float:
+    if not (isinstance(p, (int, float)) and math.isfinite(p) and 0.0 < p < 1.0):
+        raise ConceptVAEError(
+            f"{param('until')} must be a probability strictly between 0 and 1, got {p}"
+        )
+    return float(p)
+
+
+def check_max_amount(m: float) -> float:
+    if not (isinstance(m, (int, float)) and math.isfinite(m) and 0.0 < m <= MAX_AMOUNT):
+        raise ConceptVAEError(
+            f"{param('max_amount')} must be a finite number in (0, {MAX_AMOUNT:g}], got {m}"
+        )
+    return float(m)
+
+
+def check_steps(steps: int, what: str = param("steps"), top: int = MAX_STEPS) -> int:
+    if not _is_int(steps) or not 1 <= steps <= top:
+        raise ConceptVAEError(f"{what} must be an integer from 1 to {top}, got {steps}")
+    return int(steps)
+
+
+def check_count(n: object, name: str, minimum: int = 1) -> int:
+    """An integer number of frames from ``minimum`` to MAX_FRAMES."""
+    return whole(n, name, minimum, MAX_FRAMES)
+
+
+def check_fps(fps: object, name: str = param("fps")) -> float:
+    if (
+        isinstance(fps, bool)
+        or not isinstance(fps, (int, float, np.integer, np.floating))
+        or not math.isfinite(float(fps))  # type: ignore[arg-type]
+        or not 0 < float(fps) <= MAX_FPS  # type: ignore[arg-type]
+    ):
+        raise ConceptVAEError(
+            f"{name} must be a finite number above 0 and at most {MAX_FPS:g}, got {fps!r}"
+        )
+    return float(fps)  # type: ignore[arg-type]
+
+
+def check_seed(seed: int | None) -> None:
+    if seed is not None and seed < 0:
+        raise ConceptVAEError(f"{param('seed')} must be a non-negative integer, got {seed}")

@@ -1,0 +1,208 @@
+"""``edit``, ``traverse``, ``analogy`` on files: plan, read, edit once, write."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..concepts.expressions import split_amount
+from ..editing import (
+    DEFAULT_MAX_AMOUNT,
+    MAX_ANALOGY_STEPS,
+    ConceptArg,
+    amounts_between,
+    analogy,
+    check_amount,
+    check_max_amount,
+    check_mode,
+    check_probability,
+    check_steps,
+    concept_slug,
+    edit,
+    traverse,
+)
+from ..errors import ConceptError, ConceptVAEError, param
+from ..images import check_image_suffix, save_pil
+from ..outputs import plan_outputs, single_target
+from ..resolve import resolve_model
+from .inputs import expand_inputs
+
+
+@dataclass
+class Written:
+    """One output file and, per image, what went into it."""
+
+    path: Path
+    name: str
+    amounts: dict[str, float]
+    probability: float | None = None
+    capped: bool = False
+
+
+def edit_files(
+    model: Any,
+    inputs: Sequence[str | os.PathLike],
+    concepts: Sequence[str],
+    amount: float | None = None,
+    out: str | os.PathLike | None = None,
+    *,
+    mode: str | None = None,
+    until: float | None = None,
+    max_amount: float = DEFAULT_MAX_AMOUNT,
+    sweep: Sequence[float] | np.ndarray | None = None,
+    size: int | None = None,
+    overwrite: bool = False,
+    library: str | os.PathLike | None = None,
+    ignore_fingerprint: bool = False,
+    backend: str = "auto",
+) -> list[Written]:
+    """One edited file per input, or one strip across the ``sweep`` amounts."""
+    if not concepts:
+        raise ConceptError(f"name at least one {param('concepts')}")
+    # Options first, so a typo is reported before any file is looked at.
+    if amount is not None:
+        check_amount(amount)
+    check_max_amount(max_amount)
+    if until is not None:
+        check_probability(until)
+    if mode is not None:
+        check_mode(mode)
+    paths = expand_inputs(inputs)
+    if sweep is not None:
+        if until is not None:
+            raise ConceptVAEError(
+                f"{param('sweep')} and {param('until')} do not go together: a sweep sets the "
+                "amounts"
+            )
+        if amount is not None:
+            raise ConceptVAEError(f"{param('sweep')} sets the amounts; leave out {param('amount')}")
+        values = np.asarray([check_amount(a, param("sweep")) for a in sweep], np.float64)
+        check_steps(len(values), f"{param('sweep')} COUNT")
+        return [_strip_file(model, paths, concepts, values, out, "sweep", mode, size,
+                            overwrite, library, ignore_fingerprint, backend)]  # fmt: skip
+    if until is not None and amount is not None:
+        raise ConceptVAEError(
+            f"{param('amount')} and {param('until')} do not go together: {param('until')} "
+            "chooses the amount (give other concepts their own as EXPR=AMOUNT)"
+        )
+    amount = 1.0 if amount is None else amount
+    tag = _name_tag(concepts, amount, until)
+    targets = plan_outputs(
+        paths, out, default_name="{stem}_" + tag + "{suffix}", overwrite=overwrite
+    )
+    for t in targets:
+        check_image_suffix(t)
+    model = resolve_model(model, concepts, backend)
+    result = edit(
+        model, paths, concepts, amount, mode=mode, until=until, max_amount=max_amount,
+        library=library, ignore_fingerprint=ignore_fingerprint,
+    )  # fmt: skip
+    written = []
+    for k, (im, target) in enumerate(zip(result.pil(size), targets)):
+        save_pil(im, target)
+        written.append(
+            Written(
+                target,
+                result.names[k],
+                dict(zip(result.concepts, map(float, result.amounts[k]))),
+                None if result.probability is None else float(result.probability[k]),
+                bool(result.capped[k]) if result.capped is not None else False,
+            )  # fmt: skip
+        )
+    return written
+
+
+def _name_tag(concepts: Sequence[str], amount: float, until: float | None) -> str:
+    """``smile1.5``, ``smile1.5_thick-0.5``, ``3to8=1``, ``smile_p0.9``: safe in a file name."""
+    parts = []
+    for c in concepts:
+        text, value = split_amount(str(c))
+        if value is None or not text:
+            value, text = None, str(c)
+        slug = concept_slug([ConceptArg(text, ())])
+        if until is not None and value is None:
+            parts.append(f"{slug}_p{until:g}")
+            continue
+        # "pc1" + "2" would read as "pc12": a name ending in a digit gets an '='.
+        sep = "=" if slug[-1:].isdigit() else ""
+        parts.append(f"{slug}{sep}{(amount if value is None else value):g}")
+    return "_".join(parts).replace("{", "(").replace("}", ")")
+
+
+def traverse_file(
+    model: Any,
+    inputs: Sequence[str | os.PathLike],
+    concepts: Sequence[str],
+    range_: tuple[float, float] = (-3.0, 3.0),
+    steps: int = 9,
+    out: str | os.PathLike | None = None,
+    *,
+    mode: str | None = None,
+    size: int | None = None,
+    overwrite: bool = False,
+    library: str | os.PathLike | None = None,
+    ignore_fingerprint: bool = False,
+    backend: str = "auto",
+) -> Written:
+    """One labelled strip, one row per input, across ``steps`` amounts in ``range_``."""
+    start, stop = (check_amount(v, param("range")) for v in range_)
+    values = amounts_between(start, stop, check_steps(steps))
+    if mode is not None:
+        check_mode(mode)
+    paths = expand_inputs(inputs)
+    return _strip_file(model, paths, concepts, values, out, "traverse", mode, size,
+                       overwrite, library, ignore_fingerprint, backend)  # fmt: skip
+
+
+def _strip_file(
+    model: Any,
+    paths: list[Path],
+    concepts: Sequence[str],
+    amounts: np.ndarray,
+    out: str | os.PathLike | None,
+    kind: str,
+    mode: str | None,
+    size: int | None,
+    overwrite: bool,
+    library: Any,
+    ignore_fingerprint: bool,
+    backend: str,
+) -> Written:
+    slug = concept_slug([ConceptArg(str(c), ()) for c in concepts])
+    default = f"{paths[0].stem}_{kind}_{slug}.png"
+    target = single_target(out, default, paths, overwrite)
+    model = resolve_model(model, concepts, backend)
+    result = traverse(
+        model, paths, concepts, amounts, mode=mode, size=size, library=library,
+        ignore_fingerprint=ignore_fingerprint,
+    )  # fmt: skip
+    save_pil(result.picture, target)
+    return Written(target, paths[0].stem, {})
+
+
+def analogy_file(
+    model: Any,
+    a: str | os.PathLike,
+    b: str | os.PathLike,
+    c: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    *,
+    steps: int = 3,
+    size: int | None = None,
+    overwrite: bool = False,
+    backend: str = "auto",
+) -> Written:
+    """The J-diagram picture of D = C + (B - A)."""
+    check_steps(steps, param("steps"), MAX_ANALOGY_STEPS)
+    paths = [Path(a), Path(b), Path(c)]
+    default = f"analogy_{paths[0].stem}_{paths[1].stem}_{paths[2].stem}.png"
+    target = single_target(out, default, paths, overwrite)
+    model = resolve_model(model, (), backend)
+    result = analogy(model, *paths, steps=steps, size=size)
+    save_pil(result.picture, target)
+    return Written(target, paths[2].stem, {})

@@ -1,0 +1,78 @@
+"""Keyframes: the points a sequence, a morph script or a latent grid starts from.
+
+A keyframe is an image file (encoded to its posterior mean), a prior sample
+named by its seed (an int, or the string ``seed:N``: the latent
+``np.random.default_rng(N).standard_normal(latent_dim)``), or a latent vector.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .errors import ConceptVAEError
+
+if TYPE_CHECKING:
+    from .model.loaded import VAEModel
+
+KeySpec = str | os.PathLike | int | np.ndarray
+
+_SEED = re.compile(r"seed:(\d+)")
+
+
+def seed_latent(seed: int, latent_dim: int, temperature: float = 1.0) -> np.ndarray:
+    """The prior draw a sample seed names: ``default_rng(seed).standard_normal(D)``."""
+    z = np.random.default_rng(seed).standard_normal(latent_dim) * temperature
+    return z.astype(np.float32)
+
+
+def parse_key(spec: KeySpec) -> tuple[str, object]:
+    """("seed", int), ("image", Path) or ("latent", array) for one keyframe argument."""
+    if isinstance(spec, np.ndarray):
+        return "latent", spec
+    if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
+        if spec < 0:
+            raise ConceptVAEError(f"a sample seed must be a non-negative integer, got {spec}")
+        return "seed", int(spec)
+    if isinstance(spec, str) and spec.startswith("seed:"):
+        m = _SEED.fullmatch(spec)
+        if not m:
+            raise ConceptVAEError(
+                f"keyframe {spec!r}: write seed:N with N a non-negative integer, e.g. seed:7"
+            )
+        return "seed", int(m.group(1))
+    if isinstance(spec, (str, os.PathLike)):
+        return "image", Path(spec)
+    raise ConceptVAEError(f"a keyframe is an image path, seed:N or a latent, got {spec!r}")
+
+
+def image_keys(keys: Sequence[KeySpec]) -> list[Path]:
+    """The image files among keyframes (outputs must not overwrite them)."""
+    return [v for kind, v in map(parse_key, keys) if kind == "image"]  # type: ignore[misc]
+
+
+def keyframe_latents(model: VAEModel, keys: Sequence[KeySpec]) -> np.ndarray:
+    """Latents (K, D) for keyframes; all images are encoded in one batch."""
+    parsed = [parse_key(k) for k in keys]
+    out = np.zeros((len(parsed), model.latent_dim), np.float32)
+    images = [(i, v) for i, (kind, v) in enumerate(parsed) if kind == "image"]
+    if images:
+        z = model.encode([v for _, v in images])
+        for (i, _), zi in zip(images, z):
+            out[i] = zi
+    for i, (kind, v) in enumerate(parsed):
+        if kind == "seed":
+            out[i] = seed_latent(int(v), model.latent_dim)  # type: ignore[arg-type]
+        elif kind == "latent":
+            zi = np.asarray(v, np.float32).reshape(-1)
+            if zi.shape != (model.latent_dim,) or not np.isfinite(zi).all():
+                raise ConceptVAEError(
+                    f"keyframe {i + 1}: a latent must be {model.latent_dim} finite numbers"
+                )
+            out[i] = zi
+    return out

@@ -1,0 +1,53 @@
+"""Choices, defaults and ranges shared by the library and its front ends.
+
+Plain constants, no imports: the library checks values against them and the
+CLI builds its ``Choice`` lists, ``IntRange`` bounds and ``--help`` defaults from
+them, so a choice or a bound is written once. (Training defaults live on
+:class:`conceptvae.config.TrainOptions`.)
+"""
+
+# -- models --------------------------------------------------------------------
+BACKENDS = ("auto", "keras", "litert")
+ARCHES = ("conv", "dense")
+RECON_LOSSES = ("bce", "mse")
+ACTIVATIONS = ("relu", "swish", "gelu", "leaky_relu", "elu")
+MAX_SIZE = 4096  # pixels per side of an output picture or frame (--size)
+
+# -- editing ---------------------------------------------------------------------
+EDIT_MODES = ("decode", "detail")
+# Amount 1 is one typical difference between images without and with a concept;
+# beyond a hundred of those the latent is nowhere near the data, so it is a typo.
+MAX_AMOUNT = 100.0
+DEFAULT_AMOUNT = 1.0
+DEFAULT_MAX_AMOUNT = 3.0
+MAX_STEPS = 64  # amounts in a traversal or sweep
+DEFAULT_RANGE = (-3.0, 3.0)
+DEFAULT_TRAVERSE_STEPS = 9
+MAX_ANALOGY_STEPS = 16
+DEFAULT_ANALOGY_STEPS = 3
+
+# -- sequences and animations ------------------------------------------------------
+EASINGS = ("linear", "cosine")
+INTERPOLATIONS = ("slerp", "lerp")
+DEFAULT_STEPS = 8
+DEFAULT_FRAMES = 48
+MAX_FRAMES = 10000
+MAX_FPS = 100.0
+DEFAULT_FPS = 12.0
+
+# -- sampling and latent maps -------------------------------------------------------
+MAX_SAMPLES = 10000
+MAX_TEMPERATURE = 100.0
+DEFAULT_GRID_N = 9
+MAX_GRID = 50
+DEFAULT_SPAN = 2.0
+MAX_SPAN = 10.0
+PROJECTIONS = ("pca", "tsne")
+DEFAULT_MAX_POINTS = 2000
+MAX_POINTS = 100_000
+PLOT_PIXELS = (200, 4000)  # width and height of a scatter plot
+
+# -- concepts -------------------------------------------------------------------------
+CONCEPT_METHODS = ("mean", "balanced", "logistic", "svm")
+EXPORT_FORMATS = ("json", "npz")
+BUILD_BATCH_SIZE = 512

@@ -1,0 +1,130 @@
+"""Run the studio: bind, print the URL, open a browser, serve until Ctrl-C, clean up."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import signal
+import socket
+import threading
+import webbrowser
+from collections.abc import Callable
+
+from ..errors import ConceptVAEError
+from .engine import Studio
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def allowed_hosts(host: str) -> list[str]:
+    """Host header names to answer: loopback names, plus --host itself when it is a name
+    or address other than loopback (any, for 0.0.0.0 and ::, which the user asked for)."""
+    from .app import LOOPBACK_NAMES
+
+    if host in ("0.0.0.0", "::", ""):
+        return ["*"]
+    return [*LOOPBACK_NAMES, *([host] if not is_loopback(host) else [])]
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket, or one line saying why not (port taken, unknown host)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ConceptVAEError(f"--host {host}: {exc.strerror}") from None
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(64)
+    except OSError as exc:
+        sock.close()
+        hint = "; choose another with --port" if exc.errno in (98, 48, 10048) else ""
+        raise ConceptVAEError(f"cannot listen on {host}:{port} ({exc.strerror}){hint}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    if host in ("0.0.0.0", "::"):
+        shown = "127.0.0.1"
+    return f"http://{shown}:{port}/"
+
+
+def serve(
+    model: str | os.PathLike | None = None,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    open_browser: bool = True,
+    flag: Callable[[str], str] | None = None,
+    echo: Callable[[str], None] = print,
+    warn: Callable[[str], None] = print,
+) -> None:
+    """Serve the studio until Ctrl-C (or SIGTERM); uploads are removed on the way out.
+
+    ``flag`` spells a Python parameter as the command line does (``concepts`` ->
+    ``-c``), for the page's "copy command"; without it the page has no command.
+    """
+    import uvicorn
+
+    from .app import create_app
+
+    sock = bind(host, port)
+    if not is_loopback(host):
+        warn(
+            f"--host {host} makes the studio reachable from other machines; it has no login, "
+            "so anyone who can reach it can use it"
+        )
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then raises the signal again
+    # with the previous handlers back: make SIGTERM land here too, so the private
+    # folder is removed whichever signal stopped the server (or came before it ran).
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main else None
+    studio = None
+    try:
+        studio = Studio(model, flag=flag)
+        server = uvicorn.Server(uvicorn.Config(
+            create_app(studio, allowed_hosts(host)), log_level="warning", access_log=False,
+            lifespan="off",
+        ))  # fmt: skip
+        url = url_of(sock)
+        echo(f"conceptvae studio on {url}  (Ctrl-C stops it)")
+        if open_browser:
+            threading.Thread(target=_open_when_started, args=(server, url), daemon=True).start()
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+        sock.close()
+        if studio is not None:
+            studio.close()
+    echo("studio stopped")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _open_when_started(server: object, url: str) -> None:
+    import time
+
+    for _ in range(200):
+        if getattr(server, "started", False):
+            webbrowser.open(url)
+            return
+        time.sleep(0.05)

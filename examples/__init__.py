@@ -1,0 +1,1 @@
+"""Example images (installed as conceptvae.examples, for the studio and the docs)."""

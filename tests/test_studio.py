@@ -1,0 +1,336 @@
+"""conceptvae studio over HTTP: routes, refusals, reproducible downloads, clean exit.
+
+The server runs as `conceptvae studio --no-browser --port 0` in a subprocess, as a
+user runs it. The page itself is tested in a real browser in test_studio_browser.py.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from studio_server import private_dirs, start_studio
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CONCEPTVAE_HOME holding one user model (a copy of the pretrained digits)."""
+    from conceptvae.model.registry import list_models
+
+    home = tmp_path_factory.mktemp("studio-home")
+    digits = next(e.path for e in list_models() if e.name == "digits")
+    shutil.copytree(digits, home / "models" / "mydigits")
+    return home
+
+
+@pytest.fixture(scope="module")
+def studio(home: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    running = start_studio(home, tmp_path_factory.mktemp("studio-tmp"))
+    yield running
+    running.stop()
+
+
+def png_bytes(im: Image.Image, fmt: str = "PNG") -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def photo(w: int = 300, h: int = 200, seed: int = 0) -> Image.Image:
+    """A colour picture with structure (gradients and noise), not a flat square."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    arr = np.stack([x * 255 // w, y * 255 // h, (x + y) * 255 // (w + h)], -1).astype(np.int32)
+    arr = np.clip(arr + rng.integers(-30, 30, arr.shape), 0, 255).astype(np.uint8)
+    return Image.fromarray(arr, "RGB")
+
+
+def bomb_png(w: int, h: int) -> bytes:
+    """A valid PNG header declaring w x h pixels, with a tiny (truncated) body."""
+    import struct
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 1024)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def upload(studio, data: bytes, name: str = "photo.png") -> tuple[int, dict]:  # noqa: ANN001
+    import json
+
+    status, _, raw = studio.request("/api/images", data, {"X-Filename": name})
+    return status, json.loads(raw)
+
+
+def test_state_lists_models_examples_and_limits(studio) -> None:  # noqa: ANN001
+    status, state = studio.json("/api/state")
+    assert status == 200
+    models = {m["name"]: m["source"] for m in state["models"]}
+    assert models == {"faces": "pretrained", "digits": "pretrained", "mydigits": "user"}
+    assert state["default_model"] == "faces"
+    assert {e["name"] for e in state["examples"]} >= {"face-1.png", "digit-3.png"}
+    status, info = studio.json("/api/models/mydigits")
+    assert status == 200 and info["class_sets"][0]["classes"] == [str(d) for d in range(10)]
+    assert {a["name"] for a in info["attributes"]} >= {"thick", "slant", "pc1"}
+
+
+def test_page_and_static_files_are_served(studio) -> None:  # noqa: ANN001
+    status, headers, body = studio.request("/")
+    assert status == 200 and b'<script src="/static/studio.js">' in body
+    for name in ("studio.js", "studio.css"):
+        status, _, body = studio.request(f"/static/{name}")
+        assert status == 200 and len(body) > 500
+    # Nothing on the page comes from another host: it works offline.
+    for name in ("/", "/static/studio.js", "/static/studio.css"):
+        text = studio.request(name)[2].decode()
+        assert "http://" not in text and "https://" not in text and "//cdn" not in text
+
+
+def test_preview_moves_with_the_amount_and_render_is_the_cli_bytes(studio, tmp_path) -> None:  # noqa: ANN001
+    im = photo()
+    (tmp_path / "my photo.png").write_bytes(png_bytes(im))
+    status, info = upload(studio, png_bytes(im), "C:\\Users\\me\\my photo.png")
+    assert status == 200 and info["name"] == "my photo.png" and (info["width"], info["height"]) == (300, 200)
+    body = {"model": "faces", "image": info["id"], "mode": "detail", "amounts": {"smile": 0}}
+    still = studio.request("/api/preview", body)
+    body["amounts"] = {"smile": 1.25, "pc2": -0.5}
+    status, headers, moved = studio.request("/api/preview", body)
+    assert status == 200 and "edit;dur=" in headers["server-timing"]
+    a = np.asarray(Image.open(io.BytesIO(still[2])), np.int16)
+    b = np.asarray(Image.open(io.BytesIO(moved)), np.int16)
+    assert a.shape == b.shape == (200, 200, 3)  # detail mode: the photo's centre square
+    assert np.abs(a - b).mean() > 0.5
+    # The zero edit in detail mode is the photo's centre crop itself.
+    assert np.array_equal(a, np.asarray(im.crop((50, 0, 250, 200)), np.int16))
+
+    status, headers, rendered = studio.request("/api/render", body)
+    assert status == 200 and 'filename="myphoto_edited.png"' in headers["content-disposition"]
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(rendered))), b)
+    status, cmd = studio.json("/api/command", body)
+    argv = shlex.split(cmd["command"])
+    assert argv[:3] == ["conceptvae", "edit", "my photo.png"]
+    assert "smile=1.25" in argv and "pc2=-0.5" in argv and argv[-2:] == ["-o", "myphoto_edited.png"]
+    subprocess.run([sys.executable, "-m", "conceptvae", *argv[1:]], cwd=tmp_path, check=True,
+                   capture_output=True)  # fmt: skip
+    assert (tmp_path / "myphoto_edited.png").read_bytes() == rendered
+
+
+def test_class_target_on_a_user_model_reproduces_through_the_command(studio, home, tmp_path) -> None:  # noqa: ANN001
+    body = {"model": "mydigits", "image": "example:digit-3", "mode": "decode",
+            "amounts": {"8": 1.0, "thick": 0.5}}  # fmt: skip
+    status, _, rendered = studio.request("/api/render", body)
+    assert status == 200
+    status, cmd = studio.json("/api/command", body)
+    argv = shlex.split(cmd["command"])
+    assert argv[argv.index("--model") + 1] == "mydigits" and "8=1" in argv
+    subprocess.run([sys.executable, "-m", "conceptvae", *argv[1:]], cwd=tmp_path, check=True,
+                   capture_output=True, env={**os.environ, "CONCEPTVAE_HOME": str(home)})  # fmt: skip
+    assert (tmp_path / "digit-3_edited.png").read_bytes() == rendered
+    # Two targets of one class set at once is not a picker state.
+    status, err = studio.json("/api/preview", {**body, "amounts": {"8": 1, "2": 1}})
+    assert status == 400 and "one target class" in err["error"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        ({"model": "../../etc", "image": "example:face-1", "mode": "detail"}, 404, "unknown model"),
+        ({"model": "/tmp", "image": "example:face-1", "mode": "detail"}, 404, "unknown model"),
+        ({"model": "faces", "image": "../x.png", "mode": "detail"}, 404, "unknown image"),
+        ({"model": "faces", "image": "example:face-1", "mode": "sharp"}, 400, "mode must be one of"),
+        ({"model": "faces", "image": "example:face-1", "mode": "decode",
+          "amounts": {"smiel": 1}}, 400, "unknown concept"),
+        ({"model": "faces", "image": "example:face-1", "mode": "decode",
+          "amounts": {"smile": 4}}, 400, "from -3 to 3"),
+        ({"model": "faces", "image": "example:face-1", "mode": "decode",
+          "amounts": {"smile": "1"}}, 400, "must be a number"),
+        ({"model": "faces", "image": "example:face-1", "mode": "decode",
+          "amounts": ["smile"]}, 400, "amounts"),
+        ({"model": 3, "image": "example:face-1", "mode": "decode"}, 400, "'model'"),
+    ],
+)
+def test_bad_edit_requests_get_a_4xx_with_one_line(studio, body, status, words) -> None:  # noqa: ANN001
+    got, err = studio.json("/api/preview", body)
+    assert got == status and words in err["error"] and "\n" not in err["error"]
+
+
+def test_bad_bodies_and_uploads_are_refused_and_the_server_keeps_serving(studio) -> None:  # noqa: ANN001
+    assert studio.request("/api/preview", b"{not json")[0] == 400
+    assert studio.request("/api/preview", b"NaN")[0] == 400
+    assert studio.request("/api/preview", b'{"model":"faces","image":"example:face-1",'
+                          b'"mode":"decode","amounts":{"smile":NaN}}')[0] == 400  # fmt: skip
+    assert studio.request("/api/preview", b"x" * 100_000)[0] == 413
+    assert upload(studio, b"")[0] == 400
+    status, err = upload(studio, b"not an image at all")
+    assert status == 400 and "not a readable image" in err["error"]
+    status, err = upload(studio, png_bytes(photo())[:300])  # truncated
+    assert status == 400 and "truncated or corrupt" in err["error"]
+    status, err = upload(studio, bomb_png(30000, 30000))  # decompression bomb: 900 M pixels
+    assert status == 413 and "too large" in err["error"]
+    status, err = upload(studio, bomb_png(8000, 6000))  # 48 M pixels: over the studio's cap
+    assert status == 413 and "40,000,000" in err["error"]
+    status, err = upload(studio, png_bytes(photo(), "TIFF"))
+    assert status == 400 and "TIFF" in err["error"]
+    status, err = upload(studio, b"\0" * (20 * 1024 * 1024 + 1))
+    assert status == 413 and "at most 20,971,520" in err["error"]
+    assert studio.request("/api/nothing")[0] == 404
+    assert studio.request("/api/images/../../etc/passwd/original.png")[0] == 404
+    assert studio.request("/api/state")[0] == 200
+
+
+def test_uploads_live_in_a_private_folder_under_names_the_server_chose(studio) -> None:  # noqa: ANN001
+    status, info = upload(studio, png_bytes(photo(64, 64)), "../../../../tmp/evil.png")
+    assert status == 200 and info["name"] == "evil.png"
+    (folder,) = private_dirs(studio.tmpdir)
+    assert folder.stat().st_mode & 0o077 == 0
+    names = [p.name for p in folder.iterdir()]
+    assert f"{info['id']}.png" in names and "evil.png" not in names
+
+
+def test_morph_download_is_the_morph_command_bytes(studio, tmp_path) -> None:  # noqa: ANN001
+    body = {"model": "faces", "keys": ["example:face-1", "seed:3"], "frames": 6, "fps": 12,
+            "size": 128, "format": "gif"}  # fmt: skip
+    status, headers, gif = studio.request("/api/morph", body)
+    assert status == 200 and headers["content-type"] == "image/gif" and gif[:6] == b"GIF89a"
+    with Image.open(io.BytesIO(gif)) as im:
+        assert im.n_frames == 6 and im.size == (128, 128)
+    status, cmd = studio.json("/api/morph/command", body)
+    argv = shlex.split(cmd["command"])
+    subprocess.run([sys.executable, "-m", "conceptvae", *argv[1:]], cwd=tmp_path, check=True,
+                   capture_output=True)  # fmt: skip
+    assert (tmp_path / "morph.gif").read_bytes() == gif
+    for bad, words in [({"format": "avi"}, "format"), ({"frames": 1000}, "frames"),
+                       ({"keys": ["seed:1"]}, "2 to 8"), ({"keys": ["seed:x", "seed:1"]}, "seed"),
+                       ({"size": 300}, "size")]:  # fmt: skip
+        status, err = studio.json("/api/morph", {**body, **bad})
+        assert status == 400 and words in err["error"], (bad, err)
+
+
+def test_ctrl_c_stops_cleanly_and_removes_the_uploads(home, tmp_path) -> None:  # noqa: ANN001
+    running = start_studio(home, tmp_path / "tmp")
+    assert upload(running, png_bytes(photo(64, 64)))[0] == 200
+    assert len(private_dirs(running.tmpdir)) == 1
+    code, out, err = running.stop()
+    assert code == 0 and "studio stopped" in out and "Traceback" not in err
+    assert private_dirs(running.tmpdir) == []
+
+
+def test_sigterm_also_removes_the_uploads(home, tmp_path) -> None:  # noqa: ANN001
+    import signal
+
+    running = start_studio(home, tmp_path / "tmp")
+    assert upload(running, png_bytes(photo(64, 64)))[0] == 200
+    running.proc.send_signal(signal.SIGTERM)
+    running.proc.communicate(timeout=30)
+    assert private_dirs(running.tmpdir) == []
+
+
+def test_host_other_than_loopback_warns(home, tmp_path) -> None:  # noqa: ANN001
+    from conceptvae.studio.server import is_loopback
+
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4")
+    running = start_studio(home, tmp_path / "tmp", "--host", "0.0.0.0")
+    code, _, err = running.stop()
+    assert code == 0 and "warning: --host 0.0.0.0 makes the studio reachable" in err
+
+
+def test_port_in_use_is_one_line_and_exit_2(studio, home, tmp_path) -> None:  # noqa: ANN001
+    port = studio.url.rsplit(":", 1)[1].strip("/")
+    proc = subprocess.run(
+        [sys.executable, "-m", "conceptvae", "studio", "--no-browser", "--port", port],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("Error: cannot listen on 127.0.0.1:") and proc.stderr.count("\n") == 1
+
+
+def test_without_the_extra_studio_names_it(tmp_path) -> None:
+    hide = (
+        "import sys, importlib.abc\n"
+        "class Hide(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('starlette', 'uvicorn'):\n"
+        "            raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, Hide())\n"
+        "from conceptvae.cli.main import main\n"
+        "sys.argv = ['conceptvae', 'studio', '--no-browser']\n"
+        "main()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", hide], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "Error: the studio needs the 'studio' extra: pip install \"conceptvae[studio]\"\n"
+    )
+
+
+def test_a_large_photo_previews_on_a_copy_and_downloads_at_full_size(studio) -> None:  # noqa: ANN001
+    status, info = upload(studio, png_bytes(photo(1600, 1200, seed=2)), "big.png")
+    assert status == 200
+    body = {"model": "faces", "image": info["id"], "mode": "detail", "amounts": {"smile": 2}}
+    status, _, preview = studio.request("/api/preview", body)
+    status2, _, full = studio.request("/api/render", body)
+    assert status == status2 == 200
+    small = Image.open(io.BytesIO(preview))
+    big = Image.open(io.BytesIO(full))
+    assert small.size == (512, 512) and big.size == (1200, 1200)
+    # The same edit of the same region: the full-size result, shrunk, is the preview.
+    shrunk = np.asarray(big.resize((512, 512), Image.LANCZOS), np.float64)
+    assert np.abs(shrunk - np.asarray(small, np.float64)).mean() < 8
+
+
+def test_other_sites_cannot_use_the_studio(studio) -> None:  # noqa: ANN001
+    body = {"model": "faces", "image": "example:face-1", "mode": "decode", "amounts": {"smile": 1}}
+    # DNS rebinding: a name that points at 127.0.0.1 but is not this server's.
+    assert studio.request("/api/state", headers={"Host": "evil.example:8765"})[0] == 400
+    status, err = studio.json_with("/api/preview", body, {"Origin": "http://evil.example"})
+    assert status == 403 and "cross-origin" in err["error"]
+    # What a form on another page can send without asking: refused by its media type.
+    status, err = studio.json_with("/api/preview", body, {"Content-Type": "text/plain"})
+    assert status == 415 and "application/json" in err["error"]
+    status, _, raw = studio.request("/api/images", png_bytes(photo(64, 64)),
+                                    {"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert status == 415
+    # The page itself sends its own origin, which is fine.
+    origin = studio.url.rstrip("/")
+    assert studio.json_with("/api/preview", body, {"Origin": origin})[0] == 200
+
+
+def test_a_model_named_by_path_on_the_command_line_is_the_default(home, tmp_path) -> None:  # noqa: ANN001
+    model_dir = tmp_path / "runs" / "digits-copy"
+    shutil.copytree(home / "models" / "mydigits", model_dir)
+    running = start_studio(home, tmp_path / "tmp", "--model", str(model_dir))
+    try:
+        status, state = running.json("/api/state")
+        assert state["default_model"] == "digits-copy"
+        assert {m["name"]: m["source"] for m in state["models"]}["digits-copy"] == "path"
+        body = {"model": "digits-copy", "image": "example:digit-7", "mode": "decode",
+                "amounts": {"slant": -1}}  # fmt: skip
+        status, cmd = running.json("/api/command", body)
+        argv = shlex.split(cmd["command"])
+        assert argv[argv.index("--model") + 1] == str(model_dir.resolve())
+    finally:
+        running.stop()
+    # A path the operator did not name is never a model, not even a model folder in the
+    # server's working directory under a bare name: the client only picks registry names.
+    shutil.copytree(model_dir, tmp_path / "tmp2" / "localmodel")
+    running = start_studio(home, tmp_path / "tmp2")
+    try:
+        status, err = running.json("/api/models/localmodel")
+        assert status == 404 and "unknown model 'localmodel'" in err["error"]
+        status, err = running.json("/api/preview", {"model": str(model_dir), "mode": "decode",
+                                                    "image": "example:digit-7"})  # fmt: skip
+        assert status == 404 and "unknown model" in err["error"]
+    finally:
+        running.stop()
