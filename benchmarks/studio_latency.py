@@ -6,7 +6,7 @@ Starts `conceptvae studio --no-browser --port 0` as a user would (pretrained
 models, LiteRT), uploads the inputs, then sends ``--updates`` preview requests
 per case, each with a different smile amount (as a dragged slider does),
 one at a time like the page. For each it records the server's own time for the
-update (its ``Server-Timing`` header: the edit and the PNG encoding) and the
+update (its ``Server-Timing`` header: the edit and the BMP encoding) and the
 round trip seen by the client over loopback (HTTP, JSON, transfer). Reports
 median and 95th percentile after 5 untimed warm-up updates. Bars: server time
 <= 60 ms for a 64x64 crop, <= 150 ms for a 512x512 photo; exit status 1 if a

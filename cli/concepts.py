@@ -103,7 +103,7 @@ def build(
     backend: str,
 ) -> None:
     """Build concepts for MODEL from the labeled images in DATA."""
-    from conceptvae.concepts.build import build_concepts
+    from conceptvae.commands.concepts import build_concepts
 
     with progress_bar("encoding") as progress:
         result = build_concepts(
@@ -138,7 +138,7 @@ def build(
 @ignore_fingerprint_option
 def list_(model: str, as_json: bool, ignore_fingerprint: bool) -> None:
     """List the concepts of MODEL's library, with how far to trust each."""
-    from conceptvae.concepts.manage import list_concepts
+    from conceptvae.commands.concepts import list_concepts
 
     data = list_concepts(model, ignore_fingerprint)
     if as_json:
@@ -157,7 +157,7 @@ def list_(model: str, as_json: bool, ignore_fingerprint: bool) -> None:
 @ignore_fingerprint_option
 def show(model: str, name: str, as_json: bool, ignore_fingerprint: bool) -> None:
     """Show one concept (or class column) of MODEL's library in detail."""
-    from conceptvae.concepts.manage import show_concept
+    from conceptvae.commands.concepts import show_concept
 
     data = show_concept(model, name, ignore_fingerprint)
     if as_json:
@@ -176,7 +176,7 @@ def show(model: str, name: str, as_json: bool, ignore_fingerprint: bool) -> None
 @ignore_fingerprint_option
 def rm(model: str, names: tuple[str, ...], ignore_fingerprint: bool) -> None:
     """Remove concepts NAMES (a class column by its name removes all its classes)."""
-    from conceptvae.concepts.manage import remove_concepts
+    from conceptvae.commands.concepts import remove_concepts
 
     removed = remove_concepts(model, list(names), ignore_fingerprint)
     click.echo(f"removed {', '.join(removed)}")
@@ -189,7 +189,7 @@ def rm(model: str, names: tuple[str, ...], ignore_fingerprint: bool) -> None:
 @ignore_fingerprint_option
 def rename(model: str, old: str, new: str, ignore_fingerprint: bool) -> None:
     """Rename concept OLD to NEW."""
-    from conceptvae.concepts.manage import rename_concept
+    from conceptvae.commands.concepts import rename_concept
 
     rename_concept(model, old, new, ignore_fingerprint)
     click.echo(f"renamed {old} to {new}")
@@ -210,7 +210,7 @@ def export(
     model: str, names: tuple[str, ...], fmt: str | None, out: str, ignore_fingerprint: bool
 ) -> None:
     """Export MODEL's concepts (all, or NAMES) to a JSON or npz file."""
-    from conceptvae.concepts.manage import export_library
+    from conceptvae.commands.concepts import export_library
 
     path, count = export_library(model, out, fmt, list(names) or None, ignore_fingerprint)
     click.echo(f"wrote {path}: {count} concept(s)")
@@ -226,7 +226,7 @@ def import_(
     model: str, file: str, names: tuple[str, ...], replace: bool, ignore_fingerprint: bool
 ) -> None:
     """Import concepts (all, or NAMES) from an export or another concepts.h5 into MODEL."""
-    from conceptvae.concepts.manage import import_library
+    from conceptvae.commands.concepts import import_library
 
     added = import_library(model, file, replace, ignore_fingerprint, list(names) or None)
     click.echo(f"imported {len(added)} concept(s): {', '.join(added)}")

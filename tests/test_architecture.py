@@ -149,6 +149,66 @@ def test_the_library_never_imports_the_cli():
         assert not any(d.startswith("conceptvae.cli") for d in deps), name
 
 
+# -- layers: data flows one way ---------------------------------------------------------
+
+# Bottom to top; a module may import its own layer and those below, never above. A new
+# module (or package prefix) gets a layer here: the test names any it does not know.
+LAYERS = [
+    ("base", ["conceptvae", "conceptvae.errors", "conceptvae.options", "conceptvae.lazy",
+              "conceptvae.io", "conceptvae.examples"]),
+    ("values", ["conceptvae.checks", "conceptvae.images", "conceptvae.config",
+                "conceptvae.outputs", "conceptvae.latent", "conceptvae.render"]),
+    ("data and models", ["conceptvae.data", "conceptvae.model", "conceptvae.keyframes",
+                         "conceptvae.faces"]),
+    ("concepts", ["conceptvae.concepts"]),
+    ("resolution and training", ["conceptvae.resolve", "conceptvae.training"]),
+    ("domain", ["conceptvae.editing", "conceptvae.sequences", "conceptvae.script",
+                "conceptvae.latent_maps", "conceptvae.animate"]),
+    ("commands", ["conceptvae.commands"]),
+    ("front ends", ["conceptvae.cli", "conceptvae.__main__", "conceptvae.studio"]),
+]  # fmt: skip
+
+
+def layer_of(module: str) -> int | None:
+    best = None
+    for i, (_, prefixes) in enumerate(LAYERS):
+        for p in prefixes:
+            if (module == p or module.startswith(p + ".")) and (
+                best is None or len(p) > len(best[1])
+            ):
+                best = (i, p)
+    return None if best is None else best[0]
+
+
+def test_every_module_has_a_layer_and_imports_only_downwards():
+    graph = import_graph()
+    unknown = sorted(m for m in graph if layer_of(m) is None)
+    assert not unknown, f"give these modules a layer in LAYERS: {unknown}"
+    upward = [
+        f"{a} ({LAYERS[layer_of(a)][0]}) imports {b} ({LAYERS[layer_of(b)][0]})"
+        for a, deps in graph.items()
+        for b in deps
+        if layer_of(b) > layer_of(a)
+    ]
+    assert not upward, "\n".join(upward)
+
+
+def test_only_commands_write_files():
+    """Domain modules return arrays and results; the commands (and animate under them)
+    write the user's files."""
+    domain = ["conceptvae.editing", "conceptvae.sequences", "conceptvae.script",
+              "conceptvae.latent_maps", "conceptvae.keyframes", "conceptvae.resolve"]  # fmt: skip
+    graph, mods = import_graph(), modules(package_root())
+    for name in domain:
+        assert not any(d.startswith(("conceptvae.commands", "conceptvae.animate"))
+                       for d in graph[name]), name  # fmt: skip
+        tree = ast.parse(mods[name].read_text())
+        imported_names = {a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+                          for a in n.names}  # fmt: skip
+        writers = {n for n in imported_names if n.startswith(("atomic_", "save_", "write_"))}
+        assert not writers, f"{name} imports {writers}"
+
+
 # -- the library speaks Python --------------------------------------------------------
 
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]+")

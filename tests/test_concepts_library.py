@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
+from conceptvae.commands.concepts import export_library
 from conceptvae.concepts.expressions import parse_expression
 from conceptvae.concepts.library import (
     ClassSet,
@@ -19,7 +20,6 @@ from conceptvae.concepts.library import (
     update_library,
 )
 from conceptvae.concepts.manage import (
-    export_library,
     import_library,
     list_concepts,
     remove_concepts,

@@ -204,7 +204,7 @@ def cases(tmp_path: Path, own: Path, foreign: Path) -> list[tuple[str, ...]]:
 
 
 def export_of(model: Path, tmp_path: Path) -> Path:
-    from conceptvae.concepts.manage import export_library
+    from conceptvae.commands.concepts import export_library
 
     out = tmp_path / "lib.json"
     export_library(model, out)

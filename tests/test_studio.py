@@ -10,8 +10,10 @@ import io
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -185,7 +187,7 @@ def test_bad_bodies_and_uploads_are_refused_and_the_server_keeps_serving(studio)
     status, err = upload(studio, b"\0" * (20 * 1024 * 1024 + 1))
     assert status == 413 and "at most 20,971,520" in err["error"]
     assert studio.request("/api/nothing")[0] == 404
-    assert studio.request("/api/images/../../etc/passwd/original.png")[0] == 404
+    assert studio.request("/api/images/../../etc/passwd/original")[0] == 404
     assert studio.request("/api/state")[0] == 200
 
 
@@ -227,8 +229,6 @@ def test_ctrl_c_stops_cleanly_and_removes_the_uploads(home, tmp_path) -> None:  
 
 
 def test_sigterm_also_removes_the_uploads(home, tmp_path) -> None:  # noqa: ANN001
-    import signal
-
     running = start_studio(home, tmp_path / "tmp")
     assert upload(running, png_bytes(photo(64, 64)))[0] == 200
     running.proc.send_signal(signal.SIGTERM)
@@ -334,3 +334,24 @@ def test_a_model_named_by_path_on_the_command_line_is_the_default(home, tmp_path
         assert status == 404 and "unknown model" in err["error"]
     finally:
         running.stop()
+
+
+def test_the_browser_opens_on_the_url_unless_told_not_to(home, tmp_path) -> None:  # noqa: ANN001
+    opened = tmp_path / "opened.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\nprintf "%s" "$1" > "{opened}"\n')
+    browser.chmod(0o755)
+    env = {**os.environ, "CONCEPTVAE_HOME": str(home), "BROWSER": str(browser),
+           "TMPDIR": str(tmp_path)}  # fmt: skip
+    proc = subprocess.Popen([sys.executable, "-m", "conceptvae", "studio", "--port", "0"],
+                            stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path)  # fmt: skip
+    try:
+        url = proc.stdout.readline().split()[3]
+        for _ in range(200):
+            if opened.exists() and opened.read_text():
+                break
+            time.sleep(0.05)
+        assert opened.read_text() == url
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)

@@ -42,6 +42,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager never looks anything up
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     profile = tmp_path_factory.mktemp("profile")

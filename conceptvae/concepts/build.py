@@ -66,6 +66,32 @@ class _Target:
     sample: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
+@dataclass
+class BuildPlan:
+    """Everything a build needs before the data is encoded: checked options, the
+    model and its library, the labels, the concepts to fit and the rows to keep."""
+
+    vae: Any
+    ref: Any
+    existing: ConceptLibrary
+    dataset: Dataset
+    columns: dict[str, np.ndarray]
+    label_origin: dict[str, str]
+    targets: list[_Target]
+    method: str
+    orthogonal_to: list[str]
+    class_labels: np.ndarray | None
+    class_set_name: str | None
+    classes: str | None
+    pca: int
+    options: dict[str, Any]  # seed, permutations, bootstraps, batch_size, replace, ...
+    keep: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    class_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    pca_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    centroids: ClassCentroids | None = None
+    pcs: PrincipalDirections | None = None
+
+
 def build_concepts(
     model: Any,
     data: str | os.PathLike | Dataset,
@@ -99,8 +125,56 @@ def build_concepts(
     pixels (attributes ``thick`` and ``slant``). ``name`` renames a single
     attribute concept, or names the class set when only ``classes`` is given.
     ``progress(done, total)`` hears of every encoded batch.
+
+    Three steps: :func:`plan_build` (everything checked before the slow part),
+    :func:`stream_latents` (the one pass over the data), :func:`fit_concepts`;
+    then the library is updated under its lock.
     """
     t0 = time.perf_counter()
+    plan = plan_build(
+        model, data, labels, attributes, all_attributes, method, orthogonal_to, classes, pca,
+        name, morpho, replace, ignore_fingerprint, seed, batch_size, sample_size, permutations,
+        bootstraps, backend,
+    )  # fmt: skip
+    kept = stream_latents(plan, progress)
+    concepts, class_set = fit_concepts(plan, kept)
+    with update_library(plan.ref, ignore_fingerprint) as lib:
+        for c in concepts:
+            lib.add_concept(c, replace=replace)
+        if class_set is not None:
+            lib.add_class_set(class_set, replace=replace)
+        path = lib.path
+
+    summaries = [concept_row(c) for c in concepts]
+    if class_set is not None:
+        summaries.extend(_class_summaries(class_set))
+    n = len(plan.dataset)
+    return BuildResult(str(path), n, round(time.perf_counter() - t0, 2), summaries)
+
+
+def plan_build(
+    model: Any,
+    data: str | os.PathLike | Dataset,
+    labels: str | os.PathLike | None = None,
+    attributes: list[str] | tuple[str, ...] = (),
+    all_attributes: bool = False,
+    method: str = "mean",
+    orthogonal_to: list[str] | tuple[str, ...] = (),
+    classes: str | None = None,
+    pca: int = 0,
+    name: str | None = None,
+    morpho: bool = False,
+    replace: bool = False,
+    ignore_fingerprint: bool = False,
+    seed: int = 0,
+    batch_size: int = BATCH_SIZE,
+    sample_size: int = SAMPLE_SIZE,
+    permutations: int = stats.PERMUTATIONS,
+    bootstraps: int = stats.BOOTSTRAPS,
+    backend: str = "auto",
+) -> BuildPlan:
+    """Check options, model, library, labels and names, and choose the rows to keep
+    (bounded, balanced, seeded), before any image is encoded."""
     attributes = list(attributes)
     orthogonal_to = [o.strip() for o in orthogonal_to if o.strip()]
     _check_options(attributes, all_attributes, method, classes, pca, name, morpho, orthogonal_to)
@@ -160,8 +234,8 @@ def build_concepts(
                 f"column {col!r} has {n_pos} examples with the attribute and {n_neg} without; "
                 f"at least {MIN_EXAMPLES} of each are needed"
             )
-            if all_attributes:  # --all builds what it can
-                warnings.warn(f"{source}: {problem}; skipped", stacklevel=2)
+            if all_attributes:  # all_attributes builds what it can
+                warnings.warn(f"{source}: {problem}; skipped", stacklevel=3)
                 continue
             raise DataError(problem, source)
         concept_name = name if name and len(attributes) == 1 else col
@@ -193,25 +267,45 @@ def build_concepts(
     _check_new_names(existing, new_names, targets, class_set_name, pca, replace)
     _check_orthogonal(existing, orthogonal_to, [t.name for t in targets])
 
+    plan = BuildPlan(
+        vae, ref, existing, dataset, columns, label_origin, targets, method, orthogonal_to,
+        class_labels, class_set_name, classes, pca,
+        {"seed": seed, "permutations": permutations, "bootstraps": bootstraps,
+         "batch_size": batch_size},
+    )  # fmt: skip
     # -- which rows are kept as latents: bounded, balanced, seeded ---------------
     per_target_rows = []
     for t in targets:
         t.sample = stats.balanced_sample(t.y, sample_size // 2, seed)
         per_target_rows.append(t.sample)
-    class_rows = pca_rows = np.zeros(0, np.int64)
     if class_labels is not None:
         n_classes = len(set(class_labels.tolist()) - {""})
-        class_rows = stats.balanced_sample(class_labels, max(sample_size // n_classes, 50), seed)
+        plan.class_rows = stats.balanced_sample(
+            class_labels, max(sample_size // n_classes, 50), seed
+        )
+        plan.centroids = ClassCentroids()
     if pca:
         rng = np.random.default_rng([seed, 5])
-        pca_rows = np.sort(rng.choice(len(dataset), min(len(dataset), sample_size), replace=False))
-    keep = np.unique(np.concatenate([*per_target_rows, class_rows, pca_rows]))
+        plan.pca_rows = np.sort(
+            rng.choice(len(dataset), min(len(dataset), sample_size), replace=False)
+        )
+        plan.pcs = PrincipalDirections(pca)
+    plan.keep = np.unique(np.concatenate([*per_target_rows, plan.class_rows, plan.pca_rows]))
+    return plan
 
-    centroids = ClassCentroids() if class_labels is not None else None
-    pcs = PrincipalDirections(pca) if pca else None
-    kept = _stream(
-        dataset, vae, batch_size, keep, targets, columns, centroids, class_labels, pcs, progress
-    )
+
+def stream_latents(plan: BuildPlan, progress: Progress | None = None) -> np.ndarray:
+    """The one pass over the data: feeds every accumulator, returns the kept latents;
+    ``progress(done, total)`` hears of every encoded batch."""
+    return _stream(
+        plan.dataset, plan.vae, plan.options["batch_size"], plan.keep, plan.targets,
+        plan.columns, plan.centroids, plan.class_labels, plan.pcs, progress,
+    )  # fmt: skip
+
+
+def fit_concepts(plan: BuildPlan, kept: np.ndarray) -> tuple[list[Concept], ClassSet | None]:
+    """Directions, calibration, probes and trust statistics from the streamed pass."""
+    keep, dataset, opts = plan.keep, plan.dataset, plan.options
 
     def rows_of(idx: np.ndarray) -> np.ndarray:
         return kept[np.searchsorted(keep, idx)].astype(np.float64)
@@ -221,64 +315,53 @@ def build_concepts(
         "fingerprint": dataset.fingerprint(),
         "images": len(dataset),
     }
+    seed = opts["seed"]
     common = {"created": now(), "data": data_info, "seed": seed, "conceptvae_version": __version__}
-    opts = {"seed": seed, "permutations": permutations, "bootstraps": bootstraps}
 
     # The fits below are small: one BLAS thread is fastest, and far faster than
     # oversubscribed pools when other jobs share the cores.
     with stats.one_thread():
         # -- attribute concepts ------------------------------------------------------------
         fitted: dict[str, DirectionEstimator] = {}
-        for t in targets:
-            fitted[t.name] = _fit_direction(t, method, rows_of(t.sample), columns)
+        for t in plan.targets:
+            fitted[t.name] = _fit_direction(t, plan.method, rows_of(t.sample), plan.columns)
         concepts: list[Concept] = []
-        for t in targets:
-            basis_names = [o for o in orthogonal_to if o != t.name]
-            basis = _basis(existing, basis_names, fitted, ref.latent_dim)
+        for t in plan.targets:
+            basis_names = [o for o in plan.orthogonal_to if o != t.name]
+            basis = _basis(plan.existing, basis_names, fitted, plan.ref.latent_dim)
             concepts.append(
                 _attribute_concept(
                     t,
-                    method,
+                    plan.method,
                     fitted[t.name],
                     basis,
                     basis_names,
                     rows_of(t.sample),
-                    columns,
+                    plan.columns,
                     common,
-                    label_origin,
+                    plan.label_origin,
                     opts,
                 )
             )
 
         class_set = None
-        if centroids is not None and class_labels is not None:
-            centroids.finalize()
+        if plan.centroids is not None and plan.class_labels is not None:
+            plan.centroids.finalize()
             class_set = _class_set(
-                class_set_name or classes or "",
-                classes or "",
-                centroids,
-                class_labels,  # type: ignore[arg-type]
-                class_rows,
-                rows_of(class_rows),
+                plan.class_set_name or plan.classes or "",
+                plan.classes or "",
+                plan.centroids,
+                plan.class_labels,
+                plan.class_rows,
+                rows_of(plan.class_rows),
                 common,
                 opts,
             )
 
-        if pcs is not None:
-            pcs.finalize().calibrate(rows_of(pca_rows))
-            concepts.extend(_pc_concepts(pcs, rows_of(pca_rows), common, opts))
-
-    with update_library(ref, ignore_fingerprint) as lib:
-        for c in concepts:
-            lib.add_concept(c, replace=replace)
-        if class_set is not None:
-            lib.add_class_set(class_set, replace=replace)
-        path = lib.path
-
-    summaries = [concept_row(c) for c in concepts]
-    if class_set is not None:
-        summaries.extend(_class_summaries(class_set))
-    return BuildResult(str(path), len(dataset), round(time.perf_counter() - t0, 2), summaries)
+        if plan.pcs is not None:
+            plan.pcs.finalize().calibrate(rows_of(plan.pca_rows))
+            concepts.extend(_pc_concepts(plan.pcs, rows_of(plan.pca_rows), common, opts))
+    return concepts, class_set
 
 
 # -- option and label checks -----------------------------------------------------------

@@ -588,31 +588,149 @@ def _first_line(exc: BaseException) -> str:
     return (text.splitlines()[0][:200] if text else "") or type(exc).__name__
 
 
+# -- the one validation both readers (concepts.h5 and exports) share ------------------------
+
+
+@dataclass
+class ConceptEntry:
+    """One attribute or principal-direction concept as a reader found it (unchecked)."""
+
+    name: str
+    where: str
+    kind: Any
+    method: Any
+    vector: Any
+    probe_coef: Any = None
+    probe_intercept: Any = None
+    info: Any = field(default_factory=dict)
+
+
+@dataclass
+class ClassSetEntry:
+    """One class set as a reader found it (unchecked)."""
+
+    name: str
+    where: str
+    classes: Any
+    centroids: Any
+    counts: Any
+    probe_coef: Any
+    probe_intercept: Any
+    info: Any = field(default_factory=dict)
+
+
+def check_header(
+    fmt: Any, version: Any, latent_dim: Any, fingerprint: Any, bad: Any, path: Any = None
+) -> int:
+    """Format marker, format version, latent size and fingerprint; returns the latent size."""
+    if fmt != FORMAT:
+        raise bad("missing or wrong format marker")
+    integer = isinstance(version, (int, np.integer)) and not isinstance(version, bool)
+    if not integer or not 1 <= int(version) <= FORMAT_VERSION:
+        if integer and int(version) > FORMAT_VERSION:
+            raise ConceptError(
+                f"concept library format {int(version)} is newer than this conceptvae "
+                f"understands ({FORMAT_VERSION}); upgrade conceptvae",
+                path,
+            )
+        raise bad(f"unsupported format_version {version!r}")
+    if (
+        not isinstance(latent_dim, (int, np.integer))
+        or isinstance(latent_dim, bool)
+        or not 1 <= int(latent_dim) <= 4096
+    ):
+        raise bad("bad latent_dim")
+    if not isinstance(fingerprint, str):
+        raise bad("bad model_fingerprint")
+    return int(latent_dim)
+
+
+def checked_array(value: Any, shape: tuple[int, ...], what: str, bad: Any,
+                  dtype: Any = np.float64) -> np.ndarray:  # fmt: skip
+    """A numeric array of exactly ``shape`` with finite values."""
+    try:
+        arr = np.asarray(value, dtype=dtype)
+    except (TypeError, ValueError):
+        raise bad(f"{what} is not numeric") from None
+    if arr.shape != shape:
+        raise bad(f"{what} has shape {arr.shape}; expected {shape}")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise bad(f"{what} holds NaN or infinite values")
+    return arr
+
+
+def assemble_library(
+    latent_dim: int,
+    fingerprint: str,
+    concepts: Iterator[ConceptEntry] | list[ConceptEntry],
+    class_sets: Iterator[ClassSetEntry] | list[ClassSetEntry],
+    bad: Any,
+) -> ConceptLibrary:
+    """Check every entry (names, kinds, shapes, finite values, unique names) and build
+    the library; each problem is ``bad(message)``, naming where the entry was found."""
+    dim = latent_dim
+    lib = ConceptLibrary(dim, fingerprint)
+    try:
+        for c in concepts:
+            check_name(c.name)
+            if c.kind not in KINDS:
+                raise bad(f"{c.where} has unknown kind {c.kind!r}")
+            if not isinstance(c.method, str):
+                raise bad(f"{c.where} has no method")
+            if not isinstance(c.info, dict):
+                raise bad(f"{c.where} info is not a JSON object")
+            coef = intercept = None
+            if c.probe_coef is not None:
+                coef = checked_array(c.probe_coef, (dim,), f"{c.where}/probe_coef", bad)
+                coef = coef.astype(np.float32)
+                intercept = float(
+                    checked_array(c.probe_intercept, (), f"{c.where}/probe_intercept", bad)
+                )
+            vector = checked_array(c.vector, (dim,), f"{c.where}/vector", bad).astype(np.float32)
+            lib.add_concept(Concept(c.name, c.kind, c.method, vector, coef, intercept, c.info))
+        for s in class_sets:
+            if not isinstance(s.classes, list) or not all(isinstance(x, str) for x in s.classes):
+                raise bad(f"{s.where} has no list of classes")
+            if not isinstance(s.info, dict):
+                raise bad(f"{s.where} info is not a JSON object")
+            k = len(s.classes)
+            lib.add_class_set(
+                ClassSet(
+                    s.name,
+                    list(s.classes),
+                    checked_array(s.centroids, (k, dim), f"{s.where}/centroids", bad).astype(
+                        np.float32
+                    ),
+                    checked_array(s.counts, (k,), f"{s.where}/counts", bad, np.int64),
+                    checked_array(s.probe_coef, (k, dim), f"{s.where}/probe_coef", bad).astype(
+                        np.float32
+                    ),
+                    checked_array(s.probe_intercept, (k,), f"{s.where}/probe_intercept", bad),
+                    s.info,
+                )
+            )
+    except ConceptError as exc:
+        if exc.path:
+            raise
+        raise bad(exc.raw) from None
+    names = lib.all_names()
+    if len(set(names)) != len(names):
+        raise bad("a name is used twice")
+    return lib
+
+
 def _parse_h5(f: Any, path: Path) -> ConceptLibrary:
+    """The HDF5 side: only hard-linked groups and in-file datasets of the right type."""
     import h5py
 
     def bad(msg: str) -> ConceptError:
         return ConceptError(f"not a valid concept library: {msg}", path)
 
     attrs = dict(f.attrs)
-    if attrs.get("format") != FORMAT:
-        raise bad("missing or wrong format marker")
-    version = attrs.get("format_version")
-    if not isinstance(version, (int, np.integer)) or not 1 <= int(version) <= FORMAT_VERSION:
-        if isinstance(version, (int, np.integer)) and int(version) > FORMAT_VERSION:
-            raise ConceptError(
-                f"concept library format {int(version)} is newer than this conceptvae "
-                f"understands ({FORMAT_VERSION}); upgrade conceptvae",
-                path,
-            )
-        raise bad("bad format_version")
-    latent_dim = attrs.get("latent_dim")
-    if not isinstance(latent_dim, (int, np.integer)) or not 1 <= int(latent_dim) <= 4096:
-        raise bad("bad latent_dim")
-    latent_dim = int(latent_dim)
-    fingerprint = attrs.get("model_fingerprint")
-    if not isinstance(fingerprint, str):
-        raise bad("bad model_fingerprint")
+    latent_dim = check_header(
+        attrs.get("format"), attrs.get("format_version"), attrs.get("latent_dim"),
+        attrs.get("model_fingerprint"), bad, path,
+    )  # fmt: skip
 
     def members(group: Any, where: str) -> list[tuple[str, Any]]:
         out = []
@@ -626,6 +744,7 @@ def _parse_h5(f: Any, path: Path) -> ConceptLibrary:
     def dataset(
         group: Any, name: str, where: str, shape: tuple[int, ...], kinds: str
     ) -> np.ndarray:
+        # Type and shape are checked before reading, so a huge dataset is never loaded.
         obj = group.get(name, getlink=True)
         if obj is None:
             raise bad(f"{where} has no {name}")
@@ -636,10 +755,7 @@ def _parse_h5(f: Any, path: Path) -> ConceptLibrary:
             raise bad(f"{where}/{name} refers to data outside the file")
         if ds.dtype.kind not in kinds or ds.shape != shape:
             raise bad(f"{where}/{name} has type {ds.dtype} and shape {ds.shape}; expected {shape}")
-        arr = np.asarray(ds[()])
-        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-            raise bad(f"{where}/{name} holds NaN or infinite values")
-        return arr
+        return np.asarray(ds[()])
 
     def info_of(group: Any, where: str) -> dict[str, Any]:
         if group.get("info", getlink=True) is None:
@@ -673,61 +789,48 @@ def _parse_h5(f: Any, path: Path) -> ConceptLibrary:
     unexpected = set(top) - {"concepts", "class_sets"}
     if unexpected:
         raise bad(f"unexpected object(s) {', '.join(sorted(unexpected))}")
-    lib = ConceptLibrary(latent_dim, fingerprint)
     for key in ("concepts", "class_sets"):
         if key in top and not isinstance(top[key], h5py.Group):
             raise bad(f"/{key} is not a group")
-    for name, g in members(top["concepts"], "/concepts") if "concepts" in top else []:
-        where = f"/concepts/{name}"
-        if not isinstance(g, h5py.Group):
-            raise bad(f"{where} is not a group")
-        try:
-            check_name(name)
-        except ConceptError as exc:
-            raise bad(exc.raw) from None
-        extra = set(g) - {"vector", "probe_coef", "probe_intercept", "info"}
-        if extra:
-            raise bad(f"unexpected object(s) in {where}: {', '.join(sorted(extra))}")
-        kind = text_attr(g, "kind", where)
-        if kind not in KINDS:
-            raise bad(f"{where} has unknown kind {kind!r}")
-        vector = dataset(g, "vector", where, (latent_dim,), "f").astype(np.float32)
-        coef = intercept = None
-        if "probe_coef" in g:
-            coef = dataset(g, "probe_coef", where, (latent_dim,), "f").astype(np.float32)
-            intercept = float(dataset(g, "probe_intercept", where, (), "f"))
-        lib.concepts[name] = Concept(
-            name, kind, text_attr(g, "method", where), vector, coef, intercept, info_of(g, where)
-        )
-    for name, g in members(top["class_sets"], "/class_sets") if "class_sets" in top else []:
-        where = f"/class_sets/{name}"
-        if not isinstance(g, h5py.Group):
-            raise bad(f"{where} is not a group")
-        extra = set(g) - {"centroids", "counts", "probe_coef", "probe_intercept", "info"}
-        if extra:
-            raise bad(f"unexpected object(s) in {where}: {', '.join(sorted(extra))}")
-        info = info_of(g, where)
-        classes = info.pop("classes", None)
-        if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
-            raise bad(f"{where} has no list of classes")
-        k = len(classes)
-        cset = ClassSet(
-            name,
-            classes,
-            dataset(g, "centroids", where, (k, latent_dim), "f").astype(np.float32),
-            dataset(g, "counts", where, (k,), "iu").astype(np.int64),
-            dataset(g, "probe_coef", where, (k, latent_dim), "f").astype(np.float32),
-            dataset(g, "probe_intercept", where, (k,), "f").astype(np.float64),
-            info,
-        )
-        try:
-            lib.add_class_set(cset)
-        except ConceptError as exc:
-            raise bad(exc.raw) from None
-    names = lib.all_names()
-    if len(set(names)) != len(names):
-        raise bad("a name is used twice")
-    return lib
+
+    def concepts() -> Iterator[ConceptEntry]:
+        for name, g in members(top["concepts"], "/concepts") if "concepts" in top else []:
+            where = f"/concepts/{name}"
+            if not isinstance(g, h5py.Group):
+                raise bad(f"{where} is not a group")
+            extra = set(g) - {"vector", "probe_coef", "probe_intercept", "info"}
+            if extra:
+                raise bad(f"unexpected object(s) in {where}: {', '.join(sorted(extra))}")
+            has_probe = "probe_coef" in g
+            yield ConceptEntry(
+                name, where, text_attr(g, "kind", where), text_attr(g, "method", where),
+                dataset(g, "vector", where, (latent_dim,), "f"),
+                dataset(g, "probe_coef", where, (latent_dim,), "f") if has_probe else None,
+                dataset(g, "probe_intercept", where, (), "f") if has_probe else None,
+                info_of(g, where),
+            )  # fmt: skip
+
+    def class_sets() -> Iterator[ClassSetEntry]:
+        for name, g in members(top["class_sets"], "/class_sets") if "class_sets" in top else []:
+            where = f"/class_sets/{name}"
+            if not isinstance(g, h5py.Group):
+                raise bad(f"{where} is not a group")
+            extra = set(g) - {"centroids", "counts", "probe_coef", "probe_intercept", "info"}
+            if extra:
+                raise bad(f"unexpected object(s) in {where}: {', '.join(sorted(extra))}")
+            info = info_of(g, where)
+            classes = info.pop("classes", None)
+            if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+                raise bad(f"{where} has no list of classes")
+            k = len(classes)
+            yield ClassSetEntry(
+                name, where, classes, dataset(g, "centroids", where, (k, latent_dim), "f"),
+                dataset(g, "counts", where, (k,), "iu"),
+                dataset(g, "probe_coef", where, (k, latent_dim), "f"),
+                dataset(g, "probe_intercept", where, (k,), "f"), info,
+            )  # fmt: skip
+
+    return assemble_library(latent_dim, attrs["model_fingerprint"], concepts(), class_sets(), bad)
 
 
 # -- opening against a model ------------------------------------------------------

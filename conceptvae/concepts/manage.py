@@ -1,4 +1,4 @@
-"""List, show, remove, rename, export and import the concepts of a model's library.
+"""List, show, remove, rename and import the concepts of a model's library; exports as dicts.
 
 Nothing here loads TensorFlow: the model is only read for its latent size and
 weights fingerprint (config.json and meta.json).
@@ -15,16 +15,16 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConceptError
-from ..io import atomic_path, atomic_write_text
-from ..options import EXPORT_FORMATS
-from .expressions import check_name
 from .library import (
     FORMAT,
     FORMAT_VERSION,
-    KINDS,
     ClassSet,
+    ClassSetEntry,
     Concept,
+    ConceptEntry,
     ConceptLibrary,
+    assemble_library,
+    check_header,
     model_ref,
     open_library,
     update_library,
@@ -184,7 +184,8 @@ def _existing(model: Any) -> Any:
 # -- export / import ---------------------------------------------------------------------
 
 
-def _select(lib: ConceptLibrary, names: list[str] | None) -> ConceptLibrary:
+def select_concepts(lib: ConceptLibrary, names: list[str] | None) -> ConceptLibrary:
+    """The named concepts (a class's whole set comes along), or all of them."""
     if not names:
         return lib
     out = ConceptLibrary(lib.latent_dim, lib.model_fingerprint)
@@ -239,115 +240,35 @@ def library_from_dict(d: Any, source: str | os.PathLike) -> ConceptLibrary:
     def bad(msg: str) -> ConceptError:
         return ConceptError(f"not a conceptvae concept export: {msg}", source)
 
-    if not isinstance(d, dict) or d.get("format") != FORMAT:
+    if not isinstance(d, dict):
         raise bad("missing or wrong format marker")
-    version = d.get("format_version")
-    if not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
-        raise bad(f"unsupported format_version {version!r}")
-    dim = d.get("latent_dim")
-    if not isinstance(dim, int) or not 1 <= dim <= 4096:
-        raise bad("bad latent_dim")
-    if not isinstance(d.get("model_fingerprint"), str):
-        raise bad("bad model_fingerprint")
-
-    def array(value: Any, shape: tuple[int, ...], what: str, dtype: Any = np.float64) -> np.ndarray:
-        try:
-            arr = np.asarray(value, dtype=dtype)
-        except (TypeError, ValueError):
-            raise bad(f"{what} is not numeric") from None
-        if arr.shape != shape:
-            raise bad(f"{what} has shape {arr.shape}; expected {shape}")
-        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-            raise bad(f"{what} holds NaN or infinite values")
-        return arr
+    dim = check_header(
+        d.get("format"), d.get("format_version"), d.get("latent_dim"),
+        d.get("model_fingerprint"), bad, source,
+    )  # fmt: skip
 
     def mapping(value: Any, what: str) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise bad(f"{what} is not an object")
         return value
 
-    lib = ConceptLibrary(dim, d["model_fingerprint"])
-    try:
-        for name, c in mapping(d.get("concepts", {}), "concepts").items():
-            c = mapping(c, f"concept {name!r}")
-            check_name(name)
-            if c.get("kind") not in KINDS or not isinstance(c.get("method"), str):
-                raise bad(f"concept {name!r} has a bad kind or method")
-            coef = None
-            intercept = None
-            if c.get("probe_coef") is not None:
-                coef = array(c["probe_coef"], (dim,), f"{name}.probe_coef").astype(np.float32)
-                intercept = float(array(c.get("probe_intercept"), (), f"{name}.probe_intercept"))
-            lib.add_concept(
-                Concept(
-                    name,
-                    c["kind"],
-                    c["method"],
-                    array(c.get("vector"), (dim,), f"{name}.vector").astype(np.float32),
-                    coef,
-                    intercept,
-                    mapping(c.get("info", {}), f"{name}.info"),
-                )
-            )
-        for name, s in mapping(d.get("class_sets", {}), "class_sets").items():
-            s = mapping(s, f"class set {name!r}")
-            classes = s.get("classes")
-            if not isinstance(classes, list) or not all(isinstance(x, str) for x in classes):
-                raise bad(f"class set {name!r} has no list of classes")
-            k = len(classes)
-            lib.add_class_set(
-                ClassSet(
-                    name,
-                    list(classes),
-                    array(s.get("centroids"), (k, dim), f"{name}.centroids").astype(np.float32),
-                    array(s.get("counts"), (k,), f"{name}.counts", np.int64),
-                    array(s.get("probe_coef"), (k, dim), f"{name}.probe_coef").astype(np.float32),
-                    array(s.get("probe_intercept"), (k,), f"{name}.probe_intercept"),
-                    mapping(s.get("info", {}), f"{name}.info"),
-                )
-            )
-    except ConceptError as exc:
-        if exc.path:
-            raise
-        raise bad(exc.raw) from None
-    return lib
-
-
-def export_library(
-    model: Any,
-    out: str | os.PathLike,
-    fmt: str | None = None,
-    names: list[str] | None = None,
-    ignore_fingerprint: bool = False,
-) -> tuple[Path, int]:
-    """Write the library (or the named concepts) as JSON or npz; returns (path, count)."""
-    out = Path(out)
-    fmt = fmt or out.suffix.lstrip(".").lower()
-    if fmt not in EXPORT_FORMATS:
-        raise ConceptError(f"export format must be one of {', '.join(EXPORT_FORMATS)}", out)
-    lib = _select(open_library(model, ignore_fingerprint), names)
-    data = library_to_dict(lib)
-    if fmt == "json":
-        atomic_write_text(out, json.dumps(data, indent=1, sort_keys=True) + "\n")
-    else:
-        arrays: dict[str, np.ndarray] = {}
-        header = json.loads(json.dumps(data))
-        for i, (n, c) in enumerate(sorted(lib.concepts.items())):
-            entry = header["concepts"][n]
-            for key in ("vector", "probe_coef"):
-                value = getattr(c, key)
-                entry[key] = None if value is None else f"c{i}_{key}"
-                if value is not None:
-                    arrays[f"c{i}_{key}"] = np.asarray(value, np.float32)
-        for j, (n, s) in enumerate(sorted(lib.class_sets.items())):
-            entry = header["class_sets"][n]
-            for key in ("centroids", "counts", "probe_coef", "probe_intercept"):
-                entry[key] = f"s{j}_{key}"
-                arrays[f"s{j}_{key}"] = np.asarray(getattr(s, key))
-        arrays["library_json"] = np.array(json.dumps(header, sort_keys=True))
-        with atomic_path(out, suffix=".npz") as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-    return out, len(lib)
+    concepts = [
+        ConceptEntry(
+            name, f"concept {name!r}", c.get("kind"), c.get("method"), c.get("vector"),
+            c.get("probe_coef"), c.get("probe_intercept"), c.get("info", {}),
+        )  # fmt: skip
+        for name, c in mapping(d.get("concepts", {}), "concepts").items()
+        if mapping(c, f"concept {name!r}") is c
+    ]
+    class_sets = [
+        ClassSetEntry(
+            name, f"class set {name!r}", s.get("classes"), s.get("centroids"), s.get("counts"),
+            s.get("probe_coef"), s.get("probe_intercept"), s.get("info", {}),
+        )  # fmt: skip
+        for name, s in mapping(d.get("class_sets", {}), "class_sets").items()
+        if mapping(s, f"class set {name!r}") is s
+    ]
+    return assemble_library(dim, d["model_fingerprint"], concepts, class_sets, bad)
 
 
 def read_export(path: str | os.PathLike) -> ConceptLibrary:
@@ -416,7 +337,7 @@ def import_library(
     names: list[str] | None = None,
 ) -> list[str]:
     """Add the concepts of an export (or another library) to the model's library."""
-    incoming = _select(read_export(source), names)
+    incoming = select_concepts(read_export(source), names)
     ref = model_ref(model)
     incoming.path = Path(source)
     incoming.check_model(ref, ignore_fingerprint)

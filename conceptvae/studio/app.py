@@ -177,15 +177,15 @@ def create_app(studio: Studio, hosts: Sequence[str] = LOOPBACK_NAMES) -> Starlet
         return JSONResponse(info, headers=_NO_STORE)
 
     async def original(request: Request) -> Response:
-        png = await run_in_threadpool(studio.original, request.path_params["id"])
-        return Response(png, media_type="image/png", headers=_NO_STORE)
+        bmp = await run_in_threadpool(studio.original, request.path_params["id"])
+        return Response(bmp, media_type="image/bmp", headers=_NO_STORE)
 
     async def preview(request: Request) -> Response:
         req = edit_request(await _json(request))
         start = time.perf_counter()
-        png = await run_in_threadpool(studio.preview, req)
+        bmp = await run_in_threadpool(studio.preview, req)
         ms = (time.perf_counter() - start) * 1000
-        return Response(png, media_type="image/png",
+        return Response(bmp, media_type="image/bmp",
                         headers={**_NO_STORE, "Server-Timing": f"edit;dur={ms:.1f}"})  # fmt: skip
 
     async def render(request: Request) -> Response:
@@ -220,7 +220,7 @@ def create_app(studio: Studio, hosts: Sequence[str] = LOOPBACK_NAMES) -> Starlet
         Route("/api/state", state),
         Route("/api/models/{name}", model),
         Route("/api/images", upload, methods=["POST"]),
-        Route("/api/images/{id}/original.png", original),
+        Route("/api/images/{id}/original", original),
         Route("/api/preview", preview, methods=["POST"]),
         Route("/api/render", render, methods=["POST"]),
         Route("/api/command", command, methods=["POST"]),

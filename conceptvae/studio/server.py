@@ -15,6 +15,9 @@ from .engine import Studio
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
+# Open connections at once (a browser uses up to six); more get 503, which with
+# the upload cap bounds the memory requests in flight can hold.
+MAX_CONNECTIONS = 32
 
 
 def is_loopback(host: str) -> bool:
@@ -98,7 +101,7 @@ def serve(
         studio = Studio(model, flag=flag)
         server = uvicorn.Server(uvicorn.Config(
             create_app(studio, allowed_hosts(host)), log_level="warning", access_log=False,
-            lifespan="off",
+            lifespan="off", limit_concurrency=MAX_CONNECTIONS,
         ))  # fmt: skip
         url = url_of(sock)
         echo(f"conceptvae studio on {url}  (Ctrl-C stops it)")

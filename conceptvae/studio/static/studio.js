@@ -210,7 +210,7 @@ const useImage = action(async (id, name) => {
   $("morph-a").value = id;  // the morph starts from the image being edited
   showSeeds();
   try {
-    const response = await call(`/api/images/${encodeURIComponent(id)}/original.png`);
+    const response = await call(`/api/images/${encodeURIComponent(id)}/original`);
     setImage($("original"), await response.blob());
   } catch (e) {
     showError(e.message);
@@ -244,7 +244,7 @@ function buildExamples() {
     b.dataset.example = ex.id;
     const img = document.createElement("img");
     img.alt = ex.name;
-    img.src = `/api/images/${encodeURIComponent(ex.id)}/original.png`;
+    img.src = `/api/images/${encodeURIComponent(ex.id)}/original`;
     b.append(img, document.createTextNode(ex.name));
     b.addEventListener("click", () => useImage(ex.id, ex.name));
     $("examples").append(b);
