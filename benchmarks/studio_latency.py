@@ -78,6 +78,8 @@ def main() -> int:
             ("64x64 example face", "example:face-1", "detail", 60.0),
             (f"512x512 photo ({photo_what})", photo_id, "decode", 150.0),
             (f"512x512 photo ({photo_what})", photo_id, "detail", 150.0),
+            ("64x64 example face", "example:face-1", "blend", 60.0),
+            (f"512x512 photo ({photo_what})", photo_id, "blend", 150.0),
         ]
         rows, ok = [], True
         for what, image, mode, bar in cases:

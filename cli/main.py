@@ -51,7 +51,7 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(f"conceptvae.cli.{module}"), attr)
 
     def main(self, args=None, prog_name=None, standalone_mode=True, **extra):  # noqa: ANN001, ANN201
-        from conceptvae.errors import ConceptVAEError
+        from conceptvae.errors import ConceptVAEError, resource_problem
 
         args = _global_flags_first(list(sys.argv[1:] if args is None else args))
         debug = args[:1] == ["--debug"] or bool(os.environ.get("CONCEPTVAE_DEBUG"))
@@ -94,6 +94,15 @@ class LazyGroup(click.Group):
             if debug:
                 raise
             click.echo(error_line(_os_error_line(exc)), err=True)
+            sys.exit(2)
+        except Exception as exc:
+            # Memory exhausted, absurd nesting, a full disk reported by h5py: the
+            # input's or the machine's doing, so one line too. Anything else is a
+            # bug and keeps its traceback.
+            problem = resource_problem(exc)
+            if problem is None or debug:
+                raise
+            click.echo(error_line(problem), err=True)
             sys.exit(2)
         finally:
             warnings.showwarning = old_showwarning

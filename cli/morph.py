@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from conceptvae.options import DEFAULT_FPS, DEFAULT_FRAMES, DEFAULT_STEPS, EASINGS
+from conceptvae.options import DEFAULT_FPS, DEFAULT_FRAMES, DEFAULT_STEPS, EASINGS, MAX_FPS, MIN_FPS
 
 from .options import backend_option, model_option, overwrite_option, size_option
 from .progress import progress_bar
@@ -14,7 +14,8 @@ OUT_HELP = (
     "the suffix picks the format."
 )
 fps_option = click.option(
-    "--fps", type=float, default=DEFAULT_FPS, show_default=True, help="Frames per second (animations)."
+    "--fps", type=float, default=DEFAULT_FPS, show_default=True,
+    help=f"Frames per second (animations), {MIN_FPS:g} to {MAX_FPS:g}.",
 )
 lerp_option = click.option(
     "--lerp", is_flag=True, help="Straight lines between keyframes instead of slerp."

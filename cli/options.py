@@ -24,7 +24,8 @@ backend_option = click.option(
 )  # fmt: skip
 
 seed_option = click.option(
-    "--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same bytes)."
+    "--seed", type=int, default=0, show_default=True,
+    help="Random seed, 0 to 2**64 - 1 (same seed, same bytes).",
 )
 
 overwrite_option = click.option(

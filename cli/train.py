@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from conceptvae.config import TrainOptions
-from conceptvae.options import ACTIVATIONS, ARCHES, RECON_LOSSES
+from conceptvae.config import MAX_BATCH, MAX_EPOCHS, TrainOptions
+from conceptvae.options import ACTIVATIONS, ARCHES, RECON_LOSSES, UPSAMPLES
 
 from .options import int_list
 
@@ -49,13 +49,14 @@ D = TrainOptions()  # the library's defaults, shown in --help
     "--recon-loss", type=click.Choice(RECON_LOSSES),
     help=f"Reconstruction loss [default: {D.recon_loss}].",
 )
-@click.option("--epochs", type=click.IntRange(1), help=f"Epochs [default: {D.epochs}].")
-@click.option("--batch-size", type=click.IntRange(1), help=f"Batch size [default: {D.batch_size}].")
+@click.option("--epochs", type=click.IntRange(1, MAX_EPOCHS), help=f"Epochs [default: {D.epochs}].")
+@click.option("--batch-size", type=click.IntRange(1, MAX_BATCH),
+              help=f"Batch size [default: {D.batch_size}].")  # fmt: skip
 @click.option("--lr", type=float, help=f"Adam learning rate [default: {D.lr:g}].")
 @click.option("--val-split", type=float, help=f"Held-out fraction for validation [default: {D.val_split:g}].")
 @click.option("--seed", type=int, help=f"Seed for initialisation, order and noise [default: {D.seed}].")
 @click.option(
-    "--denoise", type=float, metavar="STD", help="Train on inputs with Gaussian noise of this std."
+    "--denoise", type=float, metavar="STD", help="Train on inputs with Gaussian noise of this std (0 to 10)."
 )
 @click.option(
     "--supervise", multiple=True, metavar="COLUMN",
@@ -64,6 +65,25 @@ D = TrainOptions()  # the library's defaults, shown in --help
 @click.option(
     "--supervise-weight", type=float, help=f"Weight of the --supervise loss [default: {D.supervise_weight:g}]."
 )
+@click.option(
+    "--upsample", type=click.Choice(UPSAMPLES),
+    help="Decoder upsampling: transposed convs, or resize + conv (no checkerboard) "
+    "[default: transpose].",
+)  # fmt: skip
+@click.option(
+    "--flip", is_flag=True, default=None,
+    help="Mirror a random half of each batch left-right (faces, not digits).",
+)  # fmt: skip
+@click.option(
+    "--adversarial", type=float, metavar="WEIGHT",
+    help="Train with a patch discriminator (VAE-GAN: adversarial + feature-matching loss, "
+    "scaled to this fraction of the reconstruction loss's gradient at the decoder's last "
+    "layer; the discriminator is not saved in the model) [default: 0, off].",
+)  # fmt: skip
+@click.option(
+    "--adversarial-start", type=click.IntRange(0), metavar="EPOCHS",
+    help="Epochs of plain VAE training before the discriminator joins [default: 0].",
+)  # fmt: skip
 @click.option(
     "--resume", is_flag=True, help="Continue the run in --out from its last finished epoch."
 )

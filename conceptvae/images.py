@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -36,6 +37,8 @@ def _open(path: Path) -> Image.Image:
     try:
         if path.is_dir():
             raise DataError("is a directory, not an image", path)
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO would block, /dev/zero never ends
+            raise DataError("not a regular file (a pipe, device or socket)", path)
         if path.stat().st_size == 0:
             raise DataError("empty file (0 bytes)", path)
         im = Image.open(path)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import ConceptVAEError
+from .options import MAX_SEED
 
 if TYPE_CHECKING:
     from .model.loaded import VAEModel
@@ -36,8 +37,8 @@ def parse_key(spec: KeySpec) -> tuple[str, object]:
     if isinstance(spec, np.ndarray):
         return "latent", spec
     if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
-        if spec < 0:
-            raise ConceptVAEError(f"a sample seed must be a non-negative integer, got {spec}")
+        if not 0 <= spec <= MAX_SEED:
+            raise ConceptVAEError("a sample seed must be a whole number from 0 to 2**64 - 1")
         return "seed", int(spec)
     if isinstance(spec, str) and spec.startswith("seed:"):
         m = _SEED.fullmatch(spec)
@@ -45,7 +46,13 @@ def parse_key(spec: KeySpec) -> tuple[str, object]:
             raise ConceptVAEError(
                 f"keyframe {spec!r}: write seed:N with N a non-negative integer, e.g. seed:7"
             )
-        return "seed", int(m.group(1))
+        digits = m.group(1)
+        if len(digits) > 20 or int(digits) > MAX_SEED:  # int() of 5,000 digits raises
+            raise ConceptVAEError(
+                f"keyframe 'seed:{digits[:12]}...': write seed:N with N a whole number from 0 "
+                "to 2**64 - 1"
+            )
+        return "seed", int(digits)
     if isinstance(spec, (str, os.PathLike)):
         return "image", Path(spec)
     raise ConceptVAEError(f"a keyframe is an image path, seed:N or a latent, got {spec!r}")

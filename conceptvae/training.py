@@ -9,6 +9,7 @@ from the last finished epoch onto the trajectory it would have followed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .config import TrainOptions, VAEConfig
+from .config import MAX_EPOCHS, TrainOptions, VAEConfig
 from .data import Dataset, FolderDataset, open_dataset, split_indices
 from .errors import ConceptVAEError, param
 from .io import atomic_path, atomic_write_json
@@ -69,6 +70,7 @@ class BatchSource:
         shuffle: bool = True,
         cache: np.ndarray | None = None,
         labels: np.ndarray | None = None,
+        flip: bool = False,
     ) -> None:
         self.dataset = dataset
         self.indices = indices
@@ -78,6 +80,7 @@ class BatchSource:
         self.denoise = denoise
         self.shuffle = shuffle
         self.cache = cache  # uint8 images for exactly `indices`, in that order
+        self.flip = flip  # mirror a seeded half of each batch (left-right)
         self._orders: dict[int, np.ndarray] = {}
         # (len(indices), heads) int32 codes for --supervise, -1 unknown
         self.labels = np.zeros((len(indices), 0), np.int32) if labels is None else labels
@@ -94,6 +97,9 @@ class BatchSource:
         else:
             raw = self.dataset.load(self.indices[np.sort(pos)])
         x = raw.astype(np.float32) * np.float32(1 / 255)
+        if self.flip:
+            mirror = _rng(self.seed, 6, epoch, b).random(len(x)) < 0.5
+            x[mirror] = x[mirror, :, ::-1]
         eps = _rng(self.seed, 2, epoch, b).standard_normal((len(x), self.latent_dim), np.float32)
         x_in = x
         if self.denoise > 0:
@@ -208,6 +214,9 @@ def _cache_split(dataset: Dataset, indices: np.ndarray) -> np.ndarray | None:
 def save_checkpoint(path: Path, vae, state: dict[str, Any]) -> None:  # noqa: ANN001
     arrays = {f"w{i}": w for i, w in enumerate(vae.get_weights())}
     arrays.update({f"o{i}": np.asarray(v) for i, v in enumerate(vae.optimizer.variables)})
+    d_opt = getattr(vae, "d_optimizer", None)  # a training-only discriminator's Adam
+    if d_opt is not None:
+        arrays.update({f"p{i}": np.asarray(v) for i, v in enumerate(d_opt.variables)})
     arrays["state"] = np.array(json.dumps(state))
     with atomic_path(path, suffix=".npz") as tmp:
         with open(tmp, "wb") as fh:
@@ -215,31 +224,90 @@ def save_checkpoint(path: Path, vae, state: dict[str, Any]) -> None:  # noqa: AN
 
 
 def read_checkpoint_state(path: Path) -> dict[str, Any]:
+    from .readers import loads_json, npz_headers, open_regular
+
+    with open_regular(path, "checkpoint", None):
+        pass
     try:
+        npz_headers(path)  # declared sizes within budget before anything is loaded
         with np.load(path, allow_pickle=False) as npz:
-            state = json.loads(str(npz["state"]))
+            raw = npz["state"]
+            if raw.dtype.kind != "U" or raw.shape != ():
+                raise ValueError("state is not a text")
+            state = loads_json(str(raw), path, "checkpoint state")
+    except ConceptVAEError as exc:
+        raise ConceptVAEError(f"cannot read checkpoint ({exc.message})", path) from None
     except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is the same user problem
         raise ConceptVAEError(f"cannot read checkpoint ({type(exc).__name__})", path) from None
-    ok = (
-        isinstance(state, dict)
-        and isinstance(state.get("epoch"), int)
-        and isinstance(state.get("options"), dict)
-        and isinstance(state.get("history"), dict)
-    )
-    if not ok:
-        raise ConceptVAEError("checkpoint state is malformed (not written by conceptvae?)", path)
+    problem = _state_problem(state)
+    if problem:
+        raise ConceptVAEError(
+            f"checkpoint state is malformed ({problem}; not written by conceptvae?)", path
+        )
     return state
+
+
+def _state_problem(state: Any) -> str | None:
+    """What is wrong with a checkpoint's state (epoch, options, history), or None."""
+    if not isinstance(state, dict):
+        return "not an object"
+    epoch = state.get("epoch")
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch <= MAX_EPOCHS:
+        return f"epoch must be a whole number from 0 to {MAX_EPOCHS}"
+    opts = state.get("options")
+    if not isinstance(opts, dict):
+        return "options is not an object"
+    unknown = set(opts) - set(TRAIN_DEFAULTS) - {"data", "labels", "image_size", "channels"}
+    if unknown:
+        return f"unknown option(s) {', '.join(sorted(map(str, unknown)))}"
+    for key in ("data", "labels"):
+        if opts.get(key) is not None and not isinstance(opts[key], str):
+            return f"options: {key} must be a path"
+    try:
+        TrainOptions.from_dict({**TRAIN_DEFAULTS, **opts}).validate()
+    except (ConceptVAEError, TypeError) as exc:
+        return f"options: {getattr(exc, 'message', exc)}"
+    history = state.get("history")
+    if not isinstance(history, dict):
+        return "history is not an object"
+    for key, values in history.items():
+        if (
+            not isinstance(values, list)
+            or len(values) != epoch
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        ):
+            return f"history[{key!r}] must be {epoch} numbers"
+    return None
 
 
 def restore_checkpoint(path: Path, vae) -> None:  # noqa: ANN001
     try:
         with np.load(path, allow_pickle=False) as npz:
-            weights = [npz[f"w{i}"] for i in range(len(vae.get_weights()))]
+            want = vae.get_weights()
+            weights = [npz[f"w{i}"] for i in range(len(want))]
+            vae.optimizer.build(vae.generator_variables)
+            slots = [npz[f"o{i}"] for i in range(len(vae.optimizer.variables))]
+            refs = want + [v.numpy() for v in vae.optimizer.variables]
+            d_opt = getattr(vae, "d_optimizer", None)
+            d_slots: list[np.ndarray] = []
+            if d_opt is not None:
+                d_opt.build(vae.discriminator.trainable_variables)
+                d_slots = [npz[f"p{i}"] for i in range(len(d_opt.variables))]
+                refs += [v.numpy() for v in d_opt.variables]
+            for got, ref in zip(weights + slots + d_slots, refs):
+                if got.shape != np.shape(ref) or got.dtype.kind not in "fiu":
+                    raise ValueError("shape")
+                if got.dtype.kind == "f" and not np.isfinite(got).all():
+                    raise ConceptVAEError("checkpoint holds NaN or infinite weights", path)
             vae.set_weights(weights)
-            vae.optimizer.build(vae.trainable_variables)
-            for i, var in enumerate(vae.optimizer.variables):
-                var.assign(npz[f"o{i}"])
-    except (KeyError, ValueError, OSError) as exc:
+            for var, value in zip(vae.optimizer.variables, slots):
+                var.assign(value)
+            if d_opt is not None:
+                for var, value in zip(d_opt.variables, d_slots):
+                    var.assign(value)
+    except ConceptVAEError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - keras, numpy and zipfile raise many types
         raise ConceptVAEError(
             f"checkpoint does not match this model ({type(exc).__name__}); start a new run", path
         ) from None
@@ -300,6 +368,85 @@ def train(
         given["data"] = os.fspath(data)
         if labels is not None:
             given["labels"] = os.fspath(labels)
+    with _claim_run_dir(out, resume):
+        return _train(data, out, given, resume, verbose, command, export)
+
+
+@contextlib.contextmanager
+def _claim_run_dir(out: Path, resume: bool) -> Iterator[None]:
+    """Hold the run directory for this process alone (a second `train --resume` on it is
+    refused), and leave no trace of a new run that fails: no empty directory, no
+    checkpoint of a run that diverged or whose data turned out unreadable."""
+    missing = []
+    probe = out
+    while not probe.exists() and probe.parent != probe:
+        missing.append(probe)
+        probe = probe.parent
+    if resume and missing:
+        raise ConceptVAEError("nothing to resume: no checkpoint.npz in this directory", out)
+    before = {p.name for p in out.iterdir()} if out.is_dir() else set()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        lock = _lock_dir(out)
+    except BaseException:
+        _forget(out, missing, before)
+        raise
+    try:
+        yield
+    except TrainingInterrupted:
+        raise
+    except BaseException:
+        if not resume:
+            _forget(out, missing, before)
+        raise
+    finally:
+        os.close(lock)
+
+
+def _lock_dir(path: Path) -> int:
+    """An exclusive lock on the directory itself: no lock file to leave behind."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        import fcntl
+    except ImportError:  # Windows: one training per directory is on the user
+        return fd
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise ConceptVAEError(
+            "another `conceptvae train` is using this run directory; wait for it to finish",
+            path,
+        ) from None
+    return fd
+
+
+def _forget(out: Path, created_dirs: list[Path], before: set[str]) -> None:
+    """Remove what a failed new run wrote: new files in ``out``, then the directories
+    it created (deepest first), when they are empty."""
+    import shutil
+
+    with contextlib.suppress(OSError):
+        for p in out.iterdir():
+            if p.name not in before:
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    p.unlink()
+    for d in created_dirs:
+        with contextlib.suppress(OSError):
+            d.rmdir()
+
+
+def _train(
+    data: str | os.PathLike | Dataset,
+    out: Path,
+    given: dict[str, Any],
+    resume: bool,
+    verbose: int | str,
+    command: str | None,
+    export: bool = True,
+) -> TrainResult:
     opts, state = _resolve_options(out, resume, given)
     TrainOptions.from_dict(opts).validate()
 
@@ -318,17 +465,18 @@ def train(
         activation=opts["activation"], beta=float(opts["beta"]), recon_loss=opts["recon_loss"],
         supervise=supervision_spec(dataset, opts.get("supervise") or []),
         supervise_weight=float(opts.get("supervise_weight", 10.0)),
+        upsample=opts.get("upsample", "transpose"),
     )  # fmt: skip
     if len(dataset) < 2:
         raise ConceptVAEError("need at least 2 images to train", dataset.name)
 
-    out.mkdir(parents=True, exist_ok=True)
     seed_ = int(opts["seed"])
     train_idx, val_idx = split_indices(len(dataset), opts["val_split"], seed_)
     bs = int(opts["batch_size"])
     codes = label_codes(dataset, cfg.supervise)
     train_src = BatchSource(dataset, train_idx, bs, cfg.latent_dim, seed_, opts["denoise"],
-                            cache=_cache_split(dataset, train_idx), labels=codes[train_idx])  # fmt: skip
+                            cache=_cache_split(dataset, train_idx), labels=codes[train_idx],
+                            flip=bool(opts.get("flip")))  # fmt: skip
     val_src = None
     if len(val_idx):
         val_src = BatchSource(dataset, val_idx, bs, cfg.latent_dim, seed_ + 1, opts["denoise"],
@@ -336,7 +484,14 @@ def train(
                               labels=codes[val_idx])  # fmt: skip
 
     keras.utils.set_random_seed(seed_)
-    vae = build_vae(cfg)
+    adversarial_weight = float(opts.get("adversarial") or 0.0)
+    if adversarial_weight > 0:
+        from .model.adversarial import build_adversarial_vae
+
+        start = int(opts.get("adversarial_start") or 0) * len(train_src)
+        vae = build_adversarial_vae(cfg, adversarial_weight, start)
+    else:
+        vae = build_vae(cfg)
     vae.compile(optimizer=keras.optimizers.Adam(learning_rate=float(opts["lr"])))
     start_epoch, history = 0, {}
     if state is not None:
@@ -347,7 +502,7 @@ def train(
     ckpt = _EpochCheckpoint(out / files.CHECKPOINT, opts, history)
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     if start_epoch < total_epochs:
         try:
             vae.fit(
@@ -370,7 +525,13 @@ def train(
                 f"interrupted after {done} finished epoch(s); continue with {param('resume')}",
                 out,
             ) from None
-    seconds = time.perf_counter() - t0
+    if ckpt.diverged:
+        raise ConceptVAEError(
+            f"training diverged at epoch {ckpt.diverged} (the loss or the weights became NaN "
+            f"or infinite); no model was saved. Try a lower {param('lr')} (this run: {opts['lr']:g})",
+            out,
+        )
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     test = (
         dataset.test
         if dataset.test is not None
@@ -378,6 +539,9 @@ def train(
     )
     metrics = evaluate(vae, test, seed_)
     metrics["train_seconds"] = round(seconds, 2)
+    # CPU time of every thread (wall time on a shared machine says little); this
+    # session's part only when resumed: the history's per-epoch "cpu_seconds" add up.
+    metrics["train_cpu_seconds"] = round(cpu, 2)
     metrics["epochs"] = total_epochs
     _save_model(out, vae, cfg, dataset, opts, ckpt.history, metrics, command, export)
     _save_preview(out / files.PREVIEW, vae, test, seed_)
@@ -430,15 +594,29 @@ class _EpochCheckpoint(keras.callbacks.Callback):
         self.path, self.options = path, options
         self.history = {k: list(v) for k, v in history.items()}
         self.epoch = 0
-        self._t = 0.0
+        self._t = self._cpu = 0.0
+        self.diverged = 0  # the epoch in which loss or weights stopped being finite
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(float(loss)):
+            self.diverged = self.epoch + 1
+            self.model.stop_training = True
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch = epoch
-        self._t = time.perf_counter()
+        self._t, self._cpu = time.perf_counter(), time.process_time()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = dict(logs or {})
+        finite = all(np.isfinite(float(v)) for v in logs.values()) and weights_finite(self.model)
+        if self.diverged or not finite:
+            # Keep the last good checkpoint: a NaN one would poison --resume.
+            self.diverged = self.diverged or epoch + 1
+            self.model.stop_training = True
+            return
         logs["seconds"] = time.perf_counter() - self._t
+        logs["cpu_seconds"] = time.process_time() - self._cpu
         for k, v in logs.items():
             self.history.setdefault(k, []).append(round(float(v), 6))
         self.epoch = epoch + 1
@@ -447,6 +625,10 @@ class _EpochCheckpoint(keras.callbacks.Callback):
             self.model,
             {"epoch": epoch + 1, "options": self.options, "history": self.history},
         )
+
+
+def weights_finite(vae) -> bool:  # noqa: ANN001
+    return all(np.isfinite(w).all() for w in vae.get_weights())
 
 
 def _save_model(
@@ -460,11 +642,31 @@ def _save_model(
     command: str | None,
     export: bool = True,
 ) -> None:  # noqa: ANN001
-    save_weights(vae, out)
+    from .model.export import convert_and_verify, write_export
+
+    # Everything that can fail is checked before the first file is replaced.
+    plain = plain_network(vae)
+    if not weights_finite(plain):
+        raise ConceptVAEError(
+            "training diverged (the weights became NaN or infinite); no model was saved. "
+            f"Try a lower {param('lr')}",
+            out,
+        )
+    if any(isinstance(v, float) and not np.isfinite(v) for v in metrics.values()):
+        raise ConceptVAEError(
+            "training diverged (the test loss is NaN or infinite); no model was saved. "
+            f"Try a lower {param('lr')}",
+            out,
+        )
+    # Every saved model ships its LiteRT flatbuffers, so inference never needs TensorFlow;
+    # they are converted and checked against Keras before anything is written.
+    if export:
+        encoder, decoder, diffs = convert_and_verify(plain, out)
+    save_weights(vae, out, plain)
     cfg.save(out / files.CONFIG)
     meta = {
-        "fingerprint": files.weights_fingerprint(vae.get_weights()),
-        "parameters": int(vae.count_params()),
+        "fingerprint": files.weights_fingerprint(plain.get_weights()),
+        "parameters": int(plain.count_params()),
         "data": {"source": dataset.name, "images": len(dataset), "fingerprint": dataset.fingerprint(),
                  "labels": sorted(dataset.labels)},
         "training": {k: v for k, v in opts.items() if k not in ("data", "labels")},
@@ -475,22 +677,29 @@ def _save_model(
     }  # fmt: skip
     files.write_meta(out, meta)
     atomic_write_json(out / files.HISTORY, history)
-    # Every saved model ships its LiteRT flatbuffers, so inference never needs TensorFlow.
     if export:
-        from .model.export import export_vae
-
-        export_vae(vae, out)
+        write_export(out, encoder, decoder, diffs)
 
 
-def save_weights(vae, out: Path) -> None:  # noqa: ANN001
-    # A compiled model would also write the optimizer's two moments per weight,
-    # tripling the file; resuming reads checkpoint.npz, so the weights file
-    # holds the network alone.
+def plain_network(vae):  # noqa: ANN001, ANN201
+    """The network alone, as a plain, uncompiled VAE (no discriminator, no optimizer)."""
     plain = build_vae(vae.vae_config)
-    plain.set_weights(vae.get_weights())
+    plain.set_weights(vae.network_weights())
+    return plain
+
+
+def save_weights(vae, out: Path, plain=None):  # noqa: ANN001, ANN201
+    """Write the network alone and return it as a plain, uncompiled VAE.
+
+    A compiled model would also write the optimizer's two moments per weight,
+    tripling the file (resuming reads checkpoint.npz), and training-only parts
+    (a discriminator) are no part of the model.
+    """
+    plain = plain if plain is not None else plain_network(vae)
     with atomic_path(out / files.WEIGHTS, suffix=".weights.h5") as tmp:
         tmp.unlink()
         plain.save_weights(tmp)
+    return plain
 
 
 def _save_preview(path: Path, vae, test: Dataset | _Subset, seed: int) -> None:  # noqa: ANN001

@@ -355,3 +355,18 @@ def test_the_browser_opens_on_the_url_unless_told_not_to(home, tmp_path) -> None
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)
+
+
+@pytest.mark.parametrize("mode", ["decode", "blend"])
+def test_every_mode_downloads_the_bytes_of_its_command(studio, tmp_path, mode) -> None:  # noqa: ANN001
+    im = photo(160, 120, seed=3)
+    (tmp_path / "p.png").write_bytes(png_bytes(im))
+    status, info = upload(studio, png_bytes(im), "p.png")
+    body = {"model": "faces", "image": info["id"], "mode": mode, "amounts": {"smile": -1.5}}
+    status, _, rendered = studio.request("/api/render", body)
+    assert status == 200
+    argv = shlex.split(studio.json("/api/command", body)[1]["command"])
+    assert argv[argv.index("--mode") + 1] == mode
+    subprocess.run([sys.executable, "-m", "conceptvae", *argv[1:]], cwd=tmp_path, check=True,
+                   capture_output=True)  # fmt: skip
+    assert (tmp_path / "p_edited.png").read_bytes() == rendered

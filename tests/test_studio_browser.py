@@ -131,6 +131,10 @@ def test_page_loads_with_a_slider_per_concept(browser, studio) -> None:  # noqa:
     assert sorted(s.get_attribute("data-concept") for s in sliders) == sorted(names)
     assert all((s.get_attribute("min"), s.get_attribute("max")) == ("-3", "3") for s in sliders)
     assert browser.find_element(By.CSS_SELECTOR, "input[name=mode][value=detail]").is_selected()
+    from conceptvae.editing import MODES
+
+    modes = browser.find_elements(By.CSS_SELECTOR, "input[name=mode]")
+    assert [m.get_attribute("value") for m in modes] == list(MODES)
     assert browser.find_element(By.ID, "error").text == ""
 
     # The digits model: its attributes as sliders, its classes as a target picker.

@@ -81,7 +81,7 @@ def _prepare(
 ) -> tuple[VAEModel, animate.FrameTarget]:
     target = animate.plan_target(out, image_keys(keys), overwrite)
     m = resolve_model(model, (), backend)
-    animate.check_target(target, n, fps, size or m.config.image_size)
+    animate.check_target(target, n, fps, size or m.config.image_size, image_keys(keys), overwrite)
     return m, target
 
 

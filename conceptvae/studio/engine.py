@@ -211,7 +211,7 @@ class Studio:
 
     def model_info(self, name: str) -> dict[str, Any]:
         """What the page needs to draw its controls for one model."""
-        from ..editing import default_mode
+        from ..editing import MODES, default_mode
 
         m = self._load(name)
         attributes, class_sets = [], []
@@ -229,6 +229,7 @@ class Studio:
             "image_size": cfg.image_size,
             "channels": cfg.channels,
             "latent_dim": cfg.latent_dim,
+            "modes": list(MODES),
             "default_mode": default_mode(m.model),
             "attributes": attributes,
             "class_sets": class_sets,

@@ -181,9 +181,24 @@ function buildControls() {
     div.querySelector("label").append(select);
     $("targets").append(div);
   }
-  document.querySelector(`input[name=mode][value=${info.default_mode}]`).checked = true;
-  state.mode = info.default_mode;
+  buildModes(info);
   document.body.classList.toggle("pixelated", info.image_size <= 64);
+}
+
+// decode: the decoder's picture; detail: the photo plus the decoded change;
+// blend: the photo, with the decoded picture blended in where the concept acts.
+function buildModes(info) {
+  const box = $("modes");
+  for (const label of box.querySelectorAll("label")) label.remove();
+  for (const mode of info.modes) {
+    const input = Object.assign(document.createElement("input"), {type: "radio", name: "mode", value: mode});
+    input.checked = mode === info.default_mode;
+    input.addEventListener("change", () => { state.mode = mode; updatePreview(); });
+    const label = document.createElement("label");
+    label.append(input, ` ${mode}`);
+    box.append(label);
+  }
+  state.mode = info.default_mode;
 }
 
 function reset() {
@@ -342,9 +357,6 @@ async function start() {
 }
 
 $("model").addEventListener("change", () => useModel($("model").value));
-for (const r of document.querySelectorAll("input[name=mode]")) {
-  r.addEventListener("change", () => { state.mode = r.value; updatePreview(); });
-}
 $("file").addEventListener("change", async () => {
   await upload($("file").files[0]);
   $("file").value = "";  // choosing the same file again is a change too
