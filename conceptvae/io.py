@@ -63,10 +63,11 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         # (OSError; h5py raises RuntimeError): name the target, never the
         # hidden temp file, which is gone now.
         if isinstance(exc, OSError):
-            raise ConceptVAEError(f"cannot write ({exc.strerror or exc})", target) from None
+            reason = _hide(str(exc.strerror or exc), tmp_path, target)
+            raise ConceptVAEError(f"cannot write ({reason})", target) from None
         problem = resource_problem(exc)
         if problem is not None:
-            raise ConceptVAEError(problem, target) from None
+            raise ConceptVAEError(_hide(problem, tmp_path, target), target) from None
         raise
     # Make the rename itself durable; not every filesystem supports it.
     with contextlib.suppress(OSError):
@@ -75,6 +76,12 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+
+
+def _hide(text: str, tmp: Path, target: Path) -> str:
+    """A library's message (h5py's names the file it was writing) with the temp file,
+    which is gone by now, replaced by the target the user asked for."""
+    return text.replace(str(tmp), str(target)).replace(tmp.name, target.name)
 
 
 def _make_parents(parent: Path) -> list[Path]:

@@ -63,13 +63,24 @@ def image_keys(keys: Sequence[KeySpec]) -> list[Path]:
     return [v for kind, v in map(parse_key, keys) if kind == "image"]  # type: ignore[misc]
 
 
-def keyframe_latents(model: VAEModel, keys: Sequence[KeySpec]) -> np.ndarray:
-    """Latents (K, D) for keyframes; all images are encoded in one batch."""
+def keyframe_latents(
+    model: VAEModel, keys: Sequence[KeySpec], *, align: bool = True, face: str | int = "largest"
+) -> np.ndarray:
+    """Latents (K, D) for keyframes; all images are encoded in one batch.
+
+    For a face model, a photograph keyframe is its largest face (or face number
+    ``face``), aligned as in training; ``align=False`` takes images as crops.
+    """
+    from .faces.inputs import model_views
+
     parsed = [parse_key(k) for k in keys]
     out = np.zeros((len(parsed), model.latent_dim), np.float32)
     images = [(i, v) for i, (kind, v) in enumerate(parsed) if kind == "image"]
     if images:
-        z = model.encode([v for _, v in images])
+        cfg = model.config
+        views = model_views([v for _, v in images], model.meta, cfg.image_size, cfg.channels,
+                            align=align, face=face)  # fmt: skip
+        z = model.encode(views)
         for (i, _), zi in zip(images, z):
             out[i] = zi
     for i, (kind, v) in enumerate(parsed):

@@ -404,7 +404,14 @@ def strip_picture(
 def tile(image: np.ndarray, cell: int, rgb: bool = False) -> np.ndarray:
     """A float image -> uint8 (cell, cell, 1 or 3), so rows of any size tile together."""
     im = array_to_pil(image)
-    if im.size != (cell, cell):
+    if im.size[0] != im.size[1]:
+        # A photograph keeps its shape: fitted into the square cell on white.
+        fit = cell / max(im.size)
+        small = im.resize((max(1, round(im.size[0] * fit)), max(1, round(im.size[1] * fit))),
+                          Image.LANCZOS)  # fmt: skip
+        im = Image.new(im.mode, (cell, cell), 255 if im.mode == "L" else (255, 255, 255))
+        im.paste(small, ((cell - small.size[0]) // 2, (cell - small.size[1]) // 2))
+    elif im.size != (cell, cell):
         im = im.resize((cell, cell), Image.LANCZOS)
     arr = np.asarray(im.convert("RGB" if rgb else "L"))
     return arr if rgb else arr[..., None]

@@ -400,7 +400,13 @@ def key_latents(prepared: Prepared) -> np.ndarray:
     z = np.zeros((len(keys), model.latent_dim), np.float32)
     with_image = [k for k in keys if k.image is not None]
     if with_image:
-        z[[k.index for k in with_image]] = model.encode([k.image for k in with_image])
+        from .faces.inputs import model_views
+
+        # A photograph keyframe of a face model is its largest face, aligned.
+        cfg = model.config
+        views = model_views([k.image for k in with_image], model.meta, cfg.image_size,
+                            cfg.channels)  # fmt: skip
+        z[[k.index for k in with_image]] = model.encode(views)
     for k in keys:
         if k.seed is not None:
             z[k.index] = seed_latent(k.seed, model.latent_dim, k.temperature)

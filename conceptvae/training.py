@@ -458,6 +458,8 @@ def _train(
         )
     )
     opts["image_size"], opts["channels"] = dataset.image_size, dataset.channels
+    # Read now, so a malformed face_alignment.json fails before training, not after.
+    _face_alignment(opts.get("data"), dataset.image_size)
     cfg = VAEConfig(
         image_size=dataset.image_size, channels=dataset.channels, latent_dim=opts["latent_dim"],
         arch=opts["arch"], filters=list(opts["filters"] or []), hidden=list(opts["hidden"] or []),
@@ -631,6 +633,21 @@ def weights_finite(vae) -> bool:  # noqa: ANN001
     return all(np.isfinite(w).all() for w in vae.get_weights())
 
 
+def _face_alignment(data: Any, image_size: int) -> dict | None:
+    """A folder made by ``conceptvae align-faces`` holds face_alignment.json: the
+    model trained on it records that alignment (at its own image size), which
+    makes it a face model that finds and aligns faces in photographs."""
+    if not isinstance(data, (str, os.PathLike)) or not Path(data).is_dir():
+        return None
+    from .faces.align import FaceAlignment, read_alignment_file
+
+    entry = read_alignment_file(data)
+    if entry is None:
+        return None
+    found = FaceAlignment.from_meta({"face_alignment": entry})
+    return found.scaled(image_size).to_meta() if found is not None else None
+
+
 def _save_model(
     out: Path,
     vae,
@@ -675,6 +692,9 @@ def _save_model(
         "conceptvae_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }  # fmt: skip
+    alignment = _face_alignment(opts.get("data"), cfg.image_size)
+    if alignment is not None:
+        meta["face_alignment"] = alignment
     files.write_meta(out, meta)
     atomic_write_json(out / files.HISTORY, history)
     if export:

@@ -189,3 +189,18 @@ def test_a_run_directory_is_locked_while_training(runner, tiny_model, npz_data, 
         os.close(fd)
     assert "another `conceptvae train` is using this run directory" in line
     assert snapshot(run) == state_before
+
+
+def test_write_errors_name_the_target_never_the_temp_file(tmp_path):
+    """h5py's messages name the file it was writing: the hidden temp file, gone by the
+    time the user reads the error. The line names the target instead."""
+    from conceptvae.errors import ConceptVAEError
+    from conceptvae.io import atomic_path
+
+    target = tmp_path / "concepts.h5"
+    with pytest.raises(ConceptVAEError) as err:
+        with atomic_path(target, suffix=".h5") as tmp:
+            raise OSError(errno.ENOSPC, f"file write failed: filename = '{tmp}', No space left")
+    assert err.value.path == str(target)
+    assert "/." not in str(err.value) and str(target) in str(err.value)
+    assert list(tmp_path.iterdir()) == []  # the temp file is gone

@@ -324,3 +324,21 @@ def test_benchmarks_find_the_shared_data_beside_the_repository():
         assert Path(_benchmark(name).DATA) == shared / "mnist.npz"
     text = "".join(p.read_text() for p in (REPO / "benchmarks").glob("*.py"))
     assert "/work/" not in text
+
+
+def test_the_reexport_hint_works_as_written(runner, tmp_path, tiny_model):
+    """A corrupt flatbuffer's error says `conceptvae export`; that command re-creates it."""
+    from conceptvae import load_model
+    from conceptvae.errors import ModelError
+
+    model = tmp_path / "m"
+    shutil.copytree(tiny_model, model)
+    (model / "encoder.tflite").write_bytes(b"not a flatbuffer" * 64)
+    with pytest.raises(ModelError, match="re-create it with `conceptvae export`"):
+        load_model(model, backend="litert").encode(np.zeros((1, 16, 16, 1), np.float32))
+    r = invoke(runner, "export", model)
+    assert r.exit_code == 0 and "verified against Keras" in r.stdout, r.output
+    z = load_model(model, backend="litert").encode(np.zeros((1, 16, 16, 1), np.float32))
+    assert z.shape == (1, 4)
+    r = invoke(runner, "export", model)  # now usable: left alone
+    assert r.exit_code == 0 and "already has its flatbuffers" in r.stdout

@@ -34,7 +34,7 @@ ENCODER_OUTPUTS = ("z_mean", "z_log_var")
 DECODER_INPUT = "z"
 DECODER_OUTPUT = "image"
 
-REEXPORT_HINT = "re-create it with `conceptvae export --force`"
+REEXPORT_HINT = "re-create it with `conceptvae export`"
 
 
 def default_threads() -> int:

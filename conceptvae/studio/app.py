@@ -120,11 +120,15 @@ def edit_request(data: dict[str, Any]) -> EditRequest:
     amounts = data.get("amounts", {})
     if not isinstance(amounts, dict) or len(amounts) > 256:
         raise StudioError("'amounts' must be an object of concept name -> number")
+    align = data.get("align", True)
+    if not isinstance(align, bool):
+        raise StudioError("'align' must be true or false")
     return EditRequest(
         model=_str(data, "model"),
         image=_str(data, "image"),
         mode=_str(data, "mode"),
         amounts={str(k): _number(v, f"amount of {str(k)[:64]!r}") for k, v in amounts.items()},
+        align=align,
     )
 
 

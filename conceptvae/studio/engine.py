@@ -104,6 +104,9 @@ class EditRequest:
     image: str
     mode: str
     amounts: dict[str, float] = field(default_factory=dict)  # concept or class name -> amount
+    # A face model finds the faces of a photograph unless this is False (the
+    # picture itself is taken as an aligned crop, as `--no-align` does).
+    align: bool = True
 
 
 @dataclass
@@ -368,7 +371,8 @@ class Studio:
         im = self.image(req.image)
         with self._lock, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the shell warning is shown by the CLI, not here
-            result = edit(m.model, [im.proxy()], args, mode=req.mode, library=m.library)
+            result = edit(m.model, [im.proxy()], args, mode=req.mode, library=m.library,
+                          align=req.align)  # fmt: skip
         return _bmp(result.pil()[0])
 
     def render(self, req: EditRequest) -> tuple[bytes, str]:
@@ -385,7 +389,7 @@ class Studio:
         try:
             with self._lock, warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                edit_files(m.model, [im.path], args, out=out, mode=req.mode)
+                edit_files(m.model, [im.path], args, out=out, mode=req.mode, align=req.align)
             data = out.read_bytes()
         finally:
             out.unlink(missing_ok=True)
@@ -400,7 +404,9 @@ class Studio:
         args = self._concept_args(m, req.amounts)
         im = self.image(req.image)
         options = [("concepts", a) for a in args]
-        options += [("mode", req.mode), ("model", m.spec), ("out", _output_name(im))]
+        options += [("mode", req.mode), ("model", m.spec)]
+        options += [] if req.align else [("align=False", "")]
+        options += [("out", _output_name(im))]
         return self._spell("edit", [_shown(im)], options)
 
     def _spell(self, verb: str, args: list[str], options: list[tuple[str, str]]) -> str:
@@ -409,7 +415,7 @@ class Studio:
             raise StudioError("this studio was started without a command line to spell")
         parts = ["conceptvae", verb, *args]
         for name, value in options:
-            parts += [self.flag(name), value]
+            parts += [self.flag(name), value] if value != "" else [self.flag(name)]
         return shlex.join(parts)
 
     # -- morphs ----------------------------------------------------------------
