@@ -12,8 +12,9 @@ from .options import FaceChoice, overwrite_option
 @click.command()
 @click.argument("photos", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True,
-              help="Print a JSON list per photo: one object per face with box [x, y, w, h] "
-              "(original pixels), score and the five landmarks.")  # fmt: skip
+              help="Print JSON: a list with one object per face (box [x, y, w, h] in the "
+              "photo's pixels, score, the five landmarks); several photos: an object "
+              "mapping each path to its list.")  # fmt: skip
 @click.option("--out", "-o", metavar="OUT",
               help="Draw the faces: an image file (one photo) or DIR/ (several).")  # fmt: skip
 @overwrite_option

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 import warnings
 
@@ -146,8 +147,18 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 def error_line(problem: object) -> str:
     """``Error: ...`` on exactly one line, even when a file name or a key in the
-    message holds a newline (those are shown escaped, as \\n)."""
-    return f"Error: {_escape_newlines(problem)}"
+    message holds a newline (those are shown escaped, as \\n), and of readable
+    length even when it quotes a hostile value (a 5,000-digit number)."""
+    return f"Error: {_shorten(_escape_newlines(problem))}"
+
+
+_LONG_RUN = re.compile(r"\S{300,}")
+
+
+def _shorten(text: str) -> str:
+    return _LONG_RUN.sub(
+        lambda m: f"{m.group()[:60]}...({len(m.group()):,} characters)...{m.group()[-20:]}", text
+    )
 
 
 def _escape_newlines(text: object) -> str:

@@ -217,3 +217,18 @@ def test_align_faces_folder_for_training(runner, photo, tmp_path) -> None:
 
     assert _face_alignment(out, 64)["image_size"] == 64
     assert _face_alignment(src, 64) is None
+
+
+def test_the_photo_path_never_imports_tensorflow(photo, tmp_path) -> None:
+    from conftest import run_cli_reporting_imports
+
+    path, _ = photo
+    commands = [
+        ["faces", str(path), "--json"],
+        ["edit", str(path), "-c", "smile", "-m", "faces", "-o", str(tmp_path / "e.png")],
+    ]
+    proc, codes, heavy = run_cli_reporting_imports(commands, ("tensorflow", "keras"))
+    assert codes == [0, 0], proc.stderr
+    assert heavy == [], "the face path imported " + ", ".join(heavy[:5])
+    assert "XNNPACK" not in proc.stderr  # the runtime's INFO line is kept off the terminal
+    assert (tmp_path / "e.png").is_file()

@@ -204,3 +204,9 @@ def test_write_errors_name_the_target_never_the_temp_file(tmp_path):
     assert err.value.path == str(target)
     assert "/." not in str(err.value) and str(target) in str(err.value)
     assert list(tmp_path.iterdir()) == []  # the temp file is gone
+
+
+def test_error_lines_quoting_a_hostile_value_stay_readable(runner, tiny_model):
+    big = "9" * 5000
+    line = _one_error(invoke(runner, "sample", "-m", tiny_model, "--seed", big, "-o", "s.png"))
+    assert len(line) < 400 and "characters)" in line

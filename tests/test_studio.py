@@ -125,6 +125,7 @@ def test_preview_moves_with_the_amount_and_render_is_the_cli_bytes(studio, tmp_p
     argv = shlex.split(cmd["command"])
     assert argv[:3] == ["conceptvae", "edit", "my photo.png"]
     assert "smile=1.25" in argv and "pc2=-0.5" in argv and argv[-2:] == ["-o", "myphoto_edited.png"]
+    assert "--no-align" in argv
     subprocess.run([sys.executable, "-m", "conceptvae", *argv[1:]], cwd=tmp_path, check=True,
                    capture_output=True)  # fmt: skip
     assert (tmp_path / "myphoto_edited.png").read_bytes() == rendered
@@ -374,3 +375,76 @@ def test_every_mode_downloads_the_bytes_of_its_command(studio, tmp_path, mode) -
     subprocess.run([sys.executable, "-m", "conceptvae", *argv[1:]], cwd=tmp_path, check=True,
                    capture_output=True)  # fmt: skip
     assert (tmp_path / "p_edited.png").read_bytes() == rendered
+
+
+def face_photo(seed: int = 0) -> Image.Image:
+    """A colour picture with the two example faces set into it (as tests/facephotos.py
+    makes them for the faces tests): face-1 on the left, face-2 larger on the right."""
+    from facephotos import FACES, Placement, scene
+
+    return Image.fromarray(scene(640, 400, [Placement(FACES[0], (170, 200), 2.0, 0.0),
+                                            Placement(FACES[1], (450, 190), 2.6, 0.0)], seed))
+
+
+def test_faces_in_a_photo_are_found_shown_and_edited_as_the_cli_does(studio, tmp_path) -> None:  # noqa: ANN001
+    im = face_photo()
+    im.save(tmp_path / "two.png")
+    status, info = upload(studio, png_bytes(im), "two.png")
+    assert status == 200
+    status, found = studio.json(f"/api/images/{info['id']}/faces?model=faces")
+    assert status == 200 and found["photo"] and [f["number"] for f in found["faces"]] == [1, 2]
+    (x1, y1, w1, h1), (x2, _, w2, _) = (f["box"] for f in found["faces"])
+    assert x1 < 170 / 640 < x1 + w1 and y1 < 200 / 400 < y1 + h1 and x2 < 450 / 640 < x2 + w2
+    assert w2 > w1  # face-2 was set in larger
+    # The digits model finds no faces: it is no face model.
+    assert studio.json(f"/api/images/{info['id']}/faces?model=digits")[1] == {
+        "face_model": False, "photo": False, "faces": []}
+
+    body = {"model": "faces", "image": info["id"], "mode": "detail", "amounts": {"smile": 2}}
+    base = np.asarray(im, np.int16)
+    for face, changed_left, changed_right in [("all", True, True), ("1", True, False),
+                                              ("largest", False, True)]:  # fmt: skip
+        status, _, raw = studio.request("/api/preview", {**body, "face": face})
+        assert status == 200
+        out = np.asarray(Image.open(io.BytesIO(raw)).convert("RGB"), np.int16)
+        assert out.shape == base.shape  # the whole photograph comes back (at most 512 px short side)
+        diff = np.abs(out - base).sum(-1)
+        assert (diff[:, :320].max() > 0) == changed_left and (diff[:, 320:].max() > 0) == changed_right, face
+
+    status, _, rendered = studio.request("/api/render", {**body, "face": "2"})
+    argv = shlex.split(studio.json("/api/command", {**body, "face": "2"})[1]["command"])
+    assert argv[argv.index("--face") + 1] == "2"
+    subprocess.run([sys.executable, "-m", "conceptvae", *argv[1:]], cwd=tmp_path, check=True,
+                   capture_output=True)  # fmt: skip
+    assert (tmp_path / "two_edited.png").read_bytes() == rendered
+
+    # A morph from the photograph starts at its largest face, as `conceptvae morph` does.
+    morph = {"model": "faces", "keys": [info["id"], "seed:1"], "frames": 4, "format": "gif"}
+    status, _, gif = studio.request("/api/morph", morph)
+    assert status == 200 and gif[:6] == b"GIF89a"
+
+    # What the page can get wrong is refused in one line.
+    status, err = studio.json("/api/preview", {**body, "face": "3"})
+    assert status == 400 and "face 3 asked for, but 2 faces found" in err["error"]
+    status, err = studio.json("/api/preview", {**body, "face": "left"})
+    assert status == 400 and "face must be all, largest or a face number" in err["error"]
+
+
+def test_a_photo_without_faces_needs_the_whole_image_choice(studio) -> None:  # noqa: ANN001
+    status, info = upload(studio, png_bytes(photo(200, 200, seed=5)), "wall.png")
+    status, found = studio.json(f"/api/images/{info['id']}/faces?model=faces")
+    assert found == {"face_model": True, "photo": True, "faces": []}
+    body = {"model": "faces", "image": info["id"], "mode": "detail", "amounts": {"smile": 1}}
+    status, err = studio.json("/api/preview", body)
+    assert status == 400 and "no face found" in err["error"]
+    assert studio.request("/api/preview", {**body, "align": False})[0] == 200
+
+
+@pytest.mark.parametrize(("fmt", "media", "magic"), [("webp", "image/webp", b"WEBP"),
+                                                     ("mp4", "video/mp4", b"ftyp")])  # fmt: skip
+def test_morph_webp_and_mp4(studio, fmt, media, magic) -> None:  # noqa: ANN001
+    body = {"model": "digits", "keys": ["example:digit-3", "example:digit-7"], "frames": 6,
+            "fps": 12, "size": 128, "format": fmt}  # fmt: skip
+    status, headers, data = studio.request("/api/morph", body)
+    assert status == 200 and headers["content-type"] == media and magic in data[:16]
+    assert f'filename="morph.{fmt}"' in headers["content-disposition"]

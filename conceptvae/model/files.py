@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..io import atomic_write_json, read_json
+from ..options import EDIT_MODES
 
 CONFIG = "config.json"
 WEIGHTS = "model.weights.h5"
@@ -79,9 +80,9 @@ _META_FIELDS: dict[str, tuple[str, Any]] = {
     "created": ("a text", lambda v: isinstance(v, str)),
     "conceptvae_version": ("a text", lambda v: isinstance(v, str)),
     "edit_defaults": (
-        'an object like {"mode": "detail"}',
+        f'an object like {{"mode": "detail"}} (mode one of {", ".join(EDIT_MODES)})',
         lambda v: isinstance(v, dict)
-        and v.get("mode", "decode") in ("decode", "detail"),
+        and v.get("mode", "decode") in EDIT_MODES,
     ),
 }
 
