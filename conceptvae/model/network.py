@@ -130,8 +130,10 @@ class VAE(keras.Model):
         ``labels`` (B, heads) int32, -1 unknown, feeds the --supervise heads.
         """
         z_mean, z_log_var = self.encoder(x_in, training=training)
+        # Losses in float32 whatever the compute dtype (--mixed-precision: float16).
+        z_mean, z_log_var = ops.cast(z_mean, "float32"), ops.cast(z_log_var, "float32")
         z = z_mean + ops.exp(0.5 * z_log_var) * eps
-        logits = self.decoder(z, training=training)
+        logits = ops.cast(self.decoder(z, training=training), "float32")
         recon = ops.sigmoid(logits)
         if self.vae_config.recon_loss == "bce":
             per_pixel = ops.softplus(logits) - x_target * logits
@@ -157,7 +159,7 @@ class VAE(keras.Model):
         for i, (head, spec) in enumerate(zip(self.heads, self.vae_config.supervise)):
             y = labels[:, i]
             known = ops.cast(y >= 0, "float32")
-            logits = head(z)
+            logits = ops.cast(head(z), "float32")
             if spec["kind"] == "class":
                 ce = keras.losses.sparse_categorical_crossentropy(
                     ops.maximum(y, 0), logits, from_logits=True
@@ -181,9 +183,17 @@ class VAE(keras.Model):
         import tensorflow as tf
 
         x_in, x_target, eps, labels = data
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
             terms = self.losses_for(x_in, x_target, eps, labels, training=True)
-        grads = tape.gradient(terms["loss"], self.trainable_weights)
+            loss = terms["loss"]
+            if replicas > 1:
+                # Each replica holds an equal slice of the global batch and the
+                # gradients are summed: 1/replicas makes it the global mean's.
+                loss = loss / replicas
+            # A no-op except under mixed precision (LossScaleOptimizer).
+            loss = self.optimizer.scale_loss(loss)
+        grads = tape.gradient(loss, self.trainable_weights)
         self.optimizer.apply(grads, self.trainable_weights)
         return self._track(terms)
 
