@@ -53,7 +53,9 @@ print(json.dumps({"one": [one.metrics, one.history], "two": [two.metrics, two.hi
 def test_mirrored_over_two_logical_cpus_matches_one_device(tmp_path):
     x = (np.random.default_rng(0).random((100, 16, 16)) > 0.6).astype(np.uint8) * 255
     data = tmp_path / "d.npz"
-    np.savez(data, x_train=x[:80], y_train=np.arange(80) % 2, x_test=x[80:], y_test=np.arange(20) % 2)
+    np.savez(
+        data, x_train=x[:80], y_train=np.arange(80) % 2, x_test=x[80:], y_test=np.arange(20) % 2
+    )
     proc = subprocess.run([sys.executable, "-c", MIRRORED, str(data), str(tmp_path)],
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -105,9 +107,7 @@ def _finish(proc: subprocess.Popen, timeout: float = 240) -> tuple[int, str, str
     return proc.returncode, out, err
 
 
-def test_two_workers_killed_resumed_then_the_model_loads_and_edits(
-    npz_data, tmp_path, runner
-):
+def test_two_workers_killed_resumed_then_the_model_loads_and_edits(npz_data, tmp_path, runner):
     """The chief killed with SIGKILL makes the other worker exit with one line;
     both restarted with --resume finish the run from the chief's checkpoint;
     only the chief wrote anything."""
@@ -140,14 +140,20 @@ def test_two_workers_killed_resumed_then_the_model_loads_and_edits(
     history = json.loads((model / files.HISTORY).read_text())
     assert len(history["loss"]) == done + 1 and "val_loss" in history
     meta = json.loads((model / files.META).read_text())
-    assert meta["training"]["distribute"] == {"strategy": "multiworker", "replicas": 2, "workers": 2}
+    assert meta["training"]["distribute"] == {
+        "strategy": "multiworker",
+        "replicas": 2,
+        "workers": 2,
+    }
     m = load_model(model)  # the LiteRT flatbuffers, as after one-device training
     assert m.encode(np.zeros((1, 16, 16, 1), np.float32)).shape == (1, 4)
     assert m.backend.name == "litert"
     r = invoke(runner, "concepts", "build", model, npz_data, "--classes", "label")
     assert r.exit_code == 0, r.output
     Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp_path / "a.png")
-    r = invoke(runner, "edit", tmp_path / "a.png", "-c", "0->1", "-m", model, "-o", tmp_path / "e.png")
+    r = invoke(
+        runner, "edit", tmp_path / "a.png", "-c", "0->1", "-m", model, "-o", tmp_path / "e.png"
+    )
     assert r.exit_code == 0, r.output
     assert (tmp_path / "e.png").is_file()
 
@@ -196,5 +202,7 @@ def test_mixed_precision_trains_a_float32_model_directory(npz_data, tmp_path, mo
     assert abs(mixed.metrics["test_mse"] - plain.metrics["test_mse"]) < 0.002
     m = load_model(tmp_path / "mp", backend="keras")
     assert all(w.dtype == np.float32 for w in m.backend.vae.get_weights())
-    assert {p.name for p in (tmp_path / "mp").iterdir()} == {p.name for p in (tmp_path / "fp").iterdir()}
+    assert {p.name for p in (tmp_path / "mp").iterdir()} == {
+        p.name for p in (tmp_path / "fp").iterdir()
+    }
     assert json.loads((tmp_path / "mp" / files.META).read_text())["training"]["mixed_precision"]
