@@ -73,7 +73,9 @@ def connect(kind: str, devices: list[str] | None = None) -> Cluster:
     """The strategy for ``kind`` (one per process: TensorFlow allows a single
     multi-worker strategy, created before anything else runs)."""
     if kind not in STRATEGIES:
-        raise ConceptVAEError(f"{param('distribute')} must be one of {', '.join(STRATEGIES)}, not {kind!r}")
+        raise ConceptVAEError(
+            f"{param('distribute')} must be one of {', '.join(STRATEGIES)}, not {kind!r}"
+        )
     key = (kind, tuple(devices or ()))
     if key not in _clusters:
         _clusters[key] = _mirrored(devices) if kind == "mirrored" else _multiworker(devices)
@@ -395,4 +397,6 @@ def lost_worker(exc: BaseException, cluster: Cluster) -> ConceptVAEError | None:
     else:
         m = re.search(r"aborted by: ([^\n]+)", text)
         why = (m.group(1) if m else text.strip().splitlines()[-1]).strip()[:160]
-    return ConceptVAEError(f"lost another worker ({why}); restart every worker with {param('resume')}")
+    return ConceptVAEError(
+        f"lost another worker ({why}); restart every worker with {param('resume')}"
+    )
