@@ -96,7 +96,7 @@ def train(data: str, out: str, labels: str | None, channels: str | None, resume:
     result = run(data, out, labels=labels, resume=resume, command=command,
                  channels=int(channels) if channels else None, **options)  # fmt: skip
     m = result.metrics
-    where = "saved" if result.chief else "the chief saved"
+    where = "saved" if result.chief else "the chief saved (on its machine)"
     click.echo(
         f"{where} {result.path}: test MSE {m['test_mse']:.5f}/pixel, ELBO {m['test_elbo']:.2f} "
         f"nats on {m['test_images']} images ({m['train_seconds']:.0f} s training)"

@@ -449,8 +449,8 @@ def train(
         plain.set_weights(vae.get_weights())
     if not writes:
         # Wait for the chief's figures, so every worker ends when the model is saved.
-        metrics = dist.share(cluster, None)
-        return TrainResult(out, cfg, ckpt.history, metrics, chief=False)
+        saved = dist.share(cluster, None)
+        return TrainResult(Path(saved["path"]), cfg, ckpt.history, saved["metrics"], chief=False)
     test = (
         dataset.test
         if dataset.test is not None
@@ -462,7 +462,7 @@ def train(
     _save_model(out, final, cfg, dataset, saved_opts, ckpt.history, metrics, command, export)
     _save_preview(out / files.PREVIEW, final, test, seed_)
     if cluster is not None:
-        dist.share(cluster, metrics)
+        dist.share(cluster, {"path": os.fspath(out), "metrics": metrics})
     return TrainResult(out, cfg, ckpt.history, metrics)
 
 

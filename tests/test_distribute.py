@@ -134,7 +134,7 @@ def test_two_workers_killed_resumed_then_the_model_loads_and_edits(npz_data, tmp
     results = [_finish(p) for p in procs]
     assert [r[0] for r in results] == [0, 0], [r[2][-2000:] for r in results]
     assert results[0][1].strip().splitlines()[-1].startswith(f"saved {model}: test MSE")
-    assert "the chief saved" in results[1][1]
+    assert f"the chief saved (on its machine) {model}: test MSE" in results[1][1]
     assert not elsewhere.exists()  # the other worker wrote nothing, anywhere
 
     history = json.loads((model / files.HISTORY).read_text())
