@@ -9,7 +9,7 @@ import sys
 import click
 
 from conceptvae.config import TrainOptions
-from conceptvae.options import ACTIVATIONS, ARCHES, RECON_LOSSES
+from conceptvae.options import ACTIVATIONS, ARCHES, RECON_LOSSES, UPSAMPLES
 
 from .options import int_list
 
@@ -65,6 +65,25 @@ D = TrainOptions()  # the library's defaults, shown in --help
 @click.option(
     "--supervise-weight", type=float, help=f"Weight of the --supervise loss [default: {D.supervise_weight:g}]."
 )
+@click.option(
+    "--upsample", type=click.Choice(UPSAMPLES),
+    help="Decoder upsampling: transposed convs, or resize + conv (no checkerboard) "
+    "[default: transpose].",
+)  # fmt: skip
+@click.option(
+    "--flip", is_flag=True, default=None,
+    help="Mirror a random half of each batch left-right (faces, not digits).",
+)  # fmt: skip
+@click.option(
+    "--adversarial", type=float, metavar="WEIGHT",
+    help="Train with a patch discriminator (VAE-GAN: adversarial + feature-matching loss, "
+    "scaled to this fraction of the reconstruction loss's gradient at the decoder's last "
+    "layer; the discriminator is not saved in the model) [default: 0, off].",
+)  # fmt: skip
+@click.option(
+    "--adversarial-start", type=click.IntRange(0), metavar="EPOCHS",
+    help="Epochs of plain VAE training before the discriminator joins [default: 0].",
+)  # fmt: skip
 @click.option(
     "--distribute", type=click.Choice(["mirrored", "multiworker"]),
     help="Train with tf.distribute: mirrored (this machine's GPUs, or --devices) or "

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ConceptVAEError, param
-from .options import ACTIVATIONS, ARCHES, RECON_LOSSES
+from .options import ACTIVATIONS, ARCHES, RECON_LOSSES, UPSAMPLES
 
 FORMAT_VERSION = 1
 
@@ -50,6 +50,7 @@ class VAEConfig:
     supervise: list[dict] = field(default_factory=list)
     supervise_weight: float = 10.0
     recon_loss: str = "bce"
+    upsample: str = "transpose"
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -80,6 +81,8 @@ class VAEConfig:
             raise bad(
                 f"recon_loss must be one of {', '.join(RECON_LOSSES)}, got {self.recon_loss!r}"
             )
+        if self.upsample not in UPSAMPLES:
+            raise bad(f"upsample must be one of {', '.join(UPSAMPLES)}, got {self.upsample!r}")
         if self.activation not in ACTIVATIONS:
             raise bad(
                 f"activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}"
@@ -187,6 +190,13 @@ class TrainOptions:
     val_split: float = 0.05
     seed: int = 0
     denoise: float = 0.0
+    # Faces: decoder upsampling (a VAEConfig field), left-right flips of half of
+    # each batch, and a training-only patch discriminator (weight 0: off) that
+    # joins after adversarial_start epochs (conceptvae.model.adversarial).
+    upsample: str = "transpose"
+    flip: bool = False
+    adversarial: float = 0.0
+    adversarial_start: int = 0
     image_size: int | None = None
     channels: int | None = None
     # float16 compute with float32 weights (GPU only): a choice of the run,
@@ -209,7 +219,11 @@ class TrainOptions:
             (0 <= self.seed < 2**32, "seed", "must be in [0, 2**32)"),
             (math.isfinite(self.denoise) and self.denoise >= 0, "denoise", "must be >= 0"),
             (0 <= self.val_split < 1, "val_split", "must be in [0, 1)"),
-        ]
+            (self.upsample in UPSAMPLES, "upsample", f"must be one of {', '.join(UPSAMPLES)}"),
+            (math.isfinite(self.adversarial) and 0 <= self.adversarial <= 100, "adversarial",
+             "must be in [0, 100]"),
+            (self.adversarial_start >= 0, "adversarial_start", "must be >= 0"),
+        ]  # fmt: skip
         for ok, name, problem in checks:
             if not ok:
                 raise ConceptVAEError(f"{param(name)} {problem}")

@@ -305,7 +305,7 @@ class ChiefValidation(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is None:
             return
-        self.plain.set_weights(self.model.get_weights())
+        self.plain.set_weights(self.model.network_weights())
         values: dict[str, list[float]] = {}
         for x_in, x, eps, y in self.source.epoch(0):
             terms = self.plain.losses_for(x_in, x, eps, y)

@@ -13,6 +13,10 @@ concept) and decodes. Two output modes:
   is that square crop at its own size; the parts of a non-square input outside
   the crop are not in the output). A grayscale model's change is added to every
   channel of a colour photograph, so colour is kept.
+* ``blend`` - like ``detail`` outside the region the concept changes; inside it
+  the edited decode (with the photograph's own lighting) replaces the
+  photograph, joined by a Laplacian pyramid (:mod:`conceptvae.blending`), so a
+  redrawn part (a mouth) does not keep the old one underneath.
 
 ``until=P`` chooses the amount per image: for an attribute concept, the amount
 at which the concept's stored logistic probe reaches probability P (closed
@@ -58,6 +62,7 @@ from .options import (
 from .resolve import resolve_model
 
 if TYPE_CHECKING:
+    from .blending import BlendSettings
     from .concepts.expressions import Term
     from .concepts.library import ConceptLibrary
     from .model.loaded import VAEModel
@@ -434,7 +439,47 @@ def _render(
         return list(decoded)
     start = model.decode(z)
     n = len(inputs)
+    if mode == "blend":
+        settings = blend_settings(model)
+        return [blend(inputs[j % n].crop, start[j % n], img, settings)
+                for j, img in enumerate(decoded)]  # fmt: skip
     return [detail(inputs[j % n].crop, img - start[j % n]) for j, img in enumerate(decoded)]
+
+
+def _crop_array(crop: Image.Image, channels: int) -> np.ndarray:
+    if channels == 3 and crop.mode == "L":
+        crop = crop.convert("RGB")
+    base = np.asarray(crop, np.float64)
+    return base[..., None] if base.ndim == 2 else base
+
+
+def blend_settings(model: VAEModel) -> BlendSettings:
+    """meta.json ``edit_defaults.blend`` (the model's tuned knobs), else the defaults."""
+    from .blending import BlendSettings
+
+    defaults = model.meta.get("edit_defaults") or {}
+    try:
+        return BlendSettings.from_meta(
+            defaults.get("blend") if isinstance(defaults, dict) else None
+        )
+    except ValueError as exc:
+        where = Path(model.path) / "meta.json" if model.path else None
+        raise ModelError(str(exc), where) from None
+
+
+def blend(
+    crop: Image.Image, start: np.ndarray, edited: np.ndarray, settings: BlendSettings | None = None
+) -> np.ndarray:
+    """The ``blend`` mode edit of ``crop`` from the decodes of z and z' (model size)."""
+    from .blending import blend_edit
+
+    start = np.asarray(start, np.float32)
+    start = start[..., None] if start.ndim == 2 else start
+    edited = np.asarray(edited, np.float32)
+    edited = edited[..., None] if edited.ndim == 2 else edited
+    base = _crop_array(crop, start.shape[-1]) / 255.0
+    out = blend_edit(base, start, edited, settings)
+    return (np.clip(np.rint(out * 255.0), 0.0, 255.0) / 255.0).astype(np.float32)
 
 
 def detail(crop: Image.Image, change: np.ndarray) -> np.ndarray:
@@ -531,13 +576,13 @@ def traverse(
     flat = _render(model, inputs, z.astype(np.float32), z_new, mode)
     n = len(inputs)
     cells = [[flat[c * n + r] for c in range(len(amounts))] for r in range(n)]
-    if mode == "detail":
+    if mode in ("detail", "blend"):
         shown = [
             np.asarray(i.crop, np.float32).reshape(*i.crop.size[::-1], -1) / 255 for i in inputs
         ]
     else:
         shown = [i.x for i in inputs]
-    title = ", ".join(a.label for a in args) + ("  (detail)" if mode == "detail" else "")
+    title = ", ".join(a.label for a in args) + (f"  ({mode})" if mode != "decode" else "")
     names = [i.name for i in inputs]
     cell = size or _cell_size(model, inputs, mode)
     from .render import strip_picture  # drawing (ImageDraw, fonts) only for strips
@@ -547,7 +592,7 @@ def traverse(
 
 
 def _cell_size(model: VAEModel, inputs: list[_Input], mode: str) -> int:
-    if mode == "detail":
+    if mode in ("detail", "blend"):
         return max(MIN_CELL, min(MAX_DETAIL_CELL, *(i.crop.size[0] for i in inputs)))
     return max(MIN_CELL, model.config.image_size)
 

@@ -11,10 +11,14 @@ BACKENDS = ("auto", "keras", "litert")
 ARCHES = ("conv", "dense")
 RECON_LOSSES = ("bce", "mse")
 ACTIVATIONS = ("relu", "swish", "gelu", "leaky_relu", "elu")
+# How the conv decoder doubles its resolution: "transpose" (stride-2 transposed
+# convs, the original networks) or "resize" (nearest-neighbour upsampling, then
+# a 3x3 conv: no checkerboard from uneven kernel overlap, Odena et al. 2016).
+UPSAMPLES = ("transpose", "resize")
 MAX_SIZE = 4096  # pixels per side of an output picture or frame (--size)
 
 # -- editing ---------------------------------------------------------------------
-EDIT_MODES = ("decode", "detail")
+EDIT_MODES = ("decode", "detail", "blend")
 # Amount 1 is one typical difference between images without and with a concept;
 # beyond a hundred of those the latent is nowhere near the data, so it is a typo.
 MAX_AMOUNT = 100.0

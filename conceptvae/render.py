@@ -3,16 +3,19 @@
 Pure drawing with Pillow (no plotting library, no model): arrays and labels in,
 PIL images out. The domain modules build their pictures here and the commands
 write them. One font helper (:func:`font`, :func:`text_width`) serves them all.
-Layouts: :func:`grid` (tiles with row/column labels: strips, sample grids,
+Layouts: :func:`layout` is the one routine that sets tiles on a page and letters them,
+in three looks: :func:`grid` (row/column labels: strips, sample grids,
 previews), :func:`captioned_grid` (a caption under every tile: the analogy
-diagram), :func:`sheet` (a figure with ticks and axis captions: latent grids,
-sample sheets), :func:`plot_points` (a scatter plot with axes and a legend).
+diagram) and :func:`sheet` (a figure with ticks and axis captions: latent
+grids, sample sheets). :func:`plot_points` draws a scatter plot with axes and a
+legend.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -48,6 +51,117 @@ def text_width(font: ImageFont.ImageFont, text: str) -> int:
     return int(box[2] - box[0])
 
 
+@dataclass(frozen=True)
+class Layout:
+    """How :func:`layout` sets tiles and letters them: the three looks below."""
+
+    font_size: int = 11
+    rgb: bool = False  # always RGB; else grayscale unless a tile is in colour
+    ink: tuple[int, int, int] | None = None  # None: black
+    label_ink: tuple[int, int, int] | None = None  # row and column labels; None: ink
+    title_band: int = 18  # height above the tiles when there is a title
+    title_at: tuple[int, int] | None = None  # None: (pad + 2, 3)
+    title_room: tuple[int, int] | None = None  # (extra, pads): widen to fit the title
+    top_pad: bool = False  # a pad above the tiles even without a title
+    right_pad: bool = False
+    center: bool = False  # centre the tiles when the title widens the canvas
+    row_label_gap: int = 6  # the row-label band is the widest label plus this
+    row_labels_right: bool = False  # right-aligned against the tiles (else at x = 3)
+    col_labels_below: bool = False  # under the tiles, thinned so none overlap (else above)
+
+
+GRID = Layout()
+CAPTIONED = Layout(title_room=(4, 2))
+FIGURE = Layout(
+    font_size=12, rgb=True, ink=INK, label_ink=MUTED, title_band=22, title_at=(6, 5),
+    title_room=(12, 0), top_pad=True, right_pad=True, center=True, row_label_gap=8,
+    row_labels_right=True, col_labels_below=True,
+)  # fmt: skip
+
+
+def layout(
+    tiles: Sequence[Image.Image | None],
+    ncols: int,
+    style: Layout = GRID,
+    pad: int = 2,
+    title: str | None = None,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    captions: Sequence[str] | None = None,
+    x_caption: str | None = None,
+    y_caption: str | None = None,
+) -> Image.Image:
+    """The one layout routine: tiles row by row (``None`` leaves a cell blank) with
+    an optional title, row labels, column labels, a caption under each tile and
+    axis captions, drawn in ``style``."""
+    present = [im for im in tiles if im is not None]
+    if not present:
+        raise ValueError("a layout needs at least one image")
+    f = font(style.font_size)
+    w = max(im.size[0] for im in present)
+    h = max(im.size[1] for im in present)
+    nrows = -(-len(tiles) // ncols)
+    rl, cl, caps = list(row_labels or []), list(col_labels or []), list(captions or [])
+    cap_h = 14 if any(caps) else 0
+    cw = max([w, *(text_width(f, c) + 4 for c in caps if c)])
+    left = (max(text_width(f, s) for s in rl) + style.row_label_gap) if rl else 0
+    left += 16 if y_caption else 0
+    title_h = style.title_band if title else (pad if style.top_pad else 0)
+    above = 16 if cl and not style.col_labels_below else 0
+    below = (16 if cl and style.col_labels_below else 0) + (16 if x_caption else 0)
+    y_tiles = title_h + above + pad
+    grid_w = ncols * (cw + pad) + pad
+    width = left + grid_w + (pad if style.right_pad else 0)
+    if title and style.title_room is not None:
+        extra, pads = style.title_room
+        width = max(width, text_width(f, title) + extra + pads * pad)
+    height = y_tiles + nrows * (h + cap_h + pad) + below
+    mode = "RGB" if style.rgb or any(im.mode == "RGB" for im in present) else "L"
+    white = BACKGROUND if mode == "L" else WHITE
+    black = 0 if mode == "L" else (0, 0, 0)
+    ink = style.ink or black
+    label_ink = style.label_ink or ink
+    canvas = Image.new(mode, (width, height), white)
+    draw = ImageDraw.Draw(canvas)
+    x0 = left + ((width - left - grid_w) // 2 if style.center else 0)
+    if title:
+        draw.text(style.title_at or (pad + 2, 3), title, fill=ink, font=f)
+    for i, im in enumerate(tiles):
+        r, c = divmod(i, ncols)
+        x, y = x0 + pad + c * (cw + pad), y_tiles + r * (h + cap_h + pad)
+        if im is not None:
+            canvas.paste(im.convert(mode), (x + (cw - im.size[0]) // 2, y))
+        text = caps[i] if i < len(caps) else ""
+        if text:
+            draw.text((x + (cw - text_width(f, text)) // 2, y + h + 1), text, fill=ink, font=f)
+    for r, label in enumerate(rl[:nrows]):
+        y = y_tiles + r * (h + cap_h + pad) + h // 2 - 6
+        x = left - 4 - text_width(f, label) if style.row_labels_right else 3
+        draw.text((x, y), label, fill=label_ink, font=f)
+    if cl and style.col_labels_below:
+        # Show every k-th label so neighbours never overlap.
+        step = max(1, math.ceil((max(text_width(f, s) for s in cl) + 6) / (cw + pad)))
+        y = y_tiles + nrows * (h + cap_h + pad) + 1
+        for c, label in enumerate(cl[:ncols]):
+            if c % step == 0:
+                cx = x0 + pad + c * (cw + pad) + cw // 2
+                draw.text((cx - text_width(f, label) // 2, y), label, fill=label_ink, font=f)
+    elif cl:
+        for c, label in enumerate(cl[:ncols]):
+            x = x0 + pad + c * (cw + pad) + (cw - text_width(f, label)) // 2
+            draw.text((max(x, left), title_h + 2), label, fill=label_ink, font=f)
+    if x_caption:
+        x = x0 + grid_w // 2 - text_width(f, x_caption) // 2
+        draw.text((x, height - 15), x_caption, fill=ink, font=f)
+    if y_caption:
+        label = Image.new(mode, (text_width(f, y_caption) + 4, 14), white)
+        ImageDraw.Draw(label).text((2, 0), y_caption, fill=ink, font=f)
+        label = label.rotate(90, expand=True)
+        y = title_h + (nrows * (h + cap_h + pad)) // 2 - label.size[1] // 2
+        canvas.paste(label, (1, max(title_h, y)))
+    return canvas
+
+
 def grid(
     images: np.ndarray,
     ncols: int | None = None,
@@ -59,39 +173,9 @@ def grid(
 ) -> Image.Image:
     """Tile (N, H, W, C) images row by row; optional row/column labels and a title."""
     images = np.asarray(images)
-    n = len(images)
-    ncols = ncols or int(np.ceil(np.sqrt(n)))
-    nrows = int(np.ceil(n / ncols))
+    ncols = ncols or int(np.ceil(np.sqrt(len(images))))
     tiles = [array_to_pil(im, cell) for im in images]
-    w, h = tiles[0].size
-    mode = "RGB" if any(t.mode == "RGB" for t in tiles) else "L"
-    font_ = font()
-    left = 0
-    if row_labels:
-        left = max(text_width(font_, s) for s in row_labels) + 6
-    top = 16 if col_labels else 0
-    title_h = 18 if title else 0
-    width = left + ncols * (w + pad) + pad
-    height = title_h + top + nrows * (h + pad) + pad
-    canvas = Image.new(mode, (width, height), BACKGROUND if mode == "L" else (255, 255, 255))
-    draw = ImageDraw.Draw(canvas)
-    ink = 0 if mode == "L" else (0, 0, 0)
-    if title:
-        draw.text((pad + 2, 3), title, fill=ink, font=font_)
-    for i, tile in enumerate(tiles):
-        r, c = divmod(i, ncols)
-        canvas.paste(
-            tile.convert(mode), (left + pad + c * (w + pad), title_h + top + pad + r * (h + pad))
-        )
-    if row_labels:
-        for r, label in enumerate(row_labels[:nrows]):
-            y = title_h + top + pad + r * (h + pad) + h // 2 - 6
-            draw.text((3, y), label, fill=ink, font=font_)
-    if col_labels:
-        for c, label in enumerate(col_labels[:ncols]):
-            x = left + pad + c * (w + pad) + (w - text_width(font_, label)) // 2
-            draw.text((max(x, left), title_h + 2), label, fill=ink, font=font_)
-    return canvas
+    return layout(tiles, ncols, GRID, pad, title, row_labels, col_labels)
 
 
 def captioned_grid(
@@ -107,43 +191,13 @@ def captioned_grid(
     Tiles are images (arrays as :func:`grid` takes them, or PIL images), resized
     to ``cell`` pixels square when given. Columns widen to fit their captions.
     """
-    font_ = font()
     images = [None if t is None else _as_pil(t) for t in tiles]
     if cell is not None:
         images = [
             im if im is None or im.size == (cell, cell) else im.resize((cell, cell), Image.LANCZOS)
             for im in images
         ]
-    present = [im for im in images if im is not None]
-    if not present:
-        raise ValueError("captioned_grid needs at least one image")
-    w = max(im.size[0] for im in present)
-    h = max(im.size[1] for im in present)
-    captions = list(captions or [])
-    cap_h = 14 if any(captions) else 0
-    col_w = max([w, *(text_width(font_, c) + 4 for c in captions if c)])
-    nrows = -(-len(images) // ncols)
-    title_h = 18 if title else 0
-    mode = "RGB" if any(im.mode == "RGB" for im in present) else "L"
-    white, ink = (255, 0) if mode == "L" else ((255, 255, 255), (0, 0, 0))
-    width = pad + ncols * (col_w + pad)
-    if title:
-        width = max(width, text_width(font_, title) + 2 * pad + 4)
-    canvas = Image.new(mode, (width, title_h + pad + nrows * (h + cap_h + pad)), white)
-    draw = ImageDraw.Draw(canvas)
-    if title:
-        draw.text((pad + 2, 3), title, fill=ink, font=font_)
-    for i, im in enumerate(images):
-        r, c = divmod(i, ncols)
-        x0 = pad + c * (col_w + pad)
-        y0 = title_h + pad + r * (h + cap_h + pad)
-        if im is not None:
-            canvas.paste(im.convert(mode), (x0 + (col_w - im.size[0]) // 2, y0))
-        text = captions[i] if i < len(captions) else ""
-        if text:
-            x = x0 + (col_w - text_width(font_, text)) // 2
-            draw.text((x, y0 + h + 1), text, fill=ink, font=font_)
-    return canvas
+    return layout(images, ncols, CAPTIONED, pad, title, captions=captions)
 
 
 def _as_pil(tile: np.ndarray | Image.Image) -> Image.Image:
@@ -161,54 +215,12 @@ def sheet(
     y_caption: str | None = None,
     pad: int = 2,
 ) -> Image.Image:
-    """Tiles row by row with tick labels left of rows and under columns, axis captions
+    """A figure: tiles with tick labels left of rows and under columns, axis captions
     and a title; the canvas widens to fit its text, and column labels that would
     collide are thinned out."""
-    font_ = font(12)
     tiles = [array_to_pil(im, cell) for im in np.asarray(images)]
-    w, h = tiles[0].size
-    nrows = -(-len(tiles) // ncols)
-    rl = list(row_labels or [])
-    cl = list(col_labels or [])
-    left = (max((text_width(font_, s) for s in rl), default=0) + 8) if rl else 0
-    left += 16 if y_caption else 0
-    top = 22 if title else pad
-    bottom = (16 if cl else 0) + (16 if x_caption else 0)
-    grid_w = ncols * (w + pad) + pad
-    width = max(left + grid_w + pad, (text_width(font_, title) + 12) if title else 0)
-    height = top + nrows * (h + pad) + pad + bottom
-    canvas = Image.new("RGB", (width, height), WHITE)
-    draw = ImageDraw.Draw(canvas)
-    x0 = left + (width - left - grid_w) // 2
-    if title:
-        draw.text((6, 5), title, fill=INK, font=font_)
-    for i, tile in enumerate(tiles):
-        r, c = divmod(i, ncols)
-        canvas.paste(tile.convert("RGB"), (x0 + pad + c * (w + pad), top + pad + r * (h + pad)))
-    for r, label in enumerate(rl[:nrows]):
-        y = top + pad + r * (h + pad) + h // 2 - 6
-        draw.text((left - 4 - text_width(font_, label), y), label, fill=MUTED, font=font_)
-    if cl:
-        # Show every k-th label so neighbours never overlap.
-        widest = max(text_width(font_, s) for s in cl) + 6
-        step = max(1, math.ceil(widest / (w + pad)))
-        y = top + nrows * (h + pad) + pad + 1
-        for c, label in enumerate(cl[:ncols]):
-            if c % step == 0:
-                cx = x0 + pad + c * (w + pad) + w // 2
-                draw.text((cx - text_width(font_, label) // 2, y), label, fill=MUTED, font=font_)
-    if x_caption:
-        y = height - 15
-        draw.text((x0 + grid_w // 2 - text_width(font_, x_caption) // 2, y), x_caption, fill=INK,
-                  font=font_)  # fmt: skip
-    if y_caption:
-        tw = text_width(font_, y_caption) + 4
-        label = Image.new("RGB", (tw, 14), WHITE)
-        ImageDraw.Draw(label).text((2, 0), y_caption, fill=INK, font=font_)
-        label = label.rotate(90, expand=True)
-        y = top + (nrows * (h + pad)) // 2 - label.size[1] // 2
-        canvas.paste(label, (1, max(top, y)))
-    return canvas
+    return layout(tiles, ncols, FIGURE, pad, title, row_labels, col_labels,
+                  x_caption=x_caption, y_caption=y_caption)  # fmt: skip
 
 
 def sample_sheet(

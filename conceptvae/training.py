@@ -72,6 +72,7 @@ class BatchSource:
         shuffle: bool = True,
         cache: np.ndarray | None = None,
         labels: np.ndarray | None = None,
+        flip: bool = False,
     ) -> None:
         self.dataset = dataset
         self.indices = indices
@@ -81,6 +82,7 @@ class BatchSource:
         self.denoise = denoise
         self.shuffle = shuffle
         self.cache = cache  # uint8 images for exactly `indices`, in that order
+        self.flip = flip  # mirror a seeded half of each batch (left-right)
         self._orders: dict[int, np.ndarray] = {}
         self.drop_remainder = False  # distributed epochs hold whole global batches only
         # (len(indices), heads) int32 codes for --supervise, -1 unknown
@@ -108,6 +110,9 @@ class BatchSource:
         else:
             raw = self.dataset.load(self.indices[np.sort(pos)])
         x = raw.astype(np.float32) * np.float32(1 / 255)
+        if self.flip:
+            mirror = _rng(self.seed, 6, epoch, b).random(whole)[rows] < 0.5
+            x[mirror] = x[mirror, :, ::-1]
         # Noise is drawn for the whole global batch, so a slice sees what it would on one device.
         eps = _rng(self.seed, 2, epoch, b).standard_normal((whole, self.latent_dim), np.float32)
         eps = eps[rows]
@@ -234,6 +239,9 @@ def _cache_split(dataset: Dataset, indices: np.ndarray) -> np.ndarray | None:
 def save_checkpoint(path: Path, vae, state: dict[str, Any]) -> None:  # noqa: ANN001
     arrays = {f"w{i}": w for i, w in enumerate(vae.get_weights())}
     arrays.update({f"o{i}": np.asarray(v) for i, v in enumerate(vae.optimizer.variables)})
+    d_opt = getattr(vae, "d_optimizer", None)  # a training-only discriminator's Adam
+    if d_opt is not None:
+        arrays.update({f"p{i}": np.asarray(v) for i, v in enumerate(d_opt.variables)})
     arrays["state"] = np.array(json.dumps(state))
     with atomic_path(path, suffix=".npz") as tmp:
         with open(tmp, "wb") as fh:
@@ -264,9 +272,14 @@ def restore_checkpoint(path: Path, vae) -> None:  # noqa: ANN001
             vae.set_weights(weights)
             if getattr(vae, "optimizer", None) is None:  # an uncompiled copy takes the weights
                 return
-            vae.optimizer.build(vae.trainable_variables)
+            vae.optimizer.build(vae.generator_variables)
             for i, var in enumerate(vae.optimizer.variables):
                 var.assign(npz[f"o{i}"])
+            d_opt = getattr(vae, "d_optimizer", None)
+            if d_opt is not None:
+                d_opt.build(vae.discriminator.trainable_variables)
+                for i, var in enumerate(d_opt.variables):
+                    var.assign(npz[f"p{i}"])
     except (KeyError, ValueError, OSError) as exc:
         raise ConceptVAEError(
             f"checkpoint does not match this model ({type(exc).__name__}); start a new run", path
@@ -344,6 +357,11 @@ def train(
         opts, state = dist.agree(cluster, lambda: _resolve_options(out, resume, given))
     TrainOptions.from_dict(opts).validate()
     mixed = bool(opts.get("mixed_precision"))
+    adversarial_weight = float(opts.get("adversarial") or 0.0)
+    if adversarial_weight > 0 and (cluster is not None or mixed):
+        # Its own train step (two optimizers) scales neither by the replicas nor the loss.
+        what = "distribute" if cluster is not None else "mixed_precision"
+        raise ConceptVAEError(f"{param('adversarial')} trains on one device, without {param(what)}")
     if mixed:
         dist.check_mixed_precision()
     writes = cluster is None or cluster.chief
@@ -363,6 +381,7 @@ def train(
         activation=opts["activation"], beta=float(opts["beta"]), recon_loss=opts["recon_loss"],
         supervise=supervision_spec(dataset, opts.get("supervise") or []),
         supervise_weight=float(opts.get("supervise_weight", 10.0)),
+        upsample=opts.get("upsample", "transpose"),
     )  # fmt: skip
     if len(dataset) < 2:
         raise ConceptVAEError("need at least 2 images to train", dataset.name)
@@ -379,7 +398,8 @@ def train(
         dist.check_batch(cluster, bs, len(train_idx))
     codes = label_codes(dataset, cfg.supervise)
     train_src = BatchSource(dataset, train_idx, bs, cfg.latent_dim, seed_, opts["denoise"],
-                            cache=_cache_split(dataset, train_idx), labels=codes[train_idx])  # fmt: skip
+                            cache=_cache_split(dataset, train_idx), labels=codes[train_idx],
+                            flip=bool(opts.get("flip")))  # fmt: skip
     val_src = None
     if len(val_idx):
         val_src = BatchSource(dataset, val_idx, bs, cfg.latent_dim, seed_ + 1, opts["denoise"],
@@ -391,7 +411,13 @@ def train(
     keras.utils.set_random_seed(seed_)
     scope = cluster.strategy.scope() if cluster is not None else contextlib.nullcontext()
     with scope, dist.precision(mixed):
-        vae = build_vae(cfg)
+        if adversarial_weight > 0:
+            from .model.adversarial import build_adversarial_vae
+
+            start = int(opts.get("adversarial_start") or 0) * len(train_src)
+            vae = build_adversarial_vae(cfg, adversarial_weight, start)
+        else:
+            vae = build_vae(cfg)
         vae.compile(optimizer=keras.optimizers.Adam(learning_rate=float(opts["lr"])))
         start_epoch, history = 0, {}
         if state is not None:
@@ -417,7 +443,7 @@ def train(
     validation = val_src if cluster is None else None
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     if start_epoch < total_epochs:
         try:
             with dist.fitting(cluster, vae):
@@ -444,9 +470,9 @@ def train(
             raise TrainingInterrupted(
                 f"interrupted after {done} finished epoch(s); {again}", out
             ) from None
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     if plain is not None:
-        plain.set_weights(vae.get_weights())
+        plain.set_weights(vae.network_weights())
     if not writes:
         # Wait for the chief's figures, so every worker ends when the model is saved.
         saved = dist.share(cluster, None)
@@ -458,6 +484,9 @@ def train(
     )
     metrics = evaluate(final, test, seed_)
     metrics["train_seconds"] = round(seconds, 2)
+    # CPU time of every thread (wall time on a shared machine says little); this
+    # session's part only when resumed: the history's per-epoch "cpu_seconds" add up.
+    metrics["train_cpu_seconds"] = round(cpu, 2)
     metrics["epochs"] = total_epochs
     _save_model(out, final, cfg, dataset, saved_opts, ckpt.history, metrics, command, export)
     _save_preview(out / files.PREVIEW, final, test, seed_)
@@ -512,15 +541,16 @@ class _EpochCheckpoint(keras.callbacks.Callback):
         self.path, self.options = path, options
         self.history = {k: list(v) for k, v in history.items()}
         self.epoch = 0
-        self._t = 0.0
+        self._t = self._cpu = 0.0
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch = epoch
-        self._t = time.perf_counter()
+        self._t, self._cpu = time.perf_counter(), time.process_time()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = dict(logs or {})
         logs["seconds"] = time.perf_counter() - self._t
+        logs["cpu_seconds"] = time.process_time() - self._cpu
         for k, v in logs.items():
             self.history.setdefault(k, []).append(round(float(v), 6))
         self.epoch = epoch + 1
@@ -544,11 +574,11 @@ def _save_model(
     command: str | None,
     export: bool = True,
 ) -> None:  # noqa: ANN001
-    save_weights(vae, out)
+    plain = save_weights(vae, out)
     cfg.save(out / files.CONFIG)
     meta = {
-        "fingerprint": files.weights_fingerprint(vae.get_weights()),
-        "parameters": int(vae.count_params()),
+        "fingerprint": files.weights_fingerprint(plain.get_weights()),
+        "parameters": int(plain.count_params()),
         "data": {"source": dataset.name, "images": len(dataset), "fingerprint": dataset.fingerprint(),
                  "labels": sorted(dataset.labels)},
         "training": {k: v for k, v in opts.items() if k not in ("data", "labels")},
@@ -563,18 +593,22 @@ def _save_model(
     if export:
         from .model.export import export_vae
 
-        export_vae(vae, out)
+        export_vae(plain, out)
 
 
-def save_weights(vae, out: Path) -> None:  # noqa: ANN001
-    # A compiled model would also write the optimizer's two moments per weight,
-    # tripling the file; resuming reads checkpoint.npz, so the weights file
-    # holds the network alone.
+def save_weights(vae, out: Path):  # noqa: ANN001, ANN201
+    """Write the network alone and return it as a plain, uncompiled VAE.
+
+    A compiled model would also write the optimizer's two moments per weight,
+    tripling the file (resuming reads checkpoint.npz), and training-only parts
+    (a discriminator) are no part of the model.
+    """
     plain = build_vae(vae.vae_config)
-    plain.set_weights(vae.get_weights())
+    plain.set_weights(vae.network_weights())
     with atomic_path(out / files.WEIGHTS, suffix=".weights.h5") as tmp:
         tmp.unlink()
         plain.save_weights(tmp)
+    return plain
 
 
 def _save_preview(path: Path, vae, test: Dataset | _Subset, seed: int) -> None:  # noqa: ANN001

@@ -194,3 +194,19 @@ def test_sample_grid_is_labelled(runner, tiny_model, tmp_path):
     assert a[:20].min() < 100  # the title is drawn above the grid
     sheet = sample_sheet(np.zeros((10, 16, 16, 1), np.float32))
     assert sheet.size[0] < sample_sheet(np.zeros((10, 16, 16, 1)), seed=0).size[0]
+
+
+def test_one_layout_routine_draws_every_look():
+    from conceptvae.render import CAPTIONED, FIGURE, GRID, layout
+
+    a = Image.fromarray(np.full((4, 4), 10, np.uint8))
+    b = Image.fromarray(np.full((4, 4), 200, np.uint8))
+    pic = layout([a, b], 2, GRID, pad=2)
+    assert pic.mode == "L" and pic.size == (2 * (4 + 2) + 2, 4 + 2 + 2)
+    assert pic.getpixel((2, 2)) == 10 and pic.getpixel((8, 2)) == 200 and pic.getpixel((0, 0)) == 255
+    # A blank cell stays page-white; captions widen their column and add a line.
+    cap = layout([a, None], 2, CAPTIONED, pad=4, captions=["a long caption", ""])
+    assert cap.size[0] > 2 * (4 + 4) + 4 and cap.size[1] > 4 + 2 * 4
+    assert cap.getpixel((cap.size[0] - 6, 6)) == 255
+    fig = layout([a, b], 2, FIGURE, title="t", x_caption="x", y_caption="y")
+    assert fig.mode == "RGB" and fig.size[1] > pic.size[1] + 22

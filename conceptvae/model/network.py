@@ -60,10 +60,13 @@ def build_decoder(cfg: VAEConfig) -> keras.Model:
                     cfg.filters[i], 3, padding="same", activation=_act(cfg), name=f"deconv{i}_{j}"
                 )(h)
             last = i == 0 and cfg.blocks == 0
-            h = layers.Conv2DTranspose(
+            if cfg.upsample == "resize":
+                h = layers.UpSampling2D(2, interpolation="nearest", name=f"up{i}")(h)
+            up = layers.Conv2D if cfg.upsample == "resize" else layers.Conv2DTranspose
+            h = up(
                 cfg.channels if last else cfg.filters[max(i - 1, 0)],
                 3,
-                strides=2,
+                strides=1 if cfg.upsample == "resize" else 2,
                 padding="same",
                 activation=None if last else _act(cfg),
                 name="logits" if last else f"deconv{i}",
@@ -129,6 +132,10 @@ class VAE(keras.Model):
 
         ``labels`` (B, heads) int32, -1 unknown, feeds the --supervise heads.
         """
+        return self.losses_and_logits(x_in, x_target, eps, labels, training)[0]
+
+    def losses_and_logits(self, x_in, x_target, eps, labels=None, training: bool = False):  # noqa: ANN001, ANN201
+        """:meth:`losses_for` and the decoder's logits for the batch (for extra losses)."""
         z_mean, z_log_var = self.encoder(x_in, training=training)
         # Losses in float32 whatever the compute dtype (--mixed-precision: float16).
         z_mean, z_log_var = ops.cast(z_mean, "float32"), ops.cast(z_log_var, "float32")
@@ -151,7 +158,21 @@ class VAE(keras.Model):
             terms["supervised_loss"] = sup
             total = total + self.vae_config.supervise_weight * sup
         terms["loss"] = total
-        return terms
+        return terms, logits
+
+    @property
+    def network_layers(self) -> list:
+        """What a model directory holds (training-only parts such as a discriminator
+        are not among them), in the order of :meth:`get_weights` of a plain VAE."""
+        return [self.encoder, self.decoder, *self.heads]
+
+    def network_weights(self) -> list:
+        return [w for layer in self.network_layers for w in layer.get_weights()]
+
+    @property
+    def generator_variables(self) -> list:
+        """The variables the main optimizer updates."""
+        return [v for layer in self.network_layers for v in layer.trainable_variables]
 
     def _supervised_loss(self, z, labels):  # noqa: ANN001, ANN202
         """Mean cross-entropy (nats) of each head over the examples whose label is known."""
@@ -193,8 +214,8 @@ class VAE(keras.Model):
                 loss = loss / replicas
             # A no-op except under mixed precision (LossScaleOptimizer).
             loss = self.optimizer.scale_loss(loss)
-        grads = tape.gradient(loss, self.trainable_weights)
-        self.optimizer.apply(grads, self.trainable_weights)
+        grads = tape.gradient(loss, self.generator_variables)
+        self.optimizer.apply(grads, self.generator_variables)
         return self._track(terms)
 
     def test_step(self, data):  # noqa: ANN001, ANN201

@@ -1,0 +1,153 @@
+"""The sharper-faces training options (resize decoder, flips, patch discriminator)
+and blend-mode edits."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conceptvae import load_model
+from conceptvae.config import VAEConfig
+from conceptvae.errors import ConceptVAEError
+from conceptvae.model import files
+from conceptvae.training import train
+
+TINY = dict(latent_dim=4, filters=[8, 16], batch_size=32, seed=5, verbose=0)
+
+
+def test_configs_without_upsample_build_todays_transposed_decoder():
+    from conceptvae.model.network import build_decoder
+
+    old = {"image_size": 16, "channels": 1, "latent_dim": 3, "filters": [8, 16]}
+    cfg = VAEConfig.from_dict(old)
+    assert cfg.upsample == "transpose"
+    dec = build_decoder(cfg)
+    kinds = [type(layer).__name__ for layer in dec.layers]
+    assert kinds.count("Conv2DTranspose") == 2 and "UpSampling2D" not in kinds
+    resized = build_decoder(VAEConfig.from_dict({**old, "upsample": "resize"}))
+    kinds = [type(layer).__name__ for layer in resized.layers]
+    assert kinds.count("UpSampling2D") == 2 and "Conv2DTranspose" not in kinds
+    assert resized.output_shape == dec.output_shape == (None, 16, 16, 1)
+    with pytest.raises(ConceptVAEError, match="upsample must be one of"):
+        VAEConfig.from_dict({**old, "upsample": "pixelshuffle"})
+
+
+def test_flip_mirrors_a_seeded_half_of_each_batch(npz_data):
+    from conceptvae.data import open_dataset
+    from conceptvae.training import BatchSource
+
+    ds = open_dataset(npz_data)
+    idx = np.arange(len(ds))
+    plain = BatchSource(ds, idx, 32, 4, seed=3, cache=ds.load(idx))
+    flipped = BatchSource(ds, idx, 32, 4, seed=3, cache=ds.load(idx), flip=True)
+    a, b, b2 = plain.batch(0, 1)[0], flipped.batch(0, 1)[0], flipped.batch(0, 1)[0]
+    np.testing.assert_array_equal(b, b2)  # a pure function of (seed, epoch, batch)
+    same = np.all(a == b, axis=(1, 2, 3))
+    mirrored = np.all(a[:, :, ::-1] == b, axis=(1, 2, 3))
+    assert np.all(same | mirrored)
+    assert 4 <= (mirrored & ~same).sum() <= 28
+
+
+def test_adversarial_training_saves_a_plain_model_and_resumes_exactly(npz_data, tmp_path):
+    opts = dict(TINY, upsample="resize", flip=True, adversarial=0.5)
+    full = train(npz_data, tmp_path / "full", epochs=2, **opts)
+    assert {"adversarial_loss", "feature_loss", "discriminator_loss"} <= set(full.history)
+    train(npz_data, tmp_path / "part", epochs=1, **opts)
+    train(npz_data, tmp_path / "part", epochs=2, resume=True, verbose=0)
+    a = load_model(tmp_path / "full", backend="keras")
+    b = load_model(tmp_path / "part", backend="keras")
+    for wa, wb in zip(a.backend.vae.get_weights(), b.backend.vae.get_weights()):
+        np.testing.assert_allclose(wa, wb, atol=1e-5)
+    # The model folder holds the VAE alone: the discriminator lives in the checkpoint.
+    meta = json.loads((tmp_path / "full" / files.META).read_text())
+    plain = a.backend.vae
+    assert meta["parameters"] == plain.count_params()
+    assert meta["fingerprint"] == files.weights_fingerprint(plain.get_weights())
+    assert meta["training"]["adversarial"] == 0.5 and meta["training"]["flip"] is True
+    assert json.loads((tmp_path / "full" / files.CONFIG).read_text())["upsample"] == "resize"
+    with np.load(tmp_path / "full" / files.CHECKPOINT) as ckpt:
+        assert len([k for k in ckpt.files if k.startswith("w")]) > len(plain.get_weights())
+        assert any(k.startswith("p") for k in ckpt.files)
+    # The LiteRT graphs (what inference runs) agree with Keras.
+    x = np.random.default_rng(0).random((3, 16, 16, 1), np.float32)
+    lite = load_model(tmp_path / "full", backend="litert")
+    np.testing.assert_allclose(lite.reconstruct(x), a.reconstruct(x), atol=1e-4)
+    with pytest.raises(ConceptVAEError, match="--adversarial must be"):
+        train(npz_data, tmp_path / "bad", epochs=1, adversarial=-1.0, **TINY)
+
+
+def test_plain_and_adversarial_vaes_list_their_network_weights_alike():
+    from conceptvae.model.adversarial import build_adversarial_vae
+    from conceptvae.model.network import build_vae
+
+    cfg = VAEConfig(image_size=16, latent_dim=3, filters=[8, 16],
+                    supervise=[{"column": "s", "kind": "attribute"}])  # fmt: skip
+    plain, adv = build_vae(cfg), build_adversarial_vae(cfg, 0.1)
+    assert [w.shape for w in plain.get_weights()] == [w.shape for w in adv.network_weights()]
+    assert [v.path for v in plain.trainable_variables] == [
+        v.path for v in plain.generator_variables
+    ]
+    assert len(adv.get_weights()) > len(plain.get_weights())
+
+
+# -- blend mode -----------------------------------------------------------------------
+
+
+def _face(side: int) -> np.ndarray:
+    rng = np.random.default_rng(1)
+    return rng.random((side, side, 1))
+
+
+def test_blend_without_a_change_returns_the_photograph():
+    from conceptvae.blending import blend_edit
+
+    photo = _face(100)
+    start = np.full((16, 16, 1), 0.5)
+    out = blend_edit(photo, start, start.copy())
+    np.testing.assert_allclose(out, photo, atol=1e-6)
+
+
+def test_blend_replaces_the_changed_region_and_keeps_the_rest():
+    from conceptvae.blending import blend_edit
+
+    photo = _face(64)
+    start = np.full((16, 16, 1), 0.5)
+    edited = start.copy()
+    edited[10:13, 5:11] = 0.9  # a "mouth" the edit redraws
+    out = blend_edit(photo, start, edited)
+    assert out.shape == photo.shape and out.dtype == np.float32
+    assert 0.0 <= out.min() and out.max() <= 1.0
+    # Far from the change: the photograph, exactly (detail mode's photo + 0).
+    np.testing.assert_allclose(out[:16], photo[:16], atol=1e-3)
+    # Inside: the photograph's fine texture is replaced by the (flat) edited decode.
+    inside = out[44:50, 24:40, 0]
+    assert inside.std() < 0.5 * photo[44:50, 24:40, 0].std()
+    assert inside.mean() > photo[44:50, 24:40, 0].mean() + 0.2
+
+
+def test_blend_mode_through_edit_keeps_a_colour_photograph_size(tiny_model, tmp_path):
+    import shutil
+
+    from test_editing import write_library
+
+    from conceptvae.editing import edit
+
+    model_dir = tmp_path / "m"
+    shutil.copytree(tiny_model, model_dir)
+    write_library(model_dir)
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (40, 52, 3), np.uint8)
+    path = tmp_path / "photo.png"
+    Image.fromarray(rgb).save(path)
+    model = load_model(model_dir)
+    crop = rgb[:, 6:46]
+    still = edit(model, [path], "smile", 0.0, mode="blend")
+    np.testing.assert_array_equal(still.pil()[0], crop)  # no change: the photograph
+    moved = edit(model, [path], "smile", 3.0, mode="blend")
+    assert moved.mode == "blend" and moved.images[0].shape == (40, 40, 3)
+    detail = edit(model, [path], "smile", 3.0, mode="detail")
+    change = np.abs(detail.images[0] - crop / 255.0).max()
+    assert change > 0 and not np.array_equal(np.asarray(moved.pil()[0]), crop)
+    again = edit(model, [path], "smile", 3.0, mode="blend")
+    np.testing.assert_array_equal(moved.images[0], again.images[0])
