@@ -11,7 +11,8 @@ global batch, in fresh processes (a tf.distribute strategy is per process):
 
 Images/s is the global batch times the steps of an epoch over the per-epoch
 ``seconds`` that train() records (median of the measured epochs, after an
-untimed warm-up epoch that holds graph tracing). On a machine with one CPU the
+untimed warm-up epoch that holds graph tracing); CPU seconds per epoch are
+summed over the run's processes (every thread). On a machine with one CPU the
 replicas share its cores, so these figures measure the overhead of
 distribution, not a speed-up; on GPUs each replica has its own device.
 
@@ -70,8 +71,9 @@ def child(args: argparse.Namespace) -> None:
         kw.update(distribute="multiworker")
     t0 = time.perf_counter()
     result = train(data, os.path.join(args.tmp, f"model{args.worker}"), **kw)
-    seconds = result.history["seconds"][1:]
-    print(json.dumps({"seconds": seconds, "test_mse": result.metrics.get("test_mse"),
+    print(json.dumps({"seconds": result.history["seconds"][1:],
+                      "cpu_seconds": result.history["cpu_seconds"][1:],
+                      "test_mse": result.metrics.get("test_mse"),
                       "total": time.perf_counter() - t0}))  # fmt: skip
 
 
@@ -104,11 +106,14 @@ def measure(config: str, args: argparse.Namespace) -> dict:
         outs = [p.communicate()[0] for p in procs]
         if any(p.returncode for p in procs):
             raise SystemExit(f"{config}: a run failed")
-        got = json.loads(outs[0].strip().splitlines()[-1])
+        got = [json.loads(out.strip().splitlines()[-1]) for out in outs]
     steps = args.images // args.batch_size
-    epoch = statistics.median(got["seconds"])
-    return {"config": config, "epoch_seconds": [round(s, 2) for s in got["seconds"]],
-            "images_per_s": round(steps * args.batch_size / epoch), "test_mse": got["test_mse"]}  # fmt: skip
+    epoch = statistics.median(got[0]["seconds"])
+    # CPU seconds of an epoch summed over the processes (every thread of each).
+    cpu = statistics.median(sum(g["cpu_seconds"][e] for g in got) for e in range(args.epochs))
+    return {"config": config, "epoch_seconds": [round(s, 2) for s in got[0]["seconds"]],
+            "images_per_s": round(steps * args.batch_size / epoch),
+            "cpu_seconds_per_epoch": round(cpu, 2), "test_mse": got[0]["test_mse"]}  # fmt: skip
 
 
 def main() -> None:
@@ -128,6 +133,7 @@ def main() -> None:
         child(args)
         return
     rows = []
+    print("| configuration | epoch s | images/s | ratio | CPU s/epoch | test MSE |")
     print(f"load average at start: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
     for config in args.configs.split(","):
         row = measure(config, args)
@@ -135,7 +141,8 @@ def main() -> None:
         row["ratio"] = round(row["images_per_s"] / base, 2)
         rows.append(row)
         print(f"| {config} | {', '.join(map(str, row['epoch_seconds']))} | "
-              f"{row['images_per_s']:,} | {row['ratio']:.2f} | {row['test_mse']} |", flush=True)  # fmt: skip
+              f"{row['images_per_s']:,} | {row['ratio']:.2f} | {row['cpu_seconds_per_epoch']} | "
+              f"{row['test_mse']} |", flush=True)  # fmt: skip
     print(f"load average at end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
     if args.json:
         with open(args.json, "w") as fh:

@@ -6,7 +6,7 @@
 chief (task ``chief``, else ``worker`` 0) resolves the run, writes the model
 directory and its checkpoints, and shares what it decided with the others.
 
-The global batch (``--batch-size``) is what one optimizer step sees, whatever
+The global batch (``batch_size``) is what one optimizer step sees, whatever
 the number of replicas. Every worker draws the same seeded global batch, as
 single-device training would, and loads only its replicas' equal slices of it;
 the slice losses are scaled by 1/replicas, so the all-reduced gradient is the
@@ -101,7 +101,7 @@ def _mirrored(devices: list[str] | None) -> Cluster:
 
 
 def _short(name: str) -> str:
-    return name.rsplit("device:", 1)[-1].lstrip("/").upper()
+    return name.strip().rsplit("device:", 1)[-1].lstrip("/").upper()
 
 
 def _multiworker(devices: list[str] | None) -> Cluster:
@@ -375,20 +375,18 @@ def precision(mixed: bool) -> Iterator[None]:
 
 # -- failures ----------------------------------------------------------------
 
-_LOST = (
-    tf.errors.UnavailableError,
-    tf.errors.DeadlineExceededError,
-    tf.errors.CancelledError,
-    tf.errors.AbortedError,
-    tf.errors.InternalError,
-)
+_LOST = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError)
+# Other errors count only when TensorFlow says a collective was aborted for a peer.
+_MAYBE_LOST = (tf.errors.CancelledError, tf.errors.AbortedError, tf.errors.InternalError)
+_PEER = re.compile(r"Collective ops is aborted|unhealthy|heartbeat|Connection reset|Socket closed")
 
 
 def lost_worker(exc: BaseException, cluster: Cluster) -> ConceptVAEError | None:
     """One line for a collective that failed because another worker went away."""
-    if cluster.workers == 1 or not isinstance(exc, _LOST):
-        return None
     text = str(exc)
+    lost = isinstance(exc, _LOST) or (isinstance(exc, _MAYBE_LOST) and _PEER.search(text))
+    if cluster.workers == 1 or not lost:
+        return None
     unhealthy = re.search(r"/job:(\w+)/replica:\d+/task:(\d+)", text.split("unhealthy", 1)[-1])
     if "unhealthy" in text and unhealthy:
         why = f"{unhealthy.group(1)} {unhealthy.group(2)} stopped sending heartbeats"

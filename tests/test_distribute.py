@@ -206,3 +206,23 @@ def test_mixed_precision_trains_a_float32_model_directory(npz_data, tmp_path, mo
         p.name for p in (tmp_path / "fp").iterdir()
     }
     assert json.loads((tmp_path / "mp" / files.META).read_text())["training"]["mixed_precision"]
+
+
+def test_lost_worker_errors_become_one_line():
+    import tensorflow as tf
+
+    from conceptvae.distribute import Cluster, lost_worker
+
+    two, one = Cluster(None, "multiworker", 2, 2, 0, True), Cluster(None, "mirrored", 2, 1, 0, True)
+    heartbeat = tf.errors.UnavailableError(
+        None, None, "Collective ops is aborted by: Error reported from /job:worker/task:1: The "
+        "following tasks are unhealthy (stopped sending heartbeats):\n/job:worker/replica:0/task:1\n",
+    )  # fmt: skip
+    assert str(lost_worker(heartbeat, two)) == (
+        "lost another worker (worker 1 stopped sending heartbeats); restart every worker with resume"
+    )
+    reset = tf.errors.InternalError(None, None, "Collective ops is aborted by: Socket closed\nmore")
+    assert "(Socket closed)" in str(lost_worker(reset, two))
+    assert lost_worker(heartbeat, one) is None  # one process: nobody else to lose
+    assert lost_worker(tf.errors.InternalError(None, None, "a bug"), two) is None
+    assert lost_worker(ValueError("x"), two) is None
