@@ -224,6 +224,25 @@ def agree(cluster: Cluster, decide: Callable[[], Any]) -> Any:  # noqa: ANN401
     return outcome["value"]
 
 
+def check_command(cluster: Cluster, given: dict[str, Any], options: dict[str, Any]) -> None:
+    """Every worker raises when one was started with options that differ from the
+    chief's run (every worker must run the same command)."""
+    if cluster.workers == 1:
+        return
+    differ = sorted(k for k, v in given.items() if json.loads(json.dumps(v)) != options.get(k))
+    if _sum(cluster, np.array([len(differ)]))[0]:
+        if differ:
+            mine = ", ".join(f"{param(k)} {given[k]}" for k in differ)
+            theirs = ", ".join(f"{options.get(k)}" for k in differ)
+            raise ConceptVAEError(
+                f"this worker's {mine} {'differs' if len(differ) == 1 else 'differ'} from the "
+                f"chief's run ({theirs}); run the same "
+                "command on every worker"
+            )
+        raise ConceptVAEError("another worker was started with other options; run the same "
+                              "command on every worker")  # fmt: skip
+
+
 def check_same(cluster: Cluster, what: str, numbers: list[int]) -> None:
     """Every worker raises when the workers' ``numbers`` (e.g. data size) differ."""
     if cluster.workers == 1:

@@ -355,6 +355,7 @@ def train(
         opts, state = _resolve_options(out, resume, given)
     else:
         opts, state = dist.agree(cluster, lambda: _resolve_options(out, resume, given))
+        dist.check_command(cluster, given, opts)
     TrainOptions.from_dict(opts).validate()
     mixed = bool(opts.get("mixed_precision"))
     adversarial_weight = float(opts.get("adversarial") or 0.0)

@@ -18,9 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conceptvae.cli.options import flag
 from conftest import invoke
 from PIL import Image
 
+from conceptvae.errors import ConceptVAEError
 from conceptvae.model import files
 
 TINY = ["--latent-dim", "4", "--filters", "8", "--batch-size", "32", "--seed", "3"]
@@ -156,6 +158,32 @@ def test_two_workers_killed_resumed_then_the_model_loads_and_edits(npz_data, tmp
     )
     assert r.exit_code == 0, r.output
     assert (tmp_path / "e.png").is_file()
+
+
+def test_a_worker_started_with_other_options_stops_every_worker(monkeypatch):
+    """The decision logic of check_command; the all-reduce of the flags (a stand-in
+    here) runs for real in every two-worker test."""
+    from conceptvae import distribute
+    from conceptvae.distribute import Cluster, check_command
+
+    chief, other = (
+        Cluster(None, "multiworker", 2, 2, 0, True),
+        Cluster(None, "multiworker", 2, 2, 1, False),
+    )
+    run = {"latent_dim": 4, "filters": [8], "data": "d.npz", "epochs": 3}
+    monkeypatch.setattr(
+        distribute, "_sum", lambda cluster, v: np.array([1.0])
+    )  # one worker differs
+    with pytest.raises(ConceptVAEError) as exc:
+        check_command(other, {"latent_dim": 8, "filters": (8,), "data": "d.npz"}, run)
+    assert exc.value.render(flag) == (
+        "this worker's --latent-dim 8 differs from the chief's run (4); run the same command on "
+        "every worker"
+    )
+    with pytest.raises(ConceptVAEError, match="another worker was started with other options"):
+        check_command(chief, {"latent_dim": 4}, run)
+    monkeypatch.setattr(distribute, "_sum", lambda cluster, v: np.array([0.0]))
+    check_command(other, {"filters": [8], "epochs": 3}, run)  # the same command
 
 
 @pytest.mark.parametrize(
