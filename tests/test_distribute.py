@@ -196,6 +196,8 @@ def test_a_worker_started_with_other_options_stops_every_worker(monkeypatch):
         (None, ["--devices", "CPU:0"], "--devices needs --distribute mirrored"),
         (None, ["--distribute", "mirrored", "--devices", "GPU:7"], "no device 'GPU:7' here"),
         (None, ["--mixed-precision"], "--mixed-precision needs a GPU"),
+        (None, ["--mixed-precision", "--adversarial", "0.1"],
+         "--adversarial trains on one device, without --mixed-precision"),
     ],
 )  # fmt: skip
 def test_bad_distribution_options_are_one_line_errors(
