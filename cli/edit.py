@@ -16,7 +16,7 @@ from conceptvae.options import (
     MAX_STEPS,
 )
 
-from .options import backend_option, model_option, overwrite_option
+from .options import backend_option, face_options, model_option, overwrite_option
 from .params import AmountRange, AmountSweep
 
 concept_option = click.option(
@@ -102,16 +102,18 @@ ignore_fingerprint_option = click.option(
 @overwrite_option
 @library_option
 @ignore_fingerprint_option
+@face_options("all")
 @backend_option
 def edit(images: tuple[str, ...], concepts: tuple[str, ...], amount: float | None, model: str | None,
          out: str | None, mode: str | None, until: float | None, max_amount: float,
          sweep: list[float] | None, size: int | None, overwrite: bool, library: str | None,
-         ignore_fingerprint: bool, backend: str) -> None:  # fmt: skip
+         ignore_fingerprint: bool, face: str | int, no_align: bool, backend: str) -> None:  # fmt: skip
     """Edit IMAGES (files or folders) along concepts and write the results.
 
     \b
     Examples:
       conceptvae edit face.png --concept smile --amount 1.5     # the pretrained faces model
+      conceptvae edit group.jpg -c smile --face largest          # photographs: faces found
       conceptvae edit face.png -c smile -a 1.5 --mode decode -m runs/my-faces
       conceptvae edit digits/ -c '3->8' -o edited/               # the pretrained digits model
       conceptvae edit a.png b.png -c smile --sweep=-2:2:9 -o strip.png
@@ -121,11 +123,18 @@ def edit(images: tuple[str, ...], concepts: tuple[str, ...], amount: float | Non
     written = edit_files(
         model, images, concepts, amount, out, mode=mode, until=until, max_amount=max_amount,
         sweep=sweep, size=size, overwrite=overwrite, library=library,
-        ignore_fingerprint=ignore_fingerprint, backend=backend,
+        ignore_fingerprint=ignore_fingerprint, backend=backend, align=not no_align, face=face,
     )  # fmt: skip
     for w in written:
         if w.probability is None:
             click.echo(str(w.path))
+            continue
+        if w.faces:
+            for f in w.faces:
+                used = ", ".join(f"{c} {a:.4g}" for c, a in f.amounts.items())
+                note = " (capped at --max-amount)" if f.capped else ""
+                click.echo(f"{w.path}: face {f.number}: amount {used}; probability "
+                           f"{f.probability:.4f}{note}")  # fmt: skip
             continue
         used = ", ".join(f"{c} {a:.4g}" for c, a in w.amounts.items())
         note = " (capped at --max-amount)" if w.capped else ""
@@ -163,17 +172,20 @@ def edit(images: tuple[str, ...], concepts: tuple[str, ...], amount: float | Non
 @overwrite_option
 @library_option
 @ignore_fingerprint_option
+@face_options("all")
 @backend_option
 def traverse(images: tuple[str, ...], concepts: tuple[str, ...], range_: tuple[float, float],
              steps: int,
              model: str | None, out: str | None, mode: str | None, size: int | None, overwrite: bool,
-             library: str | None, ignore_fingerprint: bool, backend: str) -> None:  # fmt: skip
+             library: str | None, ignore_fingerprint: bool, face: str | int, no_align: bool,
+             backend: str) -> None:  # fmt: skip
     """A labelled strip of IMAGES moved along a concept (one row per image)."""
     from conceptvae.commands.edit import traverse_file
 
     written = traverse_file(
         model, images, concepts, range_, steps, out, mode=mode, size=size, overwrite=overwrite,
         library=library, ignore_fingerprint=ignore_fingerprint, backend=backend,
+        align=not no_align, face=face,
     )  # fmt: skip
     click.echo(str(written.path))
 

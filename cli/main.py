@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 import warnings
 
@@ -33,6 +34,8 @@ COMMANDS = {
     "run": ("morph", "run"),
     "grid": ("pictures", "grid"),
     "scatter": ("pictures", "scatter"),
+    "faces": ("faces", "faces"),
+    "align-faces": ("faces", "align_faces"),
     "studio": ("studio", "studio"),
 }
 
@@ -51,7 +54,7 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(f"conceptvae.cli.{module}"), attr)
 
     def main(self, args=None, prog_name=None, standalone_mode=True, **extra):  # noqa: ANN001, ANN201
-        from conceptvae.errors import ConceptVAEError
+        from conceptvae.errors import ConceptVAEError, resource_problem
 
         args = list(sys.argv[1:] if args is None else args)
         debug = "--debug" in args or bool(os.environ.get("CONCEPTVAE_DEBUG"))
@@ -91,6 +94,15 @@ class LazyGroup(click.Group):
                 raise
             click.echo(error_line(_os_error_line(exc)), err=True)
             sys.exit(2)
+        except Exception as exc:
+            # Memory exhausted, absurd nesting, a full disk reported by h5py: the
+            # input's or the machine's doing, so one line too. Anything else is a
+            # bug and keeps its traceback.
+            problem = resource_problem(exc)
+            if problem is None or debug:
+                raise
+            click.echo(error_line(problem), err=True)
+            sys.exit(2)
         finally:
             warnings.showwarning = old_showwarning
         sys.exit(0)
@@ -113,8 +125,18 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 def error_line(problem: object) -> str:
     """``Error: ...`` on exactly one line, even when a file name or a key in the
-    message holds a newline (those are shown escaped, as \\n)."""
-    return f"Error: {_escape_newlines(problem)}"
+    message holds a newline (those are shown escaped, as \\n), and of readable
+    length even when it quotes a hostile value (a 5,000-digit number)."""
+    return f"Error: {_shorten(_escape_newlines(problem))}"
+
+
+_LONG_RUN = re.compile(r"\S{300,}")
+
+
+def _shorten(text: str) -> str:
+    return _LONG_RUN.sub(
+        lambda m: f"{m.group()[:60]}...({len(m.group()):,} characters)...{m.group()[-20:]}", text
+    )
 
 
 def _escape_newlines(text: object) -> str:

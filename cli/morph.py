@@ -8,16 +8,17 @@ from collections.abc import Callable, Iterator
 
 import click
 
-from conceptvae.options import DEFAULT_FPS, DEFAULT_FRAMES, DEFAULT_STEPS, EASINGS
+from conceptvae.options import DEFAULT_FPS, DEFAULT_FRAMES, DEFAULT_STEPS, EASINGS, MAX_FPS, MIN_FPS
 
-from .options import backend_option, model_option, overwrite_option, size_option
+from .options import backend_option, face_options, model_option, overwrite_option, size_option
 
 OUT_HELP = (
     "out.png (a strip), out.gif, out.webp, out.mp4, or DIR/ (frame_0000.png, ...); "
     "the suffix picks the format."
 )
 fps_option = click.option(
-    "--fps", type=float, default=DEFAULT_FPS, show_default=True, help="Frames per second (animations)."
+    "--fps", type=float, default=DEFAULT_FPS, show_default=True,
+    help=f"Frames per second (animations), {MIN_FPS:g} to {MAX_FPS:g}.",
 )
 lerp_option = click.option(
     "--lerp", is_flag=True, help="Straight lines between keyframes instead of slerp."
@@ -58,16 +59,18 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
 @fps_option
 @size_option
 @overwrite_option
+@face_options("largest")
 @backend_option
 def interpolate(a: str, b: str, model: str | None, steps: int, lerp: bool, out: str, fps: float,
-                size: int | None, overwrite: bool, backend: str) -> None:  # fmt: skip
+                size: int | None, overwrite: bool, face: str | int, no_align: bool,
+                backend: str) -> None:  # fmt: skip
     """Frames from A to B; each is an image file or seed:N (a prior sample)."""
     from conceptvae.commands.sequences import interpolate_file
 
     with progress_bar("interpolating") as progress:
         result = interpolate_file(model, a, b, out, steps=steps, spherical=not lerp, fps=fps,
                                   size=size, backend=backend, overwrite=overwrite,
-                                  progress=progress)  # fmt: skip
+                                  progress=progress, align=not no_align, face=face)  # fmt: skip
     click.echo(result.summary())
 
 
@@ -84,16 +87,19 @@ def interpolate(a: str, b: str, model: str | None, steps: int, lerp: bool, out: 
 @fps_option
 @size_option
 @overwrite_option
+@face_options("largest")
 @backend_option
 def morph(keys: tuple[str, ...], model: str | None, frames: int, loop: bool, easing: str, lerp: bool,
-          out: str, fps: float, size: int | None, overwrite: bool, backend: str) -> None:  # fmt: skip
+          out: str, fps: float, size: int | None, overwrite: bool, face: str | int, no_align: bool,
+          backend: str) -> None:  # fmt: skip
     """One smooth path through every keyframe (image files or seed:N), in order."""
     from conceptvae.commands.sequences import morph_file
 
     with progress_bar("morphing") as progress:
         result = morph_file(model, list(keys), out, frames=frames, loop=loop, easing=easing,
                             spherical=not lerp, fps=fps, size=size, backend=backend,
-                            overwrite=overwrite, progress=progress)  # fmt: skip
+                            overwrite=overwrite, progress=progress, align=not no_align,
+                            face=face)  # fmt: skip
     click.echo(result.summary())
 
 

@@ -24,7 +24,8 @@ backend_option = click.option(
 )  # fmt: skip
 
 seed_option = click.option(
-    "--seed", type=int, default=0, show_default=True, help="Random seed (same seed, same bytes)."
+    "--seed", type=int, default=0, show_default=True,
+    help="Random seed, 0 to 2**64 - 1 (same seed, same bytes).",
 )
 
 overwrite_option = click.option(
@@ -40,6 +41,7 @@ size_option = click.option(
 # Library errors name Python parameters (conceptvae.errors.param); this is the one
 # place they become this CLI's flags: `max_amount` -> --max-amount unless listed here.
 FLAG_NAMES = {
+    "align=False": "--no-align",
     "concepts": "--concept",
     "attributes": "--attribute",
     "all_attributes": "--all",
@@ -64,3 +66,39 @@ def int_list(ctx: click.Context, param: click.Parameter, value: Any) -> list[int
         raise click.BadParameter("sizes must be positive")
     return items
 
+
+class FaceChoice(click.ParamType):
+    """``all``, ``largest`` or a face number from 1 (as `conceptvae faces` numbers them)."""
+
+    name = "all|largest|N"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().lower()
+        if text in ("all", "largest"):
+            return text
+        if text.isdigit() and int(text) >= 1:
+            return int(text)
+        self.fail(f"expected all, largest or a face number from 1, got {value!r}", param, ctx)
+
+
+def face_options(default: str) -> Callable:
+    """--face and --no-align: which faces of a photograph a face model uses."""
+    what = (
+        "Faces to edit in a photograph: all, largest, or N (the Nth in reading order, as "
+        "`conceptvae faces` numbers them)."
+        if default == "all"
+        else "The face a photograph keyframe contributes: largest, or N (as `conceptvae faces` numbers them)."
+    )
+    face = click.option("--face", "face", type=FaceChoice(), default=default, show_default=True,
+                        help=what)  # fmt: skip
+    no_align = click.option(
+        "--no-align", "no_align", is_flag=True,
+        help="Face models: use each input as an aligned face crop (no face finding).",
+    )  # fmt: skip
+
+    def decorate(f: Callable) -> Callable:
+        return face(no_align(f))
+
+    return decorate

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from conceptvae.config import TrainOptions
+from conceptvae.config import MAX_BATCH, MAX_EPOCHS, TrainOptions
 from conceptvae.options import ACTIVATIONS, ARCHES, RECON_LOSSES, UPSAMPLES
 
 from .options import int_list
@@ -50,13 +50,14 @@ D = TrainOptions()  # the library's defaults, shown in --help
     "--recon-loss", type=click.Choice(RECON_LOSSES),
     help=f"Reconstruction loss [default: {D.recon_loss}].",
 )
-@click.option("--epochs", type=click.IntRange(1), help=f"Epochs [default: {D.epochs}].")
-@click.option("--batch-size", type=click.IntRange(1), help=f"Batch size [default: {D.batch_size}].")
+@click.option("--epochs", type=click.IntRange(1, MAX_EPOCHS), help=f"Epochs [default: {D.epochs}].")
+@click.option("--batch-size", type=click.IntRange(1, MAX_BATCH),
+              help=f"Batch size [default: {D.batch_size}].")  # fmt: skip
 @click.option("--lr", type=float, help=f"Adam learning rate [default: {D.lr:g}].")
 @click.option("--val-split", type=float, help=f"Held-out fraction for validation [default: {D.val_split:g}].")
 @click.option("--seed", type=int, help=f"Seed for initialisation, order and noise [default: {D.seed}].")
 @click.option(
-    "--denoise", type=float, metavar="STD", help="Train on inputs with Gaussian noise of this std."
+    "--denoise", type=float, metavar="STD", help="Train on inputs with Gaussian noise of this std (0 to 10)."
 )
 @click.option(
     "--supervise", multiple=True, metavar="COLUMN",

@@ -18,6 +18,7 @@ __all__ = [
     "VAEModel",
     "analogy",
     "edit",
+    "find_faces",
     "grid",
     "interpolate",
     "load_model",
@@ -40,6 +41,7 @@ _LAZY = {
     "train": ("conceptvae.training", "train"),
     "open_library": ("conceptvae.concepts", "open_library"),
     "edit": ("conceptvae.editing", "edit"),
+    "find_faces": ("conceptvae.faces", "find_faces"),
     "traverse": ("conceptvae.editing", "traverse"),
     "analogy": ("conceptvae.editing", "analogy"),
     "interpolate": ("conceptvae.sequences", "interpolate"),
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
     from .data import open_dataset
     from .editing import analogy, edit, traverse
     from .errors import ConceptVAEError
+    from .faces import find_faces
     from .latent_maps import grid, scatter
     from .model.api import load_model
     from .model.loaded import VAEModel

@@ -36,7 +36,7 @@ from .checks import check_count, check_fps
 from .errors import ConceptVAEError, param
 from .images import MAX_PIXELS, array_to_pil, to_uint8
 from .io import atomic_path
-from .options import DEFAULT_FPS
+from .options import DEFAULT_FPS, MAX_TOTAL_PIXELS
 from .outputs import (
     check_dir_creatable,
     check_writable_parent,
@@ -90,8 +90,25 @@ def plan_target(
     return FrameTarget(path, kind)
 
 
-def check_target(target: FrameTarget, n_frames: int, fps: float, side: int) -> None:
-    """Refuse what this format cannot hold, before any frame is rendered."""
+def check_target(
+    target: FrameTarget,
+    n_frames: int,
+    fps: float,
+    side: int,
+    inputs: Sequence[str | os.PathLike] = (),
+    overwrite: bool = False,
+) -> None:
+    """Refuse what this format cannot hold, and a frame folder whose frame files
+    would replace an input (a keyframe inside DIR/), before any frame is rendered."""
+    if target.kind == "dir":
+        refuse_overwriting_inputs(target.frame_paths(n_frames), list(inputs), overwrite)
+    if n_frames * side * side > MAX_TOTAL_PIXELS:
+        raise ConceptVAEError(
+            f"{n_frames} frames of {side}x{side} are {n_frames * side * side:,} pixels; at most "
+            f"{MAX_TOTAL_PIXELS:,} are rendered: ask for fewer frames or a smaller "
+            f"{param('size')}",
+            target.path,
+        )
     if target.kind == "gif" and fps > GIF_MAX_FPS:
         raise ConceptVAEError(
             f"GIF frame delays are whole hundredths of a second, so a GIF plays at most "

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .errors import ConceptVAEError, param
-from .options import MAX_AMOUNT, MAX_FPS, MAX_FRAMES, MAX_STEPS
+from .options import MAX_AMOUNT, MAX_FPS, MAX_FRAMES, MAX_SEED, MAX_STEPS, MIN_FPS
 
 
 def _is_int(v: object) -> bool:
@@ -72,19 +72,37 @@ def check_count(n: object, name: str, minimum: int = 1) -> int:
     return whole(n, name, minimum, MAX_FRAMES)
 
 
+def positive(v: object, name: str, top: float) -> float:
+    """A finite number above 0 and at most ``top``."""
+    if (
+        isinstance(v, bool)
+        or not isinstance(v, (int, float, np.integer, np.floating))
+        or not math.isfinite(float(v))
+        or not 0 < float(v) <= top
+    ):
+        raise ConceptVAEError(
+            f"{name} must be a finite number above 0 and at most {top:g}, got {v!r}"
+        )
+    return float(v)
+
+
 def check_fps(fps: object, name: str = param("fps")) -> float:
+    # A floor as well as a ceiling: GIF and WebP store frame durations as whole
+    # milliseconds, so a vanishing fps would overflow them or truncate silently.
     if (
         isinstance(fps, bool)
         or not isinstance(fps, (int, float, np.integer, np.floating))
-        or not math.isfinite(float(fps))  # type: ignore[arg-type]
-        or not 0 < float(fps) <= MAX_FPS  # type: ignore[arg-type]
+        or not math.isfinite(float(fps))
+        or not MIN_FPS <= float(fps) <= MAX_FPS
     ):
         raise ConceptVAEError(
-            f"{name} must be a finite number above 0 and at most {MAX_FPS:g}, got {fps!r}"
+            f"{name} must be a finite number from {MIN_FPS:g} to {MAX_FPS:g}, got {fps!r}"
         )
-    return float(fps)  # type: ignore[arg-type]
+    return float(fps)
 
 
 def check_seed(seed: int | None) -> None:
     if seed is not None and seed < 0:
         raise ConceptVAEError(f"{param('seed')} must be a non-negative integer, got {seed}")
+    if seed is not None and seed > MAX_SEED:
+        raise ConceptVAEError(f"{param('seed')} must be at most 2**64 - 1")

@@ -19,6 +19,11 @@ from .errors import ConceptVAEError, param
 from .options import ACTIVATIONS, ARCHES, RECON_LOSSES, UPSAMPLES
 
 FORMAT_VERSION = 1
+# 200 million float32 weights are 800 MB: far beyond any model this toolkit trains
+# on a laptop, and a config asking for more is refused before anything is built.
+MAX_PARAMETERS = 200_000_000
+MAX_EPOCHS = 100_000
+MAX_BATCH = 65_536
 
 
 def default_filters(image_size: int) -> list[int]:
@@ -105,6 +110,13 @@ class VAEConfig:
         self._validate_supervise(bad)
         if not isinstance(self.blocks, int) or not 0 <= self.blocks <= 8:
             raise bad(f"blocks must be an integer from 0 to 8, got {self.blocks!r}")
+        if len(self.filters) > 8 or len(self.hidden) > 16:
+            raise bad("at most 8 filters and 16 hidden sizes")
+        params = count_parameters(self)
+        if params > MAX_PARAMETERS:
+            raise bad(
+                f"the network would have {params:,} parameters; at most {MAX_PARAMETERS:,}"
+            )
         if self.format_version > FORMAT_VERSION:
             raise bad(
                 f"format_version {self.format_version} is newer than this conceptvae "
@@ -211,18 +223,53 @@ class TrainOptions:
         return [f.name for f in dataclasses.fields(cls)]
 
     def validate(self) -> TrainOptions:
+        """Every option against its documented range, types included: the values may
+        come from a checkpoint someone edited, not only from the command line."""
+
+        def num(v: Any) -> bool:
+            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+        def whole(v: Any, lo: int, hi: int) -> bool:
+            return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+        def sizes(v: Any) -> bool:
+            return v is None or (
+                isinstance(v, list) and len(v) <= 16 and all(whole(x, 1, 4096) for x in v)
+            )
+
         checks = [
-            (self.epochs >= 1, "epochs", "must be at least 1"),
-            (self.batch_size >= 1, "batch_size", "must be at least 1"),
-            (math.isfinite(self.lr) and 0 < self.lr <= 10, "lr", "must be in (0, 10]"),
-            (math.isfinite(self.beta) and 0 <= self.beta <= 1e4, "beta", "must be in [0, 10000]"),
-            (0 <= self.seed < 2**32, "seed", "must be in [0, 2**32)"),
-            (math.isfinite(self.denoise) and self.denoise >= 0, "denoise", "must be >= 0"),
-            (0 <= self.val_split < 1, "val_split", "must be in [0, 1)"),
+            (whole(self.epochs, 1, MAX_EPOCHS), "epochs",
+             f"must be a whole number from 1 to {MAX_EPOCHS}"),
+            (whole(self.batch_size, 1, MAX_BATCH), "batch_size",
+             f"must be a whole number from 1 to {MAX_BATCH}"),
+            (num(self.lr) and 0 < self.lr <= 10, "lr", "must be in (0, 10]"),
+            (num(self.beta) and 0 <= self.beta <= 1e4, "beta", "must be in [0, 10000]"),
+            (whole(self.seed, 0, 2**32 - 1), "seed", "must be in [0, 2**32)"),
+            (num(self.denoise) and 0 <= self.denoise <= 10, "denoise", "must be in [0, 10]"),
+            (num(self.val_split) and 0 <= self.val_split < 1, "val_split", "must be in [0, 1)"),
+            (num(self.supervise_weight) and 0 <= self.supervise_weight <= 1e4,
+             "supervise_weight", "must be in [0, 10000]"),
+            (whole(self.latent_dim, 1, 4096), "latent_dim", "must be a whole number from 1 to 4096"),
+            (sizes(self.filters), "filters", "must be at most 16 sizes from 1 to 4096"),
+            (sizes(self.hidden), "hidden", "must be at most 16 sizes from 1 to 4096"),
+            (whole(self.blocks, 0, 8), "blocks", "must be a whole number from 0 to 8"),
+            (self.arch in ARCHES, "arch", f"must be one of {', '.join(ARCHES)}"),
+            (self.activation in ACTIVATIONS, "activation",
+             f"must be one of {', '.join(ACTIVATIONS)}"),
+            (self.recon_loss in RECON_LOSSES, "recon_loss",
+             f"must be one of {', '.join(RECON_LOSSES)}"),
+            (self.supervise is None or (isinstance(self.supervise, list)
+             and all(isinstance(c, str) for c in self.supervise)), "supervise",
+             "must name label columns"),
+            (self.image_size is None or whole(self.image_size, 4, 1024), "image_size",
+             "must be a whole number from 4 to 1024"),
+            (self.channels in (None, 1, 3), "channels", "must be 1 or 3"),
             (self.upsample in UPSAMPLES, "upsample", f"must be one of {', '.join(UPSAMPLES)}"),
-            (math.isfinite(self.adversarial) and 0 <= self.adversarial <= 100, "adversarial",
+            (isinstance(self.flip, bool), "flip", "must be true or false"),
+            (num(self.adversarial) and 0 <= self.adversarial <= 100, "adversarial",
              "must be in [0, 100]"),
-            (self.adversarial_start >= 0, "adversarial_start", "must be >= 0"),
+            (whole(self.adversarial_start, 0, MAX_EPOCHS), "adversarial_start",
+             f"must be a whole number from 0 to {MAX_EPOCHS}"),
         ]  # fmt: skip
         for ok, name, problem in checks:
             if not ok:
@@ -268,3 +315,45 @@ class TrainOptions:
                     "resume with the same options",
                     where,
                 )
+
+
+def count_parameters(cfg: VAEConfig) -> int:
+    """Parameter count from the config alone, so `info` needs no TensorFlow."""
+    k = 3
+    total = 0
+    prev = cfg.channels
+    if cfg.arch == "conv":
+        for f in cfg.filters:
+            total += k * k * prev * f + f
+            total += cfg.blocks * (k * k * f * f + f)
+            prev = f
+        side = cfg.image_size // 2 ** len(cfg.filters)
+        flat = side * side * cfg.filters[-1]
+    else:
+        flat = cfg.image_size * cfg.image_size * cfg.channels
+    width = flat
+    for h in cfg.hidden:
+        total += width * h + h
+        width = h
+    total += 2 * (width * cfg.latent_dim + cfg.latent_dim)
+    # decoder
+    width = cfg.latent_dim
+    for h in reversed(cfg.hidden):
+        total += width * h + h
+        width = h
+    if cfg.arch == "conv":
+        total += width * flat + flat
+        prev = cfg.filters[-1]
+        for i in reversed(range(len(cfg.filters))):
+            total += cfg.blocks * (k * k * cfg.filters[i] * cfg.filters[i] + cfg.filters[i])
+            out = cfg.filters[max(i - 1, 0)] if (i > 0 or cfg.blocks) else cfg.channels
+            total += k * k * prev * out + out
+            prev = out
+        if cfg.blocks:
+            total += k * k * prev * cfg.channels + cfg.channels
+    else:
+        total += width * flat + flat
+    for head in cfg.supervise:  # linear heads on z, trained with --supervise
+        units = len(head["classes"]) if head["kind"] == "class" else 1
+        total += cfg.latent_dim * units + units
+    return total

@@ -11,10 +11,12 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import math
 import os
 import socket
 import struct
 import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -201,6 +203,9 @@ def _validate_image_array(images: np.ndarray | StoredArray, name: str) -> np.nda
         top = images.max()
         if top > 255:
             raise DataError(f"integer images must be 0..255, found {top}", name)
+        low = images.min()
+        if low < 0:  # would wrap to 255 - low in uint8
+            raise DataError(f"integer images must be 0..255, found {low}", name)
         images = images.astype(np.uint8)
     return images
 
@@ -274,12 +279,9 @@ def find_images(root: Path) -> list[Path]:
 
 def read_labels_csv(csv_path: Path, root: Path) -> tuple[list[Path], dict[str, np.ndarray]]:
     """Parse a labels CSV: one file column plus label columns."""
-    try:
-        raw = csv_path.read_bytes()
-    except FileNotFoundError:
-        raise DataError("labels file not found", csv_path) from None
-    except OSError as exc:
-        raise DataError(f"cannot read labels file ({exc.strerror})", csv_path) from None
+    from .readers import MAX_CSV_BYTES, read_bytes
+
+    raw = read_bytes(csv_path, "labels file", MAX_CSV_BYTES, DataError)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -359,15 +361,16 @@ def _parse_label_column(values: list[str]) -> np.ndarray:
 
 def read_idx(path: Path) -> np.ndarray:
     """An IDX file (MNIST layout), raw or gzip-compressed."""
+    from .readers import MAX_ARRAY_BYTES, open_regular
+
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(2)
-        opener = gzip.open if head == b"\x1f\x8b" else open
-        with opener(path, "rb") as fh:
-            data = fh.read()
-    except FileNotFoundError:
-        raise DataError("file not found", path) from None
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        with open_regular(path, "file", None, DataError) as raw:
+            head = raw.read(2)
+            raw.seek(0)
+            fh = gzip.GzipFile(fileobj=raw, mode="rb") if head == b"\x1f\x8b" else raw
+            # Never more than the array budget plus a header, however well it compresses.
+            data = fh.read(MAX_ARRAY_BYTES + 64)
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise DataError(f"cannot read IDX file ({exc})", path) from None
     if len(data) < 4 or data[:2] != b"\0\0":
         raise DataError("not an IDX file (bad magic number)", path)
@@ -379,7 +382,13 @@ def read_idx(path: Path) -> np.ndarray:
         raise DataError("truncated IDX header", path)
     dims = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
     dt = np.dtype(dtypes[dtype_code])
-    need = int(np.prod(dims, dtype=np.int64)) * dt.itemsize
+    need = math.prod(dims) * dt.itemsize  # exact: four 32-bit dims overflow int64
+    if need > MAX_ARRAY_BYTES:
+        raise DataError(
+            f"IDX header declares shape {dims} ({need:,} bytes); more than the "
+            f"{MAX_ARRAY_BYTES:,} bytes conceptvae loads",
+            path,
+        )
     body = data[4 + 4 * ndim :]
     if len(body) < need:
         raise DataError(f"truncated IDX file: header promises {dims}, data is short", path)
@@ -527,6 +536,12 @@ def _stored_members(path: Path) -> dict[str, StoredArray]:
 
 
 def read_npz(path: Path) -> ArrayDataset:
+    from .readers import npz_headers, open_regular
+
+    with open_regular(path, "file", None, DataError):
+        pass
+    # Declared shapes first: a few bytes of header can promise terabytes.
+    npz_headers(path, error=DataError)
     try:
         lazy = _stored_members(path)
         with np.load(path, allow_pickle=False) as npz:
@@ -538,6 +553,12 @@ def read_npz(path: Path) -> ArrayDataset:
     except Exception as exc:  # noqa: BLE001 - zipfile, zlib and numpy's header parser raise many types
         raise DataError(f"not a readable .npz file ({exc})", path) from None
     name = str(path)
+    for key in ("x_train", "x_test", "x"):
+        if key in arrays and getattr(arrays[key], "ndim", 0) not in (3, 4):
+            shape = getattr(arrays[key], "shape", ())
+            raise DataError(
+                f"expected an image array of shape (N, H, W) or (N, H, W, C), got {shape}", path
+            )
     if "x_train" in arrays:
         train = ArrayDataset(
             name,

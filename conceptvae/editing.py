@@ -65,6 +65,8 @@ if TYPE_CHECKING:
     from .blending import BlendSettings
     from .concepts.expressions import Term
     from .concepts.library import ConceptLibrary
+    from .faces.align import FaceAlignment
+    from .faces.inputs import FaceChoice, FaceView
     from .model.loaded import VAEModel
 
 MODES = EDIT_MODES
@@ -187,9 +189,22 @@ def concept_slug(args: Sequence[ConceptArg]) -> str:
 
 @dataclass
 class _Input:
+    """One image the model encodes: a whole input, or one face found in a photograph."""
+
     name: str
     crop: Image.Image  # the square center crop at its own size, mode 'L' or 'RGB'
     x: np.ndarray  # (S, S, C) float32 in [0, 1]: exactly what training would see
+    slot: int = 0  # which output image this belongs to
+    face: FaceView | None = None  # set when the crop is a face aligned out of a photo
+
+
+@dataclass
+class _Slot:
+    """One output image: a whole input's result, or a photograph its faces go back into."""
+
+    name: str
+    photo: np.ndarray | None = None  # uint8 (H, W, C) photograph; None: not a photo
+    alignment: FaceAlignment | None = None
 
 
 def _as_list(images: Any, size: int, channels: int) -> list[Any]:
@@ -222,14 +237,37 @@ def _array_to_pil(arr: np.ndarray) -> Image.Image:
     return Image.fromarray(arr, mode="L" if arr.ndim == 2 else "RGB")
 
 
-def prepare_inputs(model: VAEModel, images: Any) -> list[_Input]:
-    """Paths, PIL images or arrays -> the model's view of each and its square crop."""
+def face_alignment(model: VAEModel) -> FaceAlignment | None:
+    """The model's face alignment (meta.json ``face_alignment``), or None: not a face model."""
+    from .faces.inputs import model_alignment
+
+    where = Path(model.path) / "meta.json" if model.path else None
+    return model_alignment(model.meta, model.config.image_size, where)
+
+
+def prepare_inputs(
+    model: VAEModel, images: Any, *, align: bool = True, face: FaceChoice = "all"
+) -> tuple[list[_Input], list[_Slot]]:
+    """Paths, PIL images or arrays -> what the model encodes, and the output slots.
+
+    For a face model (its meta.json has ``face_alignment``) with ``align``, an
+    input that is not exactly the model's size is a photograph: each chosen
+    face (``face``: "all", "largest" or a number from 1, in reading order) becomes
+    one aligned crop to encode, and its edit goes back into the photograph.
+    """
     size, channels = model.config.image_size, model.config.channels
-    out = []
+    alignment = face_alignment(model) if align else None
+    if alignment is not None:
+        from .faces.inputs import check_face_choice
+
+        face = check_face_choice(face)
+    out: list[_Input] = []
+    slots: list[_Slot] = []
     for i, item in enumerate(_as_list(images, size, channels)):
         exact = None
+        where = None
         if isinstance(item, (str, os.PathLike)):
-            im, name = load_pil(item), Path(item).stem
+            im, name, where = load_pil(item), Path(item).stem, item
         elif isinstance(item, Image.Image):
             im, name = _to_standard_mode(item), f"{i}"
         else:
@@ -239,14 +277,37 @@ def prepare_inputs(model: VAEModel, images: Any) -> list[_Input]:
                 if arr.shape[:2] == (size, size):
                     # Already the model's format: used as given, not rounded to 8 bits.
                     exact = np.clip(arr.astype(np.float32).reshape(size, size, channels), 0, 1)
+        slot = len(slots)
+        if alignment is not None and exact is None and im.size != (size, size):
+            from .faces.inputs import face_views, photo_array
+
+            views = face_views(im, alignment, channels, face, where)
+            slots.append(_Slot(name, photo_array(im), alignment))
+            for k, v in enumerate(views):
+                label = name if len(views) == 1 else f"{name}#{k + 1}"
+                out.append(_Input(label, v.crop, v.x, slot, v))
+            continue
         x = pil_to_array(im, size, channels) / np.float32(255) if exact is None else exact
-        out.append(_Input(name, to_square(im, min(im.size)), x))
+        slots.append(_Slot(name))
+        out.append(_Input(name, to_square(im, min(im.size)), x, slot))
     if not out:
         raise ConceptVAEError("no images to edit")
-    return out
+    return out, slots
 
 
 # -- the core ------------------------------------------------------------------------
+
+
+@dataclass
+class FaceEdit:
+    """One face edited in a photograph: where it was found and what moved it."""
+
+    box: tuple[float, float, float, float]  # x, y, w, h in the photograph's pixels
+    score: float
+    amounts: dict[str, float]
+    probability: float | None = None
+    capped: bool = False
+    number: int = 1  # as `conceptvae faces` numbers the photo's faces
 
 
 @dataclass
@@ -254,10 +315,13 @@ class EditResult:
     """What :func:`edit` made.
 
     ``images`` holds one float32 (H, W, C) array in [0, 1] per input: the model's
-    resolution in decode mode, the input's square crop size in detail mode.
-    ``amounts`` is (N, len(concepts)): the amount of each concept used per image.
-    With ``until``, ``probability`` is the probe's probability after the edit
-    and ``capped`` marks images whose amount hit ``max_amount``.
+    resolution in decode mode, the input's square crop size in detail mode, and
+    for a photograph given to a face model, the whole photograph (its size, its
+    colour) with every chosen face edited. ``amounts`` is (N, len(concepts)):
+    the amount of each concept used per image (for a photograph, the mean over
+    its faces; ``faces[i]`` lists each face's own). With ``until``,
+    ``probability`` is the probe's probability after the edit (a photograph's
+    lowest) and ``capped`` marks images whose amount hit ``max_amount``.
     """
 
     images: list[np.ndarray]
@@ -270,6 +334,7 @@ class EditResult:
     probability: np.ndarray | None = None
     capped: np.ndarray | None = None
     solved: int | None = None  # index of the concept whose amount ``until`` chose
+    faces: list[list[FaceEdit] | None] = field(default_factory=list)
 
     def pil(self, size: int | None = None) -> list[Image.Image]:
         """PIL images, optionally resized to ``size`` pixels square."""
@@ -295,12 +360,18 @@ def edit(
     ignore_fingerprint: bool = False,
     infer: str = "probe",
     backend: str = "auto",
+    align: bool = True,
+    face: FaceChoice = "all",
 ) -> EditResult:
     """Move each image along the concepts and decode (see the module docstring).
 
     ``concepts``: ``"smile"``, ``["smile", "thick=-0.5"]`` or ``{"smile": 1.5}``;
     an expression without its own ``=AMOUNT`` uses ``amount``. With ``until``,
     exactly one concept must have no ``=AMOUNT``: its amount is solved per image.
+    For a face model, ``align`` finds the faces in photographs (inputs not
+    exactly the model's size), edits each chosen one (``face``: "all",
+    "largest" or a number from 1, in reading order) and pastes it back;
+    ``align=False`` treats every input as an aligned crop.
     """
     exprs = list(concepts) if not isinstance(concepts, str) else [concepts]
     model = resolve_model(model, exprs, backend)
@@ -312,7 +383,7 @@ def edit(
     lib = resolve_library(model, library, ignore_fingerprint)
     args = parse_concepts(lib, concepts)
     solved = _solved_index(args) if until is not None else None
-    inputs = prepare_inputs(model, images)
+    inputs, slots = prepare_inputs(model, images, align=align, face=face)
 
     z = model.encode(np.stack([i.x for i in inputs])).astype(np.float64)
     amounts = np.array([[a.amount if a.amount is not None else amount for a in args]] * len(z))
@@ -326,11 +397,32 @@ def edit(
     shift = sum(amounts[:, [k]] * d for k, d in enumerate(dirs))
     z_new = (z + shift).astype(np.float32)
     warn_if_outside_shell(z, z_new)
-    images_out = _render(model, inputs, z.astype(np.float32), z_new, mode)
+    images_out = _render(model, inputs, slots, z.astype(np.float32), z_new, mode)
+    names = [a.expr for a in args]
+    faces: list[list[FaceEdit] | None] = [None] * len(slots)
+    per_slot: list[list[int]] = [[] for _ in slots]
+    for r, inp in enumerate(inputs):
+        per_slot[inp.slot].append(r)
+        if inp.face is not None:
+            f = inp.face.aligned.face
+            faces[inp.slot] = [*(faces[inp.slot] or []), FaceEdit(
+                f.box, f.score, dict(zip(names, map(float, amounts[r]))),
+                None if probability is None else float(probability[r]),
+                bool(capped[r]) if capped is not None else False, inp.face.number,
+            )]  # fmt: skip
     return EditResult(
-        images_out, amounts, [a.expr for a in args], z_new, z.astype(np.float32), mode,
-        [i.name for i in inputs], probability, capped, solved,
-    )  # fmt: skip
+        images_out,
+        np.stack([amounts[rows].mean(0) for rows in per_slot]),
+        names,
+        z_new,
+        z.astype(np.float32),
+        mode,
+        [sl.name for sl in slots],
+        None if probability is None else np.array([probability[r].min() for r in per_slot]),
+        None if capped is None else np.array([capped[r].any() for r in per_slot]),
+        solved,
+        faces,
+    )
 
 
 def _solved_index(args: list[ConceptArg]) -> int:
@@ -431,19 +523,58 @@ def warn_if_outside_shell(z: np.ndarray, z_new: np.ndarray) -> None:
 
 
 def _render(
-    model: VAEModel, inputs: list[_Input], z: np.ndarray, z_new: np.ndarray, mode: str
+    model: VAEModel,
+    inputs: list[_Input],
+    slots: list[_Slot],
+    z: np.ndarray,
+    z_new: np.ndarray,
+    mode: str,
 ) -> list[np.ndarray]:
-    """Decoded images of ``z_new`` (one per row of z_new; rows cycle through inputs)."""
+    """One image per slot for each block of ``len(inputs)`` rows of ``z_new``
+    (rows cycle through inputs; the result cycles through slots the same way).
+
+    A whole input gives the decoded image (``decode``), its crop plus the
+    decoded change (``detail``) or the blended edit (``blend``). A face found in
+    a photograph gives its change instead (``detail``: decode(z') - decode(z);
+    ``decode``: decode(z') minus the crop; ``blend``: the blended crop minus the
+    crop), pasted back into the photograph with every other face of it.
+    """
+    from .faces.paste import INNER_FACE, paste_back
+
     decoded = model.decode(z_new)
-    if mode == "decode":
-        return list(decoded)
-    start = model.decode(z)
+    start = None if mode == "decode" else model.decode(z)
     n = len(inputs)
-    if mode == "blend":
-        settings = blend_settings(model)
-        return [blend(inputs[j % n].crop, start[j % n], img, settings)
-                for j, img in enumerate(decoded)]  # fmt: skip
-    return [detail(inputs[j % n].crop, img - start[j % n]) for j, img in enumerate(decoded)]
+    settings = blend_settings(model) if mode == "blend" else None
+    out: list[np.ndarray] = []
+    for c in range(len(z_new) // n):
+        images: list[np.ndarray | None] = [None] * len(slots)
+        photos: dict[int, np.ndarray] = {}
+        for r, inp in enumerate(inputs):
+            img = decoded[c * n + r]
+            if inp.face is None:
+                if start is None:
+                    images[inp.slot] = img
+                elif settings is not None:
+                    images[inp.slot] = blend(inp.crop, start[r], img, settings)
+                else:
+                    images[inp.slot] = detail(inp.crop, img - start[r])
+                continue
+            # A face in a photograph: the change its crop gets, pasted back.
+            if start is None:
+                change = img - inp.x
+            elif settings is not None:
+                change = blend(inp.crop, start[r], img, settings) - inp.x
+            else:
+                change = img - start[r]
+            slot = slots[inp.slot]
+            photo = photos.get(inp.slot, slot.photo)
+            aligned = inp.face.aligned
+            outline = aligned.face.mesh[list(INNER_FACE), :2]
+            photos[inp.slot] = paste_back(photo, change, aligned.to_crop, slot.alignment, outline)
+        for k, photo in photos.items():
+            images[k] = photo.astype(np.float32) / np.float32(255)
+        out.extend(images)  # type: ignore[arg-type]
+    return out
 
 
 def _crop_array(crop: Image.Image, channels: int) -> np.ndarray:
@@ -547,12 +678,16 @@ def traverse(
     ignore_fingerprint: bool = False,
     infer: str = "probe",
     backend: str = "auto",
+    align: bool = True,
+    face: FaceChoice = "all",
 ) -> StripResult:
     """Each image moved along the concepts by each amount, as arrays and a labelled strip.
 
     Column amount ``s`` moves ``z`` to ``z + s * sum(w_i * direction_i)``, where
     ``w_i`` is a concept's own ``=AMOUNT`` (default 1). ``amounts`` defaults to
-    ``steps`` evenly spaced values from ``start`` to ``stop``.
+    ``steps`` evenly spaced values from ``start`` to ``stop``. A photograph given
+    to a face model is one row of whole photographs, its faces edited
+    (``align`` and ``face`` as in :func:`edit`).
     """
     exprs = list(concepts) if not isinstance(concepts, str) else [concepts]
     model = resolve_model(model, exprs, backend)
@@ -563,7 +698,7 @@ def traverse(
     mode = check_mode(mode) if mode is not None else default_mode(model)
     lib = resolve_library(model, library, ignore_fingerprint)
     args = parse_concepts(lib, concepts)
-    inputs = prepare_inputs(model, images)
+    inputs, slots = prepare_inputs(model, images, align=align, face=face)
 
     z = model.encode(np.stack([i.x for i in inputs])).astype(np.float64)
     combined = sum(
@@ -573,27 +708,35 @@ def traverse(
     # Column-major rows: every input at amounts[0], then every input at amounts[1], ...
     z_new = np.concatenate([z + s * combined for s in amounts]).astype(np.float32)
     warn_if_outside_shell(np.tile(z, (len(amounts), 1)), z_new)
-    flat = _render(model, inputs, z.astype(np.float32), z_new, mode)
-    n = len(inputs)
+    flat = _render(model, inputs, slots, z.astype(np.float32), z_new, mode)
+    n = len(slots)
     cells = [[flat[c * n + r] for c in range(len(amounts))] for r in range(n)]
-    if mode in ("detail", "blend"):
-        shown = [
-            np.asarray(i.crop, np.float32).reshape(*i.crop.size[::-1], -1) / 255 for i in inputs
-        ]
-    else:
-        shown = [i.x for i in inputs]
+    first: dict[int, _Input] = {}
+    for i in inputs:
+        first.setdefault(i.slot, i)
+    shown = []
+    for k, sl in enumerate(slots):
+        i = first[k]
+        if sl.photo is not None:
+            shown.append(sl.photo.astype(np.float32) / 255)
+        elif mode in ("detail", "blend"):
+            shown.append(np.asarray(i.crop, np.float32).reshape(*i.crop.size[::-1], -1) / 255)
+        else:
+            shown.append(i.x)
     title = ", ".join(a.label for a in args) + (f"  ({mode})" if mode != "decode" else "")
-    names = [i.name for i in inputs]
-    cell = size or _cell_size(model, inputs, mode)
+    names = [sl.name for sl in slots]
+    cell = size or _cell_size(model, inputs, slots, mode)
     from .render import strip_picture  # drawing (ImageDraw, fonts) only for strips
 
     picture = strip_picture(shown, cells, [format_amount(a) for a in amounts], names, title, cell)
     return StripResult(cells, amounts, shown, names, title, mode, picture)
 
 
-def _cell_size(model: VAEModel, inputs: list[_Input], mode: str) -> int:
-    if mode in ("detail", "blend"):
-        return max(MIN_CELL, min(MAX_DETAIL_CELL, *(i.crop.size[0] for i in inputs)))
+def _cell_size(model: VAEModel, inputs: list[_Input], slots: list[_Slot], mode: str) -> int:
+    photos = [max(sl.photo.shape[:2]) for sl in slots if sl.photo is not None]
+    if mode in ("detail", "blend") or photos:
+        sides = [i.crop.size[0] for i in inputs if i.face is None] + photos
+        return max(MIN_CELL, min(MAX_DETAIL_CELL, *sides))
     return max(MIN_CELL, model.config.image_size)
 
 
@@ -631,7 +774,8 @@ def analogy(
     steps = check_steps(steps, param("steps"), MAX_ANALOGY_STEPS)
     if steps < 2:
         raise ConceptVAEError(f"{param('steps')} must be at least 2 for an analogy, got {steps}")
-    inputs = [prepare_inputs(model, [im])[0] for im in (a, b, c)]
+    # A photograph contributes its largest face (decoded images are the model's crops).
+    inputs = [prepare_inputs(model, [im], face="largest")[0][0] for im in (a, b, c)]
     za, zb, zc = model.encode(np.stack([i.x for i in inputs])).astype(np.float64)
     t = np.linspace(0.0, 1.0, steps)
     lattice = np.stack([za + u * (zb - za) + v * (zc - za) for v in t for u in t])

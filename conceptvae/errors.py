@@ -18,7 +18,8 @@ from collections.abc import Callable
 # Private-use code points delimit a parameter name inside a message; no file
 # name or concept name a user types carries them.
 _OPEN, _CLOSE = "\ue000", "\ue001"
-_PARAM = re.compile(_OPEN + r"([A-Za-z_][A-Za-z0-9_]*)" + _CLOSE)
+# A name, or a name with its value (``align=False``: the CLI spells it ``--no-align``).
+_PARAM = re.compile(_OPEN + r"([A-Za-z_][A-Za-z0-9_]*(?:=[A-Za-z0-9_]+)?)" + _CLOSE)
 
 
 def param(name: str) -> str:
@@ -67,3 +68,34 @@ class ModelError(ConceptVAEError):
 
 class ConceptError(ConceptVAEError):
     """An unknown, malformed or unusable concept or concept library."""
+
+
+def _raised_inside(exc: BaseException, package: str) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__", "").split(".")[0] == package:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def resource_problem(exc: BaseException) -> str | None:
+    """The one-line problem for failures that are the input's or the machine's doing,
+    not a bug: memory exhausted, absurd nesting, integers too long to parse, a full
+    disk or a damaged file reported by h5py (RuntimeError) or zlib. None otherwise."""
+    import zlib
+
+    if isinstance(exc, MemoryError):
+        return "out of memory: the input asks for more than this machine can hold"
+    if isinstance(exc, RecursionError):
+        return "refused: the input is nested too deeply"
+    if isinstance(exc, zlib.error):
+        return f"corrupt compressed data ({exc})"
+    if isinstance(exc, ValueError) and "integer string conversion" in str(exc):
+        return "refused: a number with too many digits"
+    if isinstance(exc, (RuntimeError, OSError)) and _raised_inside(exc, "h5py"):
+        text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        if "space" in text.lower() or "write failed" in text.lower():
+            return f"cannot write: disk full? ({text})"
+        return f"HDF5 error ({text})"
+    return None

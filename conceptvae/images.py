@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -36,6 +37,8 @@ def _open(path: Path) -> Image.Image:
     try:
         if path.is_dir():
             raise DataError("is a directory, not an image", path)
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO would block, /dev/zero never ends
+            raise DataError("not a regular file (a pipe, device or socket)", path)
         if path.stat().st_size == 0:
             raise DataError("empty file (0 bytes)", path)
         im = Image.open(path)
@@ -196,11 +199,17 @@ def check_image_suffix(path: str | os.PathLike) -> str:
     return fmt
 
 
-def save_pil(im: Image.Image, path: str | os.PathLike) -> None:
-    """Write atomically; the format comes from the suffix."""
+def save_pil(im: Image.Image, path: str | os.PathLike, fast: bool = False) -> None:
+    """Write atomically; the format comes from the suffix.
+
+    ``fast`` trades a little PNG size (about 10% on photographs) for zlib's
+    quickest level: a 1280-pixel photograph takes ~0.05 s instead of ~0.4 s.
+    """
     path = Path(path)
     fmt = check_image_suffix(path)
     kwargs = {"quality": 95} if fmt == "JPEG" else {"lossless": True} if fmt == "WEBP" else {}
+    if fast and fmt == "PNG":
+        kwargs = {"compress_level": 1}
     with atomic_path(path, suffix=path.suffix) as tmp:
         im.save(tmp, format=fmt, **kwargs)
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .errors import ConceptVAEError
+from .errors import ConceptVAEError, resource_problem
 
 
 def _read_umask() -> int:
@@ -53,10 +53,21 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         yield tmp_path
         _fsync(tmp_path)
         os.replace(tmp_path, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp_path.unlink()
         _remove_dirs(created)
+        if isinstance(exc, ConceptVAEError):
+            raise
+        # A full disk or a failing device, reported by whichever writer hit it
+        # (OSError; h5py raises RuntimeError): name the target, never the
+        # hidden temp file, which is gone now.
+        if isinstance(exc, OSError):
+            reason = _hide(str(exc.strerror or exc), tmp_path, target)
+            raise ConceptVAEError(f"cannot write ({reason})", target) from None
+        problem = resource_problem(exc)
+        if problem is not None:
+            raise ConceptVAEError(_hide(problem, tmp_path, target), target) from None
         raise
     # Make the rename itself durable; not every filesystem supports it.
     with contextlib.suppress(OSError):
@@ -65,6 +76,12 @@ def atomic_path(target: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+
+
+def _hide(text: str, tmp: Path, target: Path) -> str:
+    """A library's message (h5py's names the file it was writing) with the temp file,
+    which is gone by now, replaced by the target the user asked for."""
+    return text.replace(str(tmp), str(target)).replace(tmp.name, target.name)
 
 
 def _make_parents(parent: Path) -> list[Path]:
@@ -115,19 +132,11 @@ def atomic_write_json(target: str | os.PathLike, obj: Any) -> None:
 
 
 def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConceptVAEError(f"{what} not found", path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConceptVAEError(f"cannot read {what} ({exc})", path) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConceptVAEError(
-            f"{what} is not valid JSON ({exc.msg}, line {exc.lineno})", path
-        ) from None
+    """A JSON file through the hardened reader (regular file, size, depth and
+    integer-length limits): see :mod:`conceptvae.readers`."""
+    from .readers import read_json as _read_json
+
+    return _read_json(path, what)
 
 
 def atomic_save_npy(target: str | os.PathLike, array: Any) -> None:

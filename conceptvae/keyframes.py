@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .errors import ConceptVAEError
+from .options import MAX_SEED
 
 if TYPE_CHECKING:
     from .model.loaded import VAEModel
@@ -36,8 +37,8 @@ def parse_key(spec: KeySpec) -> tuple[str, object]:
     if isinstance(spec, np.ndarray):
         return "latent", spec
     if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
-        if spec < 0:
-            raise ConceptVAEError(f"a sample seed must be a non-negative integer, got {spec}")
+        if not 0 <= spec <= MAX_SEED:
+            raise ConceptVAEError("a sample seed must be a whole number from 0 to 2**64 - 1")
         return "seed", int(spec)
     if isinstance(spec, str) and spec.startswith("seed:"):
         m = _SEED.fullmatch(spec)
@@ -45,7 +46,13 @@ def parse_key(spec: KeySpec) -> tuple[str, object]:
             raise ConceptVAEError(
                 f"keyframe {spec!r}: write seed:N with N a non-negative integer, e.g. seed:7"
             )
-        return "seed", int(m.group(1))
+        digits = m.group(1)
+        if len(digits) > 20 or int(digits) > MAX_SEED:  # int() of 5,000 digits raises
+            raise ConceptVAEError(
+                f"keyframe 'seed:{digits[:12]}...': write seed:N with N a whole number from 0 "
+                "to 2**64 - 1"
+            )
+        return "seed", int(digits)
     if isinstance(spec, (str, os.PathLike)):
         return "image", Path(spec)
     raise ConceptVAEError(f"a keyframe is an image path, seed:N or a latent, got {spec!r}")
@@ -56,13 +63,24 @@ def image_keys(keys: Sequence[KeySpec]) -> list[Path]:
     return [v for kind, v in map(parse_key, keys) if kind == "image"]  # type: ignore[misc]
 
 
-def keyframe_latents(model: VAEModel, keys: Sequence[KeySpec]) -> np.ndarray:
-    """Latents (K, D) for keyframes; all images are encoded in one batch."""
+def keyframe_latents(
+    model: VAEModel, keys: Sequence[KeySpec], *, align: bool = True, face: str | int = "largest"
+) -> np.ndarray:
+    """Latents (K, D) for keyframes; all images are encoded in one batch.
+
+    For a face model, a photograph keyframe is its largest face (or face number
+    ``face``), aligned as in training; ``align=False`` takes images as crops.
+    """
+    from .faces.inputs import model_views
+
     parsed = [parse_key(k) for k in keys]
     out = np.zeros((len(parsed), model.latent_dim), np.float32)
     images = [(i, v) for i, (kind, v) in enumerate(parsed) if kind == "image"]
     if images:
-        z = model.encode([v for _, v in images])
+        cfg = model.config
+        views = model_views([v for _, v in images], model.meta, cfg.image_size, cfg.channels,
+                            align=align, face=face)  # fmt: skip
+        z = model.encode(views)
         for (i, _), zi in zip(images, z):
             out[i] = zi
     for i, (kind, v) in enumerate(parsed):

@@ -9,7 +9,6 @@ a dataset's latents coloured by a label column, with axes, ticks and a legend
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Sequence
@@ -19,10 +18,11 @@ from statistics import NormalDist
 import numpy as np
 from PIL import Image
 
+from .checks import positive, whole
 from .errors import ConceptVAEError, param
 from .keyframes import KeySpec, keyframe_latents, parse_key
 from .model.loaded import VAEModel
-from .options import MAX_GRID, MAX_POINTS, MAX_SPAN, PROJECTIONS
+from .options import MAX_GRID, MAX_POINTS, MAX_SPAN, PLOT_PIXELS, PROJECTIONS
 from .render import plot_points, sheet
 from .resolve import resolve_model
 
@@ -152,26 +152,11 @@ def grid(
 
 
 def check_grid_n(n: object) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 2 <= n <= MAX_GRID:
-        raise ConceptVAEError(
-            f"{param('n')} (cells per side) must be a whole number from 2 to {MAX_GRID}, "
-            f"got {n!r}"
-        )
-    return int(n)
+    return whole(n, f"{param('n')} (cells per side)", 2, MAX_GRID)
 
 
 def check_span(span: object) -> float:
-    if (
-        isinstance(span, bool)
-        or not isinstance(span, (int, float, np.floating))
-        or not math.isfinite(float(span))
-        or not 0 < float(span) <= MAX_SPAN
-    ):
-        raise ConceptVAEError(
-            f"{param('span')} must be a finite number above 0 and at most {MAX_SPAN:g}, "
-            f"got {span!r}"
-        )
-    return float(span)
+    return positive(span, param("span"), MAX_SPAN)
 
 
 # -- scatter: a dataset's latents, coloured by label ----------------------------------
@@ -241,6 +226,8 @@ def encode_dataset(
     from .data import open_dataset
 
     ds = open_dataset(data, labels, model.config.image_size, model.config.channels)
+    if len(ds) < 2:
+        raise ConceptVAEError(f"a scatter plot needs at least 2 images, found {len(ds)}", data)
     idx = np.arange(len(ds))
     if len(ds) > max_points:
         idx = np.sort(np.random.default_rng(seed).choice(len(ds), max_points, replace=False))
@@ -283,19 +270,6 @@ def scatter(
 def check_scatter(method: str, max_points: object, width: object, height: object) -> None:
     if method not in METHODS:
         raise ConceptVAEError(f"unknown projection {method!r}; use one of {', '.join(METHODS)}")
-    if (
-        isinstance(max_points, bool)
-        or not isinstance(max_points, int)
-        or not 2 <= max_points <= MAX_POINTS
-    ):
-        raise ConceptVAEError(
-            f"{param('max_points')} must be a whole number from 2 to {MAX_POINTS}, "
-            f"got {max_points!r}"
-        )
-    for opt, v in ((param("width"), width), (param("height"), height)):
-        if isinstance(v, bool) or not isinstance(v, int) or not 200 <= v <= 4000:
-            raise ConceptVAEError(
-                f"{opt} must be a whole number of pixels from 200 to 4000, got {v!r}"
-            )
-
-
+    whole(max_points, param("max_points"), 2, MAX_POINTS)
+    for name, v in (("width", width), ("height", height)):
+        whole(v, param(name), *PLOT_PIXELS, what="whole number of pixels")

@@ -37,6 +37,16 @@ DEFAULT_STEPS = 8
 DEFAULT_FRAMES = 48
 MAX_FRAMES = 10000
 MAX_FPS = 100.0
+# The slowest rate every format holds exactly: a frame of 100 s is 10,000
+# hundredths in a GIF (at most 65,535) and 100,000 ms in a WebP (at most 2**24 - 1);
+# slower rates would be truncated or overflow the frame-delay fields.
+MIN_FPS = 0.01
+MAX_SEED = 2**64 - 1  # seeds of --seed and seed:N (numpy's generators take any size)
+# Pixels one command may render in all (every frame of an animation, every file of
+# a sample folder): about a minute of encoding; beyond that an in-range
+# --frames x --size asks for hours.
+MAX_TOTAL_PIXELS = 1_000_000_000
+MAX_THREADS = 64  # CONCEPTVAE_THREADS: the LiteRT runtime crashes on absurd counts
 DEFAULT_FPS = 12.0
 
 # -- sampling and latent maps -------------------------------------------------------

@@ -135,3 +135,24 @@ def picture_target(out: str | os.PathLike, inputs: Sequence[str | os.PathLike] =
     check_writable_parent(out)
     refuse_overwriting_inputs([out], list(inputs), overwrite=False)
     return out
+
+
+def refuse_writing_into_data(
+    outputs: Sequence[Path], data: Sequence[str | os.PathLike], overwrite: bool = False
+) -> None:
+    """Refuse outputs that are a data file, or that land inside a data folder: a picture
+    written there would replace one of its images or join the data next time."""
+    if overwrite:
+        return
+    for d in data:
+        real = _real(d)
+        for out in outputs:
+            o = _real(out)
+            if o == real:
+                raise ConceptVAEError(
+                    f"output path is also an input; refusing without {param('overwrite')}", out
+                )
+            if os.path.isdir(real) and os.path.commonpath([real, o]) == real:
+                raise ConceptVAEError(
+                    f"is inside the data folder {os.fspath(d)}; write the output elsewhere", out
+                )

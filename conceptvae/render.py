@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .errors import ConceptVAEError, param
-from .images import array_to_pil
+from .images import MAX_PIXELS, array_to_pil
 
 BACKGROUND = 255  # white margins read as a page, not as part of the image
 INK = (34, 34, 34)
@@ -36,6 +36,23 @@ PALETTE = [
     (196, 156, 148), (247, 182, 210), (219, 219, 141), (158, 218, 229), (199, 199, 199),
 ]  # fmt: skip
 UNLABELLED = (190, 190, 190)
+# Every picture conceptvae composes (sample sheets, grids, strips, traversals,
+# analogies) stays under this many pixels, checked before any tile is upscaled.
+MAX_PICTURE_PIXELS = MAX_PIXELS
+
+
+def check_picture(n: int, ncols: int, w: int, h: int | None = None) -> None:
+    """Refuse a picture of ``n`` tiles of ``w`` x ``h`` in ``ncols`` columns over the budget."""
+    h = w if h is None else h
+    ncols = max(1, min(int(ncols), int(n)))
+    nrows = -(-int(n) // ncols)
+    width, height = ncols * int(w), nrows * int(h)
+    if width * height > MAX_PICTURE_PIXELS:
+        raise ConceptVAEError(
+            f"the picture would be {width:,}x{height:,} pixels ({n} images of {w}x{h}); at "
+            f"most {MAX_PICTURE_PIXELS:,} pixels are drawn: ask for fewer images or a "
+            f"smaller {param('size')}"
+        )
 
 
 def font(size: int = 11) -> ImageFont.ImageFont:
@@ -174,6 +191,7 @@ def grid(
     """Tile (N, H, W, C) images row by row; optional row/column labels and a title."""
     images = np.asarray(images)
     ncols = ncols or int(np.ceil(np.sqrt(len(images))))
+    check_picture(len(images), ncols, cell or images.shape[2], cell or images.shape[1])
     tiles = [array_to_pil(im, cell) for im in images]
     return layout(tiles, ncols, GRID, pad, title, row_labels, col_labels)
 
@@ -191,7 +209,13 @@ def captioned_grid(
     Tiles are images (arrays as :func:`grid` takes them, or PIL images), resized
     to ``cell`` pixels square when given. Columns widen to fit their captions.
     """
+    if cell is not None:
+        check_picture(len(tiles), ncols, cell)
     images = [None if t is None else _as_pil(t) for t in tiles]
+    if cell is None:
+        sizes = [im.size for im in images if im is not None]
+        if sizes:
+            check_picture(len(tiles), ncols, max(s[0] for s in sizes), max(s[1] for s in sizes))
     if cell is not None:
         images = [
             im if im is None or im.size == (cell, cell) else im.resize((cell, cell), Image.LANCZOS)
@@ -218,7 +242,9 @@ def sheet(
     """A figure: tiles with tick labels left of rows and under columns, axis captions
     and a title; the canvas widens to fit its text, and column labels that would
     collide are thinned out."""
-    tiles = [array_to_pil(im, cell) for im in np.asarray(images)]
+    images = np.asarray(images)
+    check_picture(len(images), ncols, cell or images.shape[2], cell or images.shape[1])
+    tiles = [array_to_pil(im, cell) for im in images]
     return layout(tiles, ncols, FIGURE, pad, title, row_labels, col_labels,
                   x_caption=x_caption, y_caption=y_caption)  # fmt: skip
 
@@ -358,6 +384,8 @@ def strip_picture(
     cell: int,
 ) -> Image.Image:
     """A traversal: per row an "input" column, then one column per amount (its label)."""
+    # Before any tile is upscaled: --steps and --size multiply into gigapixels.
+    check_picture(len(inputs) * (len(amounts) + 1), len(amounts) + 1, cell)
     rgb = any(im.shape[-1] == 3 for row in cells for im in row) or any(
         im.shape[-1] == 3 for im in inputs
     )
@@ -376,7 +404,14 @@ def strip_picture(
 def tile(image: np.ndarray, cell: int, rgb: bool = False) -> np.ndarray:
     """A float image -> uint8 (cell, cell, 1 or 3), so rows of any size tile together."""
     im = array_to_pil(image)
-    if im.size != (cell, cell):
+    if im.size[0] != im.size[1]:
+        # A photograph keeps its shape: fitted into the square cell on white.
+        fit = cell / max(im.size)
+        small = im.resize((max(1, round(im.size[0] * fit)), max(1, round(im.size[1] * fit))),
+                          Image.LANCZOS)  # fmt: skip
+        im = Image.new(im.mode, (cell, cell), 255 if im.mode == "L" else (255, 255, 255))
+        im.paste(small, ((cell - small.size[0]) // 2, (cell - small.size[1]) // 2))
+    elif im.size != (cell, cell):
         im = im.resize((cell, cell), Image.LANCZOS)
     arr = np.asarray(im.convert("RGB" if rgb else "L"))
     return arr if rgb else arr[..., None]
@@ -387,6 +422,7 @@ def analogy_picture(
 ) -> Image.Image:
     """The inputs A, B, C captioned on a first row, then the J-diagram of decoded latents."""
     k = cells.shape[0]
+    check_picture((k + 1) * max(k, 3), max(k, 3), cell)
     rgb = cells.shape[-1] == 3
     tiles = [tile(im, cell, rgb) for im in inputs]
     captions: list[str] = [f"A: {names[0]}", f"B: {names[1]}", f"C: {names[2]}"]

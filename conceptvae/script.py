@@ -56,7 +56,15 @@ from .errors import ConceptVAEError
 from .keyframes import seed_latent
 from .latent import EASINGS, ease, lerp, slerp
 from .model.loaded import VAEModel
-from .options import DEFAULT_FPS, INTERPOLATIONS, MAX_FPS, MAX_FRAMES, MAX_TEMPERATURE
+from .options import (
+    DEFAULT_FPS,
+    INTERPOLATIONS,
+    MAX_FPS,
+    MAX_FRAMES,
+    MAX_SEED,
+    MAX_TEMPERATURE,
+    MIN_FPS,
+)
 from .resolve import resolve_model
 
 TOP_FIELDS = (
@@ -213,7 +221,7 @@ class _Validator:
             )
         model = self.text(obj, "model", "")
         output = self.text(obj, "output", "")
-        fps = self.number(obj, "fps", "", 0.0, MAX_FPS, DEFAULT_FPS, lo_open=True)
+        fps = self.number(obj, "fps", "", MIN_FPS, MAX_FPS, DEFAULT_FPS)
         size = None
         if obj.get("size") is not None:
             s = obj["size"]
@@ -277,9 +285,9 @@ class _Validator:
                 raise self.fail(f"{where}.temperature", "applies to seed keyframes only")
         else:
             s = obj["seed"]
-            if isinstance(s, bool) or not isinstance(s, int) or s < 0:
+            if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED:
                 raise self.fail(
-                    f"{where}.seed", f"must be a non-negative whole number, got {_show(s)}"
+                    f"{where}.seed", f"must be a whole number from 0 to 2**64 - 1, got {_show(s)}"
                 )
             k.seed = s
             k.temperature = self.number(obj, "temperature", where, 0.0, MAX_TEMPERATURE, 1.0)
@@ -385,7 +393,13 @@ def key_latents(prepared: Prepared) -> np.ndarray:
     z = np.zeros((len(keys), model.latent_dim), np.float32)
     with_image = [k for k in keys if k.image is not None]
     if with_image:
-        z[[k.index for k in with_image]] = model.encode([k.image for k in with_image])
+        from .faces.inputs import model_views
+
+        # A photograph keyframe of a face model is its largest face, aligned.
+        cfg = model.config
+        views = model_views([k.image for k in with_image], model.meta, cfg.image_size,
+                            cfg.channels)  # fmt: skip
+        z[[k.index for k in with_image]] = model.encode(views)
     for k in keys:
         if k.seed is not None:
             z[k.index] = seed_latent(k.seed, model.latent_dim, k.temperature)

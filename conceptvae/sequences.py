@@ -74,11 +74,17 @@ def interpolate(
     b: KeySpec,
     steps: int = DEFAULT_STEPS,
     spherical: bool = True,
+    *,
+    align: bool = True,
+    face: str | int = "largest",
 ) -> np.ndarray:
-    """Frames (steps, S, S, C) float32 in [0, 1] from keyframe ``a`` to ``b``."""
+    """Frames (steps, S, S, C) float32 in [0, 1] from keyframe ``a`` to ``b``.
+
+    For a face model, a photograph keyframe is its largest face (or number
+    ``face``), aligned; ``align=False`` takes images as aligned crops."""
     steps = check_count(steps, param("steps"), minimum=2)
     m = resolve_model(model)
-    za, zb = keyframe_latents(m, [a, b])
+    za, zb = keyframe_latents(m, [a, b], align=align, face=face)
     return m.decode(interpolate_latents(za, zb, steps, spherical))
 
 
@@ -89,11 +95,15 @@ def morph(
     loop: bool = False,
     easing: str = "linear",
     spherical: bool = True,
+    *,
+    align: bool = True,
+    face: str | int = "largest",
 ) -> np.ndarray:
-    """Frames (frames, S, S, C) float32 in [0, 1] on one path through ``keys``."""
+    """Frames (frames, S, S, C) float32 in [0, 1] on one path through ``keys``
+    (photograph keyframes of a face model: as in :func:`interpolate`)."""
     check_morph(keys, frames, easing)
     m = resolve_model(model)
-    z = keyframe_latents(m, keys)
+    z = keyframe_latents(m, keys, align=align, face=face)
     return m.decode(morph_latents(z, frames, loop, easing, spherical))
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import __version__
 from . import distribute as dist
-from .config import TrainOptions, VAEConfig
+from .config import MAX_EPOCHS, TrainOptions, VAEConfig
 from .data import Dataset, FolderDataset, open_dataset, split_indices
 from .errors import ConceptVAEError, param
 from .io import atomic_path, atomic_write_json
@@ -249,38 +249,93 @@ def save_checkpoint(path: Path, vae, state: dict[str, Any]) -> None:  # noqa: AN
 
 
 def read_checkpoint_state(path: Path) -> dict[str, Any]:
+    from .readers import loads_json, npz_headers, open_regular
+
+    with open_regular(path, "checkpoint", None):
+        pass
     try:
+        npz_headers(path)  # declared sizes within budget before anything is loaded
         with np.load(path, allow_pickle=False) as npz:
-            state = json.loads(str(npz["state"]))
+            raw = npz["state"]
+            if raw.dtype.kind != "U" or raw.shape != ():
+                raise ValueError("state is not a text")
+            state = loads_json(str(raw), path, "checkpoint state")
+    except ConceptVAEError as exc:
+        raise ConceptVAEError(f"cannot read checkpoint ({exc.message})", path) from None
     except Exception as exc:  # noqa: BLE001 - any unreadable checkpoint is the same user problem
         raise ConceptVAEError(f"cannot read checkpoint ({type(exc).__name__})", path) from None
-    ok = (
-        isinstance(state, dict)
-        and isinstance(state.get("epoch"), int)
-        and isinstance(state.get("options"), dict)
-        and isinstance(state.get("history"), dict)
-    )
-    if not ok:
-        raise ConceptVAEError("checkpoint state is malformed (not written by conceptvae?)", path)
+    problem = _state_problem(state)
+    if problem:
+        raise ConceptVAEError(
+            f"checkpoint state is malformed ({problem}; not written by conceptvae?)", path
+        )
     return state
+
+
+def _state_problem(state: Any) -> str | None:
+    """What is wrong with a checkpoint's state (epoch, options, history), or None."""
+    if not isinstance(state, dict):
+        return "not an object"
+    epoch = state.get("epoch")
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch <= MAX_EPOCHS:
+        return f"epoch must be a whole number from 0 to {MAX_EPOCHS}"
+    opts = state.get("options")
+    if not isinstance(opts, dict):
+        return "options is not an object"
+    unknown = set(opts) - set(TRAIN_DEFAULTS) - {"data", "labels", "image_size", "channels"}
+    if unknown:
+        return f"unknown option(s) {', '.join(sorted(map(str, unknown)))}"
+    for key in ("data", "labels"):
+        if opts.get(key) is not None and not isinstance(opts[key], str):
+            return f"options: {key} must be a path"
+    try:
+        TrainOptions.from_dict({**TRAIN_DEFAULTS, **opts}).validate()
+    except (ConceptVAEError, TypeError) as exc:
+        return f"options: {getattr(exc, 'message', exc)}"
+    history = state.get("history")
+    if not isinstance(history, dict):
+        return "history is not an object"
+    for key, values in history.items():
+        if (
+            not isinstance(values, list)
+            or len(values) != epoch
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        ):
+            return f"history[{key!r}] must be {epoch} numbers"
+    return None
 
 
 def restore_checkpoint(path: Path, vae) -> None:  # noqa: ANN001
     try:
         with np.load(path, allow_pickle=False) as npz:
-            weights = [npz[f"w{i}"] for i in range(len(vae.get_weights()))]
-            vae.set_weights(weights)
+            want = vae.get_weights()
+            weights = [npz[f"w{i}"] for i in range(len(want))]
             if getattr(vae, "optimizer", None) is None:  # an uncompiled copy takes the weights
+                vae.set_weights(weights)
                 return
             vae.optimizer.build(vae.generator_variables)
-            for i, var in enumerate(vae.optimizer.variables):
-                var.assign(npz[f"o{i}"])
+            slots = [npz[f"o{i}"] for i in range(len(vae.optimizer.variables))]
+            refs = want + [v.numpy() for v in vae.optimizer.variables]
             d_opt = getattr(vae, "d_optimizer", None)
+            d_slots: list[np.ndarray] = []
             if d_opt is not None:
                 d_opt.build(vae.discriminator.trainable_variables)
-                for i, var in enumerate(d_opt.variables):
-                    var.assign(npz[f"p{i}"])
-    except (KeyError, ValueError, OSError) as exc:
+                d_slots = [npz[f"p{i}"] for i in range(len(d_opt.variables))]
+                refs += [v.numpy() for v in d_opt.variables]
+            for got, ref in zip(weights + slots + d_slots, refs):
+                if got.shape != np.shape(ref) or got.dtype.kind not in "fiu":
+                    raise ValueError("shape")
+                if got.dtype.kind == "f" and not np.isfinite(got).all():
+                    raise ConceptVAEError("checkpoint holds NaN or infinite weights", path)
+            vae.set_weights(weights)
+            for var, value in zip(vae.optimizer.variables, slots):
+                var.assign(value)
+            if d_opt is not None:
+                for var, value in zip(d_opt.variables, d_slots):
+                    var.assign(value)
+    except ConceptVAEError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - keras, numpy and zipfile raise many types
         raise ConceptVAEError(
             f"checkpoint does not match this model ({type(exc).__name__}); start a new run", path
         ) from None
@@ -346,16 +401,106 @@ def train(
         given["data"] = os.fspath(data)
         if labels is not None:
             given["labels"] = os.fspath(labels)
-    # Under a multi-worker strategy the chief alone reads the model directory
-    # and decides; the other workers receive its options and checkpoint state.
     if devices and distribute != "mirrored":
         raise ConceptVAEError(f"{param('devices')} needs {param('distribute')} mirrored")
-    cluster = dist.connect(distribute, devices) if distribute else None
-    if cluster is None:
-        opts, state = _resolve_options(out, resume, given)
-    else:
-        opts, state = dist.agree(cluster, lambda: _resolve_options(out, resume, given))
-        dist.check_command(cluster, given, opts)
+    if not distribute:
+        with _claim_run_dir(out, resume):
+            return _train(data, out, given, resume, verbose, command, export)
+    # Under a multi-worker strategy the chief alone claims and reads the model
+    # directory and decides; the other workers receive its options and
+    # checkpoint state, and touch nothing there.
+    cluster = dist.connect(distribute, devices)
+    with contextlib.ExitStack() as claim:
+
+        def decide() -> tuple[dict[str, Any], dict[str, Any] | None]:
+            claim.enter_context(_claim_run_dir(out, resume))
+            return _resolve_options(out, resume, given)
+
+        decided = dist.agree(cluster, decide)
+        dist.check_command(cluster, given, decided[0])
+        return _train(data, out, given, resume, verbose, command, export, cluster, decided)
+    with _claim_run_dir(out, resume):
+        return _train(data, out, given, resume, verbose, command, export)
+
+
+@contextlib.contextmanager
+def _claim_run_dir(out: Path, resume: bool) -> Iterator[None]:
+    """Hold the run directory for this process alone (a second `train --resume` on it is
+    refused), and leave no trace of a new run that fails: no empty directory, no
+    checkpoint of a run that diverged or whose data turned out unreadable."""
+    missing = []
+    probe = out
+    while not probe.exists() and probe.parent != probe:
+        missing.append(probe)
+        probe = probe.parent
+    if resume and missing:
+        raise ConceptVAEError("nothing to resume: no checkpoint.npz in this directory", out)
+    before = {p.name for p in out.iterdir()} if out.is_dir() else set()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        lock = _lock_dir(out)
+    except BaseException:
+        _forget(out, missing, before)
+        raise
+    try:
+        yield
+    except TrainingInterrupted:
+        raise
+    except BaseException:
+        if not resume:
+            _forget(out, missing, before)
+        raise
+    finally:
+        os.close(lock)
+
+
+def _lock_dir(path: Path) -> int:
+    """An exclusive lock on the directory itself: no lock file to leave behind."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        import fcntl
+    except ImportError:  # Windows: one training per directory is on the user
+        return fd
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise ConceptVAEError(
+            "another `conceptvae train` is using this run directory; wait for it to finish",
+            path,
+        ) from None
+    return fd
+
+
+def _forget(out: Path, created_dirs: list[Path], before: set[str]) -> None:
+    """Remove what a failed new run wrote: new files in ``out``, then the directories
+    it created (deepest first), when they are empty."""
+    import shutil
+
+    with contextlib.suppress(OSError):
+        for p in out.iterdir():
+            if p.name not in before:
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    p.unlink()
+    for d in created_dirs:
+        with contextlib.suppress(OSError):
+            d.rmdir()
+
+
+def _train(
+    data: str | os.PathLike | Dataset,
+    out: Path,
+    given: dict[str, Any],
+    resume: bool,
+    verbose: int | str,
+    command: str | None,
+    export: bool = True,
+    cluster: dist.Cluster | None = None,
+    decided: tuple | None = None,
+) -> TrainResult:
+    opts, state = decided if decided is not None else _resolve_options(out, resume, given)
     TrainOptions.from_dict(opts).validate()
     mixed = bool(opts.get("mixed_precision"))
     adversarial_weight = float(opts.get("adversarial") or 0.0)
@@ -375,6 +520,8 @@ def train(
         )
     )
     opts["image_size"], opts["channels"] = dataset.image_size, dataset.channels
+    # Read now, so a malformed face_alignment.json fails before training, not after.
+    _face_alignment(opts.get("data"), dataset.image_size)
     cfg = VAEConfig(
         image_size=dataset.image_size, channels=dataset.channels, latent_dim=opts["latent_dim"],
         arch=opts["arch"], filters=list(opts["filters"] or []), hidden=list(opts["hidden"] or []),
@@ -390,8 +537,6 @@ def train(
         dist.check_same(cluster, "datasets (images, height, width, channels)",
                         [len(dataset), *dataset.shape])  # fmt: skip
 
-    if writes:
-        out.mkdir(parents=True, exist_ok=True)
     seed_ = int(opts["seed"])
     train_idx, val_idx = split_indices(len(dataset), opts["val_split"], seed_)
     bs = int(opts["batch_size"])
@@ -471,6 +616,12 @@ def train(
             raise TrainingInterrupted(
                 f"interrupted after {done} finished epoch(s); {again}", out
             ) from None
+    if ckpt.diverged:
+        raise ConceptVAEError(
+            f"training diverged at epoch {ckpt.diverged} (the loss or the weights became NaN "
+            f"or infinite); no model was saved. Try a lower {param('lr')} (this run: {opts['lr']:g})",
+            out,
+        )
     seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     if plain is not None:
         plain.set_weights(vae.network_weights())
@@ -543,6 +694,13 @@ class _EpochCheckpoint(keras.callbacks.Callback):
         self.history = {k: list(v) for k, v in history.items()}
         self.epoch = 0
         self._t = self._cpu = 0.0
+        self.diverged = 0  # the epoch in which loss or weights stopped being finite
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(float(loss)):
+            self.diverged = self.epoch + 1
+            self.model.stop_training = True
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch = epoch
@@ -550,6 +708,12 @@ class _EpochCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = dict(logs or {})
+        finite = all(np.isfinite(float(v)) for v in logs.values()) and weights_finite(self.model)
+        if self.diverged or not finite:
+            # Keep the last good checkpoint: a NaN one would poison --resume.
+            self.diverged = self.diverged or epoch + 1
+            self.model.stop_training = True
+            return
         logs["seconds"] = time.perf_counter() - self._t
         logs["cpu_seconds"] = time.process_time() - self._cpu
         for k, v in logs.items():
@@ -564,6 +728,25 @@ class _EpochCheckpoint(keras.callbacks.Callback):
         )
 
 
+def weights_finite(vae) -> bool:  # noqa: ANN001
+    return all(np.isfinite(w).all() for w in vae.get_weights())
+
+
+def _face_alignment(data: Any, image_size: int) -> dict | None:
+    """A folder made by ``conceptvae align-faces`` holds face_alignment.json: the
+    model trained on it records that alignment (at its own image size), which
+    makes it a face model that finds and aligns faces in photographs."""
+    if not isinstance(data, (str, os.PathLike)) or not Path(data).is_dir():
+        return None
+    from .faces.align import FaceAlignment, read_alignment_file
+
+    entry = read_alignment_file(data)
+    if entry is None:
+        return None
+    found = FaceAlignment.from_meta({"face_alignment": entry})
+    return found.scaled(image_size).to_meta() if found is not None else None
+
+
 def _save_model(
     out: Path,
     vae,
@@ -575,7 +758,27 @@ def _save_model(
     command: str | None,
     export: bool = True,
 ) -> None:  # noqa: ANN001
-    plain = save_weights(vae, out)
+    from .model.export import convert_and_verify, write_export
+
+    # Everything that can fail is checked before the first file is replaced.
+    plain = plain_network(vae)
+    if not weights_finite(plain):
+        raise ConceptVAEError(
+            "training diverged (the weights became NaN or infinite); no model was saved. "
+            f"Try a lower {param('lr')}",
+            out,
+        )
+    if any(isinstance(v, float) and not np.isfinite(v) for v in metrics.values()):
+        raise ConceptVAEError(
+            "training diverged (the test loss is NaN or infinite); no model was saved. "
+            f"Try a lower {param('lr')}",
+            out,
+        )
+    # Every saved model ships its LiteRT flatbuffers, so inference never needs TensorFlow;
+    # they are converted and checked against Keras before anything is written.
+    if export:
+        encoder, decoder, diffs = convert_and_verify(plain, out)
+    save_weights(vae, out, plain)
     cfg.save(out / files.CONFIG)
     meta = {
         "fingerprint": files.weights_fingerprint(plain.get_weights()),
@@ -588,24 +791,30 @@ def _save_model(
         "conceptvae_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }  # fmt: skip
+    alignment = _face_alignment(opts.get("data"), cfg.image_size)
+    if alignment is not None:
+        meta["face_alignment"] = alignment
     files.write_meta(out, meta)
     atomic_write_json(out / files.HISTORY, history)
-    # Every saved model ships its LiteRT flatbuffers, so inference never needs TensorFlow.
     if export:
-        from .model.export import export_vae
-
-        export_vae(plain, out)
+        write_export(out, encoder, decoder, diffs)
 
 
-def save_weights(vae, out: Path):  # noqa: ANN001, ANN201
+def plain_network(vae):  # noqa: ANN001, ANN201
+    """The network alone, as a plain, uncompiled VAE (no discriminator, no optimizer)."""
+    plain = build_vae(vae.vae_config)
+    plain.set_weights(vae.network_weights())
+    return plain
+
+
+def save_weights(vae, out: Path, plain=None):  # noqa: ANN001, ANN201
     """Write the network alone and return it as a plain, uncompiled VAE.
 
     A compiled model would also write the optimizer's two moments per weight,
     tripling the file (resuming reads checkpoint.npz), and training-only parts
     (a discriminator) are no part of the model.
     """
-    plain = build_vae(vae.vae_config)
-    plain.set_weights(vae.network_weights())
+    plain = plain if plain is not None else plain_network(vae)
     with atomic_path(out / files.WEIGHTS, suffix=".weights.h5") as tmp:
         tmp.unlink()
         plain.save_weights(tmp)

@@ -217,11 +217,13 @@ FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]+")
 
 
 def library_flag_strings() -> list[tuple[str, int, str]]:
-    """String literals outside cli/ that spell a ``--flag`` (docstrings left out)."""
+    """String literals outside the front ends (cli/, studio/) that spell a ``--flag``
+    (docstrings left out)."""
     root = package_root()
     found = []
+    front_ends = len(LAYERS) - 1
     for name, path in modules(root).items():
-        if name.startswith("conceptvae.cli") or name == "conceptvae.__main__":
+        if layer_of(name) == front_ends:
             continue
         tree = ast.parse(path.read_text(), str(path))
         docstrings = {

@@ -165,8 +165,8 @@ def test_model_may_be_a_name(runner, project, monkeypatch, tmp_path):
 # -- validation: every message names the keyframe and field ---------------------------
 
 BAD = [
-    ({"fps": float("nan")}, r"fps: must be a finite number above 0"),
-    ({"fps": 0}, r"fps: must be a finite number above 0"),
+    ({"fps": float("nan")}, r"fps: must be a finite number from 0.01"),
+    ({"fps": 0}, r"fps: must be a finite number from 0.01"),
     ({"fps": "12"}, r"fps: must be a finite number"),
     ({"easing": "bounce"}, r"easing: must be one of linear, cosine, got 'bounce'"),
     ({"interpolation": "cubic"}, r"interpolation: must be one of slerp, lerp"),
@@ -184,8 +184,8 @@ BAD = [
 BAD_KEY = [
     ({"seed": 1, "image": "faces/f0.png"}, r"keyframes\[1\]: give exactly one of"),
     ({}, r"keyframes\[1\]: give exactly one of"),
-    ({"seed": -1}, r"keyframes\[1\]\.seed: must be a non-negative whole number"),
-    ({"seed": 1.5}, r"keyframes\[1\]\.seed: must be a non-negative whole number"),
+    ({"seed": -1}, r"keyframes\[1\]\.seed: must be a whole number from 0"),
+    ({"seed": 1.5}, r"keyframes\[1\]\.seed: must be a whole number from 0"),
     ({"seed": 1, "hold": -1}, r"keyframes\[1\]\.hold: must be a finite number from 0"),
     ({"seed": 1, "transition": float("inf")}, r"keyframes\[1\]\.transition: must be a finite"),
     ({"seed": 1, "easing": "bounce"}, r"keyframes\[1\]\.easing: must be one of linear, cosine"),

@@ -73,7 +73,7 @@ def test_adversarial_training_saves_a_plain_model_and_resumes_exactly(npz_data, 
     x = np.random.default_rng(0).random((3, 16, 16, 1), np.float32)
     lite = load_model(tmp_path / "full", backend="litert")
     np.testing.assert_allclose(lite.reconstruct(x), a.reconstruct(x), atol=1e-4)
-    with pytest.raises(ConceptVAEError, match="--adversarial must be"):
+    with pytest.raises(ConceptVAEError, match="adversarial must be"):
         train(npz_data, tmp_path / "bad", epochs=1, adversarial=-1.0, **TINY)
 
 

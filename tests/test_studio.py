@@ -104,7 +104,9 @@ def test_preview_moves_with_the_amount_and_render_is_the_cli_bytes(studio, tmp_p
     (tmp_path / "my photo.png").write_bytes(png_bytes(im))
     status, info = upload(studio, png_bytes(im), "C:\\Users\\me\\my photo.png")
     assert status == 200 and info["name"] == "my photo.png" and (info["width"], info["height"]) == (300, 200)
-    body = {"model": "faces", "image": info["id"], "mode": "detail", "amounts": {"smile": 0}}
+    # A picture with no face, taken as a crop (the faces model would look for faces).
+    body = {"model": "faces", "image": info["id"], "mode": "detail", "amounts": {"smile": 0},
+            "align": False}  # fmt: skip
     still = studio.request("/api/preview", body)
     body["amounts"] = {"smile": 1.25, "pc2": -0.5}
     status, headers, moved = studio.request("/api/preview", body)
@@ -123,6 +125,7 @@ def test_preview_moves_with_the_amount_and_render_is_the_cli_bytes(studio, tmp_p
     argv = shlex.split(cmd["command"])
     assert argv[:3] == ["conceptvae", "edit", "my photo.png"]
     assert "smile=1.25" in argv and "pc2=-0.5" in argv and argv[-2:] == ["-o", "myphoto_edited.png"]
+    assert "--no-align" in argv
     subprocess.run([sys.executable, "-m", "conceptvae", *argv[1:]], cwd=tmp_path, check=True,
                    capture_output=True)  # fmt: skip
     assert (tmp_path / "myphoto_edited.png").read_bytes() == rendered
@@ -278,7 +281,8 @@ def test_without_the_extra_studio_names_it(tmp_path) -> None:
 def test_a_large_photo_previews_on_a_copy_and_downloads_at_full_size(studio) -> None:  # noqa: ANN001
     status, info = upload(studio, png_bytes(photo(1600, 1200, seed=2)), "big.png")
     assert status == 200
-    body = {"model": "faces", "image": info["id"], "mode": "detail", "amounts": {"smile": 2}}
+    body = {"model": "faces", "image": info["id"], "mode": "detail", "amounts": {"smile": 2},
+            "align": False}  # fmt: skip
     status, _, preview = studio.request("/api/preview", body)
     status2, _, full = studio.request("/api/render", body)
     assert status == status2 == 200
@@ -355,3 +359,82 @@ def test_the_browser_opens_on_the_url_unless_told_not_to(home, tmp_path) -> None
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)
+
+
+@pytest.mark.parametrize("mode", ["decode", "blend"])
+def test_every_mode_downloads_the_bytes_of_its_command(studio, tmp_path, mode) -> None:  # noqa: ANN001
+    im = photo(160, 120, seed=3)
+    (tmp_path / "p.png").write_bytes(png_bytes(im))
+    status, info = upload(studio, png_bytes(im), "p.png")
+    body = {"model": "faces", "image": info["id"], "mode": mode, "amounts": {"smile": -1.5},
+            "align": False}  # fmt: skip
+    status, _, rendered = studio.request("/api/render", body)
+    assert status == 200
+    argv = shlex.split(studio.json("/api/command", body)[1]["command"])
+    assert argv[argv.index("--mode") + 1] == mode
+    subprocess.run([sys.executable, "-m", "conceptvae", *argv[1:]], cwd=tmp_path, check=True,
+                   capture_output=True)  # fmt: skip
+    assert (tmp_path / "p_edited.png").read_bytes() == rendered
+
+
+def face_photo(seed: int = 0) -> Image.Image:
+    """A colour picture with the two example faces set into it (as tests/facephotos.py
+    makes them for the faces tests): face-1 on the left, face-2 larger on the right."""
+    from facephotos import FACES, Placement, scene
+
+    return Image.fromarray(scene(640, 400, [Placement(FACES[0], (170, 200), 2.0, 0.0),
+                                            Placement(FACES[1], (450, 190), 2.6, 0.0)], seed))
+
+
+def test_faces_in_a_photo_are_found_shown_and_edited_as_the_cli_does(studio, tmp_path) -> None:  # noqa: ANN001
+    im = face_photo()
+    im.save(tmp_path / "two.png")
+    status, info = upload(studio, png_bytes(im), "two.png")
+    assert status == 200
+    status, found = studio.json(f"/api/images/{info['id']}/faces?model=faces")
+    assert status == 200 and found["photo"] and [f["number"] for f in found["faces"]] == [1, 2]
+    (x1, y1, w1, h1), (x2, _, w2, _) = (f["box"] for f in found["faces"])
+    assert x1 < 170 / 640 < x1 + w1 and y1 < 200 / 400 < y1 + h1 and x2 < 450 / 640 < x2 + w2
+    assert w2 > w1  # face-2 was set in larger
+    # The digits model finds no faces: it is no face model.
+    assert studio.json(f"/api/images/{info['id']}/faces?model=digits")[1] == {
+        "face_model": False, "photo": False, "faces": []}
+
+    body = {"model": "faces", "image": info["id"], "mode": "detail", "amounts": {"smile": 2}}
+    base = np.asarray(im, np.int16)
+    for face, changed_left, changed_right in [("all", True, True), ("1", True, False),
+                                              ("largest", False, True)]:  # fmt: skip
+        status, _, raw = studio.request("/api/preview", {**body, "face": face})
+        assert status == 200
+        out = np.asarray(Image.open(io.BytesIO(raw)).convert("RGB"), np.int16)
+        assert out.shape == base.shape  # the whole photograph comes back (at most 512 px short side)
+        diff = np.abs(out - base).sum(-1)
+        assert (diff[:, :320].max() > 0) == changed_left and (diff[:, 320:].max() > 0) == changed_right, face
+
+    status, _, rendered = studio.request("/api/render", {**body, "face": "2"})
+    argv = shlex.split(studio.json("/api/command", {**body, "face": "2"})[1]["command"])
+    assert argv[argv.index("--face") + 1] == "2"
+    subprocess.run([sys.executable, "-m", "conceptvae", *argv[1:]], cwd=tmp_path, check=True,
+                   capture_output=True)  # fmt: skip
+    assert (tmp_path / "two_edited.png").read_bytes() == rendered
+
+    # A morph from the photograph starts at its largest face, as `conceptvae morph` does.
+    morph = {"model": "faces", "keys": [info["id"], "seed:1"], "frames": 4, "format": "gif"}
+    status, _, gif = studio.request("/api/morph", morph)
+    assert status == 200 and gif[:6] == b"GIF89a"
+
+    # What the page can get wrong is refused in one line.
+    status, err = studio.json("/api/preview", {**body, "face": "3"})
+    assert status == 400 and "face 3 asked for, but 2 faces found" in err["error"]
+    status, err = studio.json("/api/preview", {**body, "face": "left"})
+    assert status == 400 and "face must be all, largest or a face number" in err["error"]
+
+
+def test_a_photo_without_faces_needs_the_whole_image_choice(studio) -> None:  # noqa: ANN001
+    status, info = upload(studio, png_bytes(photo(200, 200, seed=5)), "wall.png")
+    status, found = studio.json(f"/api/images/{info['id']}/faces?model=faces")
+    assert found == {"face_model": True, "photo": True, "faces": []}
+    body = {"model": "faces", "image": info["id"], "mode": "detail", "amounts": {"smile": 1}}
+    status, err = studio.json("/api/preview", body)
+    assert status == 400 and "no face found" in err["error"]
+    assert studio.request("/api/preview", {**body, "align": False})[0] == 200

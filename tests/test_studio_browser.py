@@ -131,6 +131,10 @@ def test_page_loads_with_a_slider_per_concept(browser, studio) -> None:  # noqa:
     assert sorted(s.get_attribute("data-concept") for s in sliders) == sorted(names)
     assert all((s.get_attribute("min"), s.get_attribute("max")) == ("-3", "3") for s in sliders)
     assert browser.find_element(By.CSS_SELECTOR, "input[name=mode][value=detail]").is_selected()
+    from conceptvae.editing import MODES
+
+    modes = browser.find_elements(By.CSS_SELECTOR, "input[name=mode]")
+    assert [m.get_attribute("value") for m in modes] == list(MODES)
     assert browser.find_element(By.ID, "error").text == ""
 
     # The digits model: its attributes as sliders, its classes as a target picker.
@@ -258,3 +262,45 @@ def test_a_dropped_photo_is_edited_and_the_mode_switch_changes_the_output(browse
     wait(browser, lambda d: preview_version(d) > before and idle(d))
     assert preview_pixels(browser).shape == (64, 64)  # decode: the model's resolution
     wait(browser, lambda d: "--mode decode" in d.find_element(By.ID, "command").text)
+
+
+def test_a_face_photo_shows_its_faces_and_edits_the_chosen_one(browser, studio, tmp_path) -> None:  # noqa: ANN001
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    from test_studio import face_photo
+
+    open_page(browser, studio)
+    photo = tmp_path / "two faces.png"
+    face_photo(seed=1).save(photo)
+    browser.find_element(By.ID, "file").send_keys(str(photo))
+    wait(browser, lambda d: d.find_element(By.ID, "image-name").text == "two faces.png" and idle(d))
+    boxes = browser.find_elements(By.CSS_SELECTOR, "#original-frame .facebox")
+    assert [b.get_attribute("data-face") for b in boxes] == ["1", "2"]
+    assert browser.find_element(By.ID, "faces-found").text == "2 faces found:"
+    # The boxes sit over the faces: face 1 left of the middle, face 2 right of it.
+    frame = browser.find_element(By.ID, "original").rect
+    centres = [(b.rect["x"] + b.rect["width"] / 2 - frame["x"]) / frame["width"] for b in boxes]
+    assert centres[0] < 0.5 < centres[1]
+
+    before = preview_version(browser)
+    Select(browser.find_element(By.ID, "face")).select_by_value("2")
+    wait(browser, lambda d: preview_version(d) > before and idle(d))
+    boxes = browser.find_elements(By.CSS_SELECTOR, "#original-frame .facebox")  # redrawn
+    assert "off" in boxes[0].get_attribute("class") and "off" not in boxes[1].get_attribute("class")
+    untouched = preview_pixels(browser)
+    move(browser, "smile", 30)
+    edited = preview_pixels(browser)
+    diff = np.abs(edited - untouched)
+    half = diff.shape[1] // 2
+    assert diff[:, half:].mean() > 0.2 and diff[:, :half].max() == 0  # only face 2 moved
+
+    wait(browser, lambda d: "--face 2" in d.find_element(By.ID, "command").text and idle(d))
+    command = browser.find_element(By.ID, "command").text
+    browser.find_element(By.ID, "download").click()
+    target = browser.downloads / "twofaces_edited.png"
+    wait(browser, lambda d: target.exists() and not list(browser.downloads.glob("*.crdownload")))
+    time.sleep(0.2)
+    argv = shlex.split(command)
+    subprocess.run([sys.executable, "-m", "conceptvae", *argv[1:]], cwd=tmp_path, check=True,
+                   capture_output=True)  # fmt: skip
+    assert (tmp_path / "twofaces_edited.png").read_bytes() == target.read_bytes()

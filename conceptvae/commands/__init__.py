@@ -12,6 +12,7 @@ and results only; nothing below this layer writes a user's output file.
 * :mod:`.scripts` - ``render_script``, ``run_script``
 * :mod:`.pictures` - ``grid_file``, ``scatter_file``
 * :mod:`.codec` - ``reconstruct_files``, ``encode_files``, ``decode_file``, ``sample_files``
+* :mod:`.faces` - ``faces_files``, ``align_folder``
 
 Importing this package is cheap; each command module loads on first use.
 """
@@ -36,9 +37,11 @@ _LAZY = {
     "encode_files": ("conceptvae.commands.codec", "encode_files"),
     "decode_file": ("conceptvae.commands.codec", "decode_file"),
     "sample_files": ("conceptvae.commands.codec", "sample_files"),
+    "faces_files": ("conceptvae.commands.faces", "faces_files"),
+    "align_folder": ("conceptvae.commands.faces", "align_folder"),
 }
 __all__ = [
-    "analogy_file", "decode_file", "edit_files", "encode_files", "grid_file", "interpolate_file",
+    "align_folder", "analogy_file", "decode_file", "edit_files", "faces_files", "encode_files", "grid_file", "interpolate_file",
     "morph_file", "reconstruct_files", "render_script", "run_script", "sample_files",
     "scatter_file", "traverse_file",
 ]  # fmt: skip
@@ -46,6 +49,7 @@ __all__ = [
 if TYPE_CHECKING:
     from .codec import decode_file, encode_files, reconstruct_files, sample_files
     from .edit import analogy_file, edit_files, traverse_file
+    from .faces import align_folder, faces_files
     from .pictures import grid_file, scatter_file
     from .scripts import render_script, run_script
     from .sequences import interpolate_file, morph_file

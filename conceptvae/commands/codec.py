@@ -17,7 +17,7 @@ from ..errors import ConceptVAEError, DataError, param
 from ..images import check_image_suffix, save_image, save_pil
 from ..io import atomic_path, atomic_save_npy
 from ..model.loaded import VAEModel
-from ..options import MAX_SAMPLES, MAX_TEMPERATURE
+from ..options import MAX_SAMPLES, MAX_TEMPERATURE, MAX_TOTAL_PIXELS
 from ..outputs import (
     check_dir_creatable,
     check_writable_parent,
@@ -79,22 +79,32 @@ def encode_files(
     return z
 
 
+# Latents are (N, latent_dim) float32: 1 GiB is 65 million numbers.
+MAX_LATENT_BYTES = 1 << 30
+
+
 def read_latents(path: str | os.PathLike, latent_dim: int) -> tuple[np.ndarray, list[str] | None]:
     path = Path(path)
+    from ..readers import open_regular
+
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path, "file", None, DataError) as fh:
             magic = fh.read(6)
-    except FileNotFoundError:
-        raise DataError("file not found", path) from None
-    except IsADirectoryError:
-        raise DataError("is a directory, not a .npy/.npz file", path) from None
-    except OSError as exc:
-        raise DataError(f"cannot read file ({exc.strerror})", path) from None
+    except DataError as exc:
+        if "it is a directory" in exc.message:
+            raise DataError("is a directory, not a .npy/.npz file", path) from None
+        raise
     # numpy treats anything that is neither .npy nor zip as a pickle; say what it is.
     if not magic.startswith((b"\x93NUMPY", b"PK\x03\x04", b"PK\x05\x06")):
         if magic.startswith(b"\x80"):
             raise DataError("holds pickled Python objects, which are never loaded", path)
         raise DataError("not a .npy or .npz file (unrecognised content)", path)
+    from ..readers import npy_header, npz_headers
+
+    if magic.startswith(b"PK"):
+        npz_headers(path, MAX_LATENT_BYTES, DataError)
+    else:
+        npy_header(path, MAX_LATENT_BYTES, DataError)
     try:
         loaded = np.load(path, allow_pickle=False)
     except FileNotFoundError:
@@ -219,6 +229,17 @@ def sample_files(
     else:
         check_image_suffix(out)
         check_writable_parent(Path(out))
+    side = size or model.config.image_size
+    if not as_dir:
+        from ..render import check_picture
+
+        check_picture(n, int(np.ceil(np.sqrt(n))), side)
+    elif n * side * side > MAX_TOTAL_PIXELS:
+        raise ConceptVAEError(
+            f"{n} samples of {side}x{side} are {n * side * side:,} pixels; at most "
+            f"{MAX_TOTAL_PIXELS:,} are rendered: ask for fewer or a smaller {param('size')}",
+            out,
+        )
     images = model.sample(n, temperature=temperature, seed=seed)
     if as_dir:
         d = Path(out)

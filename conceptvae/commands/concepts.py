@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..concepts.library import open_library
+from ..concepts.library import model_ref, open_library
 from ..concepts.manage import (
     import_library,
     library_to_dict,
@@ -28,6 +28,7 @@ from ..errors import ConceptError
 from ..io import atomic_path, atomic_write_text
 from ..lazy import lazy_attributes
 from ..options import EXPORT_FORMATS
+from ..outputs import check_writable_parent
 
 if TYPE_CHECKING:
     from ..concepts.build import build_concepts
@@ -54,7 +55,17 @@ def export_library(
     fmt = fmt or out.suffix.lstrip(".").lower()
     if fmt not in EXPORT_FORMATS:
         raise ConceptError(f"export format must be one of {', '.join(EXPORT_FORMATS)}", out)
-    lib = select_concepts(open_library(model, ignore_fingerprint), names)
+    ref = model_ref(model)
+    check_writable_parent(out)
+    # Never over the library being read, nor any file of its model.
+    model_files = [ref.library_path]
+    if ref.path.is_dir():
+        model_files += [p for p in ref.path.iterdir() if p.is_file()]
+    else:
+        model_files.append(ref.path)
+    if os.path.realpath(out) in {os.path.realpath(p) for p in model_files}:
+        raise ConceptError("is a file of the model being exported; export to another path", out)
+    lib = select_concepts(open_library(ref, ignore_fingerprint), names)
     data = library_to_dict(lib)
     if fmt == "json":
         atomic_write_text(out, json.dumps(data, indent=1, sort_keys=True) + "\n")

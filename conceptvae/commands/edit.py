@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from ..concepts.expressions import split_amount
 from ..editing import (
     DEFAULT_MAX_AMOUNT,
     MAX_ANALOGY_STEPS,
     ConceptArg,
+    FaceEdit,
     amounts_between,
     analogy,
     check_amount,
@@ -27,7 +29,7 @@ from ..editing import (
     traverse,
 )
 from ..errors import ConceptError, ConceptVAEError, param
-from ..images import check_image_suffix, save_pil
+from ..images import array_to_pil, check_image_suffix, save_pil
 from ..outputs import plan_outputs, single_target
 from ..resolve import resolve_model
 from .inputs import expand_inputs
@@ -42,6 +44,7 @@ class Written:
     amounts: dict[str, float]
     probability: float | None = None
     capped: bool = False
+    faces: list[FaceEdit] | None = None  # a photograph's edited faces
 
 
 def edit_files(
@@ -60,8 +63,13 @@ def edit_files(
     library: str | os.PathLike | None = None,
     ignore_fingerprint: bool = False,
     backend: str = "auto",
+    align: bool = True,
+    face: str | int = "all",
 ) -> list[Written]:
-    """One edited file per input, or one strip across the ``sweep`` amounts."""
+    """One edited file per input, or one strip across the ``sweep`` amounts.
+
+    A photograph given to a face model is written whole, at its own size, with
+    its faces edited (``align``, ``face``: see :func:`conceptvae.editing.edit`)."""
     if not concepts:
         raise ConceptError(f"name at least one {param('concepts')}")
     # Options first, so a typo is reported before any file is looked at.
@@ -84,7 +92,7 @@ def edit_files(
         values = np.asarray([check_amount(a, param("sweep")) for a in sweep], np.float64)
         check_steps(len(values), f"{param('sweep')} COUNT")
         return [_strip_file(model, paths, concepts, values, out, "sweep", mode, size,
-                            overwrite, library, ignore_fingerprint, backend)]  # fmt: skip
+                            overwrite, library, ignore_fingerprint, backend, align, face)]  # fmt: skip
     if until is not None and amount is not None:
         raise ConceptVAEError(
             f"{param('amount')} and {param('until')} do not go together: {param('until')} "
@@ -100,11 +108,14 @@ def edit_files(
     model = resolve_model(model, concepts, backend)
     result = edit(
         model, paths, concepts, amount, mode=mode, until=until, max_amount=max_amount,
-        library=library, ignore_fingerprint=ignore_fingerprint,
+        library=library, ignore_fingerprint=ignore_fingerprint, align=align, face=face,
     )  # fmt: skip
     written = []
-    for k, (im, target) in enumerate(zip(result.pil(size), targets)):
-        save_pil(im, target)
+    for k, (image, target) in enumerate(zip(result.images, targets)):
+        photo = result.faces[k] is not None
+        # A photograph keeps its own size (--size scales its longer side).
+        im = _photo_pil(image, size) if photo else array_to_pil(image, size)
+        save_pil(im, target, fast=photo)
         written.append(
             Written(
                 target,
@@ -112,9 +123,19 @@ def edit_files(
                 dict(zip(result.concepts, map(float, result.amounts[k]))),
                 None if result.probability is None else float(result.probability[k]),
                 bool(result.capped[k]) if result.capped is not None else False,
+                result.faces[k],
             )  # fmt: skip
         )
     return written
+
+
+def _photo_pil(image: np.ndarray, size: int | None) -> Image.Image:
+    im = array_to_pil(image)
+    if size is not None and size != max(im.size):
+        f = size / max(im.size)
+        im = im.resize((max(1, round(im.size[0] * f)), max(1, round(im.size[1] * f))),
+                       Image.LANCZOS)  # fmt: skip
+    return im
 
 
 def _name_tag(concepts: Sequence[str], amount: float, until: float | None) -> str:
@@ -148,6 +169,8 @@ def traverse_file(
     library: str | os.PathLike | None = None,
     ignore_fingerprint: bool = False,
     backend: str = "auto",
+    align: bool = True,
+    face: str | int = "all",
 ) -> Written:
     """One labelled strip, one row per input, across ``steps`` amounts in ``range_``."""
     start, stop = (check_amount(v, param("range")) for v in range_)
@@ -156,7 +179,7 @@ def traverse_file(
         check_mode(mode)
     paths = expand_inputs(inputs)
     return _strip_file(model, paths, concepts, values, out, "traverse", mode, size,
-                       overwrite, library, ignore_fingerprint, backend)  # fmt: skip
+                       overwrite, library, ignore_fingerprint, backend, align, face)  # fmt: skip
 
 
 def _strip_file(
@@ -172,6 +195,8 @@ def _strip_file(
     library: Any,
     ignore_fingerprint: bool,
     backend: str,
+    align: bool = True,
+    face: str | int = "all",
 ) -> Written:
     slug = concept_slug([ConceptArg(str(c), ()) for c in concepts])
     default = f"{paths[0].stem}_{kind}_{slug}.png"
@@ -179,7 +204,7 @@ def _strip_file(
     model = resolve_model(model, concepts, backend)
     result = traverse(
         model, paths, concepts, amounts, mode=mode, size=size, library=library,
-        ignore_fingerprint=ignore_fingerprint,
+        ignore_fingerprint=ignore_fingerprint, align=align, face=face,
     )  # fmt: skip
     save_pil(result.picture, target)
     return Written(target, paths[0].stem, {})

@@ -12,7 +12,8 @@ from ..keyframes import KeySpec, parse_key
 from ..latent_maps import check_grid_n, check_scatter, check_span, concept_axes, grid, scatter
 from ..model.loaded import VAEModel
 from ..options import DEFAULT_GRID_N, DEFAULT_MAX_POINTS, DEFAULT_SPAN
-from ..outputs import picture_target
+from ..outputs import picture_target, refuse_writing_into_data
+from ..render import check_picture
 from ..resolve import resolve_model
 
 
@@ -34,6 +35,7 @@ def grid_file(
         inputs.append(center)
     target = picture_target(out, inputs)  # type: ignore[arg-type]
     m = resolve_model(model, concept_axes(axes), backend)
+    check_picture(n * n, n, cell or max(m.config.image_size, 48))
     save_pil(grid(m, n, axes, span, center, cell), target)
     return target
 
@@ -55,6 +57,7 @@ def scatter_file(
     check_scatter(method, max_points, width, height)
     check_seed(seed)
     target = picture_target(out, [data])
+    refuse_writing_into_data([target], [p for p in (data, labels) if p is not None])
     m = resolve_model(model, (), backend)
     pic = scatter(m, data, labels, color_by, method, max_points, seed, width, height)
     save_pil(pic, target)

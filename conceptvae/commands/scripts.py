@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from .. import animate
-from ..errors import ConceptVAEError
+from ..errors import ConceptVAEError, param
 from ..script import (
     MorphScript,
     Prepared,
@@ -31,16 +31,45 @@ def plan_script(
     if output is None:
         raise fail("output", 'missing: set "output" in the script or pass -o')
     images = [k.image for k in script.keyframes if k.image is not None]
+    if script.path is not None:
+        images.append(script.path)  # a script never renders over itself
     try:
+        if out is None:
+            _check_script_output(script, output, overwrite)
         target = animate.plan_target(output, images, overwrite)
     except ConceptVAEError as exc:
         raise (exc if out is not None else fail("output", exc)) from None
     prepared = prepare_script(script, backend)
     try:
-        animate.check_target(target, script.n_frames, script.fps, prepared.size)
+        animate.check_target(
+            target, script.n_frames, script.fps, prepared.size, images, overwrite
+        )
+        if out is None and target.kind == "dir" and not overwrite:
+            taken = [p for p in target.frame_paths(script.n_frames) if os.path.lexists(p)]
+            if taken:
+                raise ConceptVAEError(
+                    f"would replace existing files (pass {param('overwrite')} to allow it)", taken[0]
+                )
     except ConceptVAEError as exc:
         raise (exc if out is not None else fail("output", exc)) from None
     return prepared, target
+
+
+def _check_script_output(script: MorphScript, output: str | os.PathLike, overwrite: bool) -> None:
+    """A script's own "output" stays inside the script's folder and replaces no existing
+    file unless --overwrite: a shared script must not write ``../victim.png``. The
+    command line's ``-o`` is the user's own choice and is not confined."""
+    base = os.path.realpath(script.base)
+    # realpath of the parent: a symlink inside the folder may not lead out of it either
+    parent, name = os.path.split(os.path.normpath(os.fspath(output)))
+    real = os.path.join(os.path.realpath(parent or "."), name)
+    if os.path.commonpath([base, real]) != base:
+        raise ConceptVAEError(
+            "must stay inside the script's folder; write elsewhere with -o on the command line",
+            output,
+        )
+    if not overwrite and os.path.lexists(output) and not os.path.isdir(output):
+        raise ConceptVAEError(f"already exists (pass {param('overwrite')} to replace it)", output)
 
 
 def render_script(

@@ -81,7 +81,7 @@ def _prepare(
 ) -> tuple[VAEModel, animate.FrameTarget]:
     target = animate.plan_target(out, image_keys(keys), overwrite)
     m = resolve_model(model, (), backend)
-    animate.check_target(target, n, fps, size or m.config.image_size)
+    animate.check_target(target, n, fps, size or m.config.image_size, image_keys(keys), overwrite)
     return m, target
 
 
@@ -97,13 +97,15 @@ def interpolate_file(
     backend: str = "auto",
     overwrite: bool = False,
     progress: Progress | None = None,
+    align: bool = True,
+    face: str | int = "largest",
 ) -> Rendered:
     """``.png`` a strip, ``.gif/.webp/.mp4`` an animation, ``DIR/`` one PNG per frame."""
     steps = check_count(steps, param("steps"), minimum=2)
     fps = check_fps(fps)
     parse_key(a), parse_key(b)
     m, target = _prepare(model, backend, [a, b], out, steps, fps, size, overwrite)
-    za, zb = keyframe_latents(m, [a, b])
+    za, zb = keyframe_latents(m, [a, b], align=align, face=face)
     return render_latents(m, interpolate_latents(za, zb, steps, spherical), target, fps, size,
                           progress=progress)  # fmt: skip
 
@@ -121,10 +123,13 @@ def morph_file(
     backend: str = "auto",
     overwrite: bool = False,
     progress: Progress | None = None,
+    align: bool = True,
+    face: str | int = "largest",
 ) -> Rendered:
     """Exactly ``frames`` frames through every keyframe, written to ``out``."""
     check_morph(keys, frames, easing)
     fps = check_fps(fps)
     m, target = _prepare(model, backend, keys, out, frames, fps, size, overwrite)
-    z = morph_latents(keyframe_latents(m, keys), frames, loop, easing, spherical)
+    z = morph_latents(keyframe_latents(m, keys, align=align, face=face), frames, loop, easing,
+                      spherical)  # fmt: skip
     return render_latents(m, z, target, fps, size, progress=progress)

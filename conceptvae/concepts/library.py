@@ -19,7 +19,7 @@ File layout (HDF5, written with h5py; no pickled objects, nothing executed)::
 Every concept name, class name and class-set name is unique across the file.
 A library belongs to one model: it is refused (unless explicitly overridden) by
 a model whose weights fingerprint differs, and always by another latent size.
-Writers take an exclusive lock (``.concepts.h5.lock`` beside it) around
+Writers take an exclusive lock (on the model's directory) around
 read-modify-write and replace the file atomically, so concurrent builds lose
 nothing and readers never see half a file.
 """
@@ -27,6 +27,7 @@ nothing and readers never see half a file.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
@@ -38,9 +39,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConceptError, param
-from ..io import atomic_path
+from ..errors import ConceptError, param, resource_problem
+from ..io import atomic_write_bytes
 from ..model import files
+from ..readers import loads_json, open_regular
 from .expressions import Term, check_name, parse_expression, quote, unknown_name_error
 
 FORMAT = "conceptvae-concepts"
@@ -220,6 +222,138 @@ def model_ref(model: Any) -> ModelRef:
 
     loaded = load_model(path)
     return ModelRef(path, loaded.latent_dim, loaded.fingerprint)
+
+
+_F32_MAX = float(np.finfo(np.float32).max)
+MAX_CLASSES = 10000
+MAX_INFO_BYTES = 16 << 20
+MAX_LIBRARY_BYTES = 1 << 30
+MAX_COUNT = 2**53
+MAX_TEXT = 10000
+
+
+def check_values(values: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """float32 values of ``shape``: finite, and within float32's range *before* the
+    cast (1e39 is finite in float64 and inf in float32)."""
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise ConceptError(f"{what} is not numeric") from None
+    if arr.shape != shape:
+        raise ConceptError(f"{what} has shape {arr.shape}; expected {shape}")
+    if not np.isfinite(arr).all():
+        raise ConceptError(f"{what} holds NaN or infinite values")
+    if arr.size and float(np.abs(arr).max()) > _F32_MAX:
+        raise ConceptError(
+            f"{what} holds {float(np.abs(arr).max()):g}, beyond float32's range (+-{_F32_MAX:.3g})"
+        )
+    return arr.astype(np.float32)
+
+
+def _scalar(v: Any) -> bool:
+    return v is None or isinstance(v, (bool, int, float, str))
+
+
+def _whole(v: Any) -> bool:
+    return v is None or (isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_COUNT)
+
+
+# Stored info fields conceptvae reads back, and what each must be; unknown fields
+# are kept as long as they are plain JSON scalars or lists of them.
+_INFO_FIELDS: dict[str, tuple[str, Any]] = {
+    **{k: ("a whole number", _whole) for k in (
+        "n_pos", "n_neg", "n_unknown", "n_images", "component", "seed", "strata", "n",
+        "bootstraps", "permutations", "sample_size")},
+    **{k: ("a text", lambda v: v is None or (isinstance(v, str) and len(v) <= MAX_TEXT))
+       for k in ("column", "labels", "method", "created", "conceptvae_version")},
+    "scale": ("a finite number", lambda v: v is None or (
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))),
+    "balanced_on": ("a list of names", lambda v: isinstance(v, list) and all(
+        isinstance(x, str) for x in v)),
+    "orthogonal_to": ("a list of names", lambda v: isinstance(v, list) and all(
+        isinstance(x, str) for x in v)),
+    "metrics": ("an object of numbers", lambda v: isinstance(v, dict) and all(
+        _scalar(x) for x in v.values())),
+    "data": ("an object", lambda v: v is None or (isinstance(v, dict) and all(
+        _scalar(x) for x in v.values()))),
+    "per_class": ("an object of objects", lambda v: isinstance(v, dict) and all(
+        isinstance(x, dict) and all(_scalar(y) for y in x.values()) for x in v.values())),
+    "classes": ("a list of names", lambda v: isinstance(v, list) and all(
+        isinstance(x, str) for x in v)),
+}  # fmt: skip
+
+
+def check_info(info: Any, what: str) -> dict[str, Any]:
+    """A concept's or class set's stored info: a JSON object whose known fields have
+    the types the commands that show it rely on."""
+    if not isinstance(info, dict):
+        raise ConceptError(f"{what} info is not a JSON object")
+    for key, value in info.items():
+        rule = _INFO_FIELDS.get(key)
+        if rule is not None:
+            if not rule[1](value):
+                raise ConceptError(f"{what} info field {key!r} must be {rule[0]}")
+        elif not (_scalar(value) or (isinstance(value, list) and all(map(_scalar, value)))):
+            raise ConceptError(f"{what} info field {key!r} is not a plain value")
+    data = info.get("data") or {}
+    if not _whole(data.get("images")):
+        raise ConceptError(f"{what} info field 'data.images' must be a whole number")
+    for key in ("metrics", "per_class"):
+        for k, v in (info.get(key) or {}).items():
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ConceptError(f"{what} info field '{key}.{k}' is not finite")
+    try:
+        json.dumps(info, allow_nan=False)
+    except ValueError:
+        raise ConceptError(f"{what} info holds NaN or infinite numbers") from None
+    return info
+
+
+def check_concept(c: Concept, latent_dim: int) -> None:
+    """Everything stored about a concept, type- and range-checked (on read and on write)."""
+    what = f"concept {c.name!r}"
+    check_name(c.name)
+    if c.kind not in KINDS:
+        raise ConceptError(f"unknown concept kind {c.kind!r}")
+    if not isinstance(c.method, str) or len(c.method) > 100:
+        raise ConceptError(f"{what} has a bad method")
+    v = np.asarray(c.vector)
+    if v.shape != (latent_dim,):
+        raise ConceptError(
+            f"concept {c.name!r} has {v.shape[-1] if v.ndim else 0} dimensions; "
+            f"this library's latent size is {latent_dim}"
+        )
+    check_values(c.vector, (latent_dim,), f"{what} vector")
+    if c.probe_coef is not None:
+        check_values(c.probe_coef, (latent_dim,), f"{what} probe_coef")
+        check_values(c.probe_intercept or 0.0, (), f"{what} probe_intercept")
+    check_info(c.info, what)
+
+
+def check_class_set(s: ClassSet, latent_dim: int) -> None:
+    what = f"class set {s.name!r}"
+    check_name(s.name, "class column name")
+    if not isinstance(s.classes, list) or not 2 <= len(s.classes) <= MAX_CLASSES:
+        raise ConceptError(f"{what} needs from 2 to {MAX_CLASSES} classes")
+    for c in s.classes:
+        check_name(c, "class name")
+    if len(set(s.classes)) != len(s.classes):
+        raise ConceptError(f"class set {s.name!r} lists a class twice")
+    k = len(s.classes)
+    if np.shape(s.centroids) != (k, latent_dim):
+        raise ConceptError(
+            f"class set {s.name!r} has centroids of shape {np.shape(s.centroids)}; "
+            f"expected ({k}, {latent_dim})"
+        )
+    check_values(s.centroids, (k, latent_dim), f"{what} centroids")
+    check_values(s.probe_coef, (k, latent_dim), f"{what} probe_coef")
+    check_values(s.probe_intercept, (k,), f"{what} probe_intercept")
+    counts = np.asarray(s.counts)
+    if counts.shape != (k,) or counts.dtype.kind not in "iu":
+        raise ConceptError(f"{what} counts must be {k} whole numbers")
+    if counts.size and (int(counts.min()) < 0 or int(counts.max()) > MAX_COUNT):
+        raise ConceptError(f"{what} counts must be from 0 to 2**53")
+    check_info(s.info, what)
 
 
 class ConceptLibrary:
@@ -412,30 +546,13 @@ class ConceptLibrary:
             )
 
     def add_concept(self, concept: Concept, replace: bool = False) -> None:
-        check_name(concept.name)
-        if concept.kind not in KINDS:
-            raise ConceptError(f"unknown concept kind {concept.kind!r}")
-        v = np.asarray(concept.vector)
-        if v.shape != (self.latent_dim,):
-            raise ConceptError(
-                f"concept {concept.name!r} has {v.shape[-1] if v.ndim else 0} dimensions; "
-                f"this library's latent size is {self.latent_dim}"
-            )
+        check_concept(concept, self.latent_dim)
         replacing = {concept.name} if replace and concept.name in self.concepts else set()
         self._check_free([concept.name], replace, replacing)
         self.concepts[concept.name] = concept
 
     def add_class_set(self, cset: ClassSet, replace: bool = False) -> None:
-        check_name(cset.name, "class column name")
-        for c in cset.classes:
-            check_name(c, "class name")
-        if len(set(cset.classes)) != len(cset.classes):
-            raise ConceptError(f"class set {cset.name!r} lists a class twice")
-        if cset.centroids.shape != (len(cset.classes), self.latent_dim):
-            raise ConceptError(
-                f"class set {cset.name!r} has centroids of shape {cset.centroids.shape}; "
-                f"expected ({len(cset.classes)}, {self.latent_dim})"
-            )
+        check_class_set(cset, self.latent_dim)
         replacing: set[str] = set()
         if replace and cset.name in self.class_sets:
             replacing = {cset.name, *self.class_sets[cset.name].classes}
@@ -510,8 +627,9 @@ class ConceptLibrary:
         import h5py
 
         path = Path(path)
-        if not path.is_file():
-            raise ConceptError("concept library not found", path)
+        # A regular file of sane size (no FIFO, no /dev/zero behind a symlink).
+        with open_regular(path, "concept library", MAX_LIBRARY_BYTES, ConceptError):
+            pass
         try:
             fh = h5py.File(path, "r")
         except Exception as exc:  # noqa: BLE001 - h5py raises many types for bad files
@@ -530,43 +648,66 @@ class ConceptLibrary:
 
     def write(self, path: str | os.PathLike) -> None:
         """Write atomically (temp file beside it, then rename)."""
+        path = Path(path)
+        # Refuse anything a reader would refuse, before the old file is touched:
+        # a library that cannot be read back would lock every command out of it.
+        try:
+            for c in self.concepts.values():
+                check_concept(c, self.latent_dim)
+            for cs in self.class_sets.values():
+                check_class_set(cs, self.latent_dim)
+        except ConceptError as exc:
+            raise ConceptError(f"refusing to write: {exc.message}", path) from None
+        # HDF5 builds the file in memory; only plain Python writes touch the disk. On a
+        # full disk the HDF5 library itself fails badly (errors from destructors,
+        # a crash at exit); a failed os.write is one clean OSError.
+        try:
+            data = self._to_h5_bytes()
+        except Exception as exc:
+            problem = resource_problem(exc)
+            if problem is None:
+                raise
+            raise ConceptError(problem, path) from None
+        atomic_write_bytes(path, data)
+        self.path = path
+
+    def _to_h5_bytes(self) -> bytes:
         import h5py
 
-        path = Path(path)
-        with atomic_path(path, suffix=".h5") as tmp:
-            with h5py.File(tmp, "w") as f:
-                f.attrs["format"] = FORMAT
-                f.attrs["format_version"] = FORMAT_VERSION
-                f.attrs["latent_dim"] = self.latent_dim
-                f.attrs["model_fingerprint"] = self.model_fingerprint
-                f.attrs["updated"] = now()
-                g = f.create_group("concepts")
-                for name in sorted(self.concepts):
-                    c = self.concepts[name]
-                    cg = g.create_group(name)
-                    cg.attrs["kind"] = c.kind
-                    cg.attrs["method"] = c.method
-                    _write_text(cg, "info", json.dumps(c.info, sort_keys=True))
-                    cg.create_dataset("vector", data=np.asarray(c.vector, np.float32))
-                    if c.probe_coef is not None:
-                        cg.create_dataset("probe_coef", data=np.asarray(c.probe_coef, np.float32))
-                        cg.create_dataset(
-                            "probe_intercept", data=np.float64(c.probe_intercept or 0.0)
-                        )
-                g = f.create_group("class_sets")
-                for name in sorted(self.class_sets):
-                    s = self.class_sets[name]
-                    sg = g.create_group(name)
-                    _write_text(
-                        sg, "info", json.dumps({**s.info, "classes": s.classes}, sort_keys=True)
+        buf = io.BytesIO()
+        with h5py.File(buf, "w") as f:
+            f.attrs["format"] = FORMAT
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["latent_dim"] = self.latent_dim
+            f.attrs["model_fingerprint"] = self.model_fingerprint
+            f.attrs["updated"] = now()
+            g = f.create_group("concepts")
+            for name in sorted(self.concepts):
+                c = self.concepts[name]
+                cg = g.create_group(name)
+                cg.attrs["kind"] = c.kind
+                cg.attrs["method"] = c.method
+                _write_text(cg, "info", json.dumps(c.info, sort_keys=True))
+                cg.create_dataset("vector", data=np.asarray(c.vector, np.float32))
+                if c.probe_coef is not None:
+                    cg.create_dataset("probe_coef", data=np.asarray(c.probe_coef, np.float32))
+                    cg.create_dataset(
+                        "probe_intercept", data=np.float64(c.probe_intercept or 0.0)
                     )
-                    sg.create_dataset("centroids", data=np.asarray(s.centroids, np.float32))
-                    sg.create_dataset("counts", data=np.asarray(s.counts, np.int64))
-                    sg.create_dataset("probe_coef", data=np.asarray(s.probe_coef, np.float32))
-                    sg.create_dataset(
-                        "probe_intercept", data=np.asarray(s.probe_intercept, np.float64)
-                    )
-        self.path = path
+            g = f.create_group("class_sets")
+            for name in sorted(self.class_sets):
+                s = self.class_sets[name]
+                sg = g.create_group(name)
+                _write_text(
+                    sg, "info", json.dumps({**s.info, "classes": s.classes}, sort_keys=True)
+                )
+                sg.create_dataset("centroids", data=np.asarray(s.centroids, np.float32))
+                sg.create_dataset("counts", data=np.asarray(s.counts, np.int64))
+                sg.create_dataset("probe_coef", data=np.asarray(s.probe_coef, np.float32))
+                sg.create_dataset(
+                    "probe_intercept", data=np.asarray(s.probe_intercept, np.float64)
+                )
+        return buf.getvalue()
 
 
 def _write_text(group: Any, name: str, text: str) -> None:
@@ -641,16 +782,26 @@ def check_header(
 
 def checked_array(value: Any, shape: tuple[int, ...], what: str, bad: Any,
                   dtype: Any = np.float64) -> np.ndarray:  # fmt: skip
-    """A numeric array of exactly ``shape`` with finite values."""
+    """A numeric array of exactly ``shape``: finite floats within float32's range
+    (1e39 is finite in float64 but inf once stored), or whole numbers 0..2**53."""
+    if np.dtype(dtype).kind in "iu":
+        # Counts: 1e30 or 2.5 would wrap or truncate in int64, so whole numbers only.
+        try:
+            raw = value if isinstance(value, np.ndarray) else np.asarray(value, dtype=object)
+        except (TypeError, ValueError):
+            raise bad(f"{what} is not numeric") from None
+        if raw.shape != shape:
+            raise bad(f"{what} has shape {raw.shape}; expected {shape}")
+        flat = raw.reshape(-1).tolist()
+        if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_COUNT
+                   for v in flat):  # fmt: skip
+            raise bad(f"{what} must hold whole numbers from 0 to 2**53")
+        return np.asarray(flat, np.int64).reshape(shape)
     try:
-        arr = np.asarray(value, dtype=dtype)
-    except (TypeError, ValueError):
-        raise bad(f"{what} is not numeric") from None
-    if arr.shape != shape:
-        raise bad(f"{what} has shape {arr.shape}; expected {shape}")
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise bad(f"{what} holds NaN or infinite values")
-    return arr
+        check_values(value, shape, what)
+    except ConceptError as exc:
+        raise bad(exc.raw) from None
+    return np.asarray(value, dtype=dtype)
 
 
 def assemble_library(
@@ -763,10 +914,12 @@ def _parse_h5(f: Any, path: Path) -> ConceptLibrary:
         ):
             raise bad(f"{where}/info is not a text dataset")
         raw = ds.asstr()[()]
+        if len(raw) > MAX_INFO_BYTES:
+            raise bad(f"{where}/info is larger than {MAX_INFO_BYTES:,} bytes")
         try:
-            info = json.loads(raw)
-        except json.JSONDecodeError:
-            raise bad(f"{where} info is not valid JSON") from None
+            info = loads_json(raw, None, f"{where} info", ConceptError)
+        except ConceptError as exc:
+            raise bad(exc.message) from None
         if not isinstance(info, dict):
             raise bad(f"{where} info is not a JSON object")
         return info
@@ -855,17 +1008,19 @@ def open_library(
 
 @contextlib.contextmanager
 def _exclusive(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock on ``path`` + ".lock" (no-op where fcntl is missing)."""
+    """An exclusive advisory lock on the library's directory (no-op where fcntl is
+    missing). Locking the directory itself, not a lock file beside the library,
+    leaves nothing behind, whatever happens to the command."""
     try:
         import fcntl
     except ImportError:  # Windows: single-writer use only
         yield
         return
-    lock = path.with_name("." + path.name + ".lock")
+    folder = path.parent if str(path.parent) else Path(".")
     try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(folder, os.O_RDONLY)
     except OSError as exc:
-        raise ConceptError(f"cannot lock the concept library ({exc.strerror})", lock) from None
+        raise ConceptError(f"cannot lock the concept library ({exc.strerror})", folder) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

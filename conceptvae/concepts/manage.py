@@ -6,7 +6,6 @@ weights fingerprint (config.json and meta.json).
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,14 @@ from .library import (
     open_library,
     update_library,
 )
+
+# An export holds a few vectors per concept: 256 MiB is thousands of concepts at latent 4096.
+MAX_EXPORT_BYTES = 256 << 20
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0][:200] if text else "") or type(exc).__name__
 
 
 def concept_row(c: Concept) -> dict[str, Any]:
@@ -265,20 +272,22 @@ def read_export(path: str | os.PathLike) -> ConceptLibrary:
 
 
 def _read_npz_export(path: Path) -> ConceptLibrary:
-    import zipfile
+    from ..readers import loads_json, npz_headers
 
+    # Declared shapes first (a header can promise terabytes in a few bytes).
+    npz_headers(path, MAX_EXPORT_BYTES, ConceptError)
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise ConceptError(f"not a readable .npz file ({exc})", path) from None
+    except Exception as exc:  # noqa: BLE001 - zipfile, zlib and numpy raise many types
+        raise ConceptError(f"not a readable .npz file ({_one_line(exc)})", path) from None
     raw = arrays.pop("library_json", None)
     if raw is None or raw.dtype.kind != "U" or raw.shape != ():
         raise ConceptError("not a conceptvae concept export (no library_json)", path)
     try:
-        header = json.loads(str(raw))
-    except json.JSONDecodeError:
-        raise ConceptError("not a conceptvae concept export (bad library_json)", path) from None
+        header = loads_json(str(raw), path, "library_json", ConceptError)
+    except ConceptError as exc:
+        raise ConceptError(f"not a conceptvae concept export ({exc.message})", path) from None
 
     def deref(value: Any) -> Any:
         if isinstance(value, str):

@@ -147,9 +147,23 @@ def export_vae(vae, out_dir: str | os.PathLike, atol: float = ATOL) -> ExportRes
     """Convert, verify, then write ``encoder.tflite`` and ``decoder.tflite`` into ``out_dir``."""
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
+    encoder, decoder, diffs = convert_and_verify(vae, out_dir, atol)
+    return write_export(out_dir, encoder, decoder, diffs, t0)
+
+
+def convert_and_verify(
+    vae, out_dir: str | os.PathLike, atol: float = ATOL  # noqa: ANN001
+) -> tuple[bytes, bytes, dict]:
+    """The two flatbuffers, checked against Keras; writes nothing (raises above ``atol``)."""
     encoder = convert_encoder(vae)
     decoder = convert_decoder(vae)
-    diffs = verify(vae, encoder, decoder, atol, out_dir=out_dir)
+    return encoder, decoder, verify(vae, encoder, decoder, atol, out_dir=Path(out_dir))
+
+
+def write_export(
+    out_dir: Path, encoder: bytes, decoder: bytes, diffs: dict, t0: float | None = None
+) -> ExportResult:
+    t0 = time.perf_counter() if t0 is None else t0
     paths = [out_dir / files.ENCODER_TFLITE, out_dir / files.DECODER_TFLITE]
     for path, data in zip(paths, (encoder, decoder)):
         atomic_write_bytes(path, data)

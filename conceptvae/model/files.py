@@ -23,6 +23,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..io import atomic_write_json, read_json
+from ..options import EDIT_MODES
 
 CONFIG = "config.json"
 WEIGHTS = "model.weights.h5"
@@ -52,7 +53,53 @@ def read_meta(model_dir: str | os.PathLike) -> dict[str, Any]:
     meta = read_json(path, "model metadata")
     if not isinstance(meta, dict):
         raise ModelError("model metadata must be a JSON object", path)
+    check_meta(meta, path)
     return meta
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+# meta.json fields conceptvae reads, with the type each must have; others are kept
+# untouched (a newer conceptvae may add some).
+_META_FIELDS: dict[str, tuple[str, Any]] = {
+    "fingerprint": ("a text", lambda v: isinstance(v, str) and len(v) <= 200),
+    "parameters": (
+        "a whole number from 0 to 10**12",
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 10**12,
+    ),
+    "data": ("an object or null", lambda v: v is None or isinstance(v, dict)),
+    "metrics": (
+        "an object of numbers",
+        lambda v: v is None
+        or (isinstance(v, dict) and all(_is_number(x) or x is None for x in v.values())),
+    ),
+    "command": ("a text or null", lambda v: v is None or isinstance(v, str)),
+    "training": ("an object or null", lambda v: v is None or isinstance(v, dict)),
+    "created": ("a text", lambda v: isinstance(v, str)),
+    "conceptvae_version": ("a text", lambda v: isinstance(v, str)),
+    "edit_defaults": (
+        f'an object like {{"mode": "detail"}} (mode one of {", ".join(EDIT_MODES)})',
+        lambda v: isinstance(v, dict)
+        and v.get("mode", "decode") in EDIT_MODES,
+    ),
+}
+
+
+def check_meta(meta: dict[str, Any], path: str | os.PathLike) -> None:
+    """Refuse a meta.json whose known fields have the wrong type (one line, no traceback)."""
+    for key, (kind, ok) in _META_FIELDS.items():
+        if key in meta and not ok(meta[key]):
+            raise ModelError(f"invalid model metadata: {key} must be {kind}", path)
+    data = meta.get("data") or {}
+    for key in ("source", "fingerprint"):
+        if key in data and not isinstance(data[key], (str, type(None))):
+            raise ModelError(f"invalid model metadata: data.{key} must be a text", path)
+    if "images" in data and not (
+        isinstance(data["images"], int) and not isinstance(data["images"], bool)
+    ):
+        raise ModelError("invalid model metadata: data.images must be a whole number", path)
 
 
 def write_meta(model_dir: str | os.PathLike, meta: dict[str, Any]) -> None:

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from ..config import VAEConfig
-from ..errors import ModelError, param
+from ..errors import ConceptVAEError, ModelError, param
+from ..options import MAX_THREADS
 from . import files
 from .quiet import _stderr_to_devnull
 
@@ -43,7 +44,12 @@ def default_threads() -> int:
     whatever else the machine runs.
     """
     env = os.environ.get("CONCEPTVAE_THREADS", "").strip()
-    if env.isdigit() and int(env) >= 1:
+    if env:
+        # Validated, not passed through: the runtime crashes on absurd thread counts.
+        if not (env.isascii() and env.isdigit() and len(env) <= 4 and 1 <= int(env) <= MAX_THREADS):
+            raise ConceptVAEError(
+                f"CONCEPTVAE_THREADS must be a whole number from 1 to {MAX_THREADS}, got {env!r}"
+            )
         return int(env)
     try:
         cpus = len(os.sched_getaffinity(0))
@@ -89,6 +95,8 @@ class LiteRTGraph:
             ) from None
 
         threads = num_threads or default_threads()
+        if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS:
+            raise ConceptVAEError(f"num_threads must be from 1 to {MAX_THREADS}, got {threads!r}")
         # The runtime prints an INFO line to fd 2 when it applies its CPU delegate
         # (at the first allocation); no setting reaches its logger.
         with _quiet():

@@ -18,6 +18,10 @@ from .backends import Backend
 ImagesLike = np.ndarray | Sequence[str | os.PathLike]
 
 
+# Decoded images are float32 (N, S, S, C): 2 GiB of them at most per call.
+MAX_DECODED_VALUES = 1 << 29
+
+
 class VAEModel:
     """A trained VAE: ``encode``, ``decode``, ``reconstruct`` and ``sample``.
 
@@ -136,6 +140,13 @@ class VAEModel:
             )
         if not np.isfinite(z).all():
             raise ConceptVAEError("latents contain NaN or infinite values")
+        values = len(z) * int(np.prod(self.image_shape))
+        if values > MAX_DECODED_VALUES:
+            raise ConceptVAEError(
+                f"decoding {len(z):,} images of {self.image_shape[0]}x{self.image_shape[1]} at "
+                f"once needs {values * 4:,} bytes; at most {MAX_DECODED_VALUES * 4:,}: ask for "
+                "fewer images"
+            )
         out = [self.backend.decode(z[s : s + batch_size]) for s in range(0, len(z), batch_size)]
         if not out:
             return np.zeros((0, *self.image_shape), np.float32)
@@ -204,6 +215,7 @@ def load_keras_file(path: Path) -> VAEModel:
 
     if not zipfile.is_zipfile(path):
         raise ModelError("not a .keras file (it is not a zip archive)", path)
+    check_keras_archive(path)
     from .backends import KerasBackend
     from .network import VAE, keras  # network imports TensorFlow quietly
 
@@ -220,3 +232,68 @@ def load_keras_file(path: Path) -> VAEModel:
     if not isinstance(vae, VAE):
         raise ModelError(f"not a conceptvae model (found {type(vae).__name__})", path)
     return VAEModel(vae.vae_config, KerasBackend(vae), path, {})
+
+
+# A .keras file is checked before Keras builds anything from it: building the
+# layers a hostile config asks for (64 dense layers of 4096 units) can exhaust
+# memory or crash the process before any weight is read.
+MAX_KERAS_PARAMETERS = 200_000_000
+MAX_KERAS_LAYERS = 500
+MAX_KERAS_CONFIG_BYTES = 16 << 20
+
+
+def check_keras_archive(path: Path) -> None:
+    """Refuse a .keras archive whose config or weights are beyond any conceptvae model."""
+    import zipfile
+
+    from ..readers import loads_json
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = {i.filename: i for i in zf.infolist()}
+            info = infos.get("config.json")
+            if info is None:
+                raise ModelError("not a .keras file (no config.json inside)", path)
+            if info.file_size > MAX_KERAS_CONFIG_BYTES:
+                raise ModelError("refused: its config.json is larger than 16 MiB", path)
+            weights = sum(i.file_size for n, i in infos.items() if n.endswith(".h5"))
+            if weights > MAX_KERAS_PARAMETERS * 4 * 3:
+                raise ModelError(f"refused: it holds {weights:,} bytes of weights", path)
+            raw = zf.read(info)
+    except ModelError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - zipfile and zlib raise many types
+        raise ModelError(f"unreadable .keras file ({type(exc).__name__})", path) from None
+    config = loads_json(raw, path, ".keras config", ModelError)
+    layers, params = 0, 0
+    stack = [config]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "class_name" in node and isinstance(node.get("config"), dict):
+                layers += 1
+                cfg = node["config"]
+                for key in ("units", "filters"):
+                    v = cfg.get(key)
+                    if isinstance(v, int) and not isinstance(v, bool):
+                        if not 0 < v <= 65536:
+                            raise ModelError(f"refused: a layer asks for {key}={v}", path)
+                        # A layer's weights are at most its width times the widest
+                        # layer before it; width squared bounds that from above.
+                        params += v * v * (9 if key == "filters" else 1)
+                vae_config = cfg.get("vae_config")
+                if node.get("class_name") == "VAE" and isinstance(vae_config, dict):
+                    from ..config import VAEConfig
+
+                    VAEConfig.from_dict(vae_config, path)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    if layers > MAX_KERAS_LAYERS:
+        raise ModelError(f"refused: its config has {layers} layers (at most {MAX_KERAS_LAYERS})", path)
+    if params > MAX_KERAS_PARAMETERS:
+        raise ModelError(
+            f"refused: its config asks for about {params:,} parameters (at most "
+            f"{MAX_KERAS_PARAMETERS:,})",
+            path,
+        )

@@ -120,11 +120,17 @@ def edit_request(data: dict[str, Any]) -> EditRequest:
     amounts = data.get("amounts", {})
     if not isinstance(amounts, dict) or len(amounts) > 256:
         raise StudioError("'amounts' must be an object of concept name -> number")
+    align = data.get("align", True)
+    if not isinstance(align, bool):
+        raise StudioError("'align' must be true or false")
     return EditRequest(
         model=_str(data, "model"),
         image=_str(data, "image"),
         mode=_str(data, "mode"),
         amounts={str(k): _number(v, f"amount of {str(k)[:64]!r}") for k, v in amounts.items()},
+        align=align,
+        live=data.get("live") is True,
+        face=_str(data, "face", "all"),
     )
 
 
@@ -180,6 +186,11 @@ def create_app(studio: Studio, hosts: Sequence[str] = LOOPBACK_NAMES) -> Starlet
         bmp = await run_in_threadpool(studio.original, request.path_params["id"])
         return Response(bmp, media_type="image/bmp", headers=_NO_STORE)
 
+    async def faces(request: Request) -> Response:
+        model = request.query_params.get("model", "")
+        info = await run_in_threadpool(studio.faces, request.path_params["id"], model)
+        return JSONResponse(info, headers=_NO_STORE)
+
     async def preview(request: Request) -> Response:
         req = edit_request(await _json(request))
         start = time.perf_counter()
@@ -221,6 +232,7 @@ def create_app(studio: Studio, hosts: Sequence[str] = LOOPBACK_NAMES) -> Starlet
         Route("/api/models/{name}", model),
         Route("/api/images", upload, methods=["POST"]),
         Route("/api/images/{id}/original", original),
+        Route("/api/images/{id}/faces", faces),
         Route("/api/preview", preview, methods=["POST"]),
         Route("/api/render", render, methods=["POST"]),
         Route("/api/command", command, methods=["POST"]),

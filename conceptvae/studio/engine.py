@@ -37,9 +37,15 @@ MAX_UPLOAD_PIXELS = 40_000_000
 MAX_IMAGES = 32
 # Decoded uploads held at once (bytes of pixels); the oldest are forgotten first.
 MAX_HELD_BYTES = 512 * 1024 * 1024
-# Live previews of larger photos are computed on a copy this many pixels on its
-# short side (the download is always at full size).
+# Previews of larger photos are computed on a copy this many pixels on its short
+# side (the download is always at full size); while a slider is being dragged, on
+# a smaller one (the page then asks once more at PREVIEW_SIDE when it stops), so
+# the slowest mode (blend) keeps up too.
 PREVIEW_SIDE = 512
+LIVE_SIDE = 256
+# A face previewed on a copy is at least this many pixels wide there, so the
+# detector that runs on the copy finds what it found in the photograph.
+MIN_PREVIEW_FACE = 96
 AMOUNT_RANGE = 3.0
 MAX_MORPH_FRAMES = 120
 MORPH_FORMATS = {"gif": "image/gif", "webp": "image/webp", "mp4": "video/mp4"}
@@ -72,28 +78,29 @@ class StudioImage:
     path: Path  # where the library reads it: the private folder, or a shipped example
     pil: Image.Image  # decoded once, exactly as the CLI decodes the file
     example: bool = False
-    _proxy: Image.Image | None = None
+    _proxies: dict[int, Image.Image] = field(default_factory=dict)
+    _faces: dict[str, list] = field(default_factory=dict)  # model name -> faces found
 
     @property
     def held_bytes(self) -> int:
         w, h = self.pil.size
         return w * h * len(self.pil.getbands())
 
-    def proxy(self) -> Image.Image:
-        """The image for live previews: itself, or a copy PREVIEW_SIDE pixels on its short side.
+    def proxy(self, side: int = PREVIEW_SIDE) -> Image.Image:
+        """The image for previews: itself, or a copy ``side`` pixels on its short side.
 
         The centre square the edit uses is the same region of the picture at
         either size; only its pixel count differs.
         """
-        if self._proxy is None:
+        if side not in self._proxies:
             w, h = self.pil.size
-            scale = PREVIEW_SIDE / min(w, h)
+            scale = side / min(w, h)
             if scale >= 1:
-                self._proxy = self.pil
+                self._proxies[side] = self.pil
             else:
                 size = (max(1, round(w * scale)), max(1, round(h * scale)))
-                self._proxy = self.pil.resize(size, Image.LANCZOS, reducing_gap=3.0)
-        return self._proxy
+                self._proxies[side] = self.pil.resize(size, Image.LANCZOS, reducing_gap=3.0)
+        return self._proxies[side]
 
 
 @dataclass
@@ -104,6 +111,11 @@ class EditRequest:
     image: str
     mode: str
     amounts: dict[str, float] = field(default_factory=dict)  # concept or class name -> amount
+    # A face model finds the faces of a photograph unless this is False (the
+    # picture itself is taken as an aligned crop, as `--no-align` does).
+    align: bool = True
+    live: bool = False  # a slider is moving: preview on the LIVE_SIDE copy
+    face: str = "all"  # with align, the faces of a photograph to edit: all, largest or N
 
 
 @dataclass
@@ -211,7 +223,7 @@ class Studio:
 
     def model_info(self, name: str) -> dict[str, Any]:
         """What the page needs to draw its controls for one model."""
-        from ..editing import default_mode
+        from ..editing import MODES, default_mode
 
         m = self._load(name)
         attributes, class_sets = [], []
@@ -229,6 +241,7 @@ class Studio:
             "image_size": cfg.image_size,
             "channels": cfg.channels,
             "latent_dim": cfg.latent_dim,
+            "modes": list(MODES),
             "default_mode": default_mode(m.model),
             "attributes": attributes,
             "class_sets": class_sets,
@@ -357,18 +370,80 @@ class Studio:
     def preview(self, req: EditRequest) -> bytes:
         """The edited image as a BMP (lossless, and next to free to encode where a PNG
         of a 512-pixel photo takes tens of milliseconds): the download's pixels for an
-        image up to PREVIEW_SIDE pixels on its short side, else the same edit of a
-        smaller copy."""
+        image up to PREVIEW_SIDE (LIVE_SIDE while ``live``) pixels on its short side,
+        else the same edit of a smaller copy."""
         from ..editing import check_mode, edit
 
         m = self._load(req.model)
         check_mode(req.mode)
         args = self._concept_args(m, req.amounts)
+        align, face = self._face_args(req)
         im = self.image(req.image)
         with self._lock, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the shell warning is shown by the CLI, not here
-            result = edit(m.model, [im.proxy()], args, mode=req.mode, library=m.library)
+            source = im.proxy(self._preview_side(im, req, m, align))
+            result = edit(m.model, [source], args, mode=req.mode, library=m.library,
+                          align=align, face=face)  # fmt: skip
         return _bmp(result.pil()[0])
+
+    def _preview_side(self, im: StudioImage, req: EditRequest, m: _Loaded, align: bool) -> int:
+        """The short side of the copy a preview edits: LIVE_SIDE or PREVIEW_SIDE, but for
+        faces in a photograph large enough that each is MIN_PREVIEW_FACE pixels wide."""
+        side = LIVE_SIDE if req.live else PREVIEW_SIDE
+        if not align or not self._is_photo_for_faces(im, m):
+            return side
+        faces = self._found(im, req.model, m)
+        if not faces:
+            return side
+        smallest = min(min(f.box[2], f.box[3]) for f in faces)
+        scale = MIN_PREVIEW_FACE / max(smallest, 1.0)
+        return max(PREVIEW_SIDE, int(min(im.pil.size) * scale + 0.5))
+
+    def _is_photo_for_faces(self, im: StudioImage, m: _Loaded) -> bool:
+        """A face model and an image that is not already one of its crops."""
+        from ..editing import face_alignment
+
+        size = m.model.config.image_size
+        return face_alignment(m.model) is not None and im.pil.size != (size, size)
+
+    def _found(self, im: StudioImage, name: str, m: _Loaded) -> list:
+        """The faces of a photograph, found once per model (as the CLI finds them)."""
+        from ..editing import face_alignment
+        from ..faces import find_faces
+
+        if name not in im._faces:
+            alignment = face_alignment(m.model)
+            with self._lock:
+                im._faces[name] = find_faces(im.pil, padding=alignment.detect_padding)
+        return im._faces[name]
+
+    def faces(self, image_id: str, model: str) -> dict[str, Any]:
+        """What the page shows of a photograph's faces: boxes as fractions of the image."""
+        m = self._load(model)
+        im = self.image(image_id)
+        if not self._is_photo_for_faces(im, m):
+            from ..editing import face_alignment
+
+            return {"face_model": face_alignment(m.model) is not None, "photo": False,
+                    "faces": []}  # fmt: skip
+        w, h = im.pil.size
+        found = self._found(im, model, m)
+        return {
+            "face_model": True,
+            "photo": True,
+            "faces": [
+                {"number": k, "score": round(float(f.score), 3),
+                 "box": [f.box[0] / w, f.box[1] / h, f.box[2] / w, f.box[3] / h]}
+                for k, f in enumerate(found, 1)
+            ],
+        }  # fmt: skip
+
+    @staticmethod
+    def _face_args(req: EditRequest) -> tuple[bool, str | int]:
+        """(align, face) for the library: the face choice checked as the CLI checks it."""
+        from ..faces.inputs import check_face_choice
+
+        return (True, check_face_choice(req.face)) if req.align else (False, "all")
 
     def render(self, req: EditRequest) -> tuple[bytes, str]:
         """The edited image at full size, written by the function ``conceptvae edit``
@@ -380,11 +455,13 @@ class Studio:
         check_mode(req.mode)
         args = self._concept_args(m, req.amounts)
         im = self.image(req.image)
+        align, face = self._face_args(req)
         out = self._dir / f"render-{secrets.token_hex(8)}.png"
         try:
             with self._lock, warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                edit_files(m.model, [im.path], args, out=out, mode=req.mode)
+                edit_files(m.model, [im.path], args, out=out, mode=req.mode, align=align,
+                           face=face)  # fmt: skip
             data = out.read_bytes()
         finally:
             out.unlink(missing_ok=True)
@@ -398,17 +475,24 @@ class Studio:
         check_mode(req.mode)
         args = self._concept_args(m, req.amounts)
         im = self.image(req.image)
-        options = [("concepts", a) for a in args]
-        options += [("mode", req.mode), ("model", m.spec), ("out", _output_name(im))]
+        align, face = self._face_args(req)
+        options: list[tuple[str, str | None]] = [("concepts", a) for a in args]
+        options += [("mode", req.mode), ("model", m.spec)]
+        if not align:
+            options.append(("align=False", None))
+        elif face != "all":
+            options.append(("face", str(face)))
+        options.append(("out", _output_name(im)))
         return self._spell("edit", [_shown(im)], options)
 
-    def _spell(self, verb: str, args: list[str], options: list[tuple[str, str]]) -> str:
-        """A command line: the front end that started the studio spells the options."""
+    def _spell(self, verb: str, args: list[str], options: list[tuple[str, str | None]]) -> str:
+        """A command line: the front end that started the studio spells the options
+        (a value of None is a switch: ``align=False`` is ``--no-align``)."""
         if self.flag is None:
             raise StudioError("this studio was started without a command line to spell")
         parts = ["conceptvae", verb, *args]
         for name, value in options:
-            parts += [self.flag(name), value]
+            parts += [self.flag(name)] + ([] if value is None else [value])
         return shlex.join(parts)
 
     # -- morphs ----------------------------------------------------------------

@@ -10,6 +10,8 @@ const state = {
   image: null,      // image id
   imageName: "",
   mode: "decode",
+  face: "all",      // face models, photographs: all, largest, N, or none
+  faces: [],        // the faces found: {number, box: [x, y, w, h] as fractions}
   amounts: {},      // attribute concept -> amount
   targets: {},      // class set -> {cls, amount}
   examples: [],
@@ -45,8 +47,19 @@ const postJSON = (path, body) => call(path, {
 
 function showError(message) { $("error").textContent = message || ""; }
 
+// Pictures in the view keep their shape (the face boxes are drawn over the original).
+function fit(img) {
+  if (!img.closest("#view") || !img.naturalWidth) return;
+  const box = Math.min(window.innerWidth * 0.34, 320);
+  const scale = box / Math.max(img.naturalWidth, img.naturalHeight);
+  img.style.width = `${Math.round(img.naturalWidth * scale)}px`;
+  img.style.height = `${Math.round(img.naturalHeight * scale)}px`;
+  img.classList.add("fitted");
+}
+
 function setImage(img, blob) {
   const old = img.dataset.url;
+  img.onload = () => fit(img);
   const url = URL.createObjectURL(blob);
   img.src = url;
   img.dataset.url = url;
@@ -75,32 +88,51 @@ function editBody() {
   for (const t of Object.values(state.targets)) {
     if (t.cls && t.amount) amounts[t.cls] = t.amount;
   }
-  return {model: state.model, image: state.image, mode: state.mode, amounts};
+  // "none": the whole picture is the face crop (align false, as --no-align).
+  const align = state.face !== "none";
+  return {model: state.model, image: state.image, mode: state.mode, amounts, align,
+          face: align ? state.face : "all"};
 }
 
 // At most one preview in flight; moves made meanwhile are sent once it returns.
-let previewBusy = false, previewAgain = false;
-async function updatePreview() {
+// While a slider moves, previews are "live" (the server edits a smaller copy of a
+// large photo); once it rests, one more full preview follows.
+let previewBusy = false, previewAgain = false, againLive = false, stillTimer = null;
+async function updatePreview(live = false) {
   if (!state.image || !state.info) return;
-  if (previewBusy) { previewAgain = true; return; }
+  cancelStill();
+  if (previewBusy) { previewAgain = true; againLive = live; return; }
   previewBusy = true;
   busy(1);  // until the last move is shown, not just between requests
   try {
     do {
       previewAgain = false;
-      const response = await postJSON("/api/preview", editBody());
+      const response = await postJSON("/api/preview", {...editBody(), live});
       const timing = /dur=([\d.]+)/.exec(response.headers.get("Server-Timing") || "");
       setImage($("preview"), await response.blob());
       $("timing").textContent = timing ? `(${timing[1]} ms)` : "";
       showError("");
+      if (previewAgain) live = againLive;
     } while (previewAgain);
   } catch (e) {
     showError(e.message);
+    live = false;
   } finally {
     previewBusy = false;
     busy(-1);
   }
+  if (live) {
+    busy(1);
+    stillTimer = setTimeout(() => { stillTimer = null; busy(-1); updatePreview(false); }, 200);
+  }
   scheduleCommand();
+}
+
+function cancelStill() {
+  if (stillTimer === null) return;
+  clearTimeout(stillTimer);
+  stillTimer = null;
+  busy(-1);
 }
 
 let commandTimer = null;
@@ -142,7 +174,7 @@ function slider(name, weak, onInput) {
     const a = Number(v.toFixed(2));
     out.textContent = a.toFixed(2);
     onInput(a);
-    updatePreview();
+    updatePreview(true);
   });
   div.append(label, out, input);
   return [div, input];
@@ -181,9 +213,24 @@ function buildControls() {
     div.querySelector("label").append(select);
     $("targets").append(div);
   }
-  document.querySelector(`input[name=mode][value=${info.default_mode}]`).checked = true;
-  state.mode = info.default_mode;
+  buildModes(info);
   document.body.classList.toggle("pixelated", info.image_size <= 64);
+}
+
+// decode: the decoder's picture; detail: the photo plus the decoded change;
+// blend: the photo, with the decoded picture blended in where the concept acts.
+function buildModes(info) {
+  const box = $("modes");
+  for (const label of box.querySelectorAll("label")) label.remove();
+  for (const mode of info.modes) {
+    const input = Object.assign(document.createElement("input"), {type: "radio", name: "mode", value: mode});
+    input.checked = mode === info.default_mode;
+    input.addEventListener("change", () => { state.mode = mode; updatePreview(); });
+    const label = document.createElement("label");
+    label.append(input, ` ${mode}`);
+    box.append(label);
+  }
+  state.mode = info.default_mode;
 }
 
 function reset() {
@@ -193,6 +240,59 @@ function reset() {
   for (const k of Object.keys(state.amounts)) state.amounts[k] = 0;
   for (const t of Object.values(state.targets)) { t.cls = ""; t.amount = 0; }
   updatePreview();
+}
+
+// -- faces (face models, photographs) -----------------------------------------
+
+async function refreshFaces() {
+  state.faces = [];
+  state.face = "all";
+  $("faces").hidden = true;
+  drawFaces();
+  if (!state.image || !state.info) return;
+  const response = await call(`/api/images/${encodeURIComponent(state.image)}/faces?model=${encodeURIComponent(state.model)}`);
+  const info = await response.json();
+  if (!info.photo) return;
+  state.faces = info.faces;
+  const select = $("face");
+  select.replaceChildren();
+  const n = info.faces.length;
+  if (n) {
+    select.append(new Option(n > 1 ? `edit all ${n} faces` : "edit the face", "all"));
+    if (n > 1) {
+      select.append(new Option("the largest face", "largest"));
+      for (const f of info.faces) select.append(new Option(`face ${f.number}`, String(f.number)));
+    }
+  }
+  select.append(new Option("the whole image as a face crop", "none"));
+  state.face = n ? "all" : "none";
+  select.value = state.face;
+  $("faces-found").textContent = n ? `${n} face${n > 1 ? "s" : ""} found:` : "no face found:";
+  $("faces").hidden = false;
+  drawFaces();
+}
+
+function drawFaces() {
+  const frame = $("original-frame");
+  for (const b of frame.querySelectorAll(".facebox")) b.remove();
+  for (const f of state.faces) {
+    const b = document.createElement("div");
+    const [x, y, w, h] = f.box;
+    b.className = "facebox";
+    b.dataset.face = String(f.number);
+    Object.assign(b.style, {left: `${x * 100}%`, top: `${y * 100}%`, width: `${w * 100}%`, height: `${h * 100}%`});
+    const used = state.face === "all" || state.face === String(f.number)
+      || (state.face === "largest" && f === largestFace());
+    b.classList.toggle("off", !used);
+    const label = document.createElement("span");
+    label.textContent = String(f.number);
+    b.append(label);
+    frame.append(b);
+  }
+}
+
+function largestFace() {
+  return state.faces.reduce((a, f) => (f.box[2] * f.box[3] > a.box[2] * a.box[3] ? f : a), state.faces[0]);
 }
 
 // -- images ------------------------------------------------------------------
@@ -212,6 +312,7 @@ const useImage = action(async (id, name) => {
   try {
     const response = await call(`/api/images/${encodeURIComponent(id)}/original`);
     setImage($("original"), await response.blob());
+    await refreshFaces();
   } catch (e) {
     showError(e.message);
   }
@@ -260,6 +361,7 @@ const useModel = action(async (name) => {
     state.info = await response.json();
     buildControls();
     showError("");
+    await refreshFaces();
     await updatePreview();
   } catch (e) {
     showError(e.message);
@@ -342,9 +444,6 @@ async function start() {
 }
 
 $("model").addEventListener("change", () => useModel($("model").value));
-for (const r of document.querySelectorAll("input[name=mode]")) {
-  r.addEventListener("change", () => { state.mode = r.value; updatePreview(); });
-}
 $("file").addEventListener("change", async () => {
   await upload($("file").files[0]);
   $("file").value = "";  // choosing the same file again is a change too
@@ -358,6 +457,7 @@ drop.addEventListener("drop", (e) => {
   upload(e.dataTransfer.files[0]);
 });
 $("reset").addEventListener("click", reset);
+$("face").addEventListener("change", () => { state.face = $("face").value; drawFaces(); updatePreview(); });
 $("download").addEventListener("click", action(async () => {
   try {
     const response = await postJSON("/api/render", editBody());

@@ -1,0 +1,194 @@
+"""Held-back faces set into colour photographs: are they found, edited, and is the
+rest of the photograph untouched?
+
+Each of the SMILEsmileD faces held out from the pretrained faces model (the
+1,500-face test split of benchmarks/make_pretrained.py) is tinted to a random
+skin tone, scaled (96-256 pixels), turned (up to +-15 degrees) and set at a
+random place into a 512x512 colour picture (a random smooth colour field with
+noise, or a colourised texture from scikit-image), with its edges softened.
+Then ``conceptvae.edit(photo, "smile", 1.5)`` runs on the pretrained faces
+model, and per photo:
+
+- found (% of photos): exactly one face found, its box centre on the placed face;
+- edited (% of photos): a face found on the placed one and its pixels changed;
+- untouched outside (% of the photos edited): every pixel outside the placed
+  face's footprint keeps its exact value;
+- colour kept (% of the photos edited): the output is colour and the edit moved
+  luminance only: over the changed, unclipped pixels the mean |change| of Cb
+  and Cr is under 1 level.
+
+    python benchmarks/face_photos_eval.py [--limit N] [--seed 0] [--sheet out.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+# ../shared beside the checkout (CI's layout), or two levels up from a worktree.
+DATA = next(
+    (d / "shared" / "data" for d in (ROOT.parent, ROOT.parent.parent) if (d / "shared").is_dir()),
+    ROOT.parent / "shared" / "data",
+)
+SIZE = 512
+
+
+def held_back(data: Path, work: Path) -> list[Path]:
+    split = work / "faces-split" / "test.csv"
+    if not split.exists():
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from make_pretrained import split_faces
+
+        split_faces(data, work)
+    with open(split, newline="") as fh:
+        return [data / "smiles" / "images" / r["file"] for r in csv.DictReader(fh)]
+
+
+def textures() -> list[np.ndarray]:
+    from skimage import data
+
+    out = []
+    for name in ("brick", "grass", "gravel", "camera", "moon", "text"):
+        if name == "camera":
+            continue  # a person: not a background without faces
+        img = np.asarray(getattr(data, name)(), np.float32)
+        out.append(img / 255.0)
+    return out
+
+
+def background(rng: np.random.Generator, texs: list[np.ndarray]) -> np.ndarray:
+    ys, xs = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32) / SIZE
+    base = rng.uniform(20, 235, 3).astype(np.float32)
+    slope = rng.uniform(-80, 80, (2, 3)).astype(np.float32)
+    img = base + xs[..., None] * slope[0] + ys[..., None] * slope[1]
+    if rng.random() < 0.5:
+        t = texs[rng.integers(len(texs))]
+        y0 = rng.integers(0, max(1, t.shape[0] - SIZE))
+        x0 = rng.integers(0, max(1, t.shape[1] - SIZE))
+        patch = np.asarray(Image.fromarray((t * 255).astype(np.uint8)).resize((SIZE, SIZE))
+                           if min(t.shape[:2]) < SIZE else (t[y0:y0 + SIZE, x0:x0 + SIZE] * 255)
+                           .astype(np.uint8), np.float32) / 255.0  # fmt: skip
+        img = img * (0.5 + patch[..., None])
+    img += rng.normal(0, 5, img.shape).astype(np.float32)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def place(rng: np.random.Generator, photo: np.ndarray, face_path: Path):
+    """The photo with the face set in, and its footprint (a bool mask)."""
+    face = np.asarray(Image.open(face_path).convert("L"), np.float32)
+    tint = np.array([rng.uniform(0.95, 1.15), rng.uniform(0.75, 0.95), rng.uniform(0.55, 0.85)])
+    rgb = np.clip(face[..., None] * tint, 0, 255)
+    yy, xx = np.mgrid[0:64, 0:64].astype(np.float32) + 0.5
+    edge = np.minimum(np.minimum(xx, 64 - xx), np.minimum(yy, 64 - yy))
+    alpha = np.clip(edge / 4.0, 0, 1)
+    scale = rng.uniform(1.5, 4.0)
+    angle = math.radians(rng.uniform(-15, 15))
+    half = 32 * scale * math.sqrt(2)
+    cx, cy = rng.uniform(half, SIZE - half, 2)
+    c, s = math.cos(angle) * scale, math.sin(angle) * scale
+    lin = np.array([[c, -s], [s, c]])
+    m = np.hstack([lin, (np.array([cx, cy]) - lin @ np.array([32.0, 32.0]))[:, None]])
+    inv = np.linalg.inv(lin)
+    data = tuple(np.hstack([inv, -inv @ m[:, 2:]]).reshape(-1))
+    rgba = np.dstack([rgb, alpha * 255]).astype(np.uint8)
+    layer = np.asarray(Image.fromarray(rgba, "RGBA").transform((SIZE, SIZE), Image.AFFINE, data,
+                                                               Image.BICUBIC), np.float32)  # fmt: skip
+    a = layer[..., 3:] / 255.0
+    out = np.clip(np.rint(photo * (1 - a) + layer[..., :3] * a), 0, 255).astype(np.uint8)
+    return out, layer[..., 3] > 0, (cx, cy)
+
+
+def ycbcr(x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.float64)
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    cb = -0.168736 * r - 0.331264 * g + 0.5 * b
+    cr = 0.5 * r - 0.418688 * g - 0.081312 * b
+    return np.stack([cb, cr], -1)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", type=Path, default=DATA)
+    p.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "out" / "pretrained")
+    p.add_argument("--limit", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--amount", type=float, default=1.5)
+    p.add_argument("--sheet", type=Path, help="a contact sheet of the first 12 photos")
+    args = p.parse_args()
+
+    import conceptvae
+    from conceptvae.faces import find_faces
+
+    model = conceptvae.load_model("faces")
+    files = held_back(args.data, args.work)
+    if args.limit:
+        files = files[: args.limit]
+    rng = np.random.default_rng(args.seed)
+    texs = textures()
+    counts = dict.fromkeys(("found", "edited", "untouched", "colour"), 0)
+    false_faces = missed = ran = 0
+    shots = []
+    t0 = time.perf_counter()
+    for f in files:
+        photo, footprint, centre = place(rng, background(rng, texs), f)
+        faces = find_faces(photo)
+        on_face = [fc for fc in faces
+                   if fc.box[0] <= centre[0] <= fc.box[0] + fc.box[2]
+                   and fc.box[1] <= centre[1] <= fc.box[1] + fc.box[3]]  # fmt: skip
+        false_faces += len(faces) - len(on_face)
+        if len(faces) == 1 and on_face:
+            counts["found"] += 1
+        if not faces:
+            missed += 1
+            continue
+        out = conceptvae.edit(model, photo, "smile", args.amount).images[0]
+        ran += 1
+        out8 = (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
+        changed = (out8 != photo).any(-1)
+        if on_face and changed[footprint].any():
+            counts["edited"] += 1
+        if not changed[~footprint].any():
+            counts["untouched"] += 1
+        moved = changed & (out8.max(-1) < 255) & (out8.min(-1) > 0)
+        chroma = np.abs(ycbcr(out8) - ycbcr(photo))[moved].mean() if moved.any() else 0.0
+        if out8.shape == photo.shape and chroma < 1.0:
+            counts["colour"] += 1
+        if len(shots) < 12:
+            shots.append((photo, out8))
+    n = len(files)
+    report = {
+        "photos": n,
+        "found_pct": round(100 * counts["found"] / n, 2),
+        "edited_pct": round(100 * counts["edited"] / n, 2),
+        # Of the photos the edit ran on (no face found: an error, nothing written).
+        "edited_photos": ran,
+        "untouched_outside_pct": round(100 * counts["untouched"] / max(ran, 1), 2),
+        "colour_kept_pct": round(100 * counts["colour"] / max(ran, 1), 2),
+        "no_face_found": missed,
+        "false_faces": false_faces,
+        "seconds_per_photo": round((time.perf_counter() - t0) / n, 3),
+        "amount": args.amount,
+        "seed": args.seed,
+    }
+    print(json.dumps(report, indent=2))
+    if args.sheet and shots:
+        sheet = Image.new("RGB", (256 * 6, 256 * ((len(shots) + 2) // 3)), "white")
+        for i, (a, b) in enumerate(shots):
+            x, y = (i % 3) * 512, (i // 3) * 256
+            sheet.paste(Image.fromarray(a).resize((256, 256)), (x, y))
+            sheet.paste(Image.fromarray(b).resize((256, 256)), (x + 256, y))
+        sheet.save(args.sheet)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

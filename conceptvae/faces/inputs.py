@@ -1,0 +1,152 @@
+"""Faces as a model's inputs: which inputs to search, which faces to use, and
+each chosen face's crop in the model's pixel format.
+
+The rule for "already an aligned crop": an image exactly the model's size
+(square, ``image_size`` pixels) is used as it is, as in training, so the
+existing crop workflow keeps its bytes and costs no detection. Anything else is
+a photograph: its faces are found and aligned. ``align=False`` (``--no-align``)
+treats every input as a crop.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from ..errors import ConceptVAEError, DataError, ModelError, param
+from .align import AlignedFace, FaceAlignment, align
+from .find import Face, find_faces
+
+ALL, LARGEST = "all", "largest"
+FaceChoice = str | int
+
+NO_FACE = (
+    f"no face found (use {param('align=False')} to take the whole image as an aligned face crop)"
+)
+
+
+def check_face_choice(value: FaceChoice) -> FaceChoice:
+    """``"all"``, ``"largest"``, or a face number N >= 1 (as ``conceptvae faces`` numbers
+    them: in reading order, rows top to bottom, left to right)."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in (ALL, LARGEST):
+            return text
+        if text.isdigit():
+            value = int(text)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1:
+        return int(value)
+    raise ConceptVAEError(
+        f"{param('face')} must be all, largest or a face number from 1, got {value!r}"
+    )
+
+
+def choose(faces: list[Face], choice: FaceChoice, where: str | os.PathLike | None) -> list[Face]:
+    if choice == ALL:
+        return list(faces)
+    if choice == LARGEST:
+        return [max(faces, key=lambda f: (f.area, -f.box[0]))]
+    if choice > len(faces):
+        raise DataError(
+            f"face {choice} asked for, but {len(faces)} face{'s' * (len(faces) != 1)} found",
+            where,
+        )
+    return [faces[choice - 1]]
+
+
+def model_alignment(meta: Mapping | None, image_size: int, where=None) -> FaceAlignment | None:
+    """A model's face alignment at its own image size, or None (not a face model)."""
+    try:
+        found = FaceAlignment.from_meta(meta)
+    except ValueError as exc:
+        raise ModelError(str(exc), where) from None
+    if found is None:
+        return None
+    return found if found.image_size == image_size else found.scaled(image_size)
+
+
+def is_aligned_crop(im: Image.Image, image_size: int) -> bool:
+    return im.size == (image_size, image_size)
+
+
+def photo_array(im: Image.Image) -> np.ndarray:
+    """An 'L'/'RGB' PIL image as uint8 (H, W, C)."""
+    arr = np.asarray(im, np.uint8)
+    return arr[..., None] if arr.ndim == 2 else arr
+
+
+@dataclass(frozen=True)
+class FaceView:
+    """One chosen face: its alignment and the crop as the model sees it."""
+
+    aligned: AlignedFace
+    crop: Image.Image  # model mode ('L' or 'RGB'), image_size square
+    x: np.ndarray  # float32 (S, S, C) in [0, 1]
+    number: int = 1  # its number among the photo's faces (reading order, from 1)
+
+
+def crop_view(aligned: AlignedFace, channels: int) -> tuple[Image.Image, np.ndarray]:
+    crop = Image.fromarray(aligned.crop, "RGB")
+    if channels == 1:
+        crop = crop.convert("L")  # the same conversion loading a crop file makes
+    arr = np.asarray(crop, np.float32) / np.float32(255)
+    return crop, arr.reshape(crop.size[1], crop.size[0], channels)
+
+
+def face_views(
+    im: Image.Image,
+    alignment: FaceAlignment,
+    channels: int,
+    choice: FaceChoice = ALL,
+    where: str | os.PathLike | None = None,
+) -> list[FaceView]:
+    """The chosen faces of a photograph, aligned; a DataError when there is none."""
+    faces = find_faces(im, padding=alignment.detect_padding)
+    if not faces:
+        raise DataError(NO_FACE, where)
+    out = []
+    for face in choose(faces, check_face_choice(choice), where):
+        a = align(im, face, alignment)
+        crop, x = crop_view(a, channels)
+        out.append(FaceView(a, crop, x, faces.index(face) + 1))
+    return out
+
+
+def model_views(
+    images: list,
+    meta: Mapping | None,
+    image_size: int,
+    channels: int,
+    *,
+    align: bool = True,
+    face: FaceChoice = LARGEST,
+    where: str | os.PathLike | None = None,
+) -> np.ndarray:
+    """(N, S, S, C) float32: each image file as a model with this ``meta`` sees it.
+
+    For a face model (``align``), a photograph gives one face (``face``:
+    "largest" or a number; one face per image, as a keyframe needs); an image
+    of exactly the model's size is used as it is, like any input of any other
+    model (the same pixels ``load_image`` gives).
+    """
+    from ..images import load_pil, pil_to_array
+
+    alignment = model_alignment(meta, image_size, where) if align else None
+    if alignment is not None:
+        face = check_face_choice(face)
+        if face == ALL:
+            raise ConceptVAEError(
+                f"a keyframe is one face: use {param('face')} largest or a face number"
+            )
+    out = []
+    for item in images:
+        im = load_pil(item)
+        if alignment is None or is_aligned_crop(im, image_size):
+            out.append(pil_to_array(im, image_size, channels).astype(np.float32) / 255.0)
+        else:
+            out.append(face_views(im, alignment, channels, face, item)[0].x)
+    return np.stack(out).astype(np.float32)

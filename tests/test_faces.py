@@ -1,0 +1,169 @@
+"""The faces package on photographs made here: find, align, paste back."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from facephotos import FACES, Placement, background, scene
+from PIL import Image
+
+from conceptvae.faces import find_faces
+from conceptvae.faces.align import SMILES_ALIGNMENT, FaceAlignment, align, similarity
+from conceptvae.faces.paste import mask_weights, paste_back
+from conceptvae.faces.warp import apply, invert
+
+TWO = [Placement(FACES[0], (130, 150), 2.4, 10), Placement(FACES[1], (350, 150), 1.8, -8)]
+
+
+@pytest.fixture(scope="module")
+def two_faces() -> np.ndarray:
+    return scene(480, 320, TWO, seed=3)
+
+
+def _inside(face, point) -> bool:
+    x, y, w, h = face.box
+    return x <= point[0] <= x + w and y <= point[1] <= y + h
+
+
+def test_every_face_found_left_to_right(two_faces: np.ndarray) -> None:
+    faces = find_faces(two_faces)
+    assert len(faces) == 2
+    for face, p in zip(faces, TWO):
+        assert _inside(face, p.centre)
+        # The box is about the face's size in the photo (64 crop pixels * scale).
+        assert 0.6 < face.box[2] / (64 * p.scale) < 1.4
+        assert 0.5 <= face.score <= 1.0
+
+
+def test_faces_found_at_many_scales_and_turns() -> None:
+    for i, (scale, angle) in enumerate([(1.2, 0), (2.0, 20), (3.5, -15), (6.0, 5)]):
+        side = int(64 * scale * 2.2)
+        p = Placement(FACES[i % 2], (side / 2, side / 2), scale, angle)
+        faces = find_faces(scene(side, side, [p], seed=i))
+        assert len(faces) == 1, (scale, angle)
+        right_eye, left_eye = faces[0].landmarks[:2]
+        found = np.degrees(np.arctan2(-(left_eye[1] - right_eye[1]), left_eye[0] - right_eye[0]))
+        assert abs(found - angle) < 8, (scale, angle, found)
+
+
+def test_small_faces_in_a_large_photo() -> None:
+    places = [
+        Placement(FACES[k % 2], (160 + 320 * (k % 4), 220 + 400 * (k // 4)), 1.25, 0)
+        for k in range(8)
+    ]
+    faces = find_faces(scene(1400, 900, places, seed=5))
+    assert len(faces) == 8
+    for p in places:
+        assert sum(_inside(f, p.centre) for f in faces) == 1
+
+
+def test_no_face_in_a_plain_picture() -> None:
+    assert find_faces(background(400, 300, seed=1)) == []
+
+
+def test_a_tight_crop_is_found_and_aligns_onto_itself() -> None:
+    crop = Image.open(FACES[0]).convert("RGB")
+    faces = find_faces(crop)
+    assert len(faces) == 1
+    a = align(crop, faces[0], SMILES_ALIGNMENT)
+    assert a.crop.shape == (64, 64, 3)
+    # An example face is a model-made training-like crop: nearly no motion.
+    shift = apply(a.to_crop, np.array([[32.0, 32.0]]))[0] - 32.0
+    assert np.abs(shift).max() < 4
+
+
+def test_alignment_recovers_the_placement(two_faces: np.ndarray) -> None:
+    faces = find_faces(two_faces)
+    for face, p in zip(faces, TWO):
+        a = align(two_faces, face, SMILES_ALIGNMENT)
+        crop = Image.open(p.face).convert("RGB")
+        alone = align(crop, find_faces(crop)[0], SMILES_ALIGNMENT).to_crop
+        # Photo -> crop after the true crop -> photo placement is the map the
+        # face gets on its own, up to the landmark model's noise.
+        composed = a.to_crop @ np.vstack([p.crop_to_photo(), [0, 0, 1]])
+        assert np.allclose(composed[:, :2], alone[:, :2], atol=0.15)
+        corners = np.array([[8.0, 8.0], [56.0, 56.0]])
+        assert np.abs(apply(composed, corners) - apply(alone, corners)).max() < 6
+        ref = np.asarray(Image.open(p.face).convert("L"), np.float32)
+        got = np.asarray(Image.fromarray(a.crop).convert("L"), np.float32)
+        centre = (slice(12, 52), slice(12, 52))
+        corr = np.corrcoef(ref[centre].ravel(), got[centre].ravel())[0, 1]
+        assert corr > 0.7
+
+
+def test_similarity_is_exact_on_exact_points() -> None:
+    rng = np.random.default_rng(0)
+    src = rng.uniform(0, 100, (5, 2))
+    a = np.radians(25)
+    true = np.array(
+        [[1.7 * np.cos(a), -1.7 * np.sin(a), 3.0], [1.7 * np.sin(a), 1.7 * np.cos(a), -8.0]]
+    )
+    assert np.allclose(similarity(src, apply(true, src)), true)
+    assert np.allclose(invert(invert(true)), true)
+
+
+def test_paste_back_changes_only_the_masked_face(two_faces: np.ndarray) -> None:
+    faces = find_faces(two_faces)
+    out = two_faces
+    weights = np.zeros(two_faces.shape[:2])
+    ys, xs = np.mgrid[0:320, 0:480]
+    centres = np.stack([xs + 0.5, ys + 0.5], -1).reshape(-1, 2)
+    for face in faces:
+        a = align(two_faces, face, SMILES_ALIGNMENT)
+        delta = np.full((64, 64, 1), 0.25, np.float32)
+        out = paste_back(out, delta, a.to_crop, SMILES_ALIGNMENT)
+        w = mask_weights(SMILES_ALIGNMENT, apply(a.to_crop, centres)).reshape(320, 480)
+        weights = np.maximum(weights, w)
+    assert out.shape == two_faces.shape and out.dtype == np.uint8
+    outside = weights == 0
+    assert np.array_equal(out[outside], two_faces[outside])  # bit-exact beyond the mask
+    inner = weights > 0.99
+    assert inner.sum() > 2000
+    # Colour kept: the same change on R, G and B (up to rounding and clipping).
+    diff = out.astype(int) - two_faces.astype(int)
+    unclipped = inner & (two_faces.max(-1) < 180)
+    assert np.abs(diff[unclipped] - 64).max() <= 1
+    # Seam-free: the change fades in steps no larger than a few levels per pixel.
+    change = diff.mean(-1)
+    assert np.abs(np.diff(change, axis=0)).max() < 12
+    assert np.abs(np.diff(change, axis=1)).max() < 12
+
+
+def test_paste_back_sixteen_bit_and_gray() -> None:
+    photo16 = (background(200, 200, seed=2).astype(np.uint16) * 257)[..., :1]
+    m = similarity(SMILES_ALIGNMENT.template, SMILES_ALIGNMENT.template * 2 + 40)
+    out = paste_back(photo16, np.full((64, 64), -0.1, np.float32), invert(m), SMILES_ALIGNMENT)
+    assert out.dtype == np.uint16 and out.shape == photo16.shape
+    assert (out < photo16).sum() > 1000
+
+
+def test_alignment_meta_round_trip() -> None:
+    meta = {"face_alignment": SMILES_ALIGNMENT.to_meta()}
+    back = FaceAlignment.from_meta(json.loads(json.dumps(meta)))
+    assert np.allclose(back.template, SMILES_ALIGNMENT.template)
+    assert back.image_size == 64 and back.mask == SMILES_ALIGNMENT.mask
+    assert FaceAlignment.from_meta({"fingerprint": "x"}) is None
+    with pytest.raises(ValueError):
+        FaceAlignment.from_meta({"face_alignment": {"template": [[1, 2]], "image_size": 64}})
+
+
+def test_face_json_shape(two_faces: np.ndarray) -> None:
+    d = find_faces(two_faces)[0].to_dict()
+    assert set(d) == {"box", "score", "landmarks"}
+    assert len(d["box"]) == 4 and all(isinstance(v, float) for v in d["box"])
+    assert list(d["landmarks"]) == [
+        "right_eye",
+        "left_eye",
+        "nose_tip",
+        "mouth_right",
+        "mouth_left",
+    ]
+    json.dumps(d)
+
+
+def test_deterministic(two_faces: np.ndarray) -> None:
+    a = [f.to_dict(decimals=4) for f in find_faces(two_faces)]
+    b = [f.to_dict(decimals=4) for f in find_faces(two_faces.copy())]
+    assert a == b

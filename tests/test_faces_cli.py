@@ -1,0 +1,234 @@
+"""Faces in photographs through the CLI and the API: found, edited, pasted back."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import invoke, loaded
+from facephotos import FACES, Placement, scene
+from PIL import Image
+from test_cli import assert_one_line_error
+
+import conceptvae
+
+TWO = [Placement(FACES[0], (130, 160), 2.2, 8), Placement(FACES[1], (355, 150), 1.7, -6)]
+
+
+def _box_mask(shape, faces, grow: float = 0.15) -> np.ndarray:
+    """True within each face's box, grown by ``grow`` of its size on every side."""
+    m = np.zeros(shape[:2], bool)
+    for f in faces:
+        x, y, w, h = f["box"] if isinstance(f, dict) else f.box
+        x0, y0 = int(max(0, x - grow * w)), int(max(0, y - grow * h))
+        m[y0 : int(y + h + grow * h) + 1, x0 : int(x + w + grow * w) + 1] = True
+    return m
+
+
+def _blend_weights(arr: np.ndarray, faces) -> np.ndarray:
+    from conceptvae.faces.align import SMILES_ALIGNMENT, align
+    from conceptvae.faces.paste import INNER_FACE, mask_weights, outline_weights
+    from conceptvae.faces.warp import apply
+
+    h, w = arr.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w]
+    centres = np.stack([xs + 0.5, ys + 0.5], -1).reshape(-1, 2)
+    total = np.zeros((h, w))
+    for f in faces:
+        m = align(arr, f, SMILES_ALIGNMENT).to_crop
+        wt = mask_weights(SMILES_ALIGNMENT, apply(m, centres)).reshape(h, w)
+        wt *= outline_weights(f.mesh[list(INNER_FACE), :2], (0, h, 0, w))
+        total = np.maximum(total, wt)
+    return total
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory) -> tuple:
+    path = tmp_path_factory.mktemp("photos") / "two.png"
+    arr = scene(480, 320, TWO, seed=7)
+    Image.fromarray(arr).save(path)
+    return path, arr
+
+
+def test_faces_json_lists_every_face(runner, photo) -> None:
+    path, _ = photo
+    r = invoke(runner, "faces", path, "--json")
+    assert r.exit_code == 0, r.output
+    faces = json.loads(r.stdout)
+    assert isinstance(faces, list) and len(faces) == 2
+    for f, p in zip(sorted(faces, key=lambda f: f["box"][0]), TWO):
+        assert set(f) == {"box", "score", "landmarks"}
+        x, y, w, h = f["box"]
+        assert x <= p.centre[0] <= x + w and y <= p.centre[1] <= y + h
+        assert 0.5 <= f["score"] <= 1
+        assert set(f["landmarks"]) == {
+            "right_eye",
+            "left_eye",
+            "nose_tip",
+            "mouth_right",
+            "mouth_left",
+        }
+        assert all(len(v) == 2 for v in f["landmarks"].values())
+
+
+def test_faces_overlay_and_plain_listing(runner, photo, tmp_path) -> None:
+    path, arr = photo
+    out = tmp_path / "overlay.png"
+    r = invoke(runner, "faces", path, "-o", out)
+    assert r.exit_code == 0 and "2 faces" in r.stdout and str(out) in r.stdout
+    drawn = np.asarray(loaded(out))
+    assert drawn.shape == arr.shape and not np.array_equal(drawn, arr)
+
+
+def test_no_face_is_one_line_error_and_nothing_written(runner, tmp_path) -> None:
+    blank = tmp_path / "wall.png"
+    Image.fromarray(scene(300, 200, [], seed=1)).save(blank)
+    out = tmp_path / "edited.png"
+    for args in (["edit", blank, "-c", "smile", "-o", out],
+                 ["morph", blank, "seed:1", "--frames", "3", "-o", tmp_path / "m.gif"]):  # fmt: skip
+        r = invoke(runner, *args)
+        assert_one_line_error(r, str(blank), "no face found", "--no-align")
+    assert_one_line_error(invoke(runner, "faces", blank, "-o", out), str(blank), "no face found")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wall.png"]
+    # --no-align takes the picture as a face crop, as before.
+    r = invoke(runner, "edit", blank, "-c", "smile", "--no-align", "-o", out)
+    assert r.exit_code == 0 and out.exists()
+
+
+def test_edit_photo_edits_every_face_and_nothing_else(runner, photo, tmp_path) -> None:
+    path, arr = photo
+    out = tmp_path / "smile.png"
+    r = invoke(runner, "edit", path, "-c", "smile", "-a", "2", "-o", out)
+    assert r.exit_code == 0, r.output
+    got = np.asarray(loaded(out))
+    assert got.shape == arr.shape  # the input's size, in colour
+    faces = conceptvae.find_faces(arr)
+    changed = (got != arr).any(-1)
+    assert not changed[~_box_mask(arr.shape, faces)].any()  # bit-exact beyond the faces
+    for f in faces:
+        assert changed[_box_mask(arr.shape, [f], 0.0)].sum() > 200  # every face edited
+    # Luminance only: R, G and B move together where nothing clipped.
+    d = got.astype(int) - arr.astype(int)
+    ok = changed & (got.max(-1) < 255) & (got.min(-1) > 0)
+    assert np.abs(d[ok] - d[ok].mean(-1, keepdims=True)).max() <= 1
+    # Seam-free: the edit fades out; where the blend's weight is small, so is the change.
+    weights = _blend_weights(arr, faces)
+    change = np.abs(d).max(-1)
+    fringe = (weights > 0) & (weights < 0.1)
+    assert fringe.sum() > 100 and change[fringe].max() <= 0.15 * change.max() + 2
+    assert change[weights == 0].max() == 0
+    # Same command, same bytes.
+    again = tmp_path / "again.png"
+    invoke(runner, "edit", path, "-c", "smile", "-a", "2", "-o", again)
+    assert again.read_bytes() == out.read_bytes()
+
+
+def test_face_selection(runner, photo, tmp_path) -> None:
+    path, arr = photo
+    faces = conceptvae.find_faces(arr)
+    results = {}
+    for choice in ("1", "2", "largest"):
+        out = tmp_path / f"face{choice}.png"
+        assert invoke(runner, "edit", path, "-c", "smile", "-a", "2", "--face", choice,
+                      "-o", out).exit_code == 0  # fmt: skip
+        results[choice] = (np.asarray(loaded(out)) != arr).any(-1)
+    for k, f in enumerate(faces, 1):
+        inside = _box_mask(arr.shape, [f])
+        assert results[str(k)][inside].any() and not results[str(k)][~inside].any()
+    largest = max(range(2), key=lambda i: faces[i].area)
+    assert np.array_equal(results["largest"], results[str(largest + 1)])
+    r = invoke(runner, "edit", path, "-c", "smile", "--face", "3", "-o", tmp_path / "x.png")
+    assert_one_line_error(r, "face 3 asked for, but 2 faces found")
+    assert not (tmp_path / "x.png").exists()
+    r = invoke(runner, "edit", path, "-c", "smile", "--face", "one")
+    assert r.exit_code == 2 and "all, largest or a face number" in r.output
+
+
+def test_aligned_crops_keep_their_bytes(runner, tmp_path) -> None:
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    invoke(runner, "edit", FACES[0], "-c", "smile", "-a", "1.5", "-o", a)
+    invoke(runner, "edit", FACES[0], "-c", "smile", "-a", "1.5", "--no-align", "-o", b)
+    assert a.read_bytes() == b.read_bytes()
+    assert loaded(a).size == (64, 64)
+
+
+def test_exif_rotated_rgba_and_sixteen_bit_photos(runner, photo, tmp_path) -> None:
+    _, arr = photo
+    # Stored on its side with an EXIF tag that turns it upright.
+    rotated = tmp_path / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    Image.fromarray(np.rot90(arr, 1).copy()).save(rotated, exif=exif, quality=95)
+    out = tmp_path / "rotated_out.png"
+    assert invoke(runner, "edit", rotated, "-c", "smile", "-o", out).exit_code == 0
+    assert loaded(out).size == (480, 320)
+    # Transparent pixels and 16-bit grey still work, at the input's size.
+    rgba = tmp_path / "rgba.png"
+    Image.fromarray(np.dstack([arr, np.full(arr.shape[:2], 200, np.uint8)]), "RGBA").save(rgba)
+    deep = tmp_path / "deep.png"
+    grey = (np.asarray(Image.fromarray(arr).convert("L"), np.uint16) * 257).astype(np.uint16)
+    Image.fromarray(grey).save(deep)
+    for src in (rgba, deep):
+        out = tmp_path / f"{src.stem}_out.png"
+        r = invoke(runner, "edit", src, "-c", "smile", "-o", out)
+        assert r.exit_code == 0, r.output
+        assert loaded(out).size == (480, 320)
+
+
+def test_traverse_and_morph_use_the_faces(runner, photo, tmp_path) -> None:
+    path, _ = photo
+    strip = tmp_path / "strip.png"
+    r = invoke(runner, "traverse", path, "-c", "smile", "--steps", "3", "-o", strip)
+    assert r.exit_code == 0 and loaded(strip).size[0] > 3 * 64
+    gif = tmp_path / "m.gif"
+    r = invoke(runner, "morph", path, FACES[1], "--face", "2", "--frames", "4", "-o", gif)
+    assert r.exit_code == 0, r.output
+    assert loaded(gif).size == (64, 64)
+
+
+def test_api_mirrors_the_cli(photo) -> None:
+    _, arr = photo
+    faces = conceptvae.find_faces(arr)
+    assert len(faces) == 2
+    res = conceptvae.edit("faces", arr, "smile", 2.0, face="largest")
+    assert res.images[0].shape == (320, 480, 3)
+    assert len(res.faces[0]) == 1
+    crop = conceptvae.edit("faces", arr, "smile", 2.0, align=False)
+    assert crop.images[0].shape[0] == crop.images[0].shape[1]  # the old whole-image path
+
+
+def test_align_faces_folder_for_training(runner, photo, tmp_path) -> None:
+    path, _ = photo
+    src = tmp_path / "photos"
+    src.mkdir()
+    (src / "two.png").write_bytes(path.read_bytes())
+    Image.fromarray(scene(200, 200, [], seed=3)).save(src / "empty.png")
+    (src / "labels.csv").write_text("file,smile\ntwo.png,1\nempty.png,0\n")
+    out = tmp_path / "crops"
+    r = invoke(runner, "align-faces", src, "-o", out, "--size", "32")
+    assert r.exit_code == 0, r.output
+    assert "1 crops" in r.stdout and "empty.png" in r.stdout
+    assert loaded(out / "two.png").size == (32, 32)
+    assert (out / "labels.csv").read_text().startswith("file,smile")
+    entry = json.loads((out / "face_alignment.json").read_text())["face_alignment"]
+    assert entry["image_size"] == 32 and len(entry["template"]) == 5
+    from conceptvae.training import _face_alignment
+
+    assert _face_alignment(out, 64)["image_size"] == 64
+    assert _face_alignment(src, 64) is None
+
+
+def test_the_photo_path_never_imports_tensorflow(photo, tmp_path) -> None:
+    from conftest import run_cli_reporting_imports
+
+    path, _ = photo
+    commands = [
+        ["faces", str(path), "--json"],
+        ["edit", str(path), "-c", "smile", "-m", "faces", "-o", str(tmp_path / "e.png")],
+    ]
+    proc, codes, heavy = run_cli_reporting_imports(commands, ("tensorflow", "keras"))
+    assert codes == [0, 0], proc.stderr
+    assert heavy == [], "the face path imported " + ", ".join(heavy[:5])
+    assert "XNNPACK" not in proc.stderr  # the runtime's INFO line is kept off the terminal
+    assert (tmp_path / "e.png").is_file()
