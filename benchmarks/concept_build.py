@@ -14,7 +14,7 @@ Measures what issue 3 asks for:
 Each run is a fresh process on a fresh copy of the model (its own rusage via
 os.wait4). Needs a digits model, e.g.:
 
-    nice -n 10 conceptvae train /work/shared/data/mnist.npz --out /tmp/bench_digits \\
+    nice -n 10 conceptvae train ../shared/data/mnist.npz --out /tmp/bench_digits \\
         --latent-dim 16 --epochs 1
     python benchmarks/concept_build.py --model /tmp/bench_digits --runs 3
 
@@ -84,7 +84,8 @@ def summarise(runs: list[dict]) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--model", default="/tmp/bench_digits", help="digits model directory")
-    ap.add_argument("--mnist", default="/work/shared/data/mnist.npz", help="keras-layout mnist.npz")
+    shared = Path(__file__).resolve().parent.parent.parent / "shared" / "data"  # ../shared/data
+    ap.add_argument("--mnist", default=str(shared / "mnist.npz"), help="keras-layout mnist.npz")
     ap.add_argument("--runs", type=int, default=3, help="runs per configuration (median)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     opts = ap.parse_args()

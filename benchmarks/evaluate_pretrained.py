@@ -7,8 +7,13 @@ CNN classifier assigns to the true digit; share of class edits a->b at amount
 Faces: see --faces (the smile classifier is trained on a split of the faces the
 VAE never saw, with blur augmentation so it reads soft decoded faces too).
 
+    python benchmarks/evaluate_pretrained.py            # both shipped models
     python benchmarks/evaluate_pretrained.py --digits pretrained/digits \
         --mnist ../shared/data/mnist.npz [--json out.json]
+
+With neither --digits nor --faces it evaluates both shipped models; the faces
+split lists come from benchmarks/make_pretrained.py (benchmarks/out/pretrained/
+faces-split). Inputs are checked before anything runs.
 
 Classifiers are cached in benchmarks/out/ (not committed).
 """
@@ -274,10 +279,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--faces-split",
+        default=str(CACHE / "pretrained" / "faces-split"),
         help="folder with clf.csv and test.csv (made by benchmarks/make_pretrained.py)",
     )
     ap.add_argument("--json", help="write results here")
     args = ap.parse_args(argv)
+    if not args.digits and not args.faces:
+        args.digits, args.faces = "digits", "faces"
+    need = [Path(args.mnist)] if args.digits else []
+    if args.faces:
+        split = Path(args.faces_split)
+        need += [Path(args.faces_images), split / "clf.csv", split / "test.csv"]
+    missing = [p for p in need if not p.exists()]
+    if missing:
+        for p in missing:
+            hint = " (benchmarks/make_pretrained.py writes it)" if p.suffix == ".csv" else ""
+            print(f"error: {p}: not found{hint}", file=sys.stderr)
+        return 2
     results = {}
     t = time.perf_counter()
     if args.digits:

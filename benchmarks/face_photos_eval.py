@@ -17,6 +17,10 @@ model, and per photo:
   luminance only: over the changed, unclipped pixels the mean |change| of Cb
   and Cr is under 1 level.
 
+It also counts the faces found in scikit-image's own pictures: one in each of
+the two with a person (astronaut, cameraman), none in the 17 others (a cat,
+coffee, a rocket, textures, text...).
+
     python benchmarks/face_photos_eval.py [--limit N] [--seed 0] [--sheet out.png]
 """
 
@@ -115,6 +119,28 @@ def ycbcr(x: np.ndarray) -> np.ndarray:
     return np.stack([cb, cr], -1)
 
 
+# scikit-image's pictures: people (one face each) and none (no face may be found).
+PEOPLE = ("astronaut", "camera")
+NO_PEOPLE = ("chelsea", "cat", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry",
+             "retina", "colorwheel", "page", "text", "brick", "grass", "gravel", "horse", "moon",
+             "clock", "coins")  # fmt: skip
+
+
+def skimage_pictures() -> dict[str, int]:
+    """Faces found in each of scikit-image's pictures (real photographs)."""
+    from skimage import data
+
+    from conceptvae.faces import find_faces
+
+    found = {}
+    for name in PEOPLE + NO_PEOPLE:
+        im = np.asarray(getattr(data, name)())
+        if im.ndim == 3 and im.shape[-1] == 4:
+            im = im[..., :3]
+        found[name] = len(find_faces(im.astype(np.uint8)))
+    return found
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, default=DATA)
@@ -178,6 +204,7 @@ def main() -> int:
         "seconds_per_photo": round((time.perf_counter() - t0) / n, 3),
         "amount": args.amount,
         "seed": args.seed,
+        "skimage_pictures_faces": skimage_pictures(),
     }
     print(json.dumps(report, indent=2))
     if args.sheet and shots:

@@ -8,8 +8,8 @@ through the CLI, exactly as a user would:
     conceptvae edit astronaut.png -c smile -a 1.5 -o more.png
     conceptvae faces astronaut.png -o faces.png
 
-and laid out as docs/faces/astronaut-smile.jpg (the whole photograph, then the
-face enlarged, for -2, the original and +1.5) and docs/faces/astronaut-faces.jpg
+and laid out as pretrained/faces/card-photo-smile.jpg (the whole photograph, then the
+face enlarged, for -2, the original and +1.5) and pretrained/faces/card-photo-faces.jpg
 (the ``faces`` overlay):
 
     python benchmarks/face_pictures.py
@@ -25,7 +25,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "docs" / "faces"
+OUT = ROOT / "pretrained" / "faces"
 
 
 def main() -> int:
@@ -48,7 +48,7 @@ def main() -> int:
         overlay = Path(tmp) / "faces.png"
         subprocess.run([exe, "faces", str(src), "-o", str(overlay)], check=True)
         Image.open(overlay).convert("RGB").resize((384, 384), Image.LANCZOS).save(
-            OUT / "astronaut-faces.jpg", quality=90
+            OUT / "card-photo-faces.jpg", quality=90
         )
     cell, face_box = 256, (150, 50, 310, 210)
     sheet = Image.new("RGB", (3 * cell, 2 * cell + 20), "white")
@@ -57,8 +57,8 @@ def main() -> int:
         sheet.paste(im.resize((cell, cell), Image.LANCZOS), (i * cell, 20))
         sheet.paste(im.crop(face_box).resize((cell, cell), Image.LANCZOS), (i * cell, 20 + cell))
         d.text((i * cell + 6, 4), label, fill=(0, 0, 0))
-    sheet.save(OUT / "astronaut-smile.jpg", quality=90)
-    print(OUT / "astronaut-smile.jpg", OUT / "astronaut-faces.jpg")
+    sheet.save(OUT / "card-photo-smile.jpg", quality=90)
+    print(OUT / "card-photo-smile.jpg", OUT / "card-photo-faces.jpg")
     return 0
 
 

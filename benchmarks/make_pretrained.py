@@ -13,6 +13,13 @@ build`), evaluate with classifiers trained for evaluation only
 pictures (`conceptvae traverse` / `edit`), write the model card README.md, and
 drop the training checkpoint so the folder stays small.
 
+Nothing is removed before it can be rebuilt: every input is checked first, each
+model is built in a scratch folder under --work (not in pretrained/, whose
+models a conceptvae command only ever copies; the card and meta.json name the
+final folder), and only a finished, checked
+model replaces the old one, in a rename at the end. A failure leaves the shipped
+models as they were.
+
 The faces are split once by seed 0 (labels.csv rows permuted with
 numpy.random.default_rng(0), each part kept in
 labels.csv order): 1,500 held-out test faces, 2,500 for the
@@ -316,13 +323,13 @@ FACES_PHOTO_SECTION = [
     "before. See the README's Photographs section.",
     "",
     "![smile -2, the original, smile +1.5; below, the face enlarged]"
-    "(../../docs/faces/astronaut-smile.jpg)",
+    "(card-photo-smile.jpg)",
     "",
     "*scikit-image's `astronaut` (Eileen Collins, NASA; public domain): "
     "`conceptvae edit astronaut.png -c smile --amount=-2`, the original, `--amount 1.5` "
     "(`python benchmarks/face_pictures.py`).* And `conceptvae faces astronaut.png -o faces.png`:",
     "",
-    "![the faces overlay](../../docs/faces/astronaut-faces.jpg)",
+    "![the faces overlay](card-photo-faces.jpg)",
     "",
     "On the 1,500 held-out test faces set into 512x512 colour pictures "
     "(`python benchmarks/face_photos_eval.py`, seed 0): 98.9% of the faces found and "
@@ -452,11 +459,67 @@ def write_card(plan: dict, lines: dict, results: dict, shots: list, split_hashes
     out += ["", "## Pictures", "", "Made from the example images in `examples/` by:", ""]
     for file, caption, line in shots:
         out += [f"{caption}:", "", f"![{caption}]({file})", "", f"    {line}", ""]
-    text = "\n".join(out).replace(str(ROOT) + "/", "") + "\n"
+    text = "\n".join(out).replace(str(ROOT) + "/", "")
+    if "final" in plan:  # built in a scratch folder: the card names where the model ends up
+        text = text.replace(str(model), str(plan["final"]))
+    text += "\n"
     (model / "README.md").write_text(text)
 
 
 # -- main ----------------------------------------------------------------------------
+
+
+def check_inputs(plans: list[dict], data: Path, cards_only: bool) -> list[str]:
+    """What is missing, before anything is touched."""
+    need: list[Path] = []
+    for plan in plans:
+        if cards_only:
+            need.append(plan["dir"] / "meta.json")
+        elif plan["name"] == "digits":
+            need.append(data / "mnist.npz")
+        if plan["name"] == "faces":
+            need += [data / "smiles" / "labels.csv", data / "smiles" / "images"]
+    return [f"{p}: not found" for p in need if not p.exists()]
+
+
+def staged(plan: dict, work: Path) -> dict:
+    """The plan with its model built in a scratch folder under ``work``."""
+    final = plan["dir"]
+    scratch = work / "building" / final.name
+
+    def move(x):  # noqa: ANN001, ANN202
+        return scratch if x == final else x
+
+    return {
+        **plan,
+        "dir": scratch,
+        "final": final,
+        "replaced": work / "replaced" / final.name,
+        "train": [move(x) for x in plan["train"]],
+        "concepts": [[move(x) for x in c] for c in plan["concepts"]],
+    }
+
+
+def name_final_folder(plan: dict) -> None:
+    """meta.json records the training command; it names the folder the model ends in."""
+    from conceptvae.io import atomic_path
+
+    meta_path = plan["dir"] / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["command"] = meta["command"].replace(str(plan["dir"]), str(plan["final"]))
+    with atomic_path(meta_path) as tmp:
+        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+
+
+def swap_in(plan: dict) -> None:
+    """Replace the final folder with the finished scratch one (two renames)."""
+    final, new, old = plan["final"], plan["dir"], plan["replaced"]
+    shutil.rmtree(old, ignore_errors=True)
+    old.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():
+        final.rename(old)
+    new.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -474,10 +537,20 @@ def main(argv: list[str] | None = None) -> int:
     # Relative paths (and the commands the cards quote) are relative to the repository root.
     os.chdir(ROOT)
     data, out, work = Path(a.data), Path(a.out), Path(a.work)
-    for plan_of in (digits_plan, faces_plan):
-        plan = plan_of(data, out, work)
-        if a.only and plan["name"] not in a.only:
-            continue
+    plans = [plan_of(data, out, work) for plan_of in (digits_plan, faces_plan)]
+    plans = [p for p in plans if not a.only or p["name"] in a.only]
+    missing = check_inputs(plans, data, a.cards_only)
+    if a.trained and not (Path(a.trained) / "meta.json").exists():
+        missing.append(f"{Path(a.trained) / 'meta.json'}: not found")
+    if missing:
+        for line in missing:
+            print(f"error: {line} (nothing was changed)", file=sys.stderr)
+        return 2
+    for plan in plans:
+        if not a.cards_only:
+            plan = staged(plan, work)
+            shutil.rmtree(plan["dir"], ignore_errors=True)  # a scratch folder left by a failed run
+            plan["dir"].parent.mkdir(parents=True, exist_ok=True)
         t = time.perf_counter()
         hashes = split_faces(data, work) if plan["name"] == "faces" else {}
         lines: dict = {}
@@ -499,10 +572,9 @@ def main(argv: list[str] | None = None) -> int:
             lines.setdefault("concepts", ["conceptvae " + shlex.join(map(str, c))
                                           for c in plan["concepts"]])  # fmt: skip
         else:
-            if plan["dir"].exists():
-                shutil.rmtree(plan["dir"])
             lines["train"] = run(plan["train"])
             lines["concepts"] = [run(c) for c in plan["concepts"]]
+            name_final_folder(plan)
         if "align" in plan:
             record_alignment(plan["dir"], work / "smiles-aligned")
         set_default_mode(plan["dir"], plan["mode"])
@@ -513,6 +585,9 @@ def main(argv: list[str] | None = None) -> int:
         results = evaluate(plan, data, work)
         if plan["name"] == "faces":
             example_faces(plan["dir"], data / "smiles" / "images", work / "faces-split" / "vae.csv")
+            # The card's photograph pictures (scikit-image's astronaut).
+            subprocess.run([sys.executable, str(ROOT / "benchmarks" / "face_pictures.py")],
+                           check=True)  # fmt: skip
         (work / f"{plan['name']}.eval.json").write_text(json.dumps(results, indent=2) + "\n")
         shots = pictures(plan)
         write_card(plan, lines, results, shots, hashes)
@@ -520,8 +595,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{plan['name']}: {size / 1e6:.1f} MB, {time.perf_counter() - t:.0f} s; "
               + json.dumps(results), flush=True)  # fmt: skip
         if size > MAX_FOLDER_BYTES:
-            print(f"error: {plan['dir']} is over 15 MB", file=sys.stderr)
+            print(
+                f"error: {plan['dir']} is over 15 MB; left there, not swapped in", file=sys.stderr
+            )
             return 1
+        if "final" in plan:
+            swap_in(plan)
     return 0
 
 

@@ -48,7 +48,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-DATA = "/work/shared/data/mnist.npz"
+# The shared data sit beside the repository: ../shared/data.
+DATA = str(Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mnist.npz")
 TARGET = 0.041
 # Optimizer steps (batch 16) the seed needed to first reach TARGET in a full run of this script
 # (evaluated every quarter epoch: epoch 4.75); used only by --quick. The seed's training is

@@ -27,7 +27,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-DATA = "/work/shared/data/mnist.npz"
+# The shared data sit beside the repository: ../shared/data.
+DATA = str(Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mnist.npz")
 BAR = 3000.0  # images/s
 BASE = {"filters": [32, 64], "hidden": [], "latent_dim": 16, "batch_size": 128,
         "activation": "relu", "blocks": 0, "supervise": []}  # fmt: skip

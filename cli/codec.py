@@ -7,6 +7,7 @@ import click
 from conceptvae.options import MAX_SAMPLES
 
 from .options import backend_option, model_option, overwrite_option, seed_option, size_option
+from .progress import progress_bar
 
 
 @click.command()
@@ -47,7 +48,9 @@ def encode(
     """Encode IMAGES (files or folders) to latent vectors."""
     from conceptvae.commands.codec import encode_files
 
-    z = encode_files(model, images, out, sample=sample, seed=seed, backend=backend)
+    with progress_bar("encoding") as progress:
+        z = encode_files(model, images, out, sample=sample, seed=seed, backend=backend,
+                         progress=progress)  # fmt: skip
     click.echo(f"wrote {out}: {z.shape[0]} latents of size {z.shape[1]}")
 
 

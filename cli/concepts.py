@@ -10,6 +10,7 @@ import click
 from conceptvae.options import BUILD_BATCH_SIZE, CONCEPT_METHODS, EXPORT_FORMATS
 
 from .options import backend_option, seed_option
+from .progress import progress_bar
 
 ignore_fingerprint_option = click.option(
     "--ignore-fingerprint",
@@ -104,24 +105,26 @@ def build(
     """Build concepts for MODEL from the labeled images in DATA."""
     from conceptvae.commands.concepts import build_concepts
 
-    result = build_concepts(
-        model,
-        data,
-        labels=labels,
-        attributes=list(attributes),
-        all_attributes=all_attributes,
-        method=method,
-        orthogonal_to=[o for item in orthogonal_to for o in item.split(",")],
-        classes=classes,
-        pca=pca or 0,
-        name=name,
-        morpho=morpho,
-        replace=replace,
-        ignore_fingerprint=ignore_fingerprint,
-        seed=seed,
-        batch_size=batch_size,
-        backend=backend,
-    )
+    with progress_bar("encoding") as progress:
+        result = build_concepts(
+            model,
+            data,
+            labels=labels,
+            attributes=list(attributes),
+            all_attributes=all_attributes,
+            method=method,
+            orthogonal_to=[o for item in orthogonal_to for o in item.split(",")],
+            classes=classes,
+            pca=pca or 0,
+            name=name,
+            morpho=morpho,
+            replace=replace,
+            ignore_fingerprint=ignore_fingerprint,
+            seed=seed,
+            batch_size=batch_size,
+            backend=backend,
+            progress=progress,
+        )
     _table(result.concepts)
     click.echo(
         f"added {len(result.concepts)} concept(s) to {result.library} "
@@ -241,9 +244,7 @@ def _p(value: float | None) -> str:
 
 
 def _trust(row: dict[str, Any]) -> str:
-    if row.get("significant") is None:
-        return "-"
-    return "ok" if row["significant"] else "NOT SIGNIFICANT"
+    return row.get("trust") or "-"
 
 
 def _counts(row: dict[str, Any]) -> str:
@@ -312,15 +313,16 @@ def _details(d: dict[str, Any]) -> None:
             lines.append(
                 ("direction", f"held-out AUC of the projection {_num(m['direction_auc'])}")
             )
-        verdict = "significant" if d.get("significant") else "NOT SIGNIFICANT"
+        significant = d.get("p_value") is not None and d["p_value"] < m.get("alpha", 0.05)
         lines.append(
             (
                 "significance",
                 f"p = {_p(d.get('p_value'))} "
                 f"({m.get('permutations', info.get('permutations'))} label permutations): "
-                f"{verdict} at {m.get('alpha', 0.05)}",
+                f"{'significant' if significant else 'NOT SIGNIFICANT'} at {m.get('alpha', 0.05)}",
             )
         )
+        lines.append(("trust", f"{_trust(d)} (from the probe and the test above)"))
     lines.append(
         (
             "stability",

@@ -56,8 +56,8 @@ class LazyGroup(click.Group):
     def main(self, args=None, prog_name=None, standalone_mode=True, **extra):  # noqa: ANN001, ANN201
         from conceptvae.errors import ConceptVAEError, resource_problem
 
-        args = list(sys.argv[1:] if args is None else args)
-        debug = "--debug" in args or bool(os.environ.get("CONCEPTVAE_DEBUG"))
+        args = _global_flags_first(list(sys.argv[1:] if args is None else args))
+        debug = args[:1] == ["--debug"] or bool(os.environ.get("CONCEPTVAE_DEBUG"))
         old_showwarning = warnings.showwarning
         warnings.showwarning = _show_warning
         try:
@@ -74,6 +74,10 @@ class LazyGroup(click.Group):
         except click.exceptions.Abort:
             click.echo("Aborted.", err=True)
             sys.exit(130)
+        except _NoArgsIsHelp as exc:
+            # Bare `conceptvae` or `conceptvae concepts`: the help, as --help prints it.
+            click.echo(exc.ctx.get_help())
+            sys.exit(0)
         except click.ClickException as exc:
             if debug:
                 raise
@@ -111,8 +115,26 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="conceptvae")
 @click.option("--debug", is_flag=True, help="Show full tracebacks for errors.")
-def cli(debug: bool) -> None:
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars (none when piped either).")
+def cli(debug: bool, quiet: bool) -> None:
     """Edit images with concept vectors in a VAE's latent space."""
+
+
+# Click 8.2+ raises this for a group called without a subcommand (older ones
+# print the help and exit 0 themselves).
+_NoArgsIsHelp = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+GLOBAL_FLAGS = ("--debug", "--quiet")
+
+
+def _global_flags_first(args: list[str]) -> list[str]:
+    """``--debug`` and ``--quiet`` anywhere before a ``--`` move to the front, where the
+    group reads them (``conceptvae edit ... --debug`` works)."""
+    end = args.index("--") if "--" in args else len(args)
+    found = [f for f in GLOBAL_FLAGS if f in args[:end]]
+    rest = [a for i, a in enumerate(args) if i >= end or a not in GLOBAL_FLAGS]
+    return [*found, *rest]
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001

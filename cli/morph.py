@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import sys
-from collections.abc import Callable, Iterator
-
 import click
 
 from conceptvae.options import DEFAULT_FPS, DEFAULT_FRAMES, DEFAULT_STEPS, EASINGS, MAX_FPS, MIN_FPS
 
 from .options import backend_option, face_options, model_option, overwrite_option, size_option
+from .progress import progress_bar
 
 OUT_HELP = (
     "out.png (a strip), out.gif, out.webp, out.mp4, or DIR/ (frame_0000.png, ...); "
@@ -23,29 +20,6 @@ fps_option = click.option(
 lerp_option = click.option(
     "--lerp", is_flag=True, help="Straight lines between keyframes instead of slerp."
 )
-
-
-@contextlib.contextmanager
-def progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A bar on stderr when it is a terminal (nothing at all otherwise)."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    state: dict = {}
-
-    def update(done: int, total: int) -> None:
-        bar = state.get("bar")
-        if bar is None:
-            bar = click.progressbar(length=total, label=label, file=sys.stderr)
-            bar.__enter__()
-            state["bar"] = bar
-        bar.update(done - bar.pos)
-
-    try:
-        yield update
-    finally:
-        if "bar" in state:
-            state["bar"].__exit__(None, None, None)
 
 
 @click.command()
@@ -113,7 +87,7 @@ def morph(keys: tuple[str, ...], model: str | None, frames: int, loop: bool, eas
 @overwrite_option
 @backend_option
 def run(script: str, out: str | None, check: bool, overwrite: bool, backend: str) -> None:
-    """Render a morph script (JSON; see examples/scripts/morph.json)."""
+    """Render a morph script (JSON; see examples/scripts/smile.json)."""
     from conceptvae.commands.scripts import run_script
 
     with progress_bar("rendering") as progress:

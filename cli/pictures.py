@@ -12,6 +12,7 @@ from conceptvae.options import (
 )
 
 from .options import backend_option, model_option, seed_option, size_option
+from .progress import progress_bar
 
 
 def _axes(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...] | None:
@@ -67,5 +68,7 @@ def scatter(data: str, model: str | None, labels: str | None, color_by: str | No
     """Plot the latents of DATA (folder, .npz, mnist) coloured by a label, with a legend."""
     from conceptvae.commands.pictures import scatter_file
 
-    click.echo(str(scatter_file(model, data, out, labels, color_by, method, max_points, seed,
-                                width, height, backend)))  # fmt: skip
+    with progress_bar("encoding") as progress:
+        path = scatter_file(model, data, out, labels, color_by, method, max_points, seed,
+                            width, height, backend, progress)  # fmt: skip
+    click.echo(str(path))

@@ -34,6 +34,7 @@ from PIL import Image
 
 from .checks import check_count, check_fps
 from .errors import ConceptVAEError, param
+from .extras import MissingExtraError, require_extra
 from .images import MAX_PIXELS, array_to_pil, to_uint8
 from .io import atomic_path
 from .options import DEFAULT_FPS, MAX_TOTAL_PIXELS
@@ -115,10 +116,12 @@ def check_target(
             f"{GIF_MAX_FPS:g} fps (asked for {fps:g}); use .webp or .mp4",
             target.path,
         )
+    if target.kind == "mp4":
+        require_extra("mp4")
     if target.kind == "mp4" and side % 2:
         raise ConceptVAEError(
             f"MP4 (H.264) needs an even frame size, but frames are {side}x{side}; "
-            f"pass {param('size')} {side + 1} (or {side - 1})",
+            f"use {param('size')} {side + 1} (or {side - 1})",
             target.path,
         )
     if target.kind == "strip":
@@ -292,9 +295,7 @@ def ffmpeg_exe() -> str:
 
         binaries = files("imageio_ffmpeg.binaries")
     except ModuleNotFoundError:
-        raise ConceptVAEError(
-            "MP4 output needs the imageio-ffmpeg package (pip install imageio-ffmpeg)"
-        ) from None
+        raise MissingExtraError("mp4") from None
     found = sorted(
         str(p)
         for p in binaries.iterdir()

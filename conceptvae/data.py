@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import DataError, param
+from .extras import has_extra
 from .images import (
     IMAGE_SUFFIXES,
     load_image_uint8,
@@ -618,14 +619,17 @@ def _download_keras(name: str, target: Path) -> None:
     )
     if os.environ.get("CONCEPTVAE_OFFLINE"):
         raise DataError(hint)
+    if not has_extra("train"):
+        # Keras does the download; the plain install has no Keras.
+        raise DataError(hint)
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(20)
     try:
         import keras
 
         getattr(keras.datasets, name).load_data()
-    except Exception as exc:  # noqa: BLE001 - any failure means "offline or unreachable"
-        raise DataError(f"{hint} ({type(exc).__name__})") from None
+    except Exception:  # noqa: BLE001 - any failure means "offline or unreachable"
+        raise DataError(hint) from None
     finally:
         socket.setdefaulttimeout(old)
 

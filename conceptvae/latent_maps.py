@@ -9,9 +9,11 @@ a dataset's latents coloured by a label column, with axes, ticks and a legend
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from statistics import NormalDist
 
@@ -25,6 +27,9 @@ from .model.loaded import VAEModel
 from .options import MAX_GRID, MAX_POINTS, MAX_SPAN, PLOT_PIXELS, PROJECTIONS
 from .render import plot_points, sheet
 from .resolve import resolve_model
+
+# progress(done, total, stage): "encoding", then "t-SNE".
+Progress = Callable[[int, int, str], None]
 
 GRID_QUANTILES = (0.05, 0.95)
 _LATENT_AXIS = re.compile(r"z(\d+)")
@@ -64,7 +69,7 @@ def _open_library_for(model: VAEModel, names: Sequence[str]) -> object | None:
         return None
     from .concepts import open_library
 
-    return open_library(model)
+    return open_library(model, ignore_fingerprint=None)
 
 
 def grid_latents(
@@ -103,7 +108,7 @@ def grid_latents(
     if tuple(axes) == ("pc1", "pc2"):
         from .concepts import open_library
 
-        lib = open_library(model, missing_ok=True)
+        lib = open_library(model, ignore_fingerprint=None, missing_ok=True)
         if "pc1" not in lib or "pc2" not in lib:
             raise ConceptVAEError(
                 f"this model's latent has {d} dimensions: name two axes with {param('axes')} A,B "
@@ -193,9 +198,10 @@ def _choose_column(labels: dict[str, np.ndarray], column: str | None, source: st
 
 
 def project(
-    z: np.ndarray, method: str = "pca", seed: int = 0
+    z: np.ndarray, method: str = "pca", seed: int = 0, progress: Progress | None = None
 ) -> tuple[np.ndarray, tuple[str, str]]:
-    """2-D coordinates of latents and the axis names (identity for a 2-D latent)."""
+    """2-D coordinates of latents and the axis names (identity for a 2-D latent);
+    ``progress(done, total, "t-SNE")`` hears of t-SNE's iterations."""
     if method not in METHODS:
         raise ConceptVAEError(f"unknown projection {method!r}; use one of {', '.join(METHODS)}")
     if z.shape[1] == 1:
@@ -212,7 +218,28 @@ def project(
 
     perplexity = float(min(30.0, max(2.0, (len(z) - 1) / 3.0)))
     tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed)
-    return tsne.fit_transform(z.astype(np.float64)), ("t-SNE 1", "t-SNE 2")
+    if progress is None:
+        return tsne.fit_transform(z.astype(np.float64)), ("t-SNE 1", "t-SNE 2")
+    # t-SNE has no callback; at verbose=2 scikit-learn prints "[t-SNE] Iteration N: ..."
+    # every 50 iterations, which become the progress bar.
+    total = int(getattr(tsne, "max_iter", None) or 1000)
+    tsne.set_params(verbose=2)
+    with contextlib.redirect_stdout(_TSNEProgress(progress, total)):
+        xy = tsne.fit_transform(z.astype(np.float64))
+    progress(total, total, "t-SNE")
+    return xy, ("t-SNE 1", "t-SNE 2")
+
+
+class _TSNEProgress(io.TextIOBase):
+    _ITERATION = re.compile(r"\[t-SNE\] Iteration (\d+):")
+
+    def __init__(self, progress: Progress, total: int) -> None:
+        self.progress, self.total = progress, total
+
+    def write(self, text: str) -> int:
+        for m in self._ITERATION.finditer(text):
+            self.progress(min(int(m.group(1)), self.total), self.total, "t-SNE")
+        return len(text)
 
 
 def encode_dataset(
@@ -221,8 +248,10 @@ def encode_dataset(
     labels: str | os.PathLike | None = None,
     max_points: int = 2000,
     seed: int = 0,
+    progress: Progress | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], str]:
-    """Posterior means of (a seeded sample of at most ``max_points``) images of ``data``."""
+    """Posterior means of (a seeded sample of at most ``max_points``) images of ``data``;
+    ``progress(done, total, "encoding")`` hears of each batch."""
     from .data import open_dataset
 
     ds = open_dataset(data, labels, model.config.image_size, model.config.channels)
@@ -231,9 +260,12 @@ def encode_dataset(
     idx = np.arange(len(ds))
     if len(ds) > max_points:
         idx = np.sort(np.random.default_rng(seed).choice(len(ds), max_points, replace=False))
-    z = np.concatenate(
-        [model.encode(batch.astype(np.float32) / 255.0) for _, batch in ds.iter_batches(256, idx)]
-    )
+    parts = [np.zeros((0, model.latent_dim), np.float32)]
+    for _, batch in ds.iter_batches(256, idx):
+        parts.append(model.encode(batch.astype(np.float32) / 255.0))
+        if progress:
+            progress(sum(map(len, parts)), len(idx), "encoding")
+    z = np.concatenate(parts)
     return z, {k: np.asarray(v)[idx] for k, v in ds.labels.items()}, ds.name
 
 
@@ -247,6 +279,7 @@ def scatter(
     seed: int = 0,
     width: int = 800,
     height: int = 600,
+    progress: Progress | None = None,
 ) -> Image.Image:
     """A scatter plot of ``data``'s latents coloured by a label column, with a legend.
 
@@ -256,9 +289,9 @@ def scatter(
     """
     check_scatter(method, max_points, width, height)
     m = resolve_model(model)
-    z, cols, name = encode_dataset(m, data, labels, max_points, seed)
+    z, cols, name = encode_dataset(m, data, labels, max_points, seed, progress)
     column = _choose_column(cols, color_by, os.fspath(data))
-    xy, axis_names = project(z, method, seed)
+    xy, axis_names = project(z, method, seed, progress)
     if column is None:
         names, idx = [], np.full(len(z), -1)
     else:

@@ -58,15 +58,22 @@ def check_writable_parent(path: Path) -> None:
 
 
 def refuse_overwriting_inputs(
-    outputs: Sequence[Path], inputs: Sequence[str | os.PathLike], overwrite: bool
+    outputs: Sequence[Path],
+    inputs: Sequence[str | os.PathLike],
+    overwrite: bool,
+    offer_overwrite: bool = True,
 ) -> None:
+    """Refuse an output that is one of the inputs; ``offer_overwrite`` when the command
+    has an ``--overwrite`` to allow it."""
     if overwrite:
         return
     ins = {_real(p) for p in inputs}
     for out in outputs:
         if _real(out) in ins:
             raise ConceptVAEError(
-                f"output path is also an input; refusing without {param('overwrite')}", out
+                "output path is also an input; refusing"
+                + (f" without {param('overwrite')}" if offer_overwrite else " to overwrite it"),
+                out,
             )
 
 
@@ -133,7 +140,7 @@ def picture_target(out: str | os.PathLike, inputs: Sequence[str | os.PathLike] =
     out = Path(out)
     check_image_suffix(out)
     check_writable_parent(out)
-    refuse_overwriting_inputs([out], list(inputs), overwrite=False)
+    refuse_overwriting_inputs([out], list(inputs), overwrite=False, offer_overwrite=False)
     return out
 
 

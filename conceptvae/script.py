@@ -1,6 +1,6 @@
 """Morph scripts: a JSON file describing a whole animation, validated before rendering.
 
-Example (``examples/scripts/morph.json`` has a complete one)::
+Example (``examples/scripts/smile.json`` has a complete one)::
 
     {
       "model": "faces",                   # a model name, or a directory relative to this file;
@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConceptVAEError
+from .errors import ConceptVAEError, param, render
 from .keyframes import seed_latent
 from .latent import EASINGS, ease, lerp, slerp
 from .model.loaded import VAEModel
@@ -353,7 +353,7 @@ def prepare_script(script: MorphScript | str | os.PathLike, backend: str = "auto
         from .concepts import open_library
 
         try:
-            lib = open_library(model)
+            lib = open_library(model, ignore_fingerprint=None)
         except ConceptVAEError as exc:
             raise fail(f"{with_concepts[0].where}.concepts", exc) from None
         for k in with_concepts:
@@ -370,9 +370,16 @@ def script_error(script: MorphScript) -> Callable[[str, ConceptVAEError | str], 
 
     def fail(where: str, exc: ConceptVAEError | str) -> ConceptVAEError:
         text = exc.marked if isinstance(exc, ConceptVAEError) else exc
-        return ConceptVAEError(f"{where}: {text}", script.path)
+        return ConceptVAEError(f"{where}: {as_fields(text)}", script.path)
 
     return fail
+
+
+def as_fields(text: str) -> str:
+    """``text`` with the parameters a script sets itself named as its fields
+    (``"size"``, ``"model"``); the others (``overwrite``: the run command's own
+    options) stay marked for the front end to name."""
+    return render(text, lambda name: f'"{name}"' if name in TOP_FIELDS else param(name))
 
 
 def _model_spec(script: MorphScript) -> str | None:

@@ -232,3 +232,31 @@ def test_the_photo_path_never_imports_tensorflow(photo, tmp_path) -> None:
     assert heavy == [], "the face path imported " + ", ".join(heavy[:5])
     assert "XNNPACK" not in proc.stderr  # the runtime's INFO line is kept off the terminal
     assert (tmp_path / "e.png").is_file()
+
+
+def test_a_model_trained_on_aligned_crops_is_a_face_model(runner, tmp_path) -> None:
+    """align-faces -> train -> the model finds, aligns and pastes back faces itself."""
+    from conceptvae.training import train
+
+    src = tmp_path / "photos"
+    src.mkdir()
+    for k in range(12):
+        p = Placement(FACES[k % 2], (100 + 5 * (k % 3), 90), 1.6 + 0.1 * (k % 4), 4 * (k % 3) - 4)
+        Image.fromarray(scene(220, 180, [p], seed=k)).save(src / f"p{k:02d}.png")
+    crops = tmp_path / "crops"
+    assert invoke(runner, "align-faces", src, "-o", crops, "--size", "16",
+                  "--grayscale").exit_code == 0  # fmt: skip
+    model = tmp_path / "mine"
+    train(crops, model, latent_dim=4, filters=[8], epochs=1, batch_size=8, seed=0, verbose=0)
+    meta = json.loads((model / "meta.json").read_text())
+    assert meta["face_alignment"]["image_size"] == 16
+    assert len(meta["face_alignment"]["template"]) == 5
+    photo = src / "p00.png"
+    out = tmp_path / "edited.png"
+    r = invoke(runner, "reconstruct", photo, "-m", model, "-o", tmp_path / "r.png")
+    assert r.exit_code == 0, r.output
+    # A user model edits photographs through its own alignment (pc1 from --pca).
+    assert invoke(runner, "concepts", "build", model, crops, "--pca", "1").exit_code == 0
+    r = invoke(runner, "edit", photo, "-c", "pc1", "-a", "3", "-m", model, "-o", out)
+    assert r.exit_code == 0, r.output
+    assert loaded(out).size == (220, 180)

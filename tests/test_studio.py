@@ -438,3 +438,13 @@ def test_a_photo_without_faces_needs_the_whole_image_choice(studio) -> None:  # 
     status, err = studio.json("/api/preview", body)
     assert status == 400 and "no face found" in err["error"]
     assert studio.request("/api/preview", {**body, "align": False})[0] == 200
+
+
+@pytest.mark.parametrize(("fmt", "media", "magic"), [("webp", "image/webp", b"WEBP"),
+                                                     ("mp4", "video/mp4", b"ftyp")])  # fmt: skip
+def test_morph_webp_and_mp4(studio, fmt, media, magic) -> None:  # noqa: ANN001
+    body = {"model": "digits", "keys": ["example:digit-3", "example:digit-7"], "frames": 6,
+            "fps": 12, "size": 128, "format": fmt}  # fmt: skip
+    status, headers, data = studio.request("/api/morph", body)
+    assert status == 200 and headers["content-type"] == media and magic in data[:16]
+    assert f'filename="morph.{fmt}"' in headers["content-disposition"]

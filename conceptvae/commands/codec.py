@@ -7,7 +7,7 @@ goes through an atomic write, so a failure never leaves half a result.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ from ..checks import check_seed
 from ..errors import ConceptVAEError, DataError, param
 from ..images import check_image_suffix, save_image, save_pil
 from ..io import atomic_path, atomic_save_npy
-from ..model.loaded import VAEModel
+from ..model.loaded import VAEModel, posterior_draw
 from ..options import MAX_SAMPLES, MAX_TEMPERATURE, MAX_TOTAL_PIXELS
 from ..outputs import (
     check_dir_creatable,
@@ -33,6 +33,9 @@ from .inputs import expand_inputs
 # few units decodes to saturated noise (and, large enough, to inf/NaN), so it is
 # refused as a typo rather than silently written.
 MAX_ABS_LATENT = 1e4
+
+# Image files decoded and encoded at once by encode_files.
+ENCODE_CHUNK = 256
 
 
 def reconstruct_files(
@@ -61,7 +64,10 @@ def encode_files(
     sample: bool = False,
     seed: int | None = None,
     backend: str = "auto",
+    progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
+    """Latents of image files, read ENCODE_CHUNK at a time (memory stays bounded);
+    ``progress(done, total)`` hears of each chunk."""
     model = resolve_model(model, (), backend)
     out = Path(out)
     if out.suffix not in (".npy", ".npz"):
@@ -69,8 +75,18 @@ def encode_files(
     check_seed(seed)
     check_writable_parent(out)
     paths = expand_inputs(inputs)
-    refuse_overwriting_inputs([out], paths, overwrite=False)
-    z = model.encode(paths, sample=sample, seed=seed)
+    refuse_overwriting_inputs([out], paths, overwrite=False, offer_overwrite=False)
+    empty = np.zeros((0, model.latent_dim), np.float32)
+    means, log_vars = [empty], [empty]
+    for start in range(0, len(paths), ENCODE_CHUNK):
+        mean, log_var = model.encode_posterior(paths[start : start + ENCODE_CHUNK])
+        means.append(mean)
+        log_vars.append(log_var)
+        if progress:
+            progress(min(start + ENCODE_CHUNK, len(paths)), len(paths))
+    z = np.concatenate(means)
+    if sample:
+        z = posterior_draw(z, np.concatenate(log_vars), seed)
     if out.suffix == ".npy":
         atomic_save_npy(out, z)
     else:
@@ -179,7 +195,7 @@ def decode_file(
     else:
         check_image_suffix(out)
         check_writable_parent(Path(out))
-        refuse_overwriting_inputs([Path(out)], [latents], overwrite=False)
+        refuse_overwriting_inputs([Path(out)], [latents], overwrite=False, offer_overwrite=False)
     z, names = read_latents(latents, model.latent_dim)
     images = model.decode(z)
     if dir_target:

@@ -9,7 +9,15 @@ from pathlib import Path
 from ..checks import check_seed
 from ..images import save_pil
 from ..keyframes import KeySpec, parse_key
-from ..latent_maps import check_grid_n, check_scatter, check_span, concept_axes, grid, scatter
+from ..latent_maps import (
+    Progress,
+    check_grid_n,
+    check_scatter,
+    check_span,
+    concept_axes,
+    grid,
+    scatter,
+)
 from ..model.loaded import VAEModel
 from ..options import DEFAULT_GRID_N, DEFAULT_MAX_POINTS, DEFAULT_SPAN
 from ..outputs import picture_target, refuse_writing_into_data
@@ -52,13 +60,14 @@ def scatter_file(
     width: int = 800,
     height: int = 600,
     backend: str = "auto",
+    progress: Progress | None = None,
 ) -> Path:
-    """Write :func:`conceptvae.latent_maps.scatter` to ``out``."""
+    """Write :func:`conceptvae.latent_maps.scatter` to ``out``; ``progress`` as there."""
     check_scatter(method, max_points, width, height)
     check_seed(seed)
     target = picture_target(out, [data])
     refuse_writing_into_data([target], [p for p in (data, labels) if p is not None])
     m = resolve_model(model, (), backend)
-    pic = scatter(m, data, labels, color_by, method, max_points, seed, width, height)
+    pic = scatter(m, data, labels, color_by, method, max_points, seed, width, height, progress)
     save_pil(pic, target)
     return target

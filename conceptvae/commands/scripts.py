@@ -9,6 +9,7 @@ from ..errors import ConceptVAEError, param
 from ..script import (
     MorphScript,
     Prepared,
+    as_fields,
     load_script,
     prepare_script,
     script_error,
@@ -51,7 +52,10 @@ def plan_script(
                     f"would replace existing files (pass {param('overwrite')} to allow it)", taken[0]
                 )
     except ConceptVAEError as exc:
-        raise (exc if out is not None else fail("output", exc)) from None
+        # The frame size and rate are the script's fields, whichever output is used.
+        if out is not None:
+            raise ConceptVAEError(as_fields(exc.raw), exc.path) from None
+        raise fail("output", exc) from None
     return prepared, target
 
 

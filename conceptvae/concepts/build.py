@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,11 +37,13 @@ from .estimators import (
 )
 from .expressions import check_name
 from .library import ClassSet, Concept, ConceptLibrary, model_ref, now, update_library
-from .manage import concept_row
+from .manage import class_row, concept_row
 
 MIN_EXAMPLES = 5
 SAMPLE_SIZE = 10000
 BATCH_SIZE = BUILD_BATCH_SIZE
+# progress(done, total): images encoded so far, of all.
+Progress = Callable[[int, int], None]
 
 
 @dataclass
@@ -109,6 +112,7 @@ def build_concepts(
     permutations: int = stats.PERMUTATIONS,
     bootstraps: int = stats.BOOTSTRAPS,
     backend: str = "auto",
+    progress: Progress | None = None,
 ) -> BuildResult:
     """Build concepts from ``data`` for ``model`` and add them to its library.
 
@@ -120,6 +124,7 @@ def build_concepts(
     directions pc1..pcK. ``morpho`` labels digit thickness and slant from the
     pixels (attributes ``thick`` and ``slant``). ``name`` renames a single
     attribute concept, or names the class set when only ``classes`` is given.
+    ``progress(done, total)`` hears of every encoded batch.
 
     Three steps: :func:`plan_build` (everything checked before the slow part),
     :func:`stream_latents` (the one pass over the data), :func:`fit_concepts`;
@@ -131,7 +136,7 @@ def build_concepts(
         name, morpho, replace, ignore_fingerprint, seed, batch_size, sample_size, permutations,
         bootstraps, backend,
     )  # fmt: skip
-    kept = stream_latents(plan)
+    kept = stream_latents(plan, progress)
     concepts, class_set = fit_concepts(plan, kept)
     with update_library(plan.ref, ignore_fingerprint) as lib:
         for c in concepts:
@@ -289,11 +294,12 @@ def plan_build(
     return plan
 
 
-def stream_latents(plan: BuildPlan) -> np.ndarray:
-    """The one pass over the data: feeds every accumulator, returns the kept latents."""
+def stream_latents(plan: BuildPlan, progress: Progress | None = None) -> np.ndarray:
+    """The one pass over the data: feeds every accumulator, returns the kept latents;
+    ``progress(done, total)`` hears of every encoded batch."""
     return _stream(
         plan.dataset, plan.vae, plan.options["batch_size"], plan.keep, plan.targets,
-        plan.columns, plan.centroids, plan.class_labels, plan.pcs,
+        plan.columns, plan.centroids, plan.class_labels, plan.pcs, progress,
     )  # fmt: skip
 
 
@@ -519,9 +525,11 @@ def _stream(
     centroids: ClassCentroids | None,
     class_labels: np.ndarray | None,
     pcs: PrincipalDirections | None,
+    progress: Progress | None = None,
 ) -> np.ndarray:
     kept = np.zeros((len(keep), vae.latent_dim), np.float32)
     binary = {c: _as_binary(columns[c]) for t in targets for c in t.covariates}
+    done = 0
     for idx, batch in dataset.iter_batches(batch_size):
         z = vae.encode(batch, batch_size=batch_size).astype(np.float64)
         for t in targets:
@@ -538,6 +546,9 @@ def _stream(
             pos = np.minimum(np.searchsorted(keep, idx), len(keep) - 1)
             hit = keep[pos] == idx
             kept[pos[hit]] = z[hit]
+        done += len(idx)
+        if progress:
+            progress(done, len(dataset))
     return kept
 
 
@@ -608,11 +619,14 @@ def _attribute_concept(
         statistic=statistic,
         permutations=opts["permutations"],
         alpha=stats.ALPHA,
-        significant=bool(p < stats.ALPHA),
         stability=stats.bootstrap_stability(spec, Z, y, cov, opts["bootstraps"], seed),
         bootstraps=opts["bootstraps"],
         sample_size=len(y),
     )
+    metrics["trust"] = stats.trust_verdict(
+        p, metrics["probe_auc"], est.n_pos_, est.n_neg_, metrics["probe_accuracy"]
+    )
+    metrics["significant"] = metrics["trust"] == "ok"
     n_known = est.n_pos_ + est.n_neg_
     coef, intercept = stats.fit_probe(Z, y, est.n_pos_ / n_known)
     info = {
@@ -661,6 +675,10 @@ def _class_set(
     for i, c in enumerate(classes):
         y = (codes == i).astype(np.int64)
         p, statistic = stats.permutation_test(Z, y, opts["permutations"], seed)
+        n_here = int(centroids.counts_[i])
+        verdict = stats.trust_verdict(
+            p, probe["auc"][i], n_here, int(centroids.counts_.sum()) - n_here
+        )
         rest = np.delete(C, i, axis=0).mean(0)
         per_class[c] = _clean(
             {
@@ -668,7 +686,8 @@ def _class_set(
                 "probe_auc": probe["auc"][i],
                 "p_value": p,
                 "statistic": statistic,
-                "significant": bool(p < stats.ALPHA),
+                "significant": verdict == "ok",
+                "trust": verdict,
                 "stability": stats.bootstrap_stability(
                     MeanDifference(), Z, y, None, opts["bootstraps"], seed
                 ),
@@ -750,23 +769,4 @@ def _clean(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def _class_summaries(s: ClassSet) -> list[dict[str, Any]]:
-    out = []
-    for i, c in enumerate(s.classes):
-        m = s.class_info(c)
-        out.append(
-            {
-                "name": c,
-                "kind": f"class:{s.name}",
-                "method": "centroid",
-                "norm": m.get("norm"),
-                "n_pos": int(s.counts[i]),
-                "n_neg": None,
-                "probe_accuracy": s.info["metrics"].get("probe_accuracy"),
-                "probe_auc": m.get("probe_auc"),
-                "p_value": m.get("p_value"),
-                "significant": m.get("significant"),
-                "stability": m.get("stability"),
-                "explained_variance_ratio": None,
-            }
-        )
-    return out
+    return [class_row(s, i) for i in range(len(s.classes))]

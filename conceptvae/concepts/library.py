@@ -27,6 +27,7 @@ nothing and readers never see half a file.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import math
@@ -539,7 +540,7 @@ class ConceptLibrary:
             raise ConceptError(
                 f"the library already has {', '.join(map(repr, clash))}"
                 + (
-                    f"; pass {param('replace')} to overwrite, or {param('name')} to choose another name"
+                    f"; pass {param('replace')} to overwrite"
                     if not replace
                     else " (as another kind of concept; remove it first)"
                 )
@@ -603,7 +604,8 @@ class ConceptLibrary:
 
     # -- model check ----------------------------------------------------------
 
-    def check_model(self, ref: ModelRef, ignore_fingerprint: bool = False) -> None:
+    def check_model(self, ref: ModelRef, ignore_fingerprint: bool | None = False) -> None:
+        """``ignore_fingerprint=None``: the caller has no way to override, so no hint."""
         where = self.path or ref.library_path
         if ref.latent_dim != self.latent_dim:
             raise ConceptError(
@@ -614,8 +616,12 @@ class ConceptLibrary:
         if ref.fingerprint != self.model_fingerprint and not ignore_fingerprint:
             raise ConceptError(
                 f"concept library was built for model {self.model_fingerprint}, not this "
-                f"model's weights ({ref.fingerprint}); rebuild the concepts, or pass "
-                f"{param('ignore_fingerprint')} to use them anyway",
+                f"model's weights ({ref.fingerprint}); rebuild the concepts"
+                + (
+                    ""
+                    if ignore_fingerprint is None
+                    else f", or pass {param('ignore_fingerprint')} to use them anyway"
+                ),
                 where,
             )
 
@@ -984,12 +990,12 @@ def _parse_h5(f: Any, path: Path) -> ConceptLibrary:
 
 
 def open_library(
-    model: Any, ignore_fingerprint: bool = False, missing_ok: bool = False
+    model: Any, ignore_fingerprint: bool | None = False, missing_ok: bool = False
 ) -> ConceptLibrary:
     """The library beside ``model`` (VAEModel, directory or name), checked against it.
 
-    A library built for other weights is refused (``ignore_fingerprint`` overrides),
-    one for another latent size always. ``missing_ok`` gives an empty library when
+    A library built for other weights is refused (``ignore_fingerprint`` overrides;
+    ``None`` when the caller offers no override), one for another latent size always. ``missing_ok`` gives an empty library when
     the model has none yet.
     """
     ref = model_ref(model)
@@ -1036,7 +1042,10 @@ def update_library(model: Any, ignore_fingerprint: bool = False) -> Iterator[Con
     The library is re-read inside the lock, so changes made by another process
     since this one last looked are kept.
     """
+    from ..model.registry import writable_model
+
     ref = model_ref(model)
+    ref = dataclasses.replace(ref, path=writable_model(ref.path))
     path = ref.library_path
     with _exclusive(path):
         if path.exists():

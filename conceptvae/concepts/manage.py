@@ -6,6 +6,7 @@ weights fingerprint (config.json and meta.json).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,23 @@ from .library import (
     open_library,
     update_library,
 )
+from .stats import trust_verdict
+
+
+def with_trust(row: dict[str, Any]) -> dict[str, Any]:
+    """The row plus its ``trust`` verdict, derived from the statistics it shows
+    (so a library written before the verdict existed reads the same way)."""
+    two_class = not str(row["kind"]).startswith("class:")
+    trust = trust_verdict(
+        row.get("p_value"),
+        row.get("probe_auc"),
+        row.get("n_pos"),
+        row.get("n_neg"),
+        row.get("probe_accuracy") if two_class else None,
+    )
+    significant = row.get("significant") if trust is None else trust == "ok"
+    return {**row, "trust": trust, "significant": significant}
+
 
 # An export holds a few vectors per concept: 256 MiB is thousands of concepts at latent 4096.
 MAX_EXPORT_BYTES = 256 << 20
@@ -39,6 +57,10 @@ def _one_line(exc: BaseException) -> str:
 
 def concept_row(c: Concept) -> dict[str, Any]:
     """One concept's summary, as list, show and build report it."""
+    return with_trust(_concept_row(c))
+
+
+def _concept_row(c: Concept) -> dict[str, Any]:
     m = c.metrics
     return {
         "name": c.name,
@@ -57,7 +79,11 @@ def concept_row(c: Concept) -> dict[str, Any]:
     }
 
 
-def _class_row(s: ClassSet, i: int) -> dict[str, Any]:
+def class_row(s: ClassSet, i: int) -> dict[str, Any]:
+    return with_trust(_class_values(s, i))
+
+
+def _class_values(s: ClassSet, i: int) -> dict[str, Any]:
     name = s.classes[i]
     m = s.class_info(name)
     return {
@@ -83,7 +109,7 @@ def list_concepts(model: Any, ignore_fingerprint: bool = False) -> dict[str, Any
     rows = [concept_row(lib.concepts[n]) for n in sorted(lib.concepts, key=_natural)]
     for set_name in sorted(lib.class_sets):
         s = lib.class_sets[set_name]
-        rows.extend(_class_row(s, i) for i in range(len(s.classes)))
+        rows.extend(class_row(s, i) for i in range(len(s.classes)))
     return {
         "library": str(lib.path),
         "exists": bool(lib.path and Path(lib.path).exists()),
@@ -118,7 +144,7 @@ def show_concept(model: Any, name: str, ignore_fingerprint: bool = False) -> dic
             "classes": s.classes,
             "counts": s.counts.tolist(),
             "info": s.info,
-            "rows": [_class_row(s, i) for i in range(len(s.classes))],
+            "rows": [class_row(s, i) for i in range(len(s.classes))],
         }
     s = lib.class_set_of(name)
     if s is None:
@@ -127,7 +153,7 @@ def show_concept(model: Any, name: str, ignore_fingerprint: bool = False) -> dic
     i = s.index(name)
     info = {k: v for k, v in s.info.items() if k != "per_class"}
     return {
-        **_class_row(s, i),
+        **class_row(s, i),
         "class_set": s.name,
         "classes": s.classes,
         "info": {**info, **s.class_info(name)},
@@ -150,7 +176,11 @@ def rename_concept(model: Any, old: str, new: str, ignore_fingerprint: bool = Fa
 
 
 def _existing(model: Any) -> Any:
+    from ..model.registry import user_copy
+
+    # A shipped model changed before: its copy holds the changes.
     ref = model_ref(model)
+    ref = dataclasses.replace(ref, path=user_copy(ref.path))
     if not ref.library_path.exists():
         raise ConceptError(
             "this model has no concept library yet; build one with `conceptvae concepts build`",

@@ -8,6 +8,7 @@ randomness comes from the ``seed`` arguments.
 from __future__ import annotations
 
 import contextlib
+import math
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +21,47 @@ ALPHA = 0.05
 PERMUTATIONS = 100
 BOOTSTRAPS = 20
 FOLDS = 5
+# Rows per label value the statistics use at most (the build samples 10,000 latents).
+SAMPLE_PER_LABEL = 5000
+
+
+def chance_auc(n_pos: int, n_neg: int, z: float = 1.645) -> float:
+    """The held-out AUC a probe at chance stays under 95% of the time.
+
+    0.5 plus 1.645 standard errors of the AUC under the null (Hanley & McNeil),
+    for ``n_pos`` positives and ``n_neg`` negatives.
+    """
+    n_pos, n_neg = max(int(n_pos), 1), max(int(n_neg), 1)
+    return 0.5 + z * math.sqrt((n_pos + n_neg + 1) / (12 * n_pos * n_neg))
+
+
+def trust_verdict(
+    p_value: float | None,
+    probe_auc: float | None,
+    n_pos: int | None,
+    n_neg: int | None,
+    probe_accuracy: float | None = None,
+    alpha: float = ALPHA,
+) -> str | None:
+    """``ok``, ``NOT SIGNIFICANT`` or ``AT CHANCE``, from the numbers a row shows.
+
+    The permutation test alone once called a concept at held-out accuracy 0.495
+    and AUC 0.44 significant: the verdict also needs the held-out probe to beat
+    chance (AUC above :func:`chance_auc` for the counts, balanced accuracy above
+    0.5 where it is a two-class accuracy). ``None`` when nothing was tested.
+    """
+    if p_value is None:
+        return None
+    if not p_value < alpha:
+        return "NOT SIGNIFICANT"
+    if probe_auc is None or not math.isfinite(probe_auc) or not n_pos or not n_neg:
+        return "AT CHANCE"
+    sample = SAMPLE_PER_LABEL
+    if probe_auc <= chance_auc(min(n_pos, sample), min(n_neg, sample)):
+        return "AT CHANCE"
+    if probe_accuracy is not None and probe_accuracy <= 0.5:
+        return "AT CHANCE"
+    return "ok"
 
 
 @contextlib.contextmanager

@@ -58,6 +58,10 @@ TILE_OVERLAP = 0.25
 # misses when they are cropped close (no brow or chin) or turned.
 SHORT_TILE = 384
 SHORT_TILE_CONTEXT = 0.15
+# A very large photograph gets proportionally larger tiles (at most about this
+# many across its longer side per level), so the search stays bounded: a
+# 4000x3000 picture costs ~100 detector passes, and finds faces from ~60 pixels.
+MAX_TILES_ACROSS = 6
 
 
 @dataclass(frozen=True)
@@ -203,12 +207,14 @@ def detect(im: Image.Image, padding: float = 0.25) -> list[Detection]:
     pad = padding * side
     dets = _run(SHORT_RANGE, im, (-pad, -pad, w + 2 * pad, h + 2 * pad))
     dets += _run(FULL_RANGE, im, (0.0, 0.0, float(w), float(h)))
-    tile = TILE
+    tile = max(TILE, math.ceil(side / MAX_TILES_ACROSS))
     while tile * 1.25 < side:
         for x, y, tw, th in tiles(w, h, tile, TILE_OVERLAP):
             dets += _run(FULL_RANGE, im, (float(x), float(y), float(tw), float(th)))
         tile *= 2
-    for x, y, tw, th in tiles(w, h, SHORT_TILE, TILE_OVERLAP):
+    for x, y, tw, th in tiles(
+        w, h, max(SHORT_TILE, math.ceil(side / MAX_TILES_ACROSS)), TILE_OVERLAP
+    ):
         m = SHORT_TILE_CONTEXT * tw
         dets += _run(SHORT_RANGE, im, (x - m, y - m, tw + 2 * m, th + 2 * m))
     return weighted_nms(dets)[:MAX_CANDIDATES]

@@ -173,7 +173,8 @@ def write_export(
 def export_model(model: str | os.PathLike, force: bool = False, atol: float = ATOL) -> ExportResult:
     """Give a saved model directory (path or name) its LiteRT flatbuffers.
 
-    A model that already has both is left alone unless ``force``.
+    A model whose two flatbuffers load and fit its config.json is left alone
+    unless ``force``; a missing, empty or corrupt one is re-created.
     """
     from ..config import VAEConfig
     from .backends import KerasBackend
@@ -186,13 +187,27 @@ def export_model(model: str | os.PathLike, force: bool = False, atol: float = AT
         )
     files.require_files(path, [files.CONFIG, files.WEIGHTS])
     targets = [path / files.ENCODER_TFLITE, path / files.DECODER_TFLITE]
-    if not force and all(t.is_file() for t in targets):
+    if not force and all(t.is_file() for t in targets) and _loadable(path):
         return ExportResult(targets, skipped=True)
     if not os.access(path, os.W_OK):
         raise ModelError("model directory is not writable", path)
     cfg = VAEConfig.load(path / files.CONFIG)
     backend = KerasBackend.from_dir(path, cfg)
     return export_vae(backend.vae, path, atol)
+
+
+def _loadable(model_dir: Path) -> bool:
+    """Whether both flatbuffers load under LiteRT with the shapes config.json gives."""
+    from ..config import VAEConfig
+    from ..errors import ConceptVAEError
+    from .litert import LiteRTBackend
+
+    try:
+        backend = LiteRTBackend.from_dir(model_dir, VAEConfig.load(model_dir / files.CONFIG))
+        backend.encoder, backend.decoder  # noqa: B018 - loading them is the check
+    except ConceptVAEError:
+        return False
+    return True
 
 
 def _quiet():  # noqa: ANN202

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import VAEConfig
-from ..errors import ConceptVAEError, ModelError, param
+from ..errors import ConceptVAEError, ModelError
 from ..options import MAX_THREADS
 from . import files
 from .quiet import _stderr_to_devnull
@@ -89,8 +89,7 @@ class LiteRTGraph:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError as exc:
             raise ModelError(
-                f"the LiteRT runtime is not installed ({exc}); `pip install ai-edge-litert`, "
-                f"or use {param('backend')} keras",
+                f"the LiteRT runtime is not installed ({exc}); pip install ai-edge-litert",
                 where,
             ) from None
 

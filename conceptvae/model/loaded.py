@@ -124,10 +124,7 @@ class VAEModel:
     ) -> np.ndarray:
         """Latents (N, D): the posterior mean, or a draw from the posterior if ``sample``."""
         mean, log_var = self.encode_posterior(images, batch_size)
-        if not sample:
-            return mean
-        eps = np.random.default_rng(seed).standard_normal(mean.shape).astype(np.float32)
-        return mean + np.exp(0.5 * log_var) * eps
+        return posterior_draw(mean, log_var, seed) if sample else mean
 
     def decode(self, z: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Images (N, S, S, C) in [0, 1] from latents (N, D)."""
@@ -163,6 +160,12 @@ class VAEModel:
             raise ConceptVAEError(f"temperature must be a finite number >= 0, got {temperature}")
         z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
         return self.decode(z * np.float32(temperature))
+
+
+def posterior_draw(mean: np.ndarray, log_var: np.ndarray, seed: int | None) -> np.ndarray:
+    """z = mean + exp(log_var / 2) * eps, eps seeded for the whole (N, D) array."""
+    eps = np.random.default_rng(seed).standard_normal(mean.shape).astype(np.float32)
+    return mean + np.exp(0.5 * log_var) * eps
 
 
 def load_model_dir(model_dir: Path, backend: str = "auto") -> VAEModel:

@@ -13,6 +13,10 @@ import sys
 
 
 def import_tensorflow() -> None:
+    """Import TensorFlow (and Keras), or say in one line which extra brings them."""
+    from ..extras import require_extra
+
+    require_extra("train")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     if "tensorflow" in sys.modules or os.environ.get("CONCEPTVAE_DEBUG"):

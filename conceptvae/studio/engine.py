@@ -46,6 +46,9 @@ LIVE_SIDE = 256
 # A face previewed on a copy is at least this many pixels wide there, so the
 # detector that runs on the copy finds what it found in the photograph.
 MIN_PREVIEW_FACE = 96
+# ... up to this short side: smaller faces in a larger photograph may be missed by
+# the preview (the download, like the CLI, works on the photograph itself).
+MAX_PREVIEW_SIDE = 2048
 AMOUNT_RANGE = 3.0
 MAX_MORPH_FRAMES = 120
 MORPH_FORMATS = {"gif": "image/gif", "webp": "image/webp", "mp4": "video/mp4"}
@@ -397,7 +400,7 @@ class Studio:
             return side
         smallest = min(min(f.box[2], f.box[3]) for f in faces)
         scale = MIN_PREVIEW_FACE / max(smallest, 1.0)
-        return max(PREVIEW_SIDE, int(min(im.pil.size) * scale + 0.5))
+        return min(MAX_PREVIEW_SIDE, max(PREVIEW_SIDE, int(min(im.pil.size) * scale + 0.5)))
 
     def _is_photo_for_faces(self, im: StudioImage, m: _Loaded) -> bool:
         """A face model and an image that is not already one of its crops."""
