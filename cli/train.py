@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 
@@ -85,18 +86,38 @@ D = TrainOptions()  # the library's defaults, shown in --help
     help="Epochs of plain VAE training before the discriminator joins [default: 0].",
 )  # fmt: skip
 @click.option(
+    "--distribute", type=click.Choice(["mirrored", "multiworker"]),
+    help="Train with tf.distribute: mirrored (this machine's GPUs, or --devices) or "
+    "multiworker (the cluster in TF_CONFIG; run the same command on every worker). "
+    "--batch-size is then the global batch.",
+)  # fmt: skip
+@click.option(
+    "--devices", callback=lambda ctx, param, value: value.split(",") if value else None,
+    metavar="LIST",
+    help="Devices for --distribute mirrored, e.g. GPU:0,GPU:1 [default: every GPU].",
+)  # fmt: skip
+@click.option(
+    "--mixed-precision", is_flag=True, default=None,
+    help="float16 compute, float32 weights (GPU only; refused on a CPU).",
+)  # fmt: skip
+@click.option(
     "--resume", is_flag=True, help="Continue the run in --out from its last finished epoch."
 )
 def train(data: str, out: str, labels: str | None, channels: str | None, resume: bool,
           **options) -> None:  # noqa: ANN003  # fmt: skip
     """Train a VAE on DATA: an image folder, .npz, IDX file, mnist or fashion_mnist."""
+    if options.get("distribute") and not os.environ.get("CONCEPTVAE_DEBUG"):
+        # A lost worker makes TensorFlow log C++ errors on stderr; the one-line
+        # error says it all. Set before TensorFlow is imported.
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from conceptvae.training import train as run
 
     command = "conceptvae " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     result = run(data, out, labels=labels, resume=resume, command=command,
                  channels=int(channels) if channels else None, **options)  # fmt: skip
     m = result.metrics
+    where = "saved" if result.chief else "the chief saved (on its machine)"
     click.echo(
-        f"saved {result.path}: test MSE {m['test_mse']:.5f}/pixel, ELBO {m['test_elbo']:.2f} nats "
-        f"on {m['test_images']} images ({m['train_seconds']:.0f} s training)"
+        f"{where} {result.path}: test MSE {m['test_mse']:.5f}/pixel, ELBO {m['test_elbo']:.2f} "
+        f"nats on {m['test_images']} images ({m['train_seconds']:.0f} s training)"
     )

@@ -211,6 +211,9 @@ class TrainOptions:
     adversarial_start: int = 0
     image_size: int | None = None
     channels: int | None = None
+    # float16 compute with float32 weights (GPU only): a choice of the run,
+    # since it changes the optimizer's state (its loss scale).
+    mixed_precision: bool = False
 
     # Options a resumed run may change (the others must match the checkpoint).
     RESUMABLE = ("epochs",)
@@ -304,9 +307,11 @@ class TrainOptions:
         for key, value in given.items():
             if key in TrainOptions.RESUMABLE:
                 continue
-            if saved.get(key) != value:
+            # A checkpoint from before an option existed ran with its default.
+            before = saved.get(key, getattr(TrainOptions(), key, None))
+            if before != value:
                 raise ConceptVAEError(
-                    f"{param(key)} {value} differs from the interrupted run ({saved.get(key)}); "
+                    f"{param(key)} {value} differs from the interrupted run ({before}); "
                     "resume with the same options",
                     where,
                 )

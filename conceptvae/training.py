@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from . import distribute as dist
 from .config import MAX_EPOCHS, TrainOptions, VAEConfig
 from .data import Dataset, FolderDataset, open_dataset, split_indices
 from .errors import ConceptVAEError, param
@@ -50,6 +51,7 @@ class TrainResult:
     config: VAEConfig
     history: dict[str, list[float]]
     metrics: dict[str, float] = field(default_factory=dict)
+    chief: bool = True  # False on the other workers of a multi-worker run: they write nothing
 
 
 def _rng(seed: int, *keys: int) -> np.random.Generator:
@@ -82,28 +84,42 @@ class BatchSource:
         self.cache = cache  # uint8 images for exactly `indices`, in that order
         self.flip = flip  # mirror a seeded half of each batch (left-right)
         self._orders: dict[int, np.ndarray] = {}
+        self.drop_remainder = False  # distributed epochs hold whole global batches only
         # (len(indices), heads) int32 codes for --supervise, -1 unknown
         self.labels = np.zeros((len(indices), 0), np.int32) if labels is None else labels
 
     def __len__(self) -> int:
+        if self.drop_remainder:
+            return len(self.indices) // self.batch_size
         return -(-len(self.indices) // self.batch_size)
 
-    def batch(self, epoch: int, b: int) -> tuple[np.ndarray, ...]:
-        """Batch ``b`` of ``epoch``: a pure function of (seed, epoch, b)."""
+    def batch(
+        self, epoch: int, b: int, part: tuple[int, int] | None = None
+    ) -> tuple[np.ndarray, ...]:
+        """Batch ``b`` of ``epoch``: a pure function of (seed, epoch, b). ``part``
+        (k, n) is the k-th of n equal slices of it (one replica's share)."""
         order = self._order(epoch)
         pos = order[b * self.batch_size : (b + 1) * self.batch_size]
+        whole, rows = len(pos), slice(None)
+        if part is not None:
+            size = whole // part[1]
+            rows = slice(part[0] * size, (part[0] + 1) * size)
+            pos = pos[rows]
         if self.cache is not None:
             raw = self.cache[pos]
         else:
             raw = self.dataset.load(self.indices[np.sort(pos)])
         x = raw.astype(np.float32) * np.float32(1 / 255)
         if self.flip:
-            mirror = _rng(self.seed, 6, epoch, b).random(len(x)) < 0.5
+            mirror = _rng(self.seed, 6, epoch, b).random(whole)[rows] < 0.5
             x[mirror] = x[mirror, :, ::-1]
-        eps = _rng(self.seed, 2, epoch, b).standard_normal((len(x), self.latent_dim), np.float32)
+        # Noise is drawn for the whole global batch, so a slice sees what it would on one device.
+        eps = _rng(self.seed, 2, epoch, b).standard_normal((whole, self.latent_dim), np.float32)
+        eps = eps[rows]
         x_in = x
         if self.denoise > 0:
-            noise = _rng(self.seed, 3, epoch, b).standard_normal(x.shape, np.float32)
+            noise = _rng(self.seed, 3, epoch, b).standard_normal((whole, *x.shape[1:]), np.float32)
+            noise = noise[rows]
             x_in = np.clip(x + np.float32(self.denoise) * noise, 0.0, 1.0)
         return x_in, x, eps, self.labels[pos]
 
@@ -120,18 +136,27 @@ class BatchSource:
         for b in range(len(self)):
             yield self.batch(epoch, b)
 
-    def tf_dataset(self, start: int, stop: int, repeat_same: bool = False):  # noqa: ANN201
+    def tf_dataset(
+        self,
+        start: int,
+        stop: int,
+        repeat_same: bool = False,
+        parts: tuple[int, int, int] | None = None,
+    ):  # noqa: ANN201
         """Batches for epochs [start, stop) as one stream (Keras keeps one iterator
-        across epochs when steps_per_epoch is set); ``repeat_same`` repeats epoch 0."""
+        across epochs when steps_per_epoch is set); ``repeat_same`` repeats epoch 0.
+        ``parts`` (first, count, total): slices first..first+count-1 of ``total`` of
+        each batch, one after another (a worker's replicas under tf.distribute)."""
         import tensorflow as tf
 
         nb = len(self)
         shape = (None, *self.dataset.shape)
+        count = 1 if parts is None else parts[1]
 
-        def make(step):  # noqa: ANN001, ANN202
-            step = int(step)
+        def make(i):  # noqa: ANN001, ANN202
+            step, j = divmod(int(i), count)
             epoch, b = (0, step % nb) if repeat_same else divmod(step, nb)
-            return self.batch(epoch, b)
+            return self.batch(epoch, b, None if parts is None else (parts[0] + j, parts[2]))
 
         def load(step):  # noqa: ANN001, ANN202
             types = [tf.float32] * 3 + [tf.int32]
@@ -142,9 +167,9 @@ class BatchSource:
             y.set_shape((None, self.labels.shape[1]))
             return x_in, x, eps, y
 
-        steps = tf.data.Dataset.range(start * nb, stop * nb)
+        steps = tf.data.Dataset.range(start * nb * count, stop * nb * count)
         if repeat_same:
-            steps = tf.data.Dataset.range(nb).repeat()
+            steps = tf.data.Dataset.range(nb * count).repeat()
         return steps.map(load, num_parallel_calls=2, deterministic=True).prefetch(4)
 
 
@@ -285,6 +310,9 @@ def restore_checkpoint(path: Path, vae) -> None:  # noqa: ANN001
         with np.load(path, allow_pickle=False) as npz:
             want = vae.get_weights()
             weights = [npz[f"w{i}"] for i in range(len(want))]
+            if getattr(vae, "optimizer", None) is None:  # an uncompiled copy takes the weights
+                vae.set_weights(weights)
+                return
             vae.optimizer.build(vae.generator_variables)
             slots = [npz[f"o{i}"] for i in range(len(vae.optimizer.variables))]
             refs = want + [v.numpy() for v in vae.optimizer.variables]
@@ -348,6 +376,8 @@ def train(
     options: TrainOptions | None = None,
     *,
     labels: str | os.PathLike | None = None,
+    distribute: str | None = None,
+    devices: list[str] | None = None,
     resume: bool = False,
     verbose: int | str = "auto",
     command: str | None = None,
@@ -361,6 +391,9 @@ def train(
     unset. Unset options come from the checkpoint when resuming, else from the
     defaults and the data (image size and channels). ``export=False`` skips
     writing the LiteRT flatbuffers (the model then runs on the Keras backend).
+    ``distribute`` (``mirrored`` over ``devices``, default every GPU, or
+    ``multiworker`` from TF_CONFIG) trains under tf.distribute, see
+    :mod:`conceptvae.distribute`; ``batch_size`` is then the global batch.
     """
     out = Path(out)
     given = TrainOptions.given(options, overrides)
@@ -368,6 +401,24 @@ def train(
         given["data"] = os.fspath(data)
         if labels is not None:
             given["labels"] = os.fspath(labels)
+    if devices and distribute != "mirrored":
+        raise ConceptVAEError(f"{param('devices')} needs {param('distribute')} mirrored")
+    if not distribute:
+        with _claim_run_dir(out, resume):
+            return _train(data, out, given, resume, verbose, command, export)
+    # Under a multi-worker strategy the chief alone claims and reads the model
+    # directory and decides; the other workers receive its options and
+    # checkpoint state, and touch nothing there.
+    cluster = dist.connect(distribute, devices)
+    with contextlib.ExitStack() as claim:
+
+        def decide() -> tuple[dict[str, Any], dict[str, Any] | None]:
+            claim.enter_context(_claim_run_dir(out, resume))
+            return _resolve_options(out, resume, given)
+
+        decided = dist.agree(cluster, decide)
+        dist.check_command(cluster, given, decided[0])
+        return _train(data, out, given, resume, verbose, command, export, cluster, decided)
     with _claim_run_dir(out, resume):
         return _train(data, out, given, resume, verbose, command, export)
 
@@ -446,9 +497,20 @@ def _train(
     verbose: int | str,
     command: str | None,
     export: bool = True,
+    cluster: dist.Cluster | None = None,
+    decided: tuple | None = None,
 ) -> TrainResult:
-    opts, state = _resolve_options(out, resume, given)
+    opts, state = decided if decided is not None else _resolve_options(out, resume, given)
     TrainOptions.from_dict(opts).validate()
+    mixed = bool(opts.get("mixed_precision"))
+    adversarial_weight = float(opts.get("adversarial") or 0.0)
+    if adversarial_weight > 0 and (cluster is not None or mixed):
+        # Its own train step (two optimizers) scales neither by the replicas nor the loss.
+        what = "distribute" if cluster is not None else "mixed_precision"
+        raise ConceptVAEError(f"{param('adversarial')} trains on one device, without {param(what)}")
+    if mixed:
+        dist.check_mixed_precision()
+    writes = cluster is None or cluster.chief
 
     dataset = (
         data
@@ -471,10 +533,15 @@ def _train(
     )  # fmt: skip
     if len(dataset) < 2:
         raise ConceptVAEError("need at least 2 images to train", dataset.name)
+    if cluster is not None:
+        dist.check_same(cluster, "datasets (images, height, width, channels)",
+                        [len(dataset), *dataset.shape])  # fmt: skip
 
     seed_ = int(opts["seed"])
     train_idx, val_idx = split_indices(len(dataset), opts["val_split"], seed_)
     bs = int(opts["batch_size"])
+    if cluster is not None:
+        dist.check_batch(cluster, bs, len(train_idx))
     codes = label_codes(dataset, cfg.supervise)
     train_src = BatchSource(dataset, train_idx, bs, cfg.latent_dim, seed_, opts["denoise"],
                             cache=_cache_split(dataset, train_idx), labels=codes[train_idx],
@@ -484,48 +551,70 @@ def _train(
         val_src = BatchSource(dataset, val_idx, bs, cfg.latent_dim, seed_ + 1, opts["denoise"],
                               shuffle=False, cache=_cache_split(dataset, val_idx),
                               labels=codes[val_idx])  # fmt: skip
+    if cluster is not None:
+        train_src.drop_remainder = True
 
     keras.utils.set_random_seed(seed_)
-    adversarial_weight = float(opts.get("adversarial") or 0.0)
-    if adversarial_weight > 0:
-        from .model.adversarial import build_adversarial_vae
+    scope = cluster.strategy.scope() if cluster is not None else contextlib.nullcontext()
+    with scope, dist.precision(mixed):
+        if adversarial_weight > 0:
+            from .model.adversarial import build_adversarial_vae
 
-        start = int(opts.get("adversarial_start") or 0) * len(train_src)
-        vae = build_adversarial_vae(cfg, adversarial_weight, start)
-    else:
-        vae = build_vae(cfg)
-    vae.compile(optimizer=keras.optimizers.Adam(learning_rate=float(opts["lr"])))
-    start_epoch, history = 0, {}
-    if state is not None:
-        restore_checkpoint(out / files.CHECKPOINT, vae)
-        start_epoch, history = int(state["epoch"]), state["history"]
+            start = int(opts.get("adversarial_start") or 0) * len(train_src)
+            vae = build_adversarial_vae(cfg, adversarial_weight, start)
+        else:
+            vae = build_vae(cfg)
+        vae.compile(optimizer=keras.optimizers.Adam(learning_rate=float(opts["lr"])))
+        start_epoch, history = 0, {}
+        if state is not None:
+            if writes:
+                restore_checkpoint(out / files.CHECKPOINT, vae)
+            start_epoch, history = int(state["epoch"]), state["history"]
+        if cluster is not None:
+            dist.broadcast_model(cluster, vae)
     total_epochs = int(opts["epochs"])
+    # Files, evaluation and the chief's validation use a plain float32 copy.
+    plain = build_vae(cfg) if cluster is not None or mixed else None
+    final = vae if plain is None else plain
+    saved_opts = opts if cluster is None else {**opts, "distribute": cluster.describe()}
 
-    ckpt = _EpochCheckpoint(out / files.CHECKPOINT, opts, history)
+    ckpt = _EpochCheckpoint(out / files.CHECKPOINT if writes else None, opts, history)
+    callbacks: list = [ckpt]
+    if cluster is not None:
+        train_data = dist.dataset(cluster, train_src, start_epoch, total_epochs)
+        if val_src is not None and writes:
+            callbacks.insert(0, dist.ChiefValidation(plain, val_src))
+    else:
+        train_data = train_src.tf_dataset(start_epoch, total_epochs)
+    validation = val_src if cluster is None else None
     if verbose == "auto":
         verbose = 1 if sys.stdout.isatty() else 2
     t0, cpu0 = time.perf_counter(), time.process_time()
     if start_epoch < total_epochs:
         try:
-            vae.fit(
-                train_src.tf_dataset(start_epoch, total_epochs),
-                epochs=total_epochs,
-                initial_epoch=start_epoch,
-                steps_per_epoch=len(train_src),
-                validation_data=val_src.tf_dataset(0, 1, repeat_same=True) if val_src else None,
-                validation_steps=len(val_src) if val_src else None,
-                shuffle=False,
-                callbacks=[ckpt],
-                verbose=verbose,
-            )
+            with dist.fitting(cluster, vae):
+                vae.fit(
+                    train_data,
+                    epochs=total_epochs,
+                    initial_epoch=start_epoch,
+                    steps_per_epoch=len(train_src),
+                    validation_data=validation.tf_dataset(0, 1, repeat_same=True)
+                    if validation
+                    else None,
+                    validation_steps=len(validation) if validation else None,
+                    shuffle=False,
+                    callbacks=callbacks,
+                    verbose=verbose,
+                )
         except KeyboardInterrupt:
             done = ckpt.epoch
-            if done > 0:
-                restore_checkpoint(out / files.CHECKPOINT, vae)
-                _save_model(out, vae, cfg, dataset, opts, ckpt.history, {}, command, export)
+            if done > 0 and writes:
+                restore_checkpoint(out / files.CHECKPOINT, final)
+                _save_model(out, final, cfg, dataset, saved_opts, ckpt.history, {}, command,
+                            export)  # fmt: skip
+            again = f"continue with {param('resume')}" + (" on every worker" if cluster else "")
             raise TrainingInterrupted(
-                f"interrupted after {done} finished epoch(s); continue with {param('resume')}",
-                out,
+                f"interrupted after {done} finished epoch(s); {again}", out
             ) from None
     if ckpt.diverged:
         raise ConceptVAEError(
@@ -534,19 +623,27 @@ def _train(
             out,
         )
     seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    if plain is not None:
+        plain.set_weights(vae.network_weights())
+    if not writes:
+        # Wait for the chief's figures, so every worker ends when the model is saved.
+        saved = dist.share(cluster, None)
+        return TrainResult(Path(saved["path"]), cfg, ckpt.history, saved["metrics"], chief=False)
     test = (
         dataset.test
         if dataset.test is not None
         else (_Subset(dataset, val_idx) if len(val_idx) else _Subset(dataset, train_idx[:1000]))
     )
-    metrics = evaluate(vae, test, seed_)
+    metrics = evaluate(final, test, seed_)
     metrics["train_seconds"] = round(seconds, 2)
     # CPU time of every thread (wall time on a shared machine says little); this
     # session's part only when resumed: the history's per-epoch "cpu_seconds" add up.
     metrics["train_cpu_seconds"] = round(cpu, 2)
     metrics["epochs"] = total_epochs
-    _save_model(out, vae, cfg, dataset, opts, ckpt.history, metrics, command, export)
-    _save_preview(out / files.PREVIEW, vae, test, seed_)
+    _save_model(out, final, cfg, dataset, saved_opts, ckpt.history, metrics, command, export)
+    _save_preview(out / files.PREVIEW, final, test, seed_)
+    if cluster is not None:
+        dist.share(cluster, {"path": os.fspath(out), "metrics": metrics})
     return TrainResult(out, cfg, ckpt.history, metrics)
 
 
@@ -590,7 +687,7 @@ def evaluate(vae, test: Dataset | _Subset, seed: int) -> dict[str, float]:  # no
 
 class _EpochCheckpoint(keras.callbacks.Callback):
     def __init__(
-        self, path: Path, options: dict[str, Any], history: dict[str, list[float]]
+        self, path: Path | None, options: dict[str, Any], history: dict[str, list[float]]
     ) -> None:
         super().__init__()
         self.path, self.options = path, options
@@ -622,6 +719,8 @@ class _EpochCheckpoint(keras.callbacks.Callback):
         for k, v in logs.items():
             self.history.setdefault(k, []).append(round(float(v), 6))
         self.epoch = epoch + 1
+        if self.path is None:  # a worker other than the chief writes nothing
+            return
         save_checkpoint(
             self.path,
             self.model,

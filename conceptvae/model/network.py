@@ -137,8 +137,10 @@ class VAE(keras.Model):
     def losses_and_logits(self, x_in, x_target, eps, labels=None, training: bool = False):  # noqa: ANN001, ANN201
         """:meth:`losses_for` and the decoder's logits for the batch (for extra losses)."""
         z_mean, z_log_var = self.encoder(x_in, training=training)
+        # Losses in float32 whatever the compute dtype (--mixed-precision: float16).
+        z_mean, z_log_var = ops.cast(z_mean, "float32"), ops.cast(z_log_var, "float32")
         z = z_mean + ops.exp(0.5 * z_log_var) * eps
-        logits = self.decoder(z, training=training)
+        logits = ops.cast(self.decoder(z, training=training), "float32")
         recon = ops.sigmoid(logits)
         if self.vae_config.recon_loss == "bce":
             per_pixel = ops.softplus(logits) - x_target * logits
@@ -178,7 +180,7 @@ class VAE(keras.Model):
         for i, (head, spec) in enumerate(zip(self.heads, self.vae_config.supervise)):
             y = labels[:, i]
             known = ops.cast(y >= 0, "float32")
-            logits = head(z)
+            logits = ops.cast(head(z), "float32")
             if spec["kind"] == "class":
                 ce = keras.losses.sparse_categorical_crossentropy(
                     ops.maximum(y, 0), logits, from_logits=True
@@ -202,9 +204,17 @@ class VAE(keras.Model):
         import tensorflow as tf
 
         x_in, x_target, eps, labels = data
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         with tf.GradientTape() as tape:
             terms = self.losses_for(x_in, x_target, eps, labels, training=True)
-        grads = tape.gradient(terms["loss"], self.generator_variables)
+            loss = terms["loss"]
+            if replicas > 1:
+                # Each replica holds an equal slice of the global batch and the
+                # gradients are summed: 1/replicas makes it the global mean's.
+                loss = loss / replicas
+            # A no-op except under mixed precision (LossScaleOptimizer).
+            loss = self.optimizer.scale_loss(loss)
+        grads = tape.gradient(loss, self.generator_variables)
         self.optimizer.apply(grads, self.generator_variables)
         return self._track(terms)
 
