@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import fcntl
+import json
 import os
 import shutil
 import subprocess
