@@ -266,6 +266,7 @@ class TrainOptions:
             (self.channels in (None, 1, 3), "channels", "must be 1 or 3"),
             (self.upsample in UPSAMPLES, "upsample", f"must be one of {', '.join(UPSAMPLES)}"),
             (isinstance(self.flip, bool), "flip", "must be true or false"),
+            (isinstance(self.mixed_precision, bool), "mixed_precision", "must be true or false"),
             (num(self.adversarial) and 0 <= self.adversarial <= 100, "adversarial",
              "must be in [0, 100]"),
             (whole(self.adversarial_start, 0, MAX_EPOCHS), "adversarial_start",

@@ -298,10 +298,10 @@ def _state_problem(state: Any) -> str | None:
     for key, values in history.items():
         if (
             not isinstance(values, list)
-            or len(values) != epoch
+            or len(values) > epoch  # a metric added by a newer version starts later
             or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
         ):
-            return f"history[{key!r}] must be {epoch} numbers"
+            return f"history[{key!r}] must be at most {epoch} numbers"
     return None
 
 
@@ -440,7 +440,9 @@ def _claim_run_dir(out: Path, resume: bool) -> Iterator[None]:
     try:
         lock = _lock_dir(out)
     except BaseException:
-        _forget(out, missing, before)
+        # Another run holds the directory: its files are its own, so only the
+        # (empty) directories this call created go.
+        _forget(out, missing, None)
         raise
     try:
         yield
@@ -472,13 +474,13 @@ def _lock_dir(path: Path) -> int:
     return fd
 
 
-def _forget(out: Path, created_dirs: list[Path], before: set[str]) -> None:
-    """Remove what a failed new run wrote: new files in ``out``, then the directories
-    it created (deepest first), when they are empty."""
+def _forget(out: Path, created_dirs: list[Path], before: set[str] | None) -> None:
+    """Remove what a failed new run wrote: new files in ``out`` (none when ``before``
+    is None), then the directories it created (deepest first), when they are empty."""
     import shutil
 
     with contextlib.suppress(OSError):
-        for p in out.iterdir():
+        for p in out.iterdir() if before is not None else ():
             if p.name not in before:
                 if p.is_dir() and not p.is_symlink():
                     shutil.rmtree(p, ignore_errors=True)

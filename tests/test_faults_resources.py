@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -210,3 +211,14 @@ def test_error_lines_quoting_a_hostile_value_stay_readable(runner, tiny_model):
     big = "9" * 5000
     line = _one_error(invoke(runner, "sample", "-m", tiny_model, "--seed", big, "-o", "s.png"))
     assert len(line) < 400 and "characters)" in line
+
+
+def test_checkpoints_of_older_runs_still_resume(tmp_path):
+    """A metric added by a newer conceptvae starts mid-run: its history is shorter."""
+    from conceptvae.training import TRAIN_DEFAULTS, read_checkpoint_state
+
+    state = {"epoch": 2, "options": {**TRAIN_DEFAULTS, "data": "d.npz"},
+             "history": {"loss": [2.0, 1.0], "cpu_seconds": [0.5]}}  # fmt: skip
+    path = tmp_path / "checkpoint.npz"
+    np.savez(path, state=np.array(json.dumps(state)))
+    assert read_checkpoint_state(path)["epoch"] == 2
