@@ -43,6 +43,7 @@ SKIPPED = {
     "pytest": "runs this test suite",
     "python benchmarks/": "evaluates on the full data in ../shared (a benchmark)",
     "conceptvae studio": "serves a page until Ctrl-C (tests/test_studio.py drives it)",
+    "TF_CONFIG=": "trains on a cluster of machines (tests/test_distribute.py runs two workers)",
 }
 
 
