@@ -31,10 +31,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-DATA = "/work/shared/data/mnist.npz"
+# The shared data sit beside the repository: ../shared/data.
+DATA = str(Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mnist.npz")
 CONFIGS = ("one device", "mirrored x2", "multiworker x2")
 
 
