@@ -383,6 +383,8 @@ def read_idx(path: Path) -> np.ndarray:
         raise DataError("truncated IDX header", path)
     dims = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
     dt = np.dtype(dtypes[dtype_code])
+    if 0 in dims:
+        raise DataError(f"IDX header declares an empty array of shape {dims}", path)
     need = math.prod(dims) * dt.itemsize  # exact: four 32-bit dims overflow int64
     if need > MAX_ARRAY_BYTES:
         raise DataError(

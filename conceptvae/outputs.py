@@ -163,3 +163,22 @@ def refuse_writing_into_data(
                 raise ConceptVAEError(
                     f"is inside the data folder {os.fspath(d)}; write the output elsewhere", out
                 )
+
+
+def refuse_overwriting_model(outputs: Sequence[str | os.PathLike], model: object) -> None:
+    """Outputs never replace a file of the model the command runs on (its checkpoint,
+    preview, concept library, weights...): no --overwrite makes that a good idea."""
+    path = getattr(model, "path", None)
+    if path is None:
+        return
+    p = Path(path)
+    if p.is_dir():
+        files = [f for f in p.iterdir() if f.is_file()] + [p / "concepts.h5"]
+    else:  # a .keras file and the library beside it
+        files = [p, p.with_name(p.stem + ".concepts.h5")]
+    taken = {_real(f) for f in files}
+    for out in outputs:
+        if _real(out) in taken:
+            raise ConceptVAEError(
+                "is a file of the model this command runs on; write the output elsewhere", out
+            )

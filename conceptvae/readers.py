@@ -229,7 +229,9 @@ def check_npy_header(
         raise error(f"{name} has unsupported type {dtype}", path)
     if len(shape) > 8:
         raise error(f"{name} has {len(shape)} dimensions; at most 8 are read", path)
-    need = declared_bytes(shape, dtype)
+    # Zero-length dimensions hold no data, but numpy still refuses (or overflows on) a
+    # shape whose other dimensions multiply beyond its index type: count them as 1.
+    need = declared_bytes(tuple(max(1, int(s)) for s in shape), dtype)
     if need > budget:
         raise error(
             f"{name} declares shape {tuple(shape)} ({need:,} bytes); more than the "

@@ -102,7 +102,7 @@ def test_json_files_of_random_bytes(tmp_path_factory, body, bom):
 # -- model metadata and config: known fields with values of any type --------------------------
 
 META_KEYS = ["fingerprint", "parameters", "data", "metrics", "command", "training", "created",
-             "conceptvae_version", "edit_defaults"]  # fmt: skip
+             "conceptvae_version", "edit_defaults", "face_alignment"]  # fmt: skip
 CONFIG_KEYS = ["image_size", "channels", "latent_dim", "arch", "filters", "hidden", "blocks",
                "activation", "beta", "supervise", "supervise_weight", "recon_loss",
                "format_version"]  # fmt: skip
@@ -123,6 +123,18 @@ def test_meta_fields_of_any_type_never_crash_info(meta_model, runner, key, value
     meta = {"fingerprint": "sha256:0", key: value}
     (meta_model / "meta.json").write_text(json.dumps(meta))
     _cli_ok(invoke(runner, "info", meta_model))
+
+
+@settings(FUZZ, max_examples=25)
+@given(key=st.sampled_from(["edit_defaults", "face_alignment", "fingerprint"]), value=JSON)
+def test_meta_fields_the_edit_path_reads_never_crash_it(meta_model, runner, tmp_path_factory,
+                                                         key, value):  # fmt: skip
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("e")
+    Image.new("L", (20, 20), 90).save(root / "a.png")
+    (meta_model / "meta.json").write_text(json.dumps({"fingerprint": "sha256:0", key: value}))
+    _cli_ok(invoke(runner, "reconstruct", root / "a.png", "-m", meta_model, "-o", root / "r.png"))
 
 
 @FUZZ

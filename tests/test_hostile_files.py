@@ -240,6 +240,9 @@ CASES = [
     Case("config.json asking for 16 dense layers of 4096", ("reconstruct", "good.png", "-m", "model",
          "-o", "r.png"), r"model/config\.json: invalid model config: the network would have",
          _edit_json("model/config.json", lambda c: c.update(hidden=[4096] * 16))),
+    Case("model.weights.h5 holding NaN weights", ("reconstruct", "good.png", "-m", "model", "--backend",
+         "keras", "-o", "r.png"), r"model: the model's encoder returns NaN .* weights are damaged",
+         lambda w: _nan_weights(w / "model" / "model.weights.h5")),
     Case(".keras whose config asks for 64 layers of 4096 units", ("reconstruct", "good.png", "-m",
          "huge.keras", "-o", "r.png"), r"huge\.keras: refused: its config asks for about",
          _write("huge.keras", _keras_config(HUGE_KERAS))),
@@ -279,6 +282,12 @@ CASES = [
          r"--fps must be a finite number from 0\.01 to 100, got 1e-300"),
     Case("morph --fps 0.001 (WebP durations would be truncated)", (*MORPH, "--fps", "0.001", "-o",
          "m.webp"), r"--fps must be a finite number from 0\.01 to 100"),
+    Case("encode -o onto the model's own checkpoint", ("encode", "good.png", "-m", "model", "-o",
+         "model/checkpoint.npz"), r"model/checkpoint\.npz: is a file of the model this command"),
+    Case("reconstruct -o onto the model's preview", ("reconstruct", "good.png", "-m", "model", "-o",
+         "model/preview.png"), r"model/preview\.png: is a file of the model this command"),
+    Case("morph -o onto the model's preview", (*MORPH, "-o", "model/preview.png"),
+         r"model/preview\.png: is a file of the model this command"),
     Case("morph -o DIR/ over a keyframe inside DIR", ("morph", "d/frame_0000.png", "good2.png", "-m",
          "model", "--frames", "4", "-o", "d/"),
          r"d/frame_0000\.png: output path is also an input", _copy("good.png", "d/frame_0000.png")),
@@ -382,6 +391,14 @@ CASES = [
          r"model/concepts\.h5: cannot read concept library \(not a regular file",
          _fifo("model/concepts.h5")),
 ]  # fmt: skip
+
+
+def _nan_weights(path: Path) -> None:
+    import h5py
+
+    with h5py.File(path, "a") as f:
+        f.visititems(lambda name, obj: obj.__setitem__((), np.full(obj.shape, np.nan, obj.dtype))
+                     if isinstance(obj, h5py.Dataset) and obj.dtype.kind == "f" else None)
 
 
 def _set_raw_info(f) -> None:  # noqa: ANN001

@@ -151,3 +151,19 @@ def test_blend_mode_through_edit_keeps_a_colour_photograph_size(tiny_model, tmp_
     assert change > 0 and not np.array_equal(np.asarray(moved.pil()[0]), crop)
     again = edit(model, [path], "smile", 3.0, mode="blend")
     np.testing.assert_array_equal(moved.images[0], again.images[0])
+
+
+def test_wide_lowpass_on_a_reduced_copy_matches_the_direct_blur():
+    # Blend mode's low-pass widens with the picture; past DIRECT_SIGMA it runs on
+    # a shrunk copy (bounded time) and must still be the same blur, away from edges.
+    from conceptvae import blending
+
+    rng = np.random.default_rng(0)
+    x = blending._blur(rng.random((256, 256)), 2.0)
+    for sigma in (blending.DIRECT_SIGMA / 2, 12.0, 24.0):
+        direct = blending._blur(x, sigma)
+        fast = blending._lowpass(x, sigma)
+        inner = slice(int(3 * sigma), -int(3 * sigma))
+        spread = float(direct.max() - direct.min())
+        assert np.abs(fast - direct)[inner, inner].max() < 0.05 * spread
+    assert np.array_equal(blending._lowpass(x, 3.0), blending._blur(x, 3.0))

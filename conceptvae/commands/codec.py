@@ -24,6 +24,7 @@ from ..outputs import (
     is_dir_target,
     plan_outputs,
     refuse_overwriting_inputs,
+    refuse_overwriting_model,
 )
 from ..render import grid as make_grid
 from ..resolve import resolve_model
@@ -49,6 +50,7 @@ def reconstruct_files(
     model = resolve_model(model, (), backend)
     paths = expand_inputs(inputs)
     targets = plan_outputs(paths, out, default_name="{stem}_recon{suffix}", overwrite=overwrite)
+    refuse_overwriting_model(targets, model)
     for target in targets:
         check_image_suffix(target)
     recon = model.reconstruct(paths)
@@ -76,6 +78,7 @@ def encode_files(
     check_writable_parent(out)
     paths = expand_inputs(inputs)
     refuse_overwriting_inputs([out], paths, overwrite=False, offer_overwrite=False)
+    refuse_overwriting_model([out], model)
     empty = np.zeros((0, model.latent_dim), np.float32)
     means, log_vars = [empty], [empty]
     for start in range(0, len(paths), ENCODE_CHUNK):
@@ -196,6 +199,7 @@ def decode_file(
         check_image_suffix(out)
         check_writable_parent(Path(out))
         refuse_overwriting_inputs([Path(out)], [latents], overwrite=False, offer_overwrite=False)
+        refuse_overwriting_model([out], model)
     z, names = read_latents(latents, model.latent_dim)
     images = model.decode(z)
     if dir_target:
@@ -240,6 +244,8 @@ def sample_files(
         )
     check_seed(seed)
     as_dir = is_dir_target(out) or not grid
+    if not as_dir:
+        refuse_overwriting_model([out], model)
     if as_dir:
         check_dir_creatable(Path(out))
     else:

@@ -30,7 +30,7 @@ from ..editing import (
 )
 from ..errors import ConceptError, ConceptVAEError, param
 from ..images import array_to_pil, check_image_suffix, save_pil
-from ..outputs import plan_outputs, single_target
+from ..outputs import plan_outputs, refuse_overwriting_model, single_target
 from ..resolve import resolve_model
 from .inputs import expand_inputs
 
@@ -106,6 +106,7 @@ def edit_files(
     for t in targets:
         check_image_suffix(t)
     model = resolve_model(model, concepts, backend)
+    refuse_overwriting_model(targets, model)
     result = edit(
         model, paths, concepts, amount, mode=mode, until=until, max_amount=max_amount,
         library=library, ignore_fingerprint=ignore_fingerprint, align=align, face=face,
@@ -202,6 +203,7 @@ def _strip_file(
     default = f"{paths[0].stem}_{kind}_{slug}.png"
     target = single_target(out, default, paths, overwrite)
     model = resolve_model(model, concepts, backend)
+    refuse_overwriting_model([target], model)
     result = traverse(
         model, paths, concepts, amounts, mode=mode, size=size, library=library,
         ignore_fingerprint=ignore_fingerprint, align=align, face=face,
@@ -228,6 +230,7 @@ def analogy_file(
     default = f"analogy_{paths[0].stem}_{paths[1].stem}_{paths[2].stem}.png"
     target = single_target(out, default, paths, overwrite)
     model = resolve_model(model, (), backend)
+    refuse_overwriting_model([target], model)
     result = analogy(model, *paths, steps=steps, size=size)
     save_pil(result.picture, target)
     return Written(target, paths[2].stem, {})

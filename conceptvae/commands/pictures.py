@@ -20,7 +20,7 @@ from ..latent_maps import (
 )
 from ..model.loaded import VAEModel
 from ..options import DEFAULT_GRID_N, DEFAULT_MAX_POINTS, DEFAULT_SPAN
-from ..outputs import picture_target, refuse_writing_into_data
+from ..outputs import picture_target, refuse_overwriting_model, refuse_writing_into_data
 from ..render import check_picture
 from ..resolve import resolve_model
 
@@ -43,6 +43,7 @@ def grid_file(
         inputs.append(center)
     target = picture_target(out, inputs)  # type: ignore[arg-type]
     m = resolve_model(model, concept_axes(axes), backend)
+    refuse_overwriting_model([target], m)
     check_picture(n * n, n, cell or max(m.config.image_size, 48))
     save_pil(grid(m, n, axes, span, center, cell), target)
     return target
@@ -68,6 +69,7 @@ def scatter_file(
     target = picture_target(out, [data])
     refuse_writing_into_data([target], [p for p in (data, labels) if p is not None])
     m = resolve_model(model, (), backend)
+    refuse_overwriting_model([target], m)
     pic = scatter(m, data, labels, color_by, method, max_points, seed, width, height, progress)
     save_pil(pic, target)
     return target

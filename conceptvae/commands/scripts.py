@@ -6,6 +6,7 @@ import os
 
 from .. import animate
 from ..errors import ConceptVAEError, param
+from ..outputs import refuse_overwriting_model
 from ..script import (
     MorphScript,
     Prepared,
@@ -41,6 +42,8 @@ def plan_script(
     except ConceptVAEError as exc:
         raise (exc if out is not None else fail("output", exc)) from None
     prepared = prepare_script(script, backend)
+    if target.kind != "dir":
+        refuse_overwriting_model([target.path], prepared.model)
     try:
         animate.check_target(
             target, script.n_frames, script.fps, prepared.size, images, overwrite

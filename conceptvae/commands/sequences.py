@@ -19,6 +19,7 @@ from ..errors import param
 from ..keyframes import KeySpec, image_keys, keyframe_latents, parse_key
 from ..model.loaded import VAEModel
 from ..options import DEFAULT_FPS, DEFAULT_FRAMES, DEFAULT_STEPS
+from ..outputs import refuse_overwriting_model
 from ..resolve import resolve_model
 from ..sequences import check_morph, decode_frames, interpolate_latents, morph_latents
 
@@ -81,6 +82,8 @@ def _prepare(
 ) -> tuple[VAEModel, animate.FrameTarget]:
     target = animate.plan_target(out, image_keys(keys), overwrite)
     m = resolve_model(model, (), backend)
+    if target.kind != "dir":
+        refuse_overwriting_model([target.path], m)
     animate.check_target(target, n, fps, size or m.config.image_size, image_keys(keys), overwrite)
     return m, target
 

@@ -79,6 +79,7 @@ _META_FIELDS: dict[str, tuple[str, Any]] = {
     "training": ("an object or null", lambda v: v is None or isinstance(v, dict)),
     "created": ("a text", lambda v: isinstance(v, str)),
     "conceptvae_version": ("a text", lambda v: isinstance(v, str)),
+    "face_alignment": ("an object or null", lambda v: v is None or isinstance(v, dict)),
     "edit_defaults": (
         f'an object like {{"mode": "detail"}} (mode one of {", ".join(EDIT_MODES)})',
         lambda v: isinstance(v, dict)

@@ -113,7 +113,10 @@ class VAEModel:
             return np.zeros((0, self.latent_dim), np.float32), np.zeros(
                 (0, self.latent_dim), np.float32
             )
-        return np.concatenate(means), np.concatenate(log_vars)
+        mean, log_var = np.concatenate(means), np.concatenate(log_vars)
+        if not (np.isfinite(mean).all() and np.isfinite(log_var).all()):
+            raise self._damaged("encoder")
+        return mean, log_var
 
     def encode(
         self,
@@ -147,7 +150,18 @@ class VAEModel:
         out = [self.backend.decode(z[s : s + batch_size]) for s in range(0, len(z), batch_size)]
         if not out:
             return np.zeros((0, *self.image_shape), np.float32)
-        return np.concatenate(out)
+        images = np.concatenate(out)
+        if not np.isfinite(images).all():
+            raise self._damaged("decoder")
+        return images
+
+    def _damaged(self, part: str) -> ModelError:
+        # Finite inputs in, NaN out: the weights themselves are NaN or infinite
+        # (a tampered or diverged file), and every picture would be garbage.
+        return ModelError(
+            f"the model's {part} returns NaN or infinite values: its weights are damaged",
+            self.path,
+        )
 
     def reconstruct(self, images: ImagesLike, batch_size: int = 256) -> np.ndarray:
         return self.decode(self.encode(images, batch_size=batch_size), batch_size)
