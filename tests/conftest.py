@@ -8,10 +8,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
 from PIL import Image
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["CONCEPTVAE_OFFLINE"] = "1"
+
+# On CI the property searches draw the same examples every run, so a submission
+# is never turned red by an example no earlier run drew; locally every run
+# explores new ones (and prints the blob that reproduces a failure).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 def synthetic_images(n: int = 64, size: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
