@@ -43,7 +43,10 @@ sys.path.insert(0, str(HERE))
 import evaluate_pretrained as ev  # noqa: E402
 
 CACHE = HERE / "out"
-DATA = HERE.parent.parent / "shared" / "data" / "smiles" / "images"
+# The raw SMILEsmileD crops (../shared/data beside the repository; SMILES_IMAGES overrides).
+DATA = Path(
+    os.environ.get("SMILES_IMAGES", HERE.parent.parent / "shared" / "data" / "smiles" / "images")
+)
 AMOUNT = 1.5
 BARS = {
     "recon_still_smiling": 0.85, "decode_up": 0.90, "decode_down": 0.97,
@@ -202,11 +205,14 @@ def evaluate(model_dir: str, split: Path, images_dir: Path = DATA, modes=("detai
     from conceptvae import load_model
     from conceptvae.editing import edit
 
-    js = judge_set or judges(images_dir, split / "clf.csv")
+    js = judge_set or judges(DATA, split / "clf.csv")
     names, y = ev.read_split(split / ("vae.csv" if tune else "test.csv"))
     if tune:
         pick = np.sort(np.random.default_rng(7).permutation(len(names))[:400])
         names, y = [names[i] for i in pick], y[pick]
+    # An aligned copy (align-faces) lacks the faces its detector missed.
+    have = [(images_dir / n).is_file() for n in names]
+    names, y = [n for n, h in zip(names, have) if h], y[np.array(have, bool)]
     x = ev.load_faces(images_dir, names)
     pos, neg = np.nonzero(y == 1)[0], np.nonzero(y == 0)[0]
     model = load_model(model_dir)
@@ -279,7 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("model", nargs="+", help="model directories or names")
     ap.add_argument("--split", default=str(CACHE / "pretrained" / "faces-split"))
-    ap.add_argument("--images", default=str(DATA))
+    ap.add_argument("--images", default=str(DATA),
+                    help="test faces from here: the raw crops, or their align-faces copy "
+                    "(benchmarks/out/pretrained/smiles-aligned); the judges always train on "
+                    "the raw classifier crops")  # fmt: skip
     ap.add_argument("--modes", default="detail,blend", help="photo-keeping modes to measure")
     ap.add_argument("--sheets", help="folder for contact sheets (one subfolder per model)")
     ap.add_argument("--tune", action="store_true", help="measure on 400 VAE-split faces")
@@ -288,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     t = time.perf_counter()
     split = Path(a.split)
-    js = judges(Path(a.images), split / "clf.csv")
+    js = judges(DATA, split / "clf.csv")
     results = {}
     for m in a.model:
         sheets = Path(a.sheets) / Path(m).name if a.sheets else None

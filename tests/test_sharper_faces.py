@@ -167,3 +167,27 @@ def test_wide_lowpass_on_a_reduced_copy_matches_the_direct_blur():
         spread = float(direct.max() - direct.min())
         assert np.abs(fast - direct)[inner, inner].max() < 0.05 * spread
     assert np.array_equal(blending._lowpass(x, 3.0), blending._blur(x, 3.0))
+
+
+def test_blend_settings_come_from_the_model_and_bad_ones_are_refused(tiny_model, tmp_path):
+    import shutil
+
+    from test_editing import write_library
+
+    from conceptvae.blending import BlendSettings
+    from conceptvae.editing import blend_settings
+    from conceptvae.errors import ModelError
+
+    d = tmp_path / "m"
+    shutil.copytree(tiny_model, d)
+    write_library(d)
+    meta = files.read_meta(d)
+    files.write_meta(d, {**meta, "edit_defaults": {"mode": "blend", "blend": {"gain": 1.5}}})
+    model = load_model(d)
+    assert blend_settings(model) == BlendSettings(gain=1.5)
+    from conceptvae.editing import edit
+
+    assert edit(model, [np.zeros((16, 16, 1), np.float32)], "smile", 1.0).mode == "blend"
+    files.write_meta(d, {**meta, "edit_defaults": {"mode": "blend", "blend": {"gian": 1.5}}})
+    with pytest.raises(ModelError, match="edit_defaults.blend"):
+        blend_settings(load_model(d))
