@@ -42,7 +42,7 @@ def test_concepts_the_issue_names():
     assert {"thick", "slant"} <= set(digits.names())
     faces = open_library(load_model("faces"))
     assert "smile" in faces.names() and faces.concept("smile").significant
-    assert load_model("faces").meta["edit_defaults"]["mode"] == "detail"
+    assert load_model("faces").meta["edit_defaults"]["mode"] == "blend"
 
 
 def test_second_setup_command_edits_an_example_face(runner, tmp_path, monkeypatch):
