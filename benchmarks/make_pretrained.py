@@ -265,6 +265,9 @@ def pictures(plan: dict) -> list[tuple[str, str, str]]:
 
     def shot(name: str, caption: str, args: list) -> None:
         target = model / name
+        # Commands refuse to replace a file of the model they run on (a card picture
+        # of a model being re-carded with --cards-only included): remove it first.
+        target.unlink(missing_ok=True)
         line = run([*args, "-m", model, "-o", target, "--overwrite"])
         shots.append((name, caption, line))
 
