@@ -130,7 +130,8 @@ def test_page_loads_with_a_slider_per_concept(browser, studio) -> None:  # noqa:
     sliders = browser.find_elements(By.CSS_SELECTOR, "#sliders input[type=range]")
     assert sorted(s.get_attribute("data-concept") for s in sliders) == sorted(names)
     assert all((s.get_attribute("min"), s.get_attribute("max")) == ("-3", "3") for s in sliders)
-    assert browser.find_element(By.CSS_SELECTOR, "input[name=mode][value=detail]").is_selected()
+    # the faces model's default edit mode
+    assert browser.find_element(By.CSS_SELECTOR, "input[name=mode][value=blend]").is_selected()
     from conceptvae.editing import MODES
 
     modes = browser.find_elements(By.CSS_SELECTOR, "input[name=mode]")
