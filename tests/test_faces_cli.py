@@ -260,3 +260,27 @@ def test_a_model_trained_on_aligned_crops_is_a_face_model(runner, tmp_path) -> N
     r = invoke(runner, "edit", photo, "-c", "pc1", "-a", "3", "-m", model, "-o", out)
     assert r.exit_code == 0, r.output
     assert loaded(out).size == (220, 180)
+
+
+def test_face_runtime_refuses_an_absurd_thread_count(photo, tmp_path) -> None:
+    # The face models read CONCEPTVAE_THREADS through the VAE runtime's check: an
+    # absurd count crashes the native runtime, so it must be one line before that.
+    # A fresh process, because the face graphs are loaded once per process.
+    import os
+    import subprocess
+    import sys
+
+    path, _ = photo
+    env = {**os.environ, "CONCEPTVAE_THREADS": "100000"}
+    r = subprocess.run(
+        [sys.executable, "-m", "conceptvae", "faces", str(path), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert r.returncode == 2, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and "CONCEPTVAE_THREADS" in lines[0]
+    assert r.stdout == ""

@@ -8,52 +8,17 @@ Each is loaded once per process, on first use.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
 import threading
 from importlib import resources
 
 import numpy as np
 
 from ..errors import ModelError
+from ..model.litert import _quiet, default_threads
 
 _MODELS = "models"
 _LOCK = threading.Lock()
 _CACHE: dict[str, _Graph] = {}
-
-
-def _threads() -> int:
-    env = os.environ.get("CONCEPTVAE_THREADS", "").strip()
-    if env.isdigit() and int(env) >= 1:
-        return int(env)
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(4, cpus))
-
-
-@contextlib.contextmanager
-def _quiet_fd2():  # noqa: ANN202
-    """The runtime prints an INFO line to fd 2 when it applies its CPU delegate."""
-    if os.environ.get("CONCEPTVAE_DEBUG"):
-        yield
-        return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no real fd 2 (e.g. captured by a test runner)
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 class _Graph:
@@ -65,8 +30,10 @@ class _Graph:
         except ImportError as exc:  # pragma: no cover - a dependency of the package
             raise ModelError(f"the LiteRT runtime is not installed ({exc})", name) from None
         data = resources.files(__package__).joinpath(_MODELS, name).read_bytes()
-        with _quiet_fd2():
-            interp = Interpreter(model_content=data, num_threads=_threads())
+        # The VAE's runtime helpers: the same validated CONCEPTVAE_THREADS (absurd
+        # counts crash the runtime) and the same silenced INFO line on fd 2.
+        with _quiet():
+            interp = Interpreter(model_content=data, num_threads=default_threads())
             interp.allocate_tensors()
         self._interp = interp
         inp = interp.get_input_details()[0]
