@@ -23,6 +23,7 @@ from ..faces.find import Face, find_faces
 from ..faces.inputs import check_face_choice, choose
 from ..io import atomic_path, atomic_write_json
 from ..outputs import check_dir_creatable, plan_outputs
+from .inputs import expand_inputs
 
 
 @dataclass
@@ -46,19 +47,9 @@ def faces_files(
     """Find the faces of each photograph; with ``out``, draw them (one overlay per
     input: ``-o FILE`` for one input, ``-o DIR/`` for several). A photograph with
     no face is an error, raised before anything is written."""
-    from ..data import find_images
     from ..images import load_pil, save_pil
 
-    paths: list[Path] = []
-    for item in inputs:
-        p = Path(item)
-        if p.is_dir():
-            found = find_images(p)
-            if not found:
-                raise DataError("folder holds no images", p)
-            paths.extend(found)
-        else:
-            paths.append(p)
+    paths = expand_inputs(inputs)
     targets = plan_outputs(paths, out, overwrite=overwrite) if out is not None else None
     if targets is not None:
         from ..images import check_image_suffix
