@@ -201,9 +201,9 @@ def contact_sheet(path: Path, title: str, rows: list[tuple[str, np.ndarray]],
 
 def evaluate(model_dir: str, split: Path, images_dir: Path = DATA, modes=("detail", "blend"),
              sheets: Path | None = None, tune: bool = False, amount: float = AMOUNT,
-             judge_set: dict | None = None, show: int = 16) -> dict:  # fmt: skip
+             judge_set: dict | None = None, show: int = 16, align: bool = True) -> dict:  # fmt: skip
     from conceptvae import load_model
-    from conceptvae.editing import edit
+    from conceptvae.editing import edit, reconstruct
 
     js = judge_set or judges(DATA, split / "clf.csv")
     names, y = ev.read_split(split / ("vae.csv" if tune else "test.csv"))
@@ -214,6 +214,9 @@ def evaluate(model_dir: str, split: Path, images_dir: Path = DATA, modes=("detai
     have = [(images_dir / n).is_file() for n in names]
     names, y = [n for n, h in zip(names, have) if h], y[np.array(have, bool)]
     x = ev.load_faces(images_dir, names)
+    # The model is given the image files, as `conceptvae edit face.jpg` is: a face
+    # model finds and aligns the face in each (see conceptvae.faces.inputs).
+    files = [images_dir / n for n in names]
     pos, neg = np.nonzero(y == 1)[0], np.nonzero(y == 0)[0]
     model = load_model(model_dir)
     out: dict = {"faces": len(x), "smiling": len(pos), "amount": amount}
@@ -222,7 +225,7 @@ def evaluate(model_dir: str, split: Path, images_dir: Path = DATA, modes=("detai
         out[f"{k}_photo_recall"] = float(photo_read[k][pos].mean())
         out[f"{k}_photo_specificity"] = float((~photo_read[k][neg]).mean())
         out[f"{k}_photo_accuracy"] = float((photo_read[k] == (y == 1)).mean())
-    recon = model.reconstruct(x)
+    recon = np.stack(reconstruct(model, files, align=align))
     out["test_mse"] = float(np.mean((recon - x) ** 2))
     out["recon_ssim"] = float(np.mean([ev.ssim(a, b) for a, b in zip(recon, x)]))
     show_pos, show_neg = pos[:show], neg[:show]
@@ -237,8 +240,10 @@ def evaluate(model_dir: str, split: Path, images_dir: Path = DATA, modes=("detai
                       [("photo", x[show_pos]), ("recon", recon[show_pos])],
                       {k: j(recon[show_pos]) for k, j in js.items()})  # fmt: skip
     for mode in ("decode", *modes):
-        up = np.stack(edit(model, x[neg], f"smile={amount}", mode=mode).images)
-        down = np.stack(edit(model, x[pos], f"smile={-amount}", mode=mode).images)
+        up = np.stack(edit(model, [files[i] for i in neg], f"smile={amount}", mode=mode,
+                           align=align).images)  # fmt: skip
+        down = np.stack(edit(model, [files[i] for i in pos], f"smile={-amount}", mode=mode,
+                             align=align).images)  # fmt: skip
         for k, j in js.items():
             out[f"{k}_{mode}_up"] = float(j(up).mean())
             out[f"{k}_{mode}_down"] = float((~j(down)).mean())
@@ -294,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tune", action="store_true", help="measure on 400 VAE-split faces")
     ap.add_argument("--amount", type=float, default=AMOUNT)
     ap.add_argument("--json", help="write results here")
+    ap.add_argument("--no-align", action="store_true",
+                    help="give the model the crops as they are (no face finding)")  # fmt: skip
     a = ap.parse_args(argv)
     t = time.perf_counter()
     split = Path(a.split)
@@ -302,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     for m in a.model:
         sheets = Path(a.sheets) / Path(m).name if a.sheets else None
         results[m] = evaluate(m, split, Path(a.images), tuple(a.modes.split(",")), sheets,
-                              a.tune, a.amount, js)  # fmt: skip
+                              a.tune, a.amount, js, align=not a.no_align)  # fmt: skip
         print(json.dumps({m: results[m]}, indent=1), flush=True)
         for mode in a.modes.split(","):
             print("\n".join(table(results[m], mode)), flush=True)

@@ -17,11 +17,20 @@ model, and per photo:
   luminance only: over the changed, unclipped pixels the mean |change| of Cb
   and Cr is under 1 level.
 
+With ``--judge`` it also measures whether the edits land (issue 17): neutral
+faces (label 0) get ``smile +AMOUNT`` and smiling ones ``smile -AMOUNT``, the
+placed face is cut back out of the edited photograph (the placement inverted,
+luminance, tint undone) and both smile judges of benchmarks/evaluate_faces.py
+read it: landed (% per direction and judge) = read smiling after +, read
+neutral after -. The same judges' reading of the unedited faces cut back the
+same way is given beside it (what a real smile scores).
+
 It also counts the faces found in scikit-image's own pictures: one in each of
 the two with a person (astronaut, cameraman), none in the 17 others (a cat,
 coffee, a rocket, textures, text...).
 
-    python benchmarks/face_photos_eval.py [--limit N] [--seed 0] [--sheet out.png]
+    python benchmarks/face_photos_eval.py [--limit N] [--seed 0] [--sheet out.png] [--judge]
+        [--mode MODE]
 """
 
 from __future__ import annotations
@@ -46,7 +55,7 @@ DATA = next(
 SIZE = 512
 
 
-def held_back(data: Path, work: Path) -> list[Path]:
+def held_back(data: Path, work: Path) -> tuple[list[Path], np.ndarray]:
     split = work / "faces-split" / "test.csv"
     if not split.exists():
         sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -54,7 +63,9 @@ def held_back(data: Path, work: Path) -> list[Path]:
 
         split_faces(data, work)
     with open(split, newline="") as fh:
-        return [data / "smiles" / "images" / r["file"] for r in csv.DictReader(fh)]
+        rows = list(csv.DictReader(fh))
+    files = [data / "smiles" / "images" / r["file"] for r in rows]
+    return files, np.array([int(r["smile"]) for r in rows])
 
 
 def textures() -> list[np.ndarray]:
@@ -108,7 +119,18 @@ def place(rng: np.random.Generator, photo: np.ndarray, face_path: Path):
                                                                Image.BICUBIC), np.float32)  # fmt: skip
     a = layer[..., 3:] / 255.0
     out = np.clip(np.rint(photo * (1 - a) + layer[..., :3] * a), 0, 255).astype(np.uint8)
-    return out, layer[..., 3] > 0, (cx, cy)
+    luma = float(np.dot([0.299, 0.587, 0.114], tint))
+    return out, layer[..., 3] > 0, (cx, cy), (m, luma)
+
+
+def cut_back(photo: np.ndarray, placement: tuple[np.ndarray, float]) -> np.ndarray:
+    """The placed face's 64x64 grey crop read back out of ``photo`` (1, 64, 64, 1) in [0, 1]."""
+    m, luma = placement
+    grey = np.asarray(Image.fromarray(photo).convert("F"), np.float32)  # ITU-R 601 luma
+    img = Image.fromarray(grey, mode="F").transform(
+        (64, 64), Image.AFFINE, tuple(m.reshape(-1)), Image.BICUBIC
+    )
+    return np.clip(np.asarray(img, np.float32) / (255.0 * luma), 0, 1)[None, ..., None]
 
 
 def ycbcr(x: np.ndarray) -> np.ndarray:
@@ -149,23 +171,33 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--amount", type=float, default=1.5)
     p.add_argument("--sheet", type=Path, help="a contact sheet of the first 12 photos")
+    p.add_argument("--judge", action="store_true",
+                   help="edit toward the other expression and judge whether it landed")
+    p.add_argument("--mode", help="edit mode (default: the model's)")
     args = p.parse_args()
 
     import conceptvae
     from conceptvae.faces import find_faces
 
     model = conceptvae.load_model("faces")
-    files = held_back(args.data, args.work)
+    files, labels = held_back(args.data, args.work)
     if args.limit:
-        files = files[: args.limit]
+        files, labels = files[: args.limit], labels[: args.limit]
+    judges = None
+    if args.judge:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from evaluate_faces import judges as make_judges
+
+        judges = make_judges(args.data / "smiles" / "images", args.work / "faces-split" / "clf.csv")
+    cuts: dict[str, list[np.ndarray]] = {"up": [], "down": [], "up_photo": [], "down_photo": []}
     rng = np.random.default_rng(args.seed)
     texs = textures()
     counts = dict.fromkeys(("found", "edited", "untouched", "colour"), 0)
     false_faces = missed = ran = 0
     shots = []
     t0 = time.perf_counter()
-    for f in files:
-        photo, footprint, centre = place(rng, background(rng, texs), f)
+    for f, label in zip(files, labels):
+        photo, footprint, centre, placement = place(rng, background(rng, texs), f)
         faces = find_faces(photo)
         on_face = [fc for fc in faces
                    if fc.box[0] <= centre[0] <= fc.box[0] + fc.box[2]
@@ -176,9 +208,14 @@ def main() -> int:
         if not faces:
             missed += 1
             continue
-        out = conceptvae.edit(model, photo, "smile", args.amount).images[0]
+        sign = -1.0 if (judges is not None and label == 1) else 1.0
+        out = conceptvae.edit(model, photo, "smile", sign * args.amount, mode=args.mode).images[0]
         ran += 1
         out8 = (np.clip(out, 0, 1) * 255 + 0.5).astype(np.uint8)
+        if judges is not None and on_face:
+            way = "down" if sign < 0 else "up"
+            cuts[way].append(cut_back(out8, placement))
+            cuts[f"{way}_photo"].append(cut_back(photo, placement))
         changed = (out8 != photo).any(-1)
         if on_face and changed[footprint].any():
             counts["edited"] += 1
@@ -206,6 +243,21 @@ def main() -> int:
         "seed": args.seed,
         "skimage_pictures_faces": skimage_pictures(),
     }
+    if judges is not None:
+        report["mode"] = args.mode or "default"
+        for way in ("up", "down"):
+            if not cuts[way]:
+                continue
+            edited, before = np.concatenate(cuts[way]), np.concatenate(cuts[f"{way}_photo"])
+            report[f"{way}_faces"] = len(edited)
+            for k, j in judges.items():
+                read, read0 = j(edited), j(before)
+                if way == "down":
+                    read, read0 = ~read, ~read0
+                report[f"{k}_landed_{way}_pct"] = round(100 * float(read.mean()), 2)
+                # The unedited faces read as the edit's target (a real smile / neutral face
+                # of the other group scores about the judge's recall / specificity).
+                report[f"{k}_already_{way}_pct"] = round(100 * float(read0.mean()), 2)
     print(json.dumps(report, indent=2))
     if args.sheet and shots:
         sheet = Image.new("RGB", (256 * 6, 256 * ((len(shots) + 2) // 3)), "white")

@@ -6,7 +6,14 @@ import click
 
 from conceptvae.options import MAX_SAMPLES
 
-from .options import backend_option, model_option, overwrite_option, seed_option, size_option
+from .options import (
+    backend_option,
+    face_options,
+    model_option,
+    overwrite_option,
+    seed_option,
+    size_option,
+)
 from .progress import progress_bar
 
 
@@ -21,14 +28,20 @@ from .progress import progress_bar
 )
 @size_option
 @overwrite_option
+@face_options("all")
 @backend_option
 def reconstruct(images: tuple[str, ...], model: str | None, out: str | None, size: int | None,
-                overwrite: bool, backend: str) -> None:  # fmt: skip
-    """Encode and decode IMAGES (files or folders)."""
+                overwrite: bool, face: str | int, no_align: bool, backend: str) -> None:  # fmt: skip
+    """Encode and decode IMAGES (files or folders).
+
+    A face model (faces) reconstructs the faces it finds in each image and puts
+    them back in place; other models give the decode at their own size.
+    """
     from conceptvae.commands.codec import reconstruct_files
 
     for path in reconstruct_files(
-        model, images, out, size=size, overwrite=overwrite, backend=backend
+        model, images, out, size=size, overwrite=overwrite, backend=backend,
+        align=not no_align, face=face,
     ):
         click.echo(str(path))
 
@@ -41,16 +54,18 @@ def reconstruct(images: tuple[str, ...], model: str | None, out: str | None, siz
 )
 @click.option("--sample", is_flag=True, help="Draw from the posterior instead of its mean.")
 @seed_option
+@face_options("largest")
 @backend_option
 def encode(
-    images: tuple[str, ...], model: str | None, out: str, sample: bool, seed: int, backend: str
-) -> None:
-    """Encode IMAGES (files or folders) to latent vectors."""
+    images: tuple[str, ...], model: str | None, out: str, sample: bool, seed: int,
+    face: str | int, no_align: bool, backend: str,
+) -> None:  # fmt: skip
+    """Encode IMAGES (files or folders) to latent vectors (a face model: one face each)."""
     from conceptvae.commands.codec import encode_files
 
     with progress_bar("encoding") as progress:
         z = encode_files(model, images, out, sample=sample, seed=seed, backend=backend,
-                         progress=progress)  # fmt: skip
+                         progress=progress, align=not no_align, face=face)  # fmt: skip
     click.echo(f"wrote {out}: {z.shape[0]} latents of size {z.shape[1]}")
 
 

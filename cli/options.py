@@ -86,10 +86,10 @@ class FaceChoice(click.ParamType):
 def face_options(default: str) -> Callable:
     """--face and --no-align: which faces of a photograph a face model uses."""
     what = (
-        "Faces to edit in a photograph: all, largest, or N (the Nth in reading order, as "
+        "Faces to use in each image: all, largest, or N (the Nth in reading order, as "
         "`conceptvae faces` numbers them)."
         if default == "all"
-        else "The face a photograph keyframe contributes: largest, or N (as `conceptvae faces` numbers them)."
+        else "The one face each image contributes: largest, or N (as `conceptvae faces` numbers them)."
     )
     face = click.option("--face", "face", type=FaceChoice(), default=default, show_default=True,
                         help=what)  # fmt: skip

@@ -39,7 +39,13 @@ class BlendSettings:
       ``gain`` calibrates the amount for photographs, ``redraw`` 1 takes out the
       photograph's own fine structure there (the old mouth) so the decoder's
       redrawn one is not drawn over it;
-    * outside: ``photo + outside_gain * change`` (1: detail mode).
+    * outside: ``photo + outside_gain * lowpass(change, outside_sigma)`` (gain 1 and
+      sigma 0: detail mode's plain sum). A sigma of a pixel or two keeps the
+      photograph's own structure there and moves only its shading: the decoder's
+      fine texture in the change is not the photograph's, and drawing it over
+      the eyes and cheeks costs the person more than it adds to the edit.
+
+    A model may tune these per mode (``edit_defaults.blend``, ``edit_defaults.detail``).
     """
 
     rel_low: float = 0.3
@@ -50,9 +56,10 @@ class BlendSettings:
     outside_gain: float = 1.0
     mask_blur: float = 1.5  # model pixels
     lowpass_sigma: float = 3.0  # model pixels: what "fine structure" means
+    outside_sigma: float = 0.0  # model pixels
 
     @classmethod
-    def from_meta(cls, entry: Any) -> BlendSettings:
+    def from_meta(cls, entry: Any, key: str = "blend") -> BlendSettings:
         if entry is None:
             return cls()
         names = {f.name for f in fields(cls)}
@@ -64,8 +71,20 @@ class BlendSettings:
                 for v in entry.values()
             )
         ):
-            raise ValueError(f"edit_defaults.blend must map some of {sorted(names)} to numbers")
-        return cls(**{k: float(v) for k, v in entry.items()})
+            raise ValueError(f"edit_defaults.{key} must map some of {sorted(names)} to numbers")
+        made = cls(**{k: float(v) for k, v in entry.items()})
+        widths = (made.mask_blur, made.lowpass_sigma, made.outside_sigma)
+        if not all(0 <= w <= MAX_SIGMA for w in widths):
+            raise ValueError(
+                f"edit_defaults.{key}: mask_blur, lowpass_sigma and outside_sigma must be "
+                f"between 0 and {MAX_SIGMA:g} model pixels"
+            )
+        return made
+
+
+# Blur widths are in model pixels; a wider one than any model is meaningless (and
+# a huge one would only cost time).
+MAX_SIGMA = 64.0
 
 
 LEVELS = 4
@@ -182,7 +201,8 @@ def blend_edit(photo: np.ndarray, start: np.ndarray, edited: np.ndarray,
     )
     start_up = up(start)
     change = up(edited) - start_up
-    outside = photo + st.outside_gain * change
+    shading = _each(_lowpass, change, st.outside_sigma * scale) if st.outside_sigma else change
+    outside = photo + st.outside_gain * shading
     if not mask.any():  # no change (or outside_gain's share of it) anywhere
         return np.clip(outside, 0.0, 1.0).astype(np.float32)
     residual = photo - start_up

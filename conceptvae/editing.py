@@ -205,6 +205,7 @@ class _Slot:
     name: str
     photo: np.ndarray | None = None  # uint8 (H, W, C) photograph; None: not a photo
     alignment: FaceAlignment | None = None
+    crop: bool = False  # the photo is a face crop of the model's size: all of it is face
 
 
 def _as_list(images: Any, size: int, channels: int) -> list[Any]:
@@ -250,10 +251,13 @@ def prepare_inputs(
 ) -> tuple[list[_Input], list[_Slot]]:
     """Paths, PIL images or arrays -> what the model encodes, and the output slots.
 
-    For a face model (its meta.json has ``face_alignment``) with ``align``, an
-    input that is not exactly the model's size is a photograph: each chosen
-    face (``face``: "all", "largest" or a number from 1, in reading order) becomes
-    one aligned crop to encode, and its edit goes back into the photograph.
+    For a face model (its meta.json has ``face_alignment``) with ``align``, each
+    chosen face of an input (``face``: "all", "largest" or a number from 1, in
+    reading order) becomes one aligned crop to encode, and its edit goes back
+    into the input. An input of exactly the model's size is searched too (a crop
+    framed by someone else is not the model's framing); where no face is found
+    there, it is used as it is. A float array of the model's size is the
+    model's own format and is never searched.
     """
     size, channels = model.config.image_size, model.config.channels
     alignment = face_alignment(model) if align else None
@@ -278,15 +282,17 @@ def prepare_inputs(
                     # Already the model's format: used as given, not rounded to 8 bits.
                     exact = np.clip(arr.astype(np.float32).reshape(size, size, channels), 0, 1)
         slot = len(slots)
-        if alignment is not None and exact is None and im.size != (size, size):
-            from .faces.inputs import face_views, photo_array
+        if alignment is not None and exact is None:
+            from .faces.inputs import face_views, is_model_size, photo_array
 
-            views = face_views(im, alignment, channels, face, where)
-            slots.append(_Slot(name, photo_array(im), alignment))
-            for k, v in enumerate(views):
-                label = name if len(views) == 1 else f"{name}#{k + 1}"
-                out.append(_Input(label, v.crop, v.x, slot, v))
-            continue
+            crop = is_model_size(im, size)
+            views = face_views(im, alignment, channels, face, where, required=not crop)
+            if views:
+                slots.append(_Slot(name, photo_array(im), alignment, crop))
+                for k, v in enumerate(views):
+                    label = name if len(views) == 1 else f"{name}#{k + 1}"
+                    out.append(_Input(label, v.crop, v.x, slot, v))
+                continue
         x = pil_to_array(im, size, channels) / np.float32(255) if exact is None else exact
         slots.append(_Slot(name))
         out.append(_Input(name, to_square(im, min(im.size)), x, slot))
@@ -368,10 +374,11 @@ def edit(
     ``concepts``: ``"smile"``, ``["smile", "thick=-0.5"]`` or ``{"smile": 1.5}``;
     an expression without its own ``=AMOUNT`` uses ``amount``. With ``until``,
     exactly one concept must have no ``=AMOUNT``: its amount is solved per image.
-    For a face model, ``align`` finds the faces in photographs (inputs not
-    exactly the model's size), edits each chosen one (``face``: "all",
-    "largest" or a number from 1, in reading order) and pastes it back;
-    ``align=False`` treats every input as an aligned crop.
+    For a face model, ``align`` finds the faces in each input (an input of the
+    model's size with no face is used as it is), edits each chosen one
+    (``face``: "all", "largest" or a number from 1, in reading order) aligned
+    onto the model's template, and pastes it back; ``align=False`` treats every
+    input as an aligned crop.
     """
     exprs = list(concepts) if not isinstance(concepts, str) else [concepts]
     model = resolve_model(model, exprs, backend)
@@ -544,7 +551,7 @@ def _render(
     decoded = model.decode(z_new)
     start = None if mode == "decode" else model.decode(z)
     n = len(inputs)
-    settings = blend_settings(model) if mode == "blend" else None
+    settings = blend_settings(model, mode) if mode != "decode" else None
     out: list[np.ndarray] = []
     for c in range(len(z_new) // n):
         images: list[np.ndarray | None] = [None] * len(slots)
@@ -570,7 +577,9 @@ def _render(
             photo = photos.get(inp.slot, slot.photo)
             aligned = inp.face.aligned
             outline = aligned.face.mesh[list(INNER_FACE), :2]
-            photos[inp.slot] = paste_back(photo, change, aligned.to_crop, slot.alignment, outline)
+            photos[inp.slot] = paste_back(
+                photo, change, aligned.to_crop, slot.alignment, outline, whole=slot.crop
+            )
         for k, photo in photos.items():
             images[k] = photo.astype(np.float32) / np.float32(255)
         out.extend(images)  # type: ignore[arg-type]
@@ -584,15 +593,19 @@ def _crop_array(crop: Image.Image, channels: int) -> np.ndarray:
     return base[..., None] if base.ndim == 2 else base
 
 
-def blend_settings(model: VAEModel) -> BlendSettings:
-    """meta.json ``edit_defaults.blend`` (the model's tuned knobs), else the defaults."""
+def blend_settings(model: VAEModel, mode: str = "blend") -> BlendSettings | None:
+    """The model's tuned knobs for a photo-keeping mode (meta.json
+    ``edit_defaults.blend`` / ``edit_defaults.detail``). Blend mode without them
+    uses the defaults; detail mode without them is None: the plain
+    ``photo + change``."""
     from .blending import BlendSettings
 
     defaults = model.meta.get("edit_defaults") or {}
+    entry = defaults.get(mode) if isinstance(defaults, dict) else None
+    if mode == "detail" and entry is None:
+        return None
     try:
-        return BlendSettings.from_meta(
-            defaults.get("blend") if isinstance(defaults, dict) else None
-        )
+        return BlendSettings.from_meta(entry, mode)
     except ValueError as exc:
         where = Path(model.path) / "meta.json" if model.path else None
         raise ModelError(str(exc), where) from None
@@ -641,6 +654,29 @@ def detail(crop: Image.Image, change: np.ndarray) -> np.ndarray:
         base = base[..., None]
     out = np.clip(np.rint(base + up * 255.0), 0.0, 255.0)
     return (out / 255.0).astype(np.float32)
+
+
+# -- reconstruct ---------------------------------------------------------------------
+
+
+def reconstruct(
+    model: Any,
+    images: Any,
+    *,
+    align: bool = True,
+    face: FaceChoice = "all",
+    backend: str = "auto",
+) -> list[np.ndarray]:
+    """Each image encoded and decoded: float32 (H, W, C) arrays in [0, 1].
+
+    For a face model (``align``), like an edit with nothing moved in decode
+    mode: each chosen face is aligned, encoded, decoded and pasted back, so the
+    result has the input's size; otherwise the decode at the model's size.
+    """
+    model = resolve_model(model, (), backend)
+    inputs, slots = prepare_inputs(model, images, align=align, face=face)
+    z = model.encode(np.stack([i.x for i in inputs])).astype(np.float32)
+    return _render(model, inputs, slots, z, z, "decode")
 
 
 # -- strips (traverse, edit --sweep) -------------------------------------------------

@@ -46,14 +46,20 @@ def reconstruct_files(
     size: int | None = None,
     overwrite: bool = False,
     backend: str = "auto",
+    align: bool = True,
+    face: str | int = "all",
 ) -> list[Path]:
+    """A face model reconstructs the faces in each image (``align``, ``face``: see
+    :func:`conceptvae.editing.reconstruct`)."""
+    from ..editing import reconstruct
+
     model = resolve_model(model, (), backend)
     paths = expand_inputs(inputs)
     targets = plan_outputs(paths, out, default_name="{stem}_recon{suffix}", overwrite=overwrite)
     refuse_overwriting_model(targets, model)
     for target in targets:
         check_image_suffix(target)
-    recon = model.reconstruct(paths)
+    recon = reconstruct(model, paths, align=align, face=face)
     for img, target in zip(recon, targets):
         save_image(img, target, size)
     return targets
@@ -67,9 +73,15 @@ def encode_files(
     seed: int | None = None,
     backend: str = "auto",
     progress: Callable[[int, int], None] | None = None,
+    align: bool = True,
+    face: str | int = "largest",
 ) -> np.ndarray:
     """Latents of image files, read ENCODE_CHUNK at a time (memory stays bounded);
-    ``progress(done, total)`` hears of each chunk."""
+    ``progress(done, total)`` hears of each chunk. A face model encodes one
+    aligned face per image (``face``: "largest" or a number; ``align=False``:
+    the whole image as a crop)."""
+    from ..faces.inputs import model_views
+
     model = resolve_model(model, (), backend)
     out = Path(out)
     if out.suffix not in (".npy", ".npz"):
@@ -82,7 +94,10 @@ def encode_files(
     empty = np.zeros((0, model.latent_dim), np.float32)
     means, log_vars = [empty], [empty]
     for start in range(0, len(paths), ENCODE_CHUNK):
-        mean, log_var = model.encode_posterior(paths[start : start + ENCODE_CHUNK])
+        views = model_views(paths[start : start + ENCODE_CHUNK], model.meta,
+                            model.config.image_size, model.config.channels,
+                            align=align, face=face)  # fmt: skip
+        mean, log_var = model.encode_posterior(views)
         means.append(mean)
         log_vars.append(log_var)
         if progress:

@@ -21,12 +21,14 @@ from .warp import apply, invert
 
 
 def mask_region(
-    alignment: FaceAlignment, to_crop: np.ndarray, shape: tuple[int, int]
+    alignment: FaceAlignment, to_crop: np.ndarray, shape: tuple[int, int], whole: bool = False
 ) -> tuple[int, int, int, int] | None:
     """The photo rows/columns (y0, y1, x0, x1) the mask can touch, or None."""
     s = alignment.image_size
     cx, cy = (np.asarray(alignment.mask["centre"], np.float64) * s).tolist()
     rx, ry = (np.asarray(alignment.mask["radii"], np.float64) * s).tolist()
+    if whole:
+        cx = cy = rx = ry = s / 2
     corners = np.array(
         [[cx - rx, cy - ry], [cx + rx, cy - ry], [cx - rx, cy + ry], [cx + rx, cy + ry]]
     )
@@ -54,12 +56,30 @@ def mask_weights(alignment: FaceAlignment, uv: np.ndarray) -> np.ndarray:
     return w
 
 
-# The inner face: hull of the face-mesh points that lie at least 4-5 pixels
-# inside the 64x64 crop for 96% of the SMILEsmileD training crops (brows to the
-# lower lip, cheek to cheek), in order around it. Unlike the mesh's silhouette,
-# these points sit on visible features, so they stay put when a face is cut off
-# close or its chin is hidden, and the edit never reaches past the face.
-INNER_FACE = (50, 228, 33, 224, 223, 285, 443, 339, 432, 375, 320, 15, 91, 43, 212, 207)
+# A face crop given at the model's size is all face: its edit covers the whole
+# aligned crop, fading over this many model pixels at the crop's edges (the
+# input's own pixels show only where the aligned crop does not reach).
+CROP_FEATHER = 3.0
+
+
+def crop_weights(size: int, uv: np.ndarray) -> np.ndarray:
+    """Weight at crop coordinates ``uv`` (..., 2) for a whole-crop paste: 1 inside,
+    a raised-cosine fade to 0 over the outer CROP_FEATHER pixels, 0 outside."""
+    edge = np.minimum(uv, size - uv).min(-1)
+    t = np.clip(edge / CROP_FEATHER, 0.0, 1.0)
+    return 0.5 * (1.0 - np.cos(math.pi * t))
+
+
+# The inner face: a polygon of face-mesh points, brows to below the lower lip
+# and cheek to cheek, in order around it. Unlike the mesh's silhouette, these
+# points sit on the face itself, so the edit never reaches past the face when a
+# face is turned or cut off close. Its lower edge runs between the lower lip and
+# the chin (mesh points 211/32/201/200/421/262/431, at y 57-61 of the 64-pixel
+# template's crop, the lower lip ending at 55): a smile moves the whole mouth,
+# and an edge through the lips (as the first version had) left the lower lip
+# and the mouth's corners unedited in photographs.
+INNER_FACE = (50, 228, 33, 224, 223, 285, 443, 339, 432, 431, 262, 421, 200, 201, 32, 211, 212,
+              207)  # fmt: skip
 # Feathering: a blur of this fraction of the face's size, the polygon first
 # pulled in far enough that the blur ends inside the outline.
 OUTLINE_BLUR = 0.025
@@ -102,28 +122,34 @@ def paste_back(
     to_crop: np.ndarray,
     alignment: FaceAlignment,
     outline: np.ndarray | None = None,
+    whole: bool = False,
 ) -> np.ndarray:
     """``photo`` (H, W, C) uint8 or uint16 with ``delta`` (S, S, 1 or C) in
     [0, 1] units added under the mask; a new array of the same shape and dtype.
 
     ``outline`` (K, 2), the face's silhouette in photo pixels, further limits
     the blend to inside the face (a template's ellipse can reach past the chin
-    or cheek of a face turned or framed unlike the template's)."""
+    or cheek of a face turned or framed unlike the template's). ``whole``: the
+    photo is a face crop, the mask is the whole aligned crop (:func:`crop_weights`)."""
     photo = np.asarray(photo)
     if photo.ndim == 2:
         photo = photo[..., None]
     delta = np.asarray(delta, np.float32)
     if delta.ndim == 2:
         delta = delta[..., None]
-    region = mask_region(alignment, to_crop, photo.shape[:2])
+    region = mask_region(alignment, to_crop, photo.shape[:2], whole)
     out = photo.copy()
     if region is None:
         return out
     y0, y1, x0, x1 = region
     ys, xs = np.mgrid[y0:y1, x0:x1]
     centres = np.stack([xs + 0.5, ys + 0.5], axis=-1)
-    weights = mask_weights(alignment, apply(to_crop, centres.reshape(-1, 2)).reshape(centres.shape))
-    if outline is not None:
+    uv = apply(to_crop, centres.reshape(-1, 2)).reshape(centres.shape)
+    if whole:
+        weights = crop_weights(alignment.image_size, uv)
+    else:
+        weights = mask_weights(alignment, uv)
+    if outline is not None and not whole:
         weights = weights * outline_weights(outline, region)
     # The window's pixel (u, v) is photo pixel (x0 + u, y0 + v).
     local = np.asarray(to_crop, np.float64).copy()
