@@ -286,7 +286,9 @@ def prepare_inputs(
             from .faces.inputs import face_views, is_model_size, photo_array
 
             crop = is_model_size(im, size)
-            views = face_views(im, alignment, channels, face, where, required=not crop)
+            # A crop of the model's size is one face, whatever --face says of photographs.
+            choice = "largest" if crop else face
+            views = face_views(im, alignment, channels, choice, where, required=not crop)
             if views:
                 slots.append(_Slot(name, photo_array(im), alignment, crop))
                 for k, v in enumerate(views):

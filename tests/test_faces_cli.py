@@ -124,6 +124,36 @@ def test_edit_photo_edits_every_face_and_nothing_else(runner, photo, tmp_path) -
     assert again.read_bytes() == out.read_bytes()
 
 
+def test_the_paste_back_mask_covers_the_whole_mouth(photo) -> None:
+    # A smile moves both lips and the mouth's corners: each must be well inside
+    # the blend (mesh 17 is the lower lip's outer edge, 61/291 the corners).
+    _, arr = photo
+    faces = conceptvae.find_faces(arr)
+    weights = _blend_weights(arr, faces)
+    for f in faces:
+        for point in (0, 17, 61, 291):
+            x, y = f.mesh[point, :2]
+            assert weights[int(y), int(x)] > 0.75, (point, weights[int(y), int(x)])
+
+
+def test_reconstruct_and_encode_use_the_faces_of_a_photograph(runner, photo, tmp_path) -> None:
+    path, arr = photo
+    out = tmp_path / "recon.png"
+    assert invoke(runner, "reconstruct", path, "-o", out).exit_code == 0
+    got = np.asarray(loaded(out))
+    faces = conceptvae.find_faces(arr)
+    assert got.shape == arr.shape  # the photograph, its faces reconstructed in place
+    changed = (got != arr).any(-1)
+    assert not changed[~_box_mask(arr.shape, faces)].any()
+    assert all(changed[_box_mask(arr.shape, [f], 0.0)].sum() > 200 for f in faces)
+    # encode: one latent per image, its largest face, as the edit encodes it.
+    z = tmp_path / "z.npy"
+    assert invoke(runner, "encode", path, "-o", z).exit_code == 0
+    r = conceptvae.edit("faces", path, "smile", 0.0, face="largest")
+    np.testing.assert_allclose(np.load(z), r.original_latents, atol=1e-5)
+    assert invoke(runner, "encode", path, "--face", "all", "-o", z).exit_code == 2
+
+
 def test_face_selection(runner, photo, tmp_path) -> None:
     path, arr = photo
     faces = conceptvae.find_faces(arr)
@@ -145,10 +175,33 @@ def test_face_selection(runner, photo, tmp_path) -> None:
     assert r.exit_code == 2 and "all, largest or a face number" in r.output
 
 
-def test_aligned_crops_keep_their_bytes(runner, tmp_path) -> None:
+def test_crops_of_the_model_size_are_aligned_too(runner, tmp_path) -> None:
+    # The same face framed off the template (shifted and shrunk inside a 64x64
+    # crop): aligned, the model sees its own framing and reconstructs the face far
+    # closer than when it takes the crop as it is.
+    face = Image.open(FACES[0]).convert("L")
+    off = Image.new("L", (64, 64), int(np.median(np.asarray(face))))
+    off.paste(face.resize((54, 54), Image.LANCZOS), (8, 2))
+    src = tmp_path / "off.png"
+    off.save(src)
     a, b = tmp_path / "a.png", tmp_path / "b.png"
-    invoke(runner, "edit", FACES[0], "-c", "smile", "-a", "1.5", "-o", a)
-    invoke(runner, "edit", FACES[0], "-c", "smile", "-a", "1.5", "--no-align", "-o", b)
+    assert invoke(runner, "reconstruct", src, "-o", a).exit_code == 0
+    assert invoke(runner, "reconstruct", src, "--no-align", "-o", b).exit_code == 0
+    x = np.asarray(off, np.float64) / 255
+    err = {k: float(((np.asarray(loaded(p).convert("L"), np.float64) / 255 - x) ** 2)
+                    [2:56, 8:62].mean()) for k, p in (("aligned", a), ("as is", b))}  # fmt: skip
+    assert loaded(a).size == (64, 64)
+    assert err["aligned"] < 0.5 * err["as is"], err
+    # --face N picks among a photograph's faces; a crop is one face whatever it says.
+    assert invoke(runner, "edit", src, "-c", "smile", "--face", "3", "-o", a).exit_code == 0
+
+
+def test_a_model_size_image_without_a_face_is_used_as_it_is(runner, tmp_path) -> None:
+    src = tmp_path / "noise.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64), np.uint8)).save(src)
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    invoke(runner, "edit", src, "-c", "smile", "-a", "1.5", "-o", a)
+    invoke(runner, "edit", src, "-c", "smile", "-a", "1.5", "--no-align", "-o", b)
     assert a.read_bytes() == b.read_bytes()
     assert loaded(a).size == (64, 64)
 

@@ -191,3 +191,51 @@ def test_blend_settings_come_from_the_model_and_bad_ones_are_refused(tiny_model,
     files.write_meta(d, {**meta, "edit_defaults": {"mode": "blend", "blend": {"gian": 1.5}}})
     with pytest.raises(ModelError, match="edit_defaults.blend"):
         blend_settings(load_model(d))
+
+
+def test_outside_sigma_adds_the_changes_shading_but_not_its_texture():
+    from conceptvae.blending import BlendSettings, blend_edit
+
+    photo = 0.25 + 0.5 * _face(64)  # mid-grey: nothing clips
+    start = np.full((16, 16, 1), 0.5)
+    ys = np.arange(16)[:, None, None] / 15.0
+    texture = 0.04 * ((np.indices((16, 16)).sum(0) % 2)[..., None] - 0.5)
+    edited = start + 0.1 * ys + texture  # a shading ramp plus pixel-scale noise
+    # rel_low above 1: no redraw region anywhere, only the outside rule applies.
+    plain = blend_edit(photo, start, edited, BlendSettings(rel_low=2.0, rel_high=3.0))
+    smooth = blend_edit(photo, start, edited,
+                        BlendSettings(rel_low=2.0, rel_high=3.0, outside_sigma=2.0))  # fmt: skip
+    hf = lambda a: np.abs(np.diff(a - photo, axis=1)).mean()  # noqa: E731
+    assert hf(smooth) < 0.25 * hf(plain)  # the decoder's texture is not drawn on the photo
+    # ...and the shading still is: the bottom got brighter than the top.
+    d = (smooth - photo)[..., 0]
+    assert d[48:60, 8:56].mean() > d[4:16, 8:56].mean() + 0.05
+
+
+def test_detail_mode_uses_the_models_own_knobs_when_it_has_them(tiny_model, tmp_path):
+    import shutil
+
+    from test_editing import write_library
+
+    from conceptvae.editing import blend_settings, edit
+    from conceptvae.errors import ModelError
+
+    d = tmp_path / "m"
+    shutil.copytree(tiny_model, d)
+    write_library(d)
+    rgb = np.random.default_rng(1).integers(0, 256, (40, 40, 3), np.uint8)
+    meta = files.read_meta(d)
+    files.write_meta(d, {**meta, "edit_defaults": {"mode": "detail"}})
+    assert blend_settings(load_model(d), "detail") is None  # detail without knobs: photo + change
+    plain = edit(load_model(d), [rgb], "smile", 3.0).images[0]
+    knobs = {"rel_low": 0.2, "rel_high": 0.5, "outside_sigma": 1.0, "gain": 1.5}
+    files.write_meta(d, {**meta, "edit_defaults": {"mode": "detail", "detail": knobs}})
+    model = load_model(d)
+    tuned = edit(model, [rgb], "smile", 3.0)
+    assert tuned.mode == "detail" and tuned.images[0].shape == plain.shape
+    assert not np.array_equal(tuned.images[0], plain)
+    np.testing.assert_array_equal(edit(model, [rgb], "smile", 0.0).pil()[0], rgb)
+    for bad in ({"outside_sigma": -1}, {"mask_blur": 1e6}, {"gian": 1}):
+        files.write_meta(d, {**meta, "edit_defaults": {"mode": "detail", "detail": bad}})
+        with pytest.raises(ModelError, match="edit_defaults.detail"):
+            edit(load_model(d), [rgb], "smile", 1.0)

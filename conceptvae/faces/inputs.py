@@ -156,7 +156,8 @@ def model_views(
         views = []
         if alignment is not None:
             crop = is_model_size(im, image_size)
-            views = face_views(im, alignment, channels, face, item, required=not crop)
+            choice = LARGEST if crop else face  # a crop of the model's size is one face
+            views = face_views(im, alignment, channels, choice, item, required=not crop)
         if views:
             out.append(views[0].x)
         else:
