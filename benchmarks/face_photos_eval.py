@@ -181,8 +181,9 @@ def main() -> int:
 
     model = conceptvae.load_model("faces")
     files, labels = held_back(args.data, args.work)
-    if args.limit:
-        files, labels = files[: args.limit], labels[: args.limit]
+    if args.limit:  # a seeded sample of both groups (the split lists neutral faces first)
+        pick = np.sort(np.random.default_rng(args.seed).permutation(len(files))[: args.limit])
+        files, labels = [files[i] for i in pick], labels[pick]
     judges = None
     if args.judge:
         sys.path.insert(0, str(ROOT / "benchmarks"))

@@ -545,10 +545,10 @@ def _render(
     A whole input gives the decoded image (``decode``), its crop plus the
     decoded change (``detail``) or the blended edit (``blend``). A face found in
     a photograph gives its change instead (``detail``: decode(z') - decode(z);
-    ``decode``: decode(z') minus the crop; ``blend``: the blended crop minus the
-    crop), pasted back into the photograph with every other face of it.
+    ``blend``: the blended crop minus the crop), or in ``decode`` mode the
+    decode itself, pasted back into the photograph with every other face of it.
     """
-    from .faces.paste import INNER_FACE, paste_back
+    from .faces.paste import INNER_FACE, MOUTH, paste_back
 
     decoded = model.decode(z_new)
     start = None if mode == "decode" else model.decode(z)
@@ -568,9 +568,10 @@ def _render(
                 else:
                     images[inp.slot] = detail(inp.crop, img - start[r])
                 continue
-            # A face in a photograph: the change its crop gets, pasted back.
+            # A face in a photograph: the change its crop gets, pasted back (the
+            # decode itself in decode mode).
             if start is None:
-                change = img - inp.x
+                change = img
             elif settings is not None:
                 change = blend(inp.crop, start[r], img, settings) - inp.x
             else:
@@ -578,10 +579,11 @@ def _render(
             slot = slots[inp.slot]
             photo = photos.get(inp.slot, slot.photo)
             aligned = inp.face.aligned
-            outline = aligned.face.mesh[list(INNER_FACE), :2]
+            mesh = aligned.face.mesh
             photos[inp.slot] = paste_back(
-                photo, change, aligned.to_crop, slot.alignment, outline, whole=slot.crop
-            )
+                photo, change, aligned.to_crop, slot.alignment, mesh[list(INNER_FACE), :2],
+                whole=slot.crop, mouth=mesh[list(MOUTH), :2], replace=start is None,
+            )  # fmt: skip
         for k, photo in photos.items():
             images[k] = photo.astype(np.float32) / np.float32(255)
         out.extend(images)  # type: ignore[arg-type]
