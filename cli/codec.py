@@ -34,8 +34,9 @@ def reconstruct(images: tuple[str, ...], model: str | None, out: str | None, siz
                 overwrite: bool, face: str | int, no_align: bool, backend: str) -> None:  # fmt: skip
     """Encode and decode IMAGES (files or folders).
 
-    A face model (faces) reconstructs the faces it finds in each image and puts
-    them back in place; other models give the decode at their own size.
+    A face model (faces) reconstructs the faces it finds in a photograph and puts
+    them back in place; an image of the model's size gives the decode of its
+    face, aligned as the model was trained.
     """
     from conceptvae.commands.codec import reconstruct_files
 

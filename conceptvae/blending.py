@@ -1,6 +1,7 @@
-"""Region-limited blending of an edited decode into the photograph (``--mode blend``).
+"""Region-limited blending of an edited decode into the photograph (``--mode blend``,
+and ``--mode detail`` for a model that tunes it).
 
-``--mode detail`` adds the decoded change to the photograph everywhere. Where a
+Plain ``--mode detail`` adds the decoded change to the photograph everywhere. Where a
 concept redraws a part of the face (a smile redraws the mouth), that leaves the
 photograph's old, sharp mouth under a faint new one. Blend mode instead:
 
@@ -10,7 +11,8 @@ photograph's old, sharp mouth under a faint new one. Blend mode instead:
    (lighting, skin tone, colour) put back, ``decode(z') + lowpass(photo - decode(z))``
    (with the default ``redraw`` 1 and ``gain`` 1);
 3. outside it, keeps ``photo + change`` (detail mode, which is the photograph
-   where the change is 0, so an edit that changes nothing returns the photograph);
+   where the change is 0, so an edit that changes nothing returns the photograph),
+   or only the change's shading (``outside_sigma``);
 4. joins the two with a Laplacian pyramid (Burt & Adelson 1983): each frequency
    band is mixed under a mask smoothed to that band's scale, so there is no seam.
 

@@ -12,7 +12,10 @@ concept) and decodes. Two output modes:
   elsewhere. The input is center-cropped to a square as in training (the output
   is that square crop at its own size; the parts of a non-square input outside
   the crop are not in the output). A grayscale model's change is added to every
-  channel of a colour photograph, so colour is kept.
+  channel of a colour photograph, so colour is kept. A model may tune detail
+  mode (meta.json ``edit_defaults.detail``): then it is blend's engine with the
+  model's knobs (the faces model: redraw only where the change is strongest,
+  the change's shading elsewhere).
 * ``blend`` - like ``detail`` outside the region the concept changes; inside it
   the edited decode (with the photograph's own lighting) replaces the
   photograph, joined by a Laplacian pyramid (:mod:`conceptvae.blending`), so a
@@ -568,6 +571,12 @@ def _render(
                 else:
                     images[inp.slot] = detail(inp.crop, img - start[r])
                 continue
+            slot = slots[inp.slot]
+            if start is None and slot.crop:
+                # Decode mode on a face crop of the model's size: the decoder's image
+                # itself, in the framing it draws (as for any input of this size).
+                images[inp.slot] = img
+                continue
             # A face in a photograph: the change its crop gets, pasted back (the
             # decode itself in decode mode).
             if start is None:
@@ -576,7 +585,6 @@ def _render(
                 change = blend(inp.crop, start[r], img, settings) - inp.x
             else:
                 change = img - start[r]
-            slot = slots[inp.slot]
             photo = photos.get(inp.slot, slot.photo)
             aligned = inp.face.aligned
             mesh = aligned.face.mesh
@@ -674,8 +682,9 @@ def reconstruct(
     """Each image encoded and decoded: float32 (H, W, C) arrays in [0, 1].
 
     For a face model (``align``), like an edit with nothing moved in decode
-    mode: each chosen face is aligned, encoded, decoded and pasted back, so the
-    result has the input's size; otherwise the decode at the model's size.
+    mode: the faces of a photograph are aligned, encoded, decoded and pasted
+    back (the result has the photograph's size); an image of the model's size
+    gives the decode of its aligned face. Otherwise the decode of the image.
     """
     model = resolve_model(model, (), backend)
     inputs, slots = prepare_inputs(model, images, align=align, face=face)
