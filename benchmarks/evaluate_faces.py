@@ -203,7 +203,7 @@ def evaluate(model_dir: str, split: Path, images_dir: Path = DATA, modes=("detai
              sheets: Path | None = None, tune: bool = False, amount: float = AMOUNT,
              judge_set: dict | None = None, show: int = 16, align: bool = True) -> dict:  # fmt: skip
     from conceptvae import load_model
-    from conceptvae.editing import edit, reconstruct
+    from conceptvae.editing import edit, prepare_inputs, reconstruct
 
     js = judge_set or judges(DATA, split / "clf.csv")
     names, y = ev.read_split(split / ("vae.csv" if tune else "test.csv"))
@@ -226,8 +226,11 @@ def evaluate(model_dir: str, split: Path, images_dir: Path = DATA, modes=("detai
         out[f"{k}_photo_specificity"] = float((~photo_read[k][neg]).mean())
         out[f"{k}_photo_accuracy"] = float((photo_read[k] == (y == 1)).mean())
     recon = np.stack(reconstruct(model, files, align=align))
-    out["test_mse"] = float(np.mean((recon - x) ** 2))
-    out["recon_ssim"] = float(np.mean([ev.ssim(a, b) for a, b in zip(recon, x)]))
+    # Reconstruction error against what the model was given (the aligned face):
+    # the decode of an aligned crop is drawn in the model's framing.
+    seen = np.stack([i.x for i in prepare_inputs(model, files, align=align)[0]])
+    out["test_mse"] = float(np.mean((recon - seen) ** 2))
+    out["recon_ssim"] = float(np.mean([ev.ssim(a, b) for a, b in zip(recon, seen)]))
     show_pos, show_neg = pos[:show], neg[:show]
     for k, j in js.items():
         read = j(recon)

@@ -81,6 +81,18 @@ def test_reconstruct_is_deterministic(runner, tiny_model, tmp_path):
     assert (tmp_path / "r1.png").read_bytes() == (tmp_path / "r2.png").read_bytes()
 
 
+def test_reconstruct_of_a_model_without_faces_is_its_decode(runner, tiny_model, tmp_path):
+    # Face finding is for face models: any other model's reconstruct is the decode
+    # of the whole image, as VAEModel.reconstruct gives it.
+    from conceptvae import load_model
+    from conceptvae.images import save_image
+
+    (a,) = make_pngs(tmp_path, 1)
+    assert invoke(runner, "reconstruct", a, "-m", tiny_model, "-o", tmp_path / "r.png").exit_code == 0
+    save_image(load_model(tiny_model).reconstruct([a])[0], tmp_path / "api.png")
+    assert (tmp_path / "r.png").read_bytes() == (tmp_path / "api.png").read_bytes()
+
+
 def test_encode_decode_round_trip(runner, tiny_model, tmp_path):
     a, b = make_pngs(tmp_path)
     r = invoke(runner, "encode", a, b, "-m", tiny_model, "-o", tmp_path / "z.npy")
