@@ -42,7 +42,14 @@ def test_concepts_the_issue_names():
     assert {"thick", "slant"} <= set(digits.names())
     faces = open_library(load_model("faces"))
     assert "smile" in faces.names() and faces.concept("smile").significant
-    assert load_model("faces").meta["edit_defaults"]["mode"] == "blend"
+    # The faces card's default: detail mode with the model's own knobs (redraw
+    # where the change is strongest, the change's shading elsewhere).
+    from conceptvae.editing import blend_settings
+
+    model = load_model("faces")
+    assert model.meta["edit_defaults"]["mode"] == "detail"
+    tuned = blend_settings(model, "detail")
+    assert tuned is not None and tuned.outside_sigma > 0 and tuned.rel_low < 1
 
 
 def test_second_setup_command_edits_an_example_face(runner, tmp_path, monkeypatch):

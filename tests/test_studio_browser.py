@@ -131,7 +131,7 @@ def test_page_loads_with_a_slider_per_concept(browser, studio) -> None:  # noqa:
     assert sorted(s.get_attribute("data-concept") for s in sliders) == sorted(names)
     assert all((s.get_attribute("min"), s.get_attribute("max")) == ("-3", "3") for s in sliders)
     # the faces model's default edit mode
-    assert browser.find_element(By.CSS_SELECTOR, "input[name=mode][value=blend]").is_selected()
+    assert browser.find_element(By.CSS_SELECTOR, "input[name=mode][value=detail]").is_selected()
     from conceptvae.editing import MODES
 
     modes = browser.find_elements(By.CSS_SELECTOR, "input[name=mode]")
