@@ -25,6 +25,7 @@ __all__ = [
     "morph",
     "open_dataset",
     "open_library",
+    "reconstruct",
     "render_script",
     "scatter",
     "train",
@@ -44,6 +45,7 @@ _LAZY = {
     "find_faces": ("conceptvae.faces", "find_faces"),
     "traverse": ("conceptvae.editing", "traverse"),
     "analogy": ("conceptvae.editing", "analogy"),
+    "reconstruct": ("conceptvae.editing", "reconstruct"),
     "interpolate": ("conceptvae.sequences", "interpolate"),
     "morph": ("conceptvae.sequences", "morph"),
     "render_script": ("conceptvae.commands.scripts", "render_script"),
@@ -56,7 +58,7 @@ if TYPE_CHECKING:
     from .concepts import open_library
     from .config import TrainOptions, VAEConfig
     from .data import open_dataset
-    from .editing import analogy, edit, traverse
+    from .editing import analogy, edit, reconstruct, traverse
     from .errors import ConceptVAEError
     from .faces import find_faces
     from .latent_maps import grid, scatter
