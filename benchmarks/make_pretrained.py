@@ -101,10 +101,12 @@ def faces_plan(data: Path, out: Path, work: Path) -> dict:
         # Photo-keeping knobs (conceptvae.blending.BlendSettings), chosen on ~590 aligned
         # faces of the VAE's own split (benchmarks/pretrained-experiments.md, session 3):
         # detail redraws only where the change is strongest (the mouth), adds the
-        # change's shading elsewhere (lowpass 2 px, 0.8 of it) and calibrates the amount
-        # (gain 1.2): SSIM to the photo >= 0.90 with the CNN judge landing both ways.
+        # change's shading elsewhere (lowpass 2 px, 0.8 of it), calibrates the amount
+        # (gain 1.2) and also redraws where the edit removes fine structure (teeth when
+        # a smile closes: removal 0.04): SSIM to the photo >= 0.90 with the CNN judge
+        # landing both ways.
         "detail": {"mask_blur": 2.0, "rel_low": 0.35, "rel_high": 0.65, "outside_gain": 0.8,
-                   "outside_sigma": 2.0, "gain": 1.2},
+                   "outside_sigma": 2.0, "gain": 1.2, "removal": 0.04, "removal_blur": 3.0},
         # Blend (a wider redraw, more decisive, less of the photograph kept): chosen on
         # 240 faces of the VAE's split at epoch 17 of this run.
         "blend": {"mask_blur": 3.0, "rel_low": 0.15, "rel_high": 0.4, "outside_gain": 0.3},
@@ -136,6 +138,7 @@ FACES_MODE_NOTE = (
     "(photograph + decoded change) left the old mouth under the new one (a ghost of teeth) "
     "and drew the decoder's texture over the eyes and cheeks; this model's detail mode is "
     "tuned (`meta.json` `edit_defaults.detail`): where the change is strongest (the mouth) "
+    "and where the edit removes fine structure the decode had (teeth, when a smile closes) "
     "the edited decode is redrawn with the photograph's own lighting, elsewhere only the "
     "change's shading is added (low-passed over 2 pixels, 0.8 of it), joined by a Laplacian "
     "pyramid, and the amount is calibrated for photographs (gain 1.2). Judged by the CNN / "

@@ -47,6 +47,13 @@ class BlendSettings:
       fine texture in the change is not the photograph's, and drawing it over
       the eyes and cheeks costs the person more than it adds to the edit.
 
+    * removal: where the edit takes away fine structure the start decode had
+      (teeth when a smile closes), by ``removal`` grey levels of local contrast
+      or more (blurred over ``removal_blur``), the region is redrawn too, even
+      where the change itself is small: the photograph's own copy of what the
+      edit removes must go, while what an edit adds can be drawn over the
+      photograph. 0: off.
+
     A model may tune these per mode (``edit_defaults.blend``, ``edit_defaults.detail``).
     """
 
@@ -59,6 +66,8 @@ class BlendSettings:
     mask_blur: float = 1.5  # model pixels
     lowpass_sigma: float = 3.0  # model pixels: what "fine structure" means
     outside_sigma: float = 0.0  # model pixels
+    removal: float = 0.0  # grey levels of lost local contrast; 0: off
+    removal_blur: float = 3.0  # model pixels
 
     @classmethod
     def from_meta(cls, entry: Any, key: str = "blend") -> BlendSettings:
@@ -75,12 +84,14 @@ class BlendSettings:
         ):
             raise ValueError(f"edit_defaults.{key} must map some of {sorted(names)} to numbers")
         made = cls(**{k: float(v) for k, v in entry.items()})
-        widths = (made.mask_blur, made.lowpass_sigma, made.outside_sigma)
+        widths = (made.mask_blur, made.lowpass_sigma, made.outside_sigma, made.removal_blur)
         if not all(0 <= w <= MAX_SIGMA for w in widths):
             raise ValueError(
-                f"edit_defaults.{key}: mask_blur, lowpass_sigma and outside_sigma must be "
-                f"between 0 and {MAX_SIGMA:g} model pixels"
+                f"edit_defaults.{key}: mask_blur, lowpass_sigma, outside_sigma and "
+                f"removal_blur must be between 0 and {MAX_SIGMA:g} model pixels"
             )
+        if made.removal < 0:
+            raise ValueError(f"edit_defaults.{key}: removal must be 0 (off) or more")
         return made
 
 
@@ -155,6 +166,14 @@ def change_mask(change: np.ndarray, settings: BlendSettings) -> np.ndarray:
     return np.clip(ramp, 0.0, 1.0) * min(1.0, top / settings.full_change)
 
 
+def removal_mask(start: np.ndarray, edited: np.ndarray, settings: BlendSettings) -> np.ndarray:
+    """(S, S) weights in [0, 1]: where the edited decode has lost the start decode's
+    fine structure (its contrast above a 1.5-pixel blur) by ``settings.removal``."""
+    fine = lambda im: np.abs(im - _each(_blur, im, 1.5))  # noqa: E731
+    drop = (fine(np.asarray(start, np.float64)) - fine(np.asarray(edited, np.float64))).max(-1)
+    return np.clip(_blur(drop, settings.removal_blur) / settings.removal, 0.0, 1.0)
+
+
 def _pyramid(image: np.ndarray, levels: int) -> list[np.ndarray]:
     """Laplacian pyramid of an (S, S, C) image: band-pass levels, then the residual."""
     out, cur = [], image
@@ -197,6 +216,8 @@ def blend_edit(photo: np.ndarray, start: np.ndarray, edited: np.ndarray,
     start, edited = np.asarray(start, np.float64), np.asarray(edited, np.float64)
     side, channels = photo.shape[0], photo.shape[-1]
     mask = change_mask(edited - start, st)
+    if st.removal > 0:
+        mask = np.maximum(mask, removal_mask(start, edited, st))
     scale = side / start.shape[0]
     up = lambda im: np.broadcast_to(  # noqa: E731 - a grey model's decode on every channel
         _each(_resize, im, side), (side, side, channels)

@@ -239,3 +239,27 @@ def test_detail_mode_uses_the_models_own_knobs_when_it_has_them(tiny_model, tmp_
         files.write_meta(d, {**meta, "edit_defaults": {"mode": "detail", "detail": bad}})
         with pytest.raises(ModelError, match="edit_defaults.detail"):
             edit(load_model(d), [rgb], "smile", 1.0)
+
+
+def test_removal_redraws_where_the_edit_takes_structure_away():
+    # The start decode has fine stripes (teeth) that the edited decode no longer has;
+    # the photograph has them too. The change is small next to a big change elsewhere,
+    # so the change mask alone leaves the stripes; removal redraws them away.
+    from conceptvae.blending import BlendSettings, blend_edit
+
+    start = np.full((16, 16, 1), 0.5)
+    start[10:13, 5:11, 0] += 0.08 * np.where(np.arange(5, 11) % 2, 1, -1)  # stripes
+    edited = start.copy()
+    edited[10:13, 5:11] = 0.5  # the edit flattens them...
+    edited[1:4, 1:4] = 1.0  # ...and makes a far bigger change elsewhere
+    photo = np.kron(start, np.ones((4, 4, 1)))  # the photograph shows the same stripes
+    base = dict(rel_low=0.5, rel_high=0.8, mask_blur=0.5)
+    off = blend_edit(photo, start, edited, BlendSettings(**base))
+    on = blend_edit(photo, start, edited, BlendSettings(**base, removal=0.02, removal_blur=0.5))
+    teeth = (slice(41, 51), slice(21, 43), 0)
+    assert on[teeth].std() < 0.5 * off[teeth].std()
+    # Nothing removed, nothing redrawn: an edit that changes nothing is the photograph.
+    np.testing.assert_allclose(blend_edit(photo, start, start, BlendSettings(removal=0.02)),
+                               photo, atol=1e-6)  # fmt: skip
+    with pytest.raises(ValueError, match="removal"):
+        BlendSettings.from_meta({"removal": -1}, "detail")
