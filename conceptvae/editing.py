@@ -286,12 +286,9 @@ def prepare_inputs(
                     exact = np.clip(arr.astype(np.float32).reshape(size, size, channels), 0, 1)
         slot = len(slots)
         if alignment is not None and exact is None:
-            from .faces.inputs import face_views, is_model_size, photo_array
+            from .faces.inputs import input_views, photo_array
 
-            crop = is_model_size(im, size)
-            # A crop of the model's size is one face, whatever --face says of photographs.
-            choice = "largest" if crop else face
-            views = face_views(im, alignment, channels, choice, where, required=not crop)
+            views, crop = input_views(im, alignment, channels, face, where)
             if views:
                 slots.append(_Slot(name, photo_array(im), alignment, crop))
                 for k, v in enumerate(views):

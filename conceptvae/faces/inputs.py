@@ -124,6 +124,23 @@ def face_views(
     return out
 
 
+def input_views(
+    im: Image.Image,
+    alignment: FaceAlignment,
+    channels: int,
+    choice: FaceChoice = ALL,
+    where: str | os.PathLike | None = None,
+) -> tuple[list[FaceView], bool]:
+    """The chosen faces of any input to a face model, and whether the input is a
+    crop of the model's size. Such a crop is one face whatever ``choice`` says
+    (its largest), and may hold none (an empty list: use it as it is); in any
+    other image no face is a DataError."""
+    crop = is_model_size(im, alignment.image_size)
+    views = face_views(im, alignment, channels, LARGEST if crop else choice, where,
+                       required=not crop)  # fmt: skip
+    return views, crop
+
+
 def model_views(
     images: list,
     meta: Mapping | None,
@@ -153,11 +170,7 @@ def model_views(
     out = []
     for item in images:
         im = load_pil(item)
-        views = []
-        if alignment is not None:
-            crop = is_model_size(im, image_size)
-            choice = LARGEST if crop else face  # a crop of the model's size is one face
-            views = face_views(im, alignment, channels, choice, item, required=not crop)
+        views = [] if alignment is None else input_views(im, alignment, channels, face, item)[0]
         if views:
             out.append(views[0].x)
         else:

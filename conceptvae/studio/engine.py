@@ -405,9 +405,11 @@ class Studio:
     def _is_photo_for_faces(self, im: StudioImage, m: _Loaded) -> bool:
         """A face model and an image that is not already one of its crops."""
         from ..editing import face_alignment
+        from ..faces.inputs import is_model_size
 
-        size = m.model.config.image_size
-        return face_alignment(m.model) is not None and im.pil.size != (size, size)
+        return face_alignment(m.model) is not None and not is_model_size(
+            im.pil, m.model.config.image_size
+        )
 
     def _found(self, im: StudioImage, name: str, m: _Loaded) -> list:
         """The faces of a photograph, found once per model (as the CLI finds them)."""
