@@ -30,7 +30,7 @@ the two with a person (astronaut, cameraman), none in the 17 others (a cat,
 coffee, a rocket, textures, text...).
 
     python benchmarks/face_photos_eval.py [--limit N] [--seed 0] [--sheet out.png] [--judge]
-        [--mode MODE]
+        [--mode MODE] [--split vae]
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ DATA = next(
 SIZE = 512
 
 
-def held_back(data: Path, work: Path) -> tuple[list[Path], np.ndarray]:
-    split = work / "faces-split" / "test.csv"
+def held_back(data: Path, work: Path, part: str = "test") -> tuple[list[Path], np.ndarray]:
+    split = work / "faces-split" / f"{part}.csv"
     if not split.exists():
         sys.path.insert(0, str(ROOT / "benchmarks"))
         from make_pretrained import split_faces
@@ -174,13 +174,16 @@ def main() -> int:
     p.add_argument("--judge", action="store_true",
                    help="edit toward the other expression and judge whether it landed")
     p.add_argument("--mode", help="edit mode (default: the model's)")
+    p.add_argument("--split", choices=("test", "vae"), default="test",
+                   help="the held-back faces (test), or the model's own training faces (vae: "
+                   "for choosing settings without looking at the test faces)")
     args = p.parse_args()
 
     import conceptvae
     from conceptvae.faces import find_faces
 
     model = conceptvae.load_model("faces")
-    files, labels = held_back(args.data, args.work)
+    files, labels = held_back(args.data, args.work, args.split)
     if args.limit:  # a seeded sample of both groups (the split lists neutral faces first)
         pick = np.sort(np.random.default_rng(args.seed).permutation(len(files))[: args.limit])
         files, labels = [files[i] for i in pick], labels[pick]

@@ -426,12 +426,12 @@ FACES_PHOTO_SECTION = [
     "",
     "On the 1,500 held-out test faces set into 512x512 colour pictures "
     "(`python benchmarks/face_photos_eval.py`, seed 0): 98.9% of the faces found and "
-    "edited (no false face), 99.1% of the edited photos bit-exact outside the face, colour "
+    "edited (no false face), 99.2% of the edited photos bit-exact outside the face, colour "
     "kept in 100%. Whether the edits land there (`--judge`: neutral faces +1.5, smiling "
-    "ones -1.5, each face cut back out and judged, cnn / hog): +1.5 lands 76.3% / 37.8%, "
-    "-1.5 73.7% / 30.1% (bar 85%, missed; with the first paste-back mask, which left the "
-    "mouth's lower half and corners out, about 30% and 57% for the CNN). Timing: "
-    "benchmarks/README.md.",
+    "ones -1.5, each face cut back out and judged, cnn / hog): +1.5 lands 80.4% / 44.2%, "
+    "-1.5 79.3% / 32.4% (bar 85%, missed; `--mode blend` 85.7% / 55.8% and 87.3% / 49.5%; "
+    "with the first paste-back mask, which left the mouth's lower half and corners out, "
+    "about 30% and 57% for the CNN). Timing: benchmarks/README.md.",
 ]
 
 
