@@ -411,7 +411,8 @@ FACES_PHOTO_SECTION = [
     "template of its training crops (measured with `benchmarks/face_template.py`), so "
     "`conceptvae edit photo.jpg -c smile` finds every face in a photograph, aligns it like "
     "the training crops, edits it and pastes the change back (luminance only, feathered "
-    "over the inner face and the mouth, every pixel outside the face unchanged). 64x64 "
+    "over the inner face, the mouth and, where a colour photograph is skin there, the jaw "
+    "and chin; every pixel outside the face unchanged). 64x64 "
     "inputs are searched too and their face aligned (a crop framed by someone else is not "
     "this model's framing). See the README's Photographs section.",
     "",

@@ -548,7 +548,7 @@ def _render(
     ``blend``: the blended crop minus the crop), or in ``decode`` mode the
     decode itself, pasted back into the photograph with every other face of it.
     """
-    from .faces.paste import INNER_FACE, MOUTH, paste_back
+    from .faces.paste import INNER_FACE, MOUTH, SILHOUETTE, paste_back
 
     decoded = model.decode(z_new)
     start = None if mode == "decode" else model.decode(z)
@@ -588,6 +588,7 @@ def _render(
             photos[inp.slot] = paste_back(
                 photo, change, aligned.to_crop, slot.alignment, mesh[list(INNER_FACE), :2],
                 whole=slot.crop, mouth=mesh[list(MOUTH), :2], replace=start is None,
+                silhouette=mesh[list(SILHOUETTE), :2],
             )  # fmt: skip
         for k, photo in photos.items():
             images[k] = photo.astype(np.float32) / np.float32(255)

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 from facephotos import FACES, Placement, background, scene
+from facephotos import place as facephotos_place
 from PIL import Image
 
 from conceptvae.faces import find_faces
@@ -181,3 +182,63 @@ def test_deterministic(two_faces: np.ndarray) -> None:
     a = [f.to_dict(decimals=4) for f in find_faces(two_faces)]
     b = [f.to_dict(decimals=4) for f in find_faces(two_faces.copy())]
     assert a == b
+
+
+def _chin_edit(photo: np.ndarray, p: Placement) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """paste_back of a uniform +0.1 change on the face of ``photo``, as editing does
+    (inner face, mouth band, silhouette); also the placed crop's footprint."""
+    from conceptvae.faces.paste import INNER_FACE, MOUTH, SILHOUETTE
+
+    (face,) = find_faces(photo)
+    a = align(photo, face, SMILES_ALIGNMENT)
+    out = paste_back(photo, np.full((64, 64, 1), 0.1, np.float32), a.to_crop, SMILES_ALIGNMENT,
+                     face.mesh[list(INNER_FACE), :2], mouth=face.mesh[list(MOUTH), :2],
+                     silhouette=face.mesh[list(SILHOUETTE), :2])  # fmt: skip
+    h, w = photo.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w]
+    pts = np.stack([xs + 0.5, ys + 0.5], -1).reshape(-1, 2)
+    uv = apply(invert(p.crop_to_photo()), pts).reshape(h, w, 2)
+    footprint = ((uv > -1) & (uv < 65)).all(-1)
+    chin = apply(p.crop_to_photo(), np.array([[32.0, 58.0]]))[0].astype(int)
+    return out, footprint, chin
+
+
+def test_the_edit_reaches_the_chin_only_where_the_photograph_is_skin() -> None:
+    p = Placement(FACES[0], (160, 150), 2.4, 0)
+    tint = np.array((1.08, 0.86, 0.72))
+    # The face set into skin of its own colour (a neck and chin under the crop's
+    # cut): the jaw and chin below the mouth band are edited.
+    skin = np.clip(np.full((300, 320, 3), 150.0) * tint, 0, 255).astype(np.uint8)
+    photo = facephotos_place(skin, p)
+    out, footprint, (cx, cy) = _chin_edit(photo, p)
+    changed = (out != photo).any(-1)
+    assert changed[cy - 3 : cy + 4, cx - 3 : cx + 4].all()
+    # On a background of another colour the edit stops before the crop's cut.
+    blue = np.full((300, 320, 3), (60, 90, 170), np.uint8)
+    photo = facephotos_place(blue, p)
+    out, footprint, _ = _chin_edit(photo, p)
+    changed = (out != photo).any(-1)
+    assert changed.sum() > 2000 and not changed[~footprint].any()
+    # A grey picture cannot tell skin from background: the chin is left out.
+    grey = np.repeat(np.asarray(Image.fromarray(facephotos_place(skin, p)).convert("L"))[..., None],
+                     3, -1)  # fmt: skip
+    out, _, (cx, cy) = _chin_edit(grey, p)
+    assert not (out != grey).any(-1)[cy - 3 : cy + 4, cx - 3 : cx + 4].any()
+    assert (out != grey).any(-1).sum() > 2000
+
+
+def test_skin_weights_stop_short_of_other_colours() -> None:
+    from conceptvae.faces.paste import SKIN_MARGIN, skin_weights
+
+    window = np.zeros((100, 100, 3), np.uint8)
+    window[:] = (200, 150, 120)  # skin
+    window[:, 60:] = (90, 140, 90)  # green from column 60
+    face = np.zeros((100, 100), bool)
+    face[20:60, 10:40] = True
+    w = skin_weights(window, face, size=100.0)
+    assert w is not None and w.shape == (100, 100)
+    assert (w[:, 60:] == 0).all()  # none on the green
+    assert (w[:, 60 - int(SKIN_MARGIN * 100) :] == 0).all()  # nor within the margin of it
+    assert (w[:, :40] > 0.99).all()  # full on the skin well away from it
+    assert skin_weights(np.full((100, 100, 3), 128, np.uint8), face, 100.0) is None  # grey
+    assert skin_weights(window[..., :1], face, 100.0) is None  # one channel

@@ -27,27 +27,18 @@ def _box_mask(shape, faces, grow: float = 0.15) -> np.ndarray:
 
 
 def _blend_weights(arr: np.ndarray, faces) -> np.ndarray:
+    """The paste-back weights of an edit of ``arr``, as editing computes them."""
     from conceptvae.faces.align import SMILES_ALIGNMENT, align
-    from conceptvae.faces.paste import (
-        INNER_FACE,
-        MOUTH,
-        mask_weights,
-        mouth_outline,
-        outline_weights,
-    )
-    from conceptvae.faces.warp import apply
+    from conceptvae.faces.paste import INNER_FACE, MOUTH, SILHOUETTE, paste_weights
 
-    h, w = arr.shape[:2]
-    ys, xs = np.mgrid[0:h, 0:w]
-    centres = np.stack([xs + 0.5, ys + 0.5], -1).reshape(-1, 2)
-    total = np.zeros((h, w))
+    total = np.zeros(arr.shape[:2])
     for f in faces:
         m = align(arr, f, SMILES_ALIGNMENT).to_crop
-        wt = mask_weights(SMILES_ALIGNMENT, apply(m, centres)).reshape(h, w)
-        wt *= np.maximum(outline_weights(f.mesh[list(INNER_FACE), :2], (0, h, 0, w)),
-                         outline_weights(mouth_outline(f.mesh[list(MOUTH), :2], m),
-                                         (0, h, 0, w)))  # fmt: skip
-        total = np.maximum(total, wt)
+        (y0, y1, x0, x1), wt = paste_weights(
+            arr, m, SMILES_ALIGNMENT, f.mesh[list(INNER_FACE), :2],
+            mouth=f.mesh[list(MOUTH), :2], silhouette=f.mesh[list(SILHOUETTE), :2],
+        )  # fmt: skip
+        total[y0:y1, x0:x1] = np.maximum(total[y0:y1, x0:x1], wt)
     return total
 
 

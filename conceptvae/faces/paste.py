@@ -106,6 +106,70 @@ OUTLINE_BLUR = 0.025
 OUTLINE_INSET = 0.03
 
 
+# The face mesh's silhouette, in order around it. Below the nose it is the jaw and
+# chin, where a smile moves the lower lip and the chin; the inner face stops at the
+# lips. The mesh places the chin even where the picture has none (a face cropped
+# under the mouth, a hand or a collar over the chin), so this part is added only
+# where the photograph is skin (see skin_weights).
+SILHOUETTE = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378,
+              400, 377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54,
+              103, 67, 109)  # fmt: skip
+
+
+def lower_face(silhouette: np.ndarray, to_crop: np.ndarray, nose_y: float) -> np.ndarray | None:
+    """The silhouette's points below the nose (crop row ``nose_y``), in order, as a
+    polygon in photo pixels closed straight across; None if too few."""
+    pts = np.asarray(silhouette, np.float64)
+    below = apply(to_crop, pts)[:, 1] > nose_y
+    if below.sum() < 3 or below.all():
+        return None
+    # Start the walk where the silhouette crosses into the lower half, so the
+    # kept points are one arc.
+    first = int(np.argmax(~np.roll(below, 1) & below))
+    order = np.roll(np.arange(len(pts)), -first)
+    return pts[[i for i in order if below[i]]]
+
+
+# Skin: within this many chroma levels (8-bit Cb or Cr) of the face's own median,
+# plus SKIN_SPREAD times the face's own spread (median absolute deviation).
+SKIN_TOLERANCE = 4.0
+SKIN_SPREAD = 1.5
+# A pixel this close to a region that is not skin (a fraction of the face's
+# size) is not skin either: the weight reaches 0 before any such pixel.
+SKIN_MARGIN = 0.05
+# A face whose median chroma is closer to grey than this is in a grey (or
+# greyed) picture, where colour cannot tell skin from background: no extension.
+SKIN_MIN_CHROMA = 3.0
+
+
+def skin_weights(window: np.ndarray, face: np.ndarray, size: float) -> np.ndarray | None:
+    """Weights in [0, 1] over a photo window (h, w, 3) of 8- or 16-bit RGB: 1 on
+    skin coloured like the face (the pixels where ``face`` is True), 0 on and
+    near anything else; None when the picture's colour cannot tell (grey)."""
+    if window.ndim != 3 or window.shape[-1] != 3 or face.sum() < 16:
+        return None
+    top = float(np.iinfo(window.dtype).max) if window.dtype.kind in "ui" else 1.0
+    rgb = window.astype(np.float64) * (255.0 / top)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    chroma = (-0.168736 * r - 0.331264 * g + 0.5 * b, 0.5 * r - 0.418688 * g - 0.081312 * b)
+    ref = [float(np.median(c[face])) for c in chroma]
+    if math.hypot(*ref) < SKIN_MIN_CHROMA:
+        return None
+    spread = max(float(np.median(np.abs(c[face] - m))) for c, m in zip(chroma, ref))
+    tolerance = SKIN_TOLERANCE + SKIN_SPREAD * spread
+    far = np.maximum(np.abs(chroma[0] - ref[0]), np.abs(chroma[1] - ref[1])) >= tolerance
+    # Grow what is not skin (a blur, kept wherever it is non-zero: a large region
+    # reaches about 3 sigma, a lone odd pixel barely counts), then soften the rest
+    # over a third of that; sigma is chosen so that every pixel within the margin
+    # of a region that is not skin stays at exactly 0 (tests/test_faces.py).
+    sigma = max(0.5, SKIN_MARGIN * size / 1.6)
+    near = Image.fromarray((far * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(sigma))
+    skin = Image.fromarray(np.where(np.asarray(near) > 0, 0, 255).astype(np.uint8))
+    soft = np.asarray(skin.filter(ImageFilter.GaussianBlur(sigma / 3)), np.float64) / 255.0
+    soft[soft < 0.02] = 0.0
+    return soft
+
+
 def outline_weights(outline: np.ndarray, window: tuple[int, int, int, int]) -> np.ndarray:
     """Weights in [0, 1] over a photo window (y0, y1, x0, x1): 1 well inside the
     face's outline (a polygon in photo pixels), fading to exactly 0 before it."""
@@ -151,6 +215,49 @@ def _sample(delta: np.ndarray, to_crop_local: np.ndarray, size: tuple[int, int])
     return np.stack(out, axis=-1)
 
 
+def paste_weights(
+    photo: np.ndarray,
+    to_crop: np.ndarray,
+    alignment: FaceAlignment,
+    outline: np.ndarray | None = None,
+    whole: bool = False,
+    mouth: np.ndarray | None = None,
+    replace: bool = False,
+    silhouette: np.ndarray | None = None,
+) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+    """Where :func:`paste_back` puts a face's edit: the photo window (y0, y1, x0, x1)
+    and its weights in [0, 1] (exactly 0 where nothing may change), or None."""
+    photo = np.asarray(photo)
+    if photo.ndim == 2:
+        photo = photo[..., None]
+    region = mask_region(alignment, to_crop, photo.shape[:2], whole)
+    if region is None:
+        return None
+    y0, y1, x0, x1 = region
+    ys, xs = np.mgrid[y0:y1, x0:x1]
+    centres = np.stack([xs + 0.5, ys + 0.5], axis=-1)
+    uv = apply(to_crop, centres.reshape(-1, 2)).reshape(centres.shape)
+    if whole:
+        return region, crop_weights(alignment.image_size, uv)
+    weights = mask_weights(alignment, uv)
+    if outline is not None:
+        face = outline_weights(outline, region)
+        inside = face
+        if mouth is not None:
+            inside = np.maximum(inside, outline_weights(mouth_outline(mouth, to_crop), region))
+        lower = None
+        if silhouette is not None:
+            lower = lower_face(silhouette, to_crop, float(alignment.template[2, 1]))
+        if lower is not None:
+            pts = np.asarray(outline, np.float64)
+            size = float(np.sqrt(np.prod(pts.max(0) - pts.min(0))))
+            skin = skin_weights(photo[y0:y1, x0:x1], face > 0.5, size)
+            if skin is not None:
+                inside = np.maximum(inside, outline_weights(lower, region) * skin)
+        weights = weights * inside
+    return region, weights if replace else _steep(weights)
+
+
 def paste_back(
     photo: np.ndarray,
     delta: np.ndarray,
@@ -160,6 +267,7 @@ def paste_back(
     whole: bool = False,
     mouth: np.ndarray | None = None,
     replace: bool = False,
+    silhouette: np.ndarray | None = None,
 ) -> np.ndarray:
     """``photo`` (H, W, C) uint8 or uint16 with ``delta`` (S, S, 1 or C) in
     [0, 1] units added under the mask; a new array of the same shape and dtype.
@@ -172,33 +280,23 @@ def paste_back(
     ``outline`` (K, 2), the face's silhouette in photo pixels, further limits
     the blend to inside the face (a template's ellipse can reach past the chin
     or cheek of a face turned or framed unlike the template's); ``mouth`` (M, 2),
-    the lips' contour, adds the band of the mouth to it (see MOUTH). ``whole``: the
-    photo is a face crop, the mask is the whole aligned crop (:func:`crop_weights`)."""
+    the lips' contour, adds the band of the mouth to it (see MOUTH), and
+    ``silhouette`` (see SILHOUETTE) the jaw and chin where the colour photograph
+    is skin there (:func:`skin_weights`). ``whole``: the photo is a face crop,
+    the mask is the whole aligned crop (:func:`crop_weights`). The weights are
+    :func:`paste_weights`."""
     photo = np.asarray(photo)
     if photo.ndim == 2:
         photo = photo[..., None]
     delta = np.asarray(delta, np.float32)
     if delta.ndim == 2:
         delta = delta[..., None]
-    region = mask_region(alignment, to_crop, photo.shape[:2], whole)
     out = photo.copy()
-    if region is None:
+    found = paste_weights(photo, to_crop, alignment, outline, whole, mouth, replace, silhouette)
+    if found is None:
         return out
+    region, weights = found
     y0, y1, x0, x1 = region
-    ys, xs = np.mgrid[y0:y1, x0:x1]
-    centres = np.stack([xs + 0.5, ys + 0.5], axis=-1)
-    uv = apply(to_crop, centres.reshape(-1, 2)).reshape(centres.shape)
-    if whole:
-        weights = crop_weights(alignment.image_size, uv)
-    else:
-        weights = mask_weights(alignment, uv)
-    if outline is not None and not whole:
-        inside = outline_weights(outline, region)
-        if mouth is not None:
-            inside = np.maximum(inside, outline_weights(mouth_outline(mouth, to_crop), region))
-        weights = weights * inside
-    if not whole and not replace:
-        weights = _steep(weights)
     # The window's pixel (u, v) is photo pixel (x0 + u, y0 + v).
     local = np.asarray(to_crop, np.float64).copy()
     local[:, 2] = apply(to_crop, np.array([[x0, y0]], np.float64))[0]
