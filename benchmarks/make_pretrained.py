@@ -429,8 +429,8 @@ FACES_PHOTO_SECTION = [
     "(`python benchmarks/face_photos_eval.py`, seed 0): 98.9% of the faces found and "
     "edited (no false face), 99.2% of the edited photos bit-exact outside the face, colour "
     "kept in 100%. Whether the edits land there (`--judge`: neutral faces +1.5, smiling "
-    "ones -1.5, each face cut back out and judged, cnn / hog): +1.5 lands 80.4% / 44.2%, "
-    "-1.5 79.3% / 32.4% (bar 85%, missed; `--mode blend` 85.7% / 55.8% and 87.3% / 49.5%; "
+    "ones -1.5, each face cut back out and judged, cnn / hog): +1.5 lands 82.6% / 50.4%, "
+    "-1.5 82.2% / 29.3% (bar 85%, missed; `--mode blend` 89.0% / 66.4% and 90.6% / 47.7%; "
     "with the first paste-back mask, which left the mouth's lower half and corners out, "
     "about 30% and 57% for the CNN). Timing: benchmarks/README.md.",
 ]

@@ -548,7 +548,8 @@ def _render(
     ``blend``: the blended crop minus the crop), or in ``decode`` mode the
     decode itself, pasted back into the photograph with every other face of it.
     """
-    from .faces.paste import INNER_FACE, MOUTH, SILHOUETTE, paste_back
+    from .faces.landmarks import SILHOUETTE
+    from .faces.paste import INNER_FACE, MOUTH, paste_back
 
     decoded = model.decode(z_new)
     start = None if mode == "decode" else model.decode(z)

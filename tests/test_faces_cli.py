@@ -29,7 +29,8 @@ def _box_mask(shape, faces, grow: float = 0.15) -> np.ndarray:
 def _blend_weights(arr: np.ndarray, faces) -> np.ndarray:
     """The paste-back weights of an edit of ``arr``, as editing computes them."""
     from conceptvae.faces.align import SMILES_ALIGNMENT, align
-    from conceptvae.faces.paste import INNER_FACE, MOUTH, SILHOUETTE, paste_weights
+    from conceptvae.faces.landmarks import SILHOUETTE
+    from conceptvae.faces.paste import INNER_FACE, MOUTH, paste_weights
 
     total = np.zeros(arr.shape[:2])
     for f in faces:

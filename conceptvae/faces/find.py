@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from .detect import detect
-from .landmarks import FIVE_POINTS, MIN_PRESENCE, landmarks
+from .landmarks import FIVE_POINTS, MIN_PRESENCE, SILHOUETTE, landmarks
 
 DEFAULT_PADDING = 0.25
 # The detector's threshold is low (detect.py); a weak detection must convince
@@ -77,6 +77,25 @@ def _same_face(a: tuple, b: tuple) -> bool:
     return _overlap(a, b) > DUPLICATE_IOU or centre_in(a, b) or centre_in(b, a)
 
 
+def _inside(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Which of ``points`` (N, 2) lie inside ``polygon`` (K, 2) (even-odd rule)."""
+    x, y = points[:, :1], points[:, 1:]
+    ax, ay = polygon[:, 0], polygon[:, 1]
+    bx, by = np.roll(ax, -1), np.roll(ay, -1)
+    crosses = (ay > y) != (by > y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        at = ax + (y - ay) * (bx - ax) / (by - ay)
+    return ((crosses & (x < at)).sum(1) % 2).astype(bool)
+
+
+# A candidate with one of its five landmarks inside a face already found is a
+# weak reading of part of that face (seen: a mesh on a turned face's far half and
+# the background beside it, one eye on the real face's eye), not a second face:
+# an eye or a mouth corner sits well inside its own face, and a face in front of
+# another hides the features behind it.
+SHARED_LANDMARKS = 1
+
+
 def _overlap(a: tuple, b: tuple) -> float:
     ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
@@ -113,7 +132,11 @@ def find_faces(
         box = _mesh_box(mesh.points)
         if any(_same_face(box, f.box) for f in faces):
             continue  # candidates are in score order: the best one is kept
-        faces.append(Face(box, det.score, mesh.five(), mesh.points))
+        five = mesh.five()
+        if any(_inside(five, f.mesh[list(SILHOUETTE), :2]).sum() >= SHARED_LANDMARKS
+               for f in faces):  # fmt: skip
+            continue
+        faces.append(Face(box, det.score, five, mesh.points))
     return reading_order(faces)
 
 

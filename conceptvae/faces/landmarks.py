@@ -33,6 +33,10 @@ LEFT_EYE = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387
 NOSE_TIP = 1
 MOUTH_RIGHT, MOUTH_LEFT = 61, 291
 EYE_OUTER = (33, 263)
+# The mesh's silhouette (MediaPipe's FACEMESH_FACE_OVAL), in order around the face.
+SILHOUETTE = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378,
+              400, 377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54,
+              103, 67, 109)  # fmt: skip
 # Order of the five points, image-left first for an upright face: the subject's
 # right eye, left eye, nose tip, right and left mouth corners.
 FIVE_POINTS = ("right_eye", "left_eye", "nose_tip", "mouth_right", "mouth_left")

@@ -106,16 +106,11 @@ OUTLINE_BLUR = 0.025
 OUTLINE_INSET = 0.03
 
 
-# The face mesh's silhouette, in order around it. Below the nose it is the jaw and
-# chin, where a smile moves the lower lip and the chin; the inner face stops at the
-# lips. The mesh places the chin even where the picture has none (a face cropped
-# under the mouth, a hand or a collar over the chin), so this part is added only
-# where the photograph is skin (see skin_weights).
-SILHOUETTE = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378,
-              400, 377, 152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54,
-              103, 67, 109)  # fmt: skip
-
-
+# The face mesh's silhouette (landmarks.SILHOUETTE). Below the nose it is the jaw
+# and chin, where a smile moves the lower lip and the chin; the inner face stops
+# at the lips. The mesh places the chin even where the picture has none (a face
+# cropped under the mouth, a hand or a collar over the chin), so this part is
+# added only where the photograph is skin (see skin_weights).
 def lower_face(silhouette: np.ndarray, to_crop: np.ndarray, nose_y: float) -> np.ndarray | None:
     """The silhouette's points below the nose (crop row ``nose_y``), in order, as a
     polygon in photo pixels closed straight across; None if too few."""
@@ -244,7 +239,12 @@ def paste_weights(
         face = outline_weights(outline, region)
         inside = face
         if mouth is not None:
-            inside = np.maximum(inside, outline_weights(mouth_outline(mouth, to_crop), region))
+            band = outline_weights(mouth_outline(mouth, to_crop), region)
+            if silhouette is not None:
+                # A turned face's far mouth corner is near its cheek's edge: the band,
+                # half again as wide as the lips, must not reach past the cheek.
+                band = band * outline_weights(silhouette, region)
+            inside = np.maximum(inside, band)
         lower = None
         if silhouette is not None:
             lower = lower_face(silhouette, to_crop, float(alignment.template[2, 1]))
