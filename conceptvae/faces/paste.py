@@ -144,9 +144,10 @@ def skin_weights(window: np.ndarray, face: np.ndarray, size: float) -> np.ndarra
     if window.ndim != 3 or window.shape[-1] != 3 or face.sum() < 16:
         return None
     top = float(np.iinfo(window.dtype).max) if window.dtype.kind in "ui" else 1.0
-    rgb = window.astype(np.float64) * (255.0 / top)
-    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    # float32, one channel at a time: a face can fill a 100-megapixel photograph.
+    r, g, b = (window[..., c].astype(np.float32) * np.float32(255.0 / top) for c in range(3))
     chroma = (-0.168736 * r - 0.331264 * g + 0.5 * b, 0.5 * r - 0.418688 * g - 0.081312 * b)
+    del r, g, b
     ref = [float(np.median(c[face])) for c in chroma]
     if math.hypot(*ref) < SKIN_MIN_CHROMA:
         return None
