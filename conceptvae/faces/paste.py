@@ -106,25 +106,13 @@ OUTLINE_BLUR = 0.025
 OUTLINE_INSET = 0.03
 
 
-# The face mesh's silhouette (landmarks.SILHOUETTE). Below the nose it is the jaw
-# and chin, where a smile moves the lower lip and the chin; the inner face stops
-# at the lips. The mesh places the chin even where the picture has none (a face
-# cropped under the mouth, a hand or a collar over the chin), so this part is
-# added only where the photograph is skin (see skin_weights).
-def lower_face(silhouette: np.ndarray, to_crop: np.ndarray, nose_y: float) -> np.ndarray | None:
-    """The silhouette's points below the nose (crop row ``nose_y``), in order, as a
-    polygon in photo pixels closed straight across; None if too few."""
-    pts = np.asarray(silhouette, np.float64)
-    below = apply(to_crop, pts)[:, 1] > nose_y
-    if below.sum() < 3 or below.all():
-        return None
-    # Start the walk where the silhouette crosses into the lower half, so the
-    # kept points are one arc.
-    first = int(np.argmax(~np.roll(below, 1) & below))
-    order = np.roll(np.arange(len(pts)), -first)
-    return pts[[i for i in order if below[i]]]
-
-
+# The face mesh's silhouette (landmarks.SILHOUETTE) holds the outer cheeks, the
+# jaw and the chin, which the inner face leaves out and a smile moves (the
+# lower lip, the chin, the smile lines). The mesh places them even where the
+# picture has none (a face cropped under the mouth, a hand or a collar over the
+# chin, hair over a cheek), so they are added only where the photograph is skin
+# (see skin_weights).
+#
 # Skin: within this many chroma levels (8-bit Cb or Cr) of the face's own median,
 # plus SKIN_SPREAD times the face's own spread (median absolute deviation).
 SKIN_TOLERANCE = 4.0
@@ -246,15 +234,12 @@ def paste_weights(
                 # half again as wide as the lips, must not reach past the cheek.
                 band = band * outline_weights(silhouette, region)
             inside = np.maximum(inside, band)
-        lower = None
         if silhouette is not None:
-            lower = lower_face(silhouette, to_crop, float(alignment.template[2, 1]))
-        if lower is not None:
             pts = np.asarray(outline, np.float64)
             size = float(np.sqrt(np.prod(pts.max(0) - pts.min(0))))
             skin = skin_weights(photo[y0:y1, x0:x1], face > 0.5, size)
             if skin is not None:
-                inside = np.maximum(inside, outline_weights(lower, region) * skin)
+                inside = np.maximum(inside, outline_weights(silhouette, region) * skin)
         weights = weights * inside
     return region, weights if replace else _steep(weights)
 
@@ -282,8 +267,8 @@ def paste_back(
     the blend to inside the face (a template's ellipse can reach past the chin
     or cheek of a face turned or framed unlike the template's); ``mouth`` (M, 2),
     the lips' contour, adds the band of the mouth to it (see MOUTH), and
-    ``silhouette`` (see SILHOUETTE) the jaw and chin where the colour photograph
-    is skin there (:func:`skin_weights`). ``whole``: the photo is a face crop,
+    ``silhouette`` (landmarks.SILHOUETTE) the rest of the face (outer cheeks,
+    jaw, chin) where the colour photograph is skin (:func:`skin_weights`). ``whole``: the photo is a face crop,
     the mask is the whole aligned crop (:func:`crop_weights`). The weights are
     :func:`paste_weights`."""
     photo = np.asarray(photo)
