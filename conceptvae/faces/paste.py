@@ -226,20 +226,21 @@ def paste_weights(
     weights = mask_weights(alignment, uv)
     if outline is not None:
         face = outline_weights(outline, region)
+        whole_face = outline_weights(silhouette, region) if silhouette is not None else None
         inside = face
         if mouth is not None:
             band = outline_weights(mouth_outline(mouth, to_crop), region)
-            if silhouette is not None:
+            if whole_face is not None:
                 # A turned face's far mouth corner is near its cheek's edge: the band,
                 # half again as wide as the lips, must not reach past the cheek.
-                band = band * outline_weights(silhouette, region)
+                band = band * whole_face
             inside = np.maximum(inside, band)
-        if silhouette is not None:
+        if whole_face is not None:
             pts = np.asarray(outline, np.float64)
             size = float(np.sqrt(np.prod(pts.max(0) - pts.min(0))))
             skin = skin_weights(photo[y0:y1, x0:x1], face > 0.5, size)
             if skin is not None:
-                inside = np.maximum(inside, outline_weights(silhouette, region) * skin)
+                inside = np.maximum(inside, whole_face * skin)
         weights = weights * inside
     return region, weights if replace else _steep(weights)
 
