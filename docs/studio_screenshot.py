@@ -62,6 +62,8 @@ def main() -> None:
                 "arguments[0].value = 1.5; arguments[0].dispatchEvent(new Event('input'))", smile
             )
             time.sleep(4)
+            driver.find_element(By.ID, "morph-go").click()  # from the photograph's face
+            time.sleep(4)
             driver.save_screenshot(args.photo_out)
     finally:
         driver.quit()

@@ -238,6 +238,11 @@ def test_morph_panel_makes_a_downloadable_animation(browser, studio) -> None:  #
         assert im.format == "GIF" and im.n_frames == 8
     command = browser.find_element(By.ID, "morph-command").text
     assert command.startswith("conceptvae morph ") and "seed:2" in command
+    # A changed setting takes the animation and its command away: they no longer match.
+    frames.send_keys("0")
+    wait(browser, lambda d: d.find_element(By.ID, "morph-command").text == "")
+    assert not link.is_displayed()
+    assert not browser.find_element(By.ID, "morph-image").is_displayed()
 
 
 def test_a_dropped_photo_is_edited_and_the_mode_switch_changes_the_output(browser, studio) -> None:  # noqa: ANN001

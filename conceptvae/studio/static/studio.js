@@ -309,6 +309,7 @@ const useImage = action(async (id, name) => {
   refreshMorphKeys();
   $("morph-a").value = id;  // the morph starts from the image being edited
   showSeeds();
+  clearMorph();
   try {
     const response = await call(`/api/images/${encodeURIComponent(id)}/original`);
     setImage($("original"), await response.blob());
@@ -385,6 +386,14 @@ function refreshMorphKeys() {
       : (keep === "current" && state.image && values.includes(state.image)) ? state.image : "seed";
   }
   showSeeds();
+}
+
+// An animation on show and its command belong to the keys and settings they were
+// made from: a change to any of those (a new image as the first key included)
+// takes them away rather than leave a command that no longer matches the panel.
+function clearMorph() {
+  $("morph-command").textContent = "";
+  for (const id of ["morph-download", "morph-image", "morph-video"]) $(id).hidden = true;
 }
 
 function showSeeds() {
@@ -484,4 +493,9 @@ $("copy").addEventListener("click", async () => {
 $("morph-go").addEventListener("click", makeMorph);
 $("morph-a").addEventListener("change", showSeeds);
 $("morph-b").addEventListener("change", showSeeds);
+for (const id of ["morph-a", "morph-b", "morph-a-seed", "morph-b-seed", "morph-frames", "morph-fps",
+                  "morph-size", "morph-format"]) {
+  $(id).addEventListener("input", clearMorph);
+  $(id).addEventListener("change", clearMorph);
+}
 action(start)().catch((e) => showError(e.message));
