@@ -100,30 +100,6 @@ def crop_view(aligned: AlignedFace, channels: int) -> tuple[Image.Image, np.ndar
     return crop, arr.reshape(crop.size[1], crop.size[0], channels)
 
 
-def face_views(
-    im: Image.Image,
-    alignment: FaceAlignment,
-    channels: int,
-    choice: FaceChoice = ALL,
-    where: str | os.PathLike | None = None,
-    *,
-    required: bool = True,
-) -> list[FaceView]:
-    """The chosen faces of a photograph, aligned; when there is none, a DataError
-    (``required``) or an empty list."""
-    faces = find_faces(im, padding=alignment.detect_padding)
-    if not faces:
-        if not required:
-            return []
-        raise DataError(NO_FACE, where)
-    out = []
-    for face in choose(faces, check_face_choice(choice), where):
-        a = align(im, face, alignment)
-        crop, x = crop_view(a, channels)
-        out.append(FaceView(a, crop, x, faces.index(face) + 1))
-    return out
-
-
 def input_views(
     im: Image.Image,
     alignment: FaceAlignment,
@@ -131,14 +107,22 @@ def input_views(
     choice: FaceChoice = ALL,
     where: str | os.PathLike | None = None,
 ) -> tuple[list[FaceView], bool]:
-    """The chosen faces of any input to a face model, and whether the input is a
-    crop of the model's size. Such a crop is one face whatever ``choice`` says
+    """The chosen faces of any input to a face model, aligned, and whether the input
+    is a crop of the model's size. Such a crop is one face whatever ``choice`` says
     (its largest), and may hold none (an empty list: use it as it is); in any
     other image no face is a DataError."""
     crop = is_model_size(im, alignment.image_size)
-    views = face_views(im, alignment, channels, LARGEST if crop else choice, where,
-                       required=not crop)  # fmt: skip
-    return views, crop
+    faces = find_faces(im, padding=alignment.detect_padding)
+    if not faces:
+        if crop:
+            return [], crop
+        raise DataError(NO_FACE, where)
+    out = []
+    for face in choose(faces, check_face_choice(LARGEST if crop else choice), where):
+        a = align(im, face, alignment)
+        view, x = crop_view(a, channels)
+        out.append(FaceView(a, view, x, faces.index(face) + 1))
+    return out, crop
 
 
 def model_views(
