@@ -72,12 +72,12 @@ d = lib.direction(list(args[0].terms), z).astype(np.float64)
 z_new = (z + 1.5 * d).astype(np.float32)
 new, start = model.decode(z_new), model.decode(z.astype(np.float32))
 t6 = time.perf_counter()
-from conceptvae.faces.paste import INNER_FACE, paste_back
+from conceptvae.faces.paste import paste_back
 from conceptvae.faces.inputs import photo_array
 arr = photo_array(im)
 for f, n, s in zip(faces, new, start):
     a = align(im, f, alignment)
-    arr = paste_back(arr, n - s, a.to_crop, alignment, f.mesh[list(INNER_FACE), :2])
+    arr = paste_back(arr, n - s, a.to_crop, alignment, f.mesh)
 t7 = time.perf_counter()
 save_pil(array_to_pil(arr), out, fast=True)
 t8 = time.perf_counter()

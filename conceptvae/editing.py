@@ -548,8 +548,7 @@ def _render(
     ``blend``: the blended crop minus the crop), or in ``decode`` mode the
     decode itself, pasted back into the photograph with every other face of it.
     """
-    from .faces.landmarks import SILHOUETTE
-    from .faces.paste import INNER_FACE, MOUTH, paste_back
+    from .faces.paste import paste_back
 
     decoded = model.decode(z_new)
     start = None if mode == "decode" else model.decode(z)
@@ -585,11 +584,9 @@ def _render(
                 change = img - start[r]
             photo = photos.get(inp.slot, slot.photo)
             aligned = inp.face.aligned
-            mesh = aligned.face.mesh
             photos[inp.slot] = paste_back(
-                photo, change, aligned.to_crop, slot.alignment, mesh[list(INNER_FACE), :2],
-                whole=slot.crop, mouth=mesh[list(MOUTH), :2], replace=start is None,
-                silhouette=mesh[list(SILHOUETTE), :2],
+                photo, change, aligned.to_crop, slot.alignment, aligned.face.mesh,
+                whole=slot.crop, replace=start is None,
             )  # fmt: skip
         for k, photo in photos.items():
             images[k] = photo.astype(np.float32) / np.float32(255)

@@ -186,15 +186,11 @@ def test_deterministic(two_faces: np.ndarray) -> None:
 
 def _chin_edit(photo: np.ndarray, p: Placement) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """paste_back of a uniform +0.1 change on the face of ``photo``, as editing does
-    (inner face, mouth band, silhouette); also the placed crop's footprint."""
-    from conceptvae.faces.landmarks import SILHOUETTE
-    from conceptvae.faces.paste import INNER_FACE, MOUTH
-
+    (under its mesh); also the placed crop's footprint."""
     (face,) = find_faces(photo)
     a = align(photo, face, SMILES_ALIGNMENT)
     out = paste_back(photo, np.full((64, 64, 1), 0.1, np.float32), a.to_crop, SMILES_ALIGNMENT,
-                     face.mesh[list(INNER_FACE), :2], mouth=face.mesh[list(MOUTH), :2],
-                     silhouette=face.mesh[list(SILHOUETTE), :2])  # fmt: skip
+                     face.mesh)  # fmt: skip
     h, w = photo.shape[:2]
     ys, xs = np.mgrid[0:h, 0:w]
     pts = np.stack([xs + 0.5, ys + 0.5], -1).reshape(-1, 2)

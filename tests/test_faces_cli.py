@@ -29,16 +29,12 @@ def _box_mask(shape, faces, grow: float = 0.15) -> np.ndarray:
 def _blend_weights(arr: np.ndarray, faces) -> np.ndarray:
     """The paste-back weights of an edit of ``arr``, as editing computes them."""
     from conceptvae.faces.align import SMILES_ALIGNMENT, align
-    from conceptvae.faces.landmarks import SILHOUETTE
-    from conceptvae.faces.paste import INNER_FACE, MOUTH, paste_weights
+    from conceptvae.faces.paste import paste_weights
 
     total = np.zeros(arr.shape[:2])
     for f in faces:
         m = align(arr, f, SMILES_ALIGNMENT).to_crop
-        (y0, y1, x0, x1), wt = paste_weights(
-            arr, m, SMILES_ALIGNMENT, f.mesh[list(INNER_FACE), :2],
-            mouth=f.mesh[list(MOUTH), :2], silhouette=f.mesh[list(SILHOUETTE), :2],
-        )  # fmt: skip
+        (y0, y1, x0, x1), wt = paste_weights(arr, m, SMILES_ALIGNMENT, f.mesh)
         total[y0:y1, x0:x1] = np.maximum(total[y0:y1, x0:x1], wt)
     return total
 

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from .align import FaceAlignment
+from .landmarks import SILHOUETTE
 from .warp import apply, invert
 
 
@@ -203,11 +204,9 @@ def paste_weights(
     photo: np.ndarray,
     to_crop: np.ndarray,
     alignment: FaceAlignment,
-    outline: np.ndarray | None = None,
+    mesh: np.ndarray | None = None,
     whole: bool = False,
-    mouth: np.ndarray | None = None,
     replace: bool = False,
-    silhouette: np.ndarray | None = None,
 ) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
     """Where :func:`paste_back` puts a face's edit: the photo window (y0, y1, x0, x1)
     and its weights in [0, 1] (exactly 0 where nothing may change), or None."""
@@ -224,23 +223,19 @@ def paste_weights(
     if whole:
         return region, crop_weights(alignment.image_size, uv)
     weights = mask_weights(alignment, uv)
-    if outline is not None:
+    if mesh is not None:
+        points = np.asarray(mesh, np.float64)[:, :2]
+        outline = points[list(INNER_FACE)]
         face = outline_weights(outline, region)
-        whole_face = outline_weights(silhouette, region) if silhouette is not None else None
-        inside = face
-        if mouth is not None:
-            band = outline_weights(mouth_outline(mouth, to_crop), region)
-            if whole_face is not None:
-                # A turned face's far mouth corner is near its cheek's edge: the band,
-                # half again as wide as the lips, must not reach past the cheek.
-                band = band * whole_face
-            inside = np.maximum(inside, band)
-        if whole_face is not None:
-            pts = np.asarray(outline, np.float64)
-            size = float(np.sqrt(np.prod(pts.max(0) - pts.min(0))))
-            skin = skin_weights(photo[y0:y1, x0:x1], face > 0.5, size)
-            if skin is not None:
-                inside = np.maximum(inside, whole_face * skin)
+        whole_face = outline_weights(points[list(SILHOUETTE)], region)
+        # A turned face's far mouth corner is near its cheek's edge: the band, half
+        # again as wide as the lips, must not reach past the cheek.
+        band = outline_weights(mouth_outline(points[list(MOUTH)], to_crop), region) * whole_face
+        inside = np.maximum(face, band)
+        size = float(np.sqrt(np.prod(outline.max(0) - outline.min(0))))
+        skin = skin_weights(photo[y0:y1, x0:x1], face > 0.5, size)
+        if skin is not None:
+            inside = np.maximum(inside, whole_face * skin)
         weights = weights * inside
     return region, weights if replace else _steep(weights)
 
@@ -250,11 +245,9 @@ def paste_back(
     delta: np.ndarray,
     to_crop: np.ndarray,
     alignment: FaceAlignment,
-    outline: np.ndarray | None = None,
+    mesh: np.ndarray | None = None,
     whole: bool = False,
-    mouth: np.ndarray | None = None,
     replace: bool = False,
-    silhouette: np.ndarray | None = None,
 ) -> np.ndarray:
     """``photo`` (H, W, C) uint8 or uint16 with ``delta`` (S, S, 1 or C) in
     [0, 1] units added under the mask; a new array of the same shape and dtype.
@@ -264,13 +257,13 @@ def paste_back(
     keep the photograph's finest detail there (what the crop's resampling lost),
     a faint ghost of the old face under the decoded one.
 
-    ``outline`` (K, 2), the face's silhouette in photo pixels, further limits
-    the blend to inside the face (a template's ellipse can reach past the chin
-    or cheek of a face turned or framed unlike the template's); ``mouth`` (M, 2),
-    the lips' contour, adds the band of the mouth to it (see MOUTH), and
-    ``silhouette`` (landmarks.SILHOUETTE) the rest of the face (outer cheeks,
-    jaw, chin) where the colour photograph is skin (:func:`skin_weights`). ``whole``: the photo is a face crop,
-    the mask is the whole aligned crop (:func:`crop_weights`). The weights are
+    ``mesh`` (468, 2 or 3), the face's mesh points in photo pixels, further
+    limits the blend to the face (a template's ellipse can reach past the chin
+    or cheek of a face turned or framed unlike the template's): its inner face
+    (INNER_FACE), the band of its mouth (MOUTH) and, where the colour
+    photograph is skin (:func:`skin_weights`), the rest of its silhouette (outer
+    cheeks, jaw, chin). ``whole``: the photo is a face crop, the mask is the
+    whole aligned crop (:func:`crop_weights`). The weights are
     :func:`paste_weights`."""
     photo = np.asarray(photo)
     if photo.ndim == 2:
@@ -279,7 +272,7 @@ def paste_back(
     if delta.ndim == 2:
         delta = delta[..., None]
     out = photo.copy()
-    found = paste_weights(photo, to_crop, alignment, outline, whole, mouth, replace, silhouette)
+    found = paste_weights(photo, to_crop, alignment, mesh, whole, replace)
     if found is None:
         return out
     region, weights = found
