@@ -47,6 +47,14 @@ class BlendSettings:
       fine texture in the change is not the photograph's, and drawing it over
       the eyes and cheeks costs the person more than it adds to the edit.
 
+    * outside_from, outside_full: the outside change fades in down the model's
+      framing, from none above row ``outside_from`` (a fraction of the height) to
+      all of it below ``outside_full`` (0 and 0: everywhere). On an aligned faces
+      model a smile also moves the decoded hair and forehead a little (what smiling
+      photographs share, not the smile), and drawing that on a person costs more
+      of the photograph than it adds to the edit; the redraw where the change is
+      strong is not limited.
+
     * removal: where the edit takes away fine structure the start decode had
       (teeth when a smile closes), by ``removal`` grey levels of local contrast
       or more (blurred over ``removal_blur``), the region is redrawn too, even
@@ -66,6 +74,8 @@ class BlendSettings:
     mask_blur: float = 1.5  # model pixels
     lowpass_sigma: float = 3.0  # model pixels: what "fine structure" means
     outside_sigma: float = 0.0  # model pixels
+    outside_from: float = 0.0  # fraction of the height
+    outside_full: float = 0.0  # fraction of the height
     removal: float = 0.0  # grey levels of lost local contrast; 0: off
     removal_blur: float = 3.0  # model pixels
 
@@ -89,6 +99,13 @@ class BlendSettings:
             raise ValueError(
                 f"edit_defaults.{key}: mask_blur, lowpass_sigma, outside_sigma and "
                 f"removal_blur must be between 0 and {MAX_SIGMA:g} model pixels"
+            )
+        if not 0 <= made.outside_from <= made.outside_full <= 1 and (
+            made.outside_from or made.outside_full
+        ):
+            raise ValueError(
+                f"edit_defaults.{key}: outside_from and outside_full must satisfy "
+                "0 <= outside_from <= outside_full <= 1"
             )
         if made.removal < 0:
             raise ValueError(f"edit_defaults.{key}: removal must be 0 (off) or more")
@@ -225,6 +242,10 @@ def blend_edit(photo: np.ndarray, start: np.ndarray, edited: np.ndarray,
     start_up = up(start)
     change = up(edited) - start_up
     shading = _each(_lowpass, change, st.outside_sigma * scale) if st.outside_sigma else change
+    if st.outside_full > 0:
+        rows = (np.arange(side) + 0.5) / side
+        ramp = (rows - st.outside_from) / max(st.outside_full - st.outside_from, 1e-9)
+        shading = shading * np.clip(ramp, 0.0, 1.0)[:, None, None]
     outside = photo + st.outside_gain * shading
     if not mask.any():  # no change (or outside_gain's share of it) anywhere
         return np.clip(outside, 0.0, 1.0).astype(np.float32)

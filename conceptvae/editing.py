@@ -15,7 +15,8 @@ concept) and decodes. Two output modes:
   channel of a colour photograph, so colour is kept. A model may tune detail
   mode (meta.json ``edit_defaults.detail``): then it is blend's engine with the
   model's knobs (the faces model: redraw only where the change is strongest,
-  the change's shading elsewhere).
+  the change's shading elsewhere), and lay other knobs over them for faces
+  found in larger photographs (``edit_defaults.photo_detail``).
 * ``blend`` - like ``detail`` outside the region the concept changes; inside it
   the edited decode (with the photograph's own lighting) replaces the
   photograph, joined by a Laplacian pyramid (:mod:`conceptvae.blending`), so a
@@ -554,6 +555,7 @@ def _render(
     start = None if mode == "decode" else model.decode(z)
     n = len(inputs)
     settings = blend_settings(model, mode) if mode != "decode" else None
+    in_photo = blend_settings(model, mode, in_photo=True) if mode != "decode" else None
     out: list[np.ndarray] = []
     for c in range(len(z_new) // n):
         images: list[np.ndarray | None] = [None] * len(slots)
@@ -576,10 +578,11 @@ def _render(
                 continue
             # A face in a photograph: the change its crop gets, pasted back (the
             # decode itself in decode mode).
+            knobs = settings if slot.crop else in_photo
             if start is None:
                 change = img
-            elif settings is not None:
-                change = blend(inp.crop, start[r], img, settings) - inp.x
+            elif knobs is not None:
+                change = blend(inp.crop, start[r], img, knobs) - inp.x
             else:
                 change = img - start[r]
             photo = photos.get(inp.slot, slot.photo)
@@ -601,19 +604,34 @@ def _crop_array(crop: Image.Image, channels: int) -> np.ndarray:
     return base[..., None] if base.ndim == 2 else base
 
 
-def blend_settings(model: VAEModel, mode: str = "blend") -> BlendSettings | None:
+def blend_settings(
+    model: VAEModel, mode: str = "blend", in_photo: bool = False
+) -> BlendSettings | None:
     """The model's tuned knobs for a photo-keeping mode (meta.json
     ``edit_defaults.blend`` / ``edit_defaults.detail``). Blend mode without them
     uses the defaults; detail mode without them is None: the plain
-    ``photo + change``."""
+    ``photo + change``.
+
+    ``in_photo``: for a face found in a larger photograph, ``edit_defaults.photo_<mode>``
+    (when the model sets it) is laid over those knobs. There the paste-back mask
+    already keeps everything around the face, so the edit may redraw more of the
+    face than in a crop, whose every pixel is the output."""
     from .blending import BlendSettings
 
     defaults = model.meta.get("edit_defaults") or {}
-    entry = defaults.get(mode) if isinstance(defaults, dict) else None
+    defaults = defaults if isinstance(defaults, dict) else {}
+    entry, key = defaults.get(mode), mode
+    over = defaults.get(f"photo_{mode}") if in_photo else None
+    if over is not None:
+        key = f"photo_{mode}"
+        if not isinstance(over, dict) or not isinstance(entry, (dict, type(None))):
+            entry = over  # from_meta refuses it with the key's name
+        else:
+            entry = {**(entry or {}), **over}
     if mode == "detail" and entry is None:
         return None
     try:
-        return BlendSettings.from_meta(entry, mode)
+        return BlendSettings.from_meta(entry, key)
     except ValueError as exc:
         where = Path(model.path) / "meta.json" if model.path else None
         raise ModelError(str(exc), where) from None

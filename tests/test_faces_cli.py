@@ -257,6 +257,45 @@ def test_api_mirrors_the_cli(photo) -> None:
     assert crop.images[0].shape[0] == crop.images[0].shape[1]  # the old whole-image path
 
 
+def test_a_face_in_a_photograph_gets_the_models_photo_knobs(photo, tmp_path) -> None:
+    # edit_defaults.photo_detail is laid over edit_defaults.detail for faces found
+    # in a larger photograph, and only there: a 64x64 crop keeps the crop knobs.
+    import shutil
+
+    from conceptvae import load_model
+    from conceptvae.editing import blend_settings
+    from conceptvae.errors import ModelError
+    from conceptvae.model import files
+
+    _, arr = photo
+    shipped = load_model("faces")
+    d = tmp_path / "faces"
+    shutil.copytree(shipped.path, d, ignore=shutil.ignore_patterns("*.png", "*.jpg"))
+    meta = files.read_meta(d)
+    defaults = meta["edit_defaults"]
+    crop_knobs = blend_settings(shipped, "detail")
+    photo_knobs = blend_settings(shipped, "detail", in_photo=True)
+    assert photo_knobs != crop_knobs
+    assert photo_knobs.gain == defaults["photo_detail"]["gain"]
+    # Knobs photo_detail does not name come from detail.
+    files.write_meta(d, {**meta, "edit_defaults": {**defaults, "photo_detail": {"gain": 0.5}}})
+    half = load_model(d)
+    knobs = blend_settings(half, "detail", in_photo=True)
+    assert knobs.gain == 0.5 and knobs.rel_low == crop_knobs.rel_low
+    weak = conceptvae.edit(half, arr, "smile", 2.0).images[0]
+    strong = conceptvae.edit(shipped, arr, "smile", 2.0).images[0]
+    before = arr.astype(np.float32) / 255
+    assert np.abs(weak - before).sum() < 0.8 * np.abs(strong - before).sum()
+    face = np.asarray(Image.open(FACES[0]).convert("L"))
+    np.testing.assert_array_equal(  # a crop: photo_detail plays no part
+        conceptvae.edit(half, face, "smile", 2.0).images[0],
+        conceptvae.edit(shipped, face, "smile", 2.0).images[0],
+    )
+    files.write_meta(d, {**meta, "edit_defaults": {**defaults, "photo_detail": {"gian": 1}}})
+    with pytest.raises(ModelError, match="edit_defaults.photo_detail"):
+        conceptvae.edit(load_model(d), arr, "smile", 2.0)
+
+
 def test_align_faces_folder_for_training(runner, photo, tmp_path) -> None:
     path, _ = photo
     src = tmp_path / "photos"

@@ -212,6 +212,27 @@ def test_outside_sigma_adds_the_changes_shading_but_not_its_texture():
     assert d[48:60, 8:56].mean() > d[4:16, 8:56].mean() + 0.05
 
 
+def test_outside_from_keeps_the_top_of_the_framing_and_not_the_redraw():
+    from conceptvae.blending import BlendSettings, blend_edit
+
+    photo = 0.25 + 0.5 * _face(64)
+    start = np.full((16, 16, 1), 0.5)
+    edited = start + 0.06  # a small, even change: shading only, everywhere
+    edited[12:14, 6:10] += 0.2  # and a strong one low in the framing (a mouth)
+    st = dict(rel_low=0.5, rel_high=0.8, outside_sigma=1.0)
+    whole = blend_edit(photo, start, edited, BlendSettings(**st)) - photo
+    limited = blend_edit(photo, start, edited,
+                         BlendSettings(**st, outside_from=0.25, outside_full=0.5)) - photo  # fmt: skip
+    # Above outside_from nothing is added; below outside_full all of it, as before.
+    assert np.abs(limited[:12]).max() < 0.002 < whole[:12].mean()
+    np.testing.assert_allclose(limited[36:44, :16], whole[36:44, :16], atol=0.002)
+    # In between it fades in, without steps.
+    column = limited[12:36, 4, 0]
+    assert np.all(np.diff(column) > -0.002) and column[-1] > 0.04
+    # The redraw where the change is strong is not limited.
+    np.testing.assert_allclose(limited[48:56, 24:40], whole[48:56, 24:40], atol=0.01)
+
+
 def test_detail_mode_uses_the_models_own_knobs_when_it_has_them(tiny_model, tmp_path):
     import shutil
 
@@ -235,7 +256,8 @@ def test_detail_mode_uses_the_models_own_knobs_when_it_has_them(tiny_model, tmp_
     assert tuned.mode == "detail" and tuned.images[0].shape == plain.shape
     assert not np.array_equal(tuned.images[0], plain)
     np.testing.assert_array_equal(edit(model, [rgb], "smile", 0.0).pil()[0], rgb)
-    for bad in ({"outside_sigma": -1}, {"mask_blur": 1e6}, {"gian": 1}):
+    for bad in ({"outside_sigma": -1}, {"mask_blur": 1e6}, {"gian": 1},
+                {"outside_from": 0.6, "outside_full": 0.4}, {"outside_full": 1.5}):
         files.write_meta(d, {**meta, "edit_defaults": {"mode": "detail", "detail": bad}})
         with pytest.raises(ModelError, match="edit_defaults.detail"):
             edit(load_model(d), [rgb], "smile", 1.0)
