@@ -20,7 +20,7 @@ model, and per photo:
 With ``--judge`` it also measures whether the edits land (issue 17): neutral
 faces (label 0) get ``smile +AMOUNT`` and smiling ones ``smile -AMOUNT``, the
 placed face is cut back out of the edited photograph (the placement inverted,
-luminance, tint undone) and both smile judges of benchmarks/evaluate_faces.py
+luminance, tint undone) and the smile judges of benchmarks/evaluate_faces.py
 read it: landed (% per direction and judge) = read smiling after +, read
 neutral after -. The same judges' reading of the unedited faces cut back the
 same way is given beside it (what a real smile scores).

@@ -100,9 +100,8 @@ class BlendSettings:
                 f"edit_defaults.{key}: mask_blur, lowpass_sigma, outside_sigma and "
                 f"removal_blur must be between 0 and {MAX_SIGMA:g} model pixels"
             )
-        if not 0 <= made.outside_from <= made.outside_full <= 1 and (
-            made.outside_from or made.outside_full
-        ):
+        limited = made.outside_from or made.outside_full
+        if limited and not 0 <= made.outside_from <= made.outside_full <= 1:
             raise ValueError(
                 f"edit_defaults.{key}: outside_from and outside_full must satisfy "
                 "0 <= outside_from <= outside_full <= 1"
