@@ -624,10 +624,8 @@ def blend_settings(
     over = defaults.get(f"photo_{mode}") if in_photo else None
     if over is not None:
         key = f"photo_{mode}"
-        if not isinstance(over, dict) or not isinstance(entry, (dict, type(None))):
-            entry = over  # from_meta refuses it with the key's name
-        else:
-            entry = {**(entry or {}), **over}
+        # Anything but two dicts: ``over`` alone, which from_meta checks under its key.
+        entry = {**entry, **over} if isinstance(entry, dict) and isinstance(over, dict) else over
     if mode == "detail" and entry is None:
         return None
     try:
