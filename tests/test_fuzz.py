@@ -416,8 +416,11 @@ def test_fps_range_fits_every_format(fps, n):
 
 
 @FUZZ
-@given(value=st.text(st.characters(exclude_characters="\x00"), max_size=8)
-       | st.integers(-10, 10**7).map(str))
+# No NUL and no lone surrogates: an environment variable cannot hold either
+# (setenv refuses them before the code under test runs).
+@given(value=st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)),
+                     max_size=8)
+       | st.integers(-10, 10**7).map(str))  # fmt: skip
 def test_threads_env_is_a_range(monkeypatch, value):
     from conceptvae.model.litert import MAX_THREADS, default_threads
 
