@@ -286,14 +286,15 @@ def evaluate(model_dir: str, split: Path, images_dir: Path = DATA, modes=("detai
     return out
 
 
-def table(results: dict, photo_mode: str) -> list[str]:
-    """Markdown rows: figure | one column per judge | bar."""
+def table(results: dict, photo_mode: str, amount: float = AMOUNT) -> list[str]:
+    """Markdown rows: figure | one column per judge | bar (the bars are for 1.5)."""
+    a = f"{amount:g}"
     rows = [("smiling still smiling after reconstruct (of photos the judge reads smiling)",
              "recon_still_smiling", "recon_still_smiling"),
-            ("neutral -> smiling, decode, +1.5", "decode_up", "decode_up"),
-            ("smiling -> neutral, decode, -1.5", "decode_down", "decode_down"),
-            (f"neutral -> smiling, {photo_mode}, +1.5", f"{photo_mode}_up", "photo_up"),
-            (f"smiling -> neutral, {photo_mode}, -1.5", f"{photo_mode}_down", "photo_down")]  # fmt: skip
+            (f"neutral -> smiling, decode, +{a}", "decode_up", "decode_up"),
+            (f"smiling -> neutral, decode, -{a}", "decode_down", "decode_down"),
+            (f"neutral -> smiling, {photo_mode}, +{a}", f"{photo_mode}_up", "photo_up"),
+            (f"smiling -> neutral, {photo_mode}, -{a}", f"{photo_mode}_down", "photo_down")]  # fmt: skip
     names = [k for k in JUDGES if f"{k}_{rows[0][1]}" in results]
     out = ["| figure | " + " | ".join(f"judge {k}" for k in names) + " | bar |",
            "| --- | " + "---: | " * len(names) + "---: |"]  # fmt: skip
@@ -304,7 +305,7 @@ def table(results: dict, photo_mode: str) -> list[str]:
         out.append(f"| {label} | {cells} | >= {100 * BARS[bar]:.0f}% {'ok' if ok else 'MISSED'} |")
     s = results[f"{photo_mode}_ssim_up"]
     blank = " | ".join(["(no judge)"] + [""] * (len(names) - 2))
-    out.append(f"| SSIM of the {photo_mode} edit (+1.5) to the photograph | {s:.3f} | {blank} "
+    out.append(f"| SSIM of the {photo_mode} edit (+{a}) to the photograph | {s:.3f} | {blank} "
                f"| >= 0.90 {'ok' if s >= 0.90 else 'MISSED'} |")  # fmt: skip
     return out
 
@@ -335,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
                               a.tune, a.amount, js, align=not a.no_align)  # fmt: skip
         print(json.dumps({m: results[m]}, indent=1), flush=True)
         for mode in a.modes.split(","):
-            print("\n".join(table(results[m], mode)), flush=True)
+            print("\n".join(table(results[m], mode, a.amount)), flush=True)
     results["seconds"] = round(time.perf_counter() - t, 1)
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=2) + "\n")
