@@ -284,7 +284,10 @@ def _state_problem(state: Any) -> str | None:
         return "options is not an object"
     unknown = set(opts) - set(TRAIN_DEFAULTS) - {"data", "labels", "image_size", "channels"}
     if unknown:
-        return f"unknown option(s) {', '.join(sorted(map(str, unknown)))}"
+        # repr: a name may hold anything, a line break included (one-line errors).
+        names = sorted(map(repr, unknown))
+        more = f" and {len(names) - 5} more" if len(names) > 5 else ""
+        return f"unknown option(s) {', '.join(n[:40] for n in names[:5])}{more}"
     for key in ("data", "labels"):
         if opts.get(key) is not None and not isinstance(opts[key], str):
             return f"options: {key} must be a path"

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import invoke
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conceptvae.errors import ConceptError, ConceptVAEError
@@ -357,6 +357,8 @@ def checkpoint_state():
 @given(where=st.sampled_from(["epoch", "options", "history", "options.lr", "options.filters",
                               "options.seed", "options.epochs", "options.batch_size",
                               "history.loss", "options.new"]), value=JSON)  # fmt: skip
+# Found by this test: an unknown option's name with a line break broke the one-line error.
+@example(where="options", value={"a\nb": 0})
 def test_checkpoint_states_of_any_shape(tmp_path_factory, checkpoint_state, where, value):
     from conceptvae.training import read_checkpoint_state
 
