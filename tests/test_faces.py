@@ -241,6 +241,48 @@ def test_skin_weights_stop_short_of_other_colours() -> None:
     assert skin_weights(window[..., :1], face, 100.0) is None  # one channel
 
 
+def _skin_window(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    window = np.zeros((height, width, 3), np.uint8)
+    window[:] = (200, 150, 120)  # skin
+    face = np.zeros((height, width), bool)
+    face[height // 5 : height * 3 // 5, width // 10 : width * 2 // 5] = True
+    return window, face
+
+
+@pytest.mark.parametrize("scale", [1, 20])  # 20: the window is read from a reduced copy
+def test_background_weights_stop_short_of_what_runs_off_the_window(scale: int) -> None:
+    from conceptvae.faces.paste import BACKGROUND_MARGIN, background_weights
+
+    n = 100 * scale
+    window, face = _skin_window(n, n)
+    window[:, 60 * scale :] = (60, 90, 200)  # blue from column 60 to the edge
+    window[30 * scale : 34 * scale, 20 * scale : 26 * scale] = (60, 90, 200)  # an enclosed blue eye
+    window[70 * scale : 80 * scale, 10 * scale : 20 * scale] = (15, 10, 8)  # too dark to have a colour
+    w = background_weights(window, face, size=float(n))
+    assert w is not None and w.shape == (n, n)
+    near = int(np.ceil((60 - BACKGROUND_MARGIN * 100) * scale))
+    assert (w[:, near:] == 0).all()  # none on it, nor within the margin of it
+    assert (w[:, : 50 * scale] > 0.99).all()  # the eye, the dark patch, the skin: all kept
+    # Nothing of another colour reaches the edge (red lips inside a face): no weights.
+    window, face = _skin_window(n, n)
+    window[40 * scale : 50 * scale, 40 * scale : 60 * scale] = (200, 40, 60)
+    assert background_weights(window, face, float(n)) is None
+    assert background_weights(window[..., :1], face, float(n)) is None  # one channel
+
+
+def test_the_edit_stays_off_a_collar_over_the_chin() -> None:
+    # Something of another colour from under the lower lip to the picture's edge:
+    # the mesh places the chin behind it, and the mouth band reached onto it.
+    p = Placement(FACES[0], (160, 140), 2.4, 0)
+    skin = np.clip(np.full((300, 320, 3), 150.0) * (1.08, 0.86, 0.72), 0, 255).astype(np.uint8)
+    photo = facephotos_place(skin, p)
+    cut = int(apply(p.crop_to_photo(), np.array([[32.0, 46.0]]))[0][1])
+    photo[cut:] = (40, 70, 200)
+    out, _, _ = _chin_edit(photo, p)
+    changed = (out != photo).any(-1)
+    assert changed[:cut].sum() > 2000 and not changed[cut:].any()
+
+
 def test_faces_side_by_side_are_both_found() -> None:
     # Two faces whose crops touch: neither's landmarks lie inside the other's
     # silhouette, so both are kept (a candidate with one is a misreading, find.py).

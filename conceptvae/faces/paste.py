@@ -143,16 +143,80 @@ def skin_weights(window: np.ndarray, face: np.ndarray, size: float) -> np.ndarra
     spread = max(float(np.median(np.abs(c[face] - m))) for c, m in zip(chroma, ref))
     tolerance = SKIN_TOLERANCE + SKIN_SPREAD * spread
     far = np.maximum(np.abs(chroma[0] - ref[0]), np.abs(chroma[1] - ref[1])) >= tolerance
-    # Grow what is not skin (a blur, kept wherever it is non-zero: a large region
-    # reaches about 3 sigma, a lone odd pixel barely counts), then soften the rest
-    # over a third of that; sigma is chosen so that every pixel within the margin
-    # of a region that is not skin stays at exactly 0 (tests/test_faces.py).
-    sigma = max(0.5, SKIN_MARGIN * size / 1.6)
-    near = Image.fromarray((far * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(sigma))
-    skin = Image.fromarray(np.where(np.asarray(near) > 0, 0, 255).astype(np.uint8))
-    soft = np.asarray(skin.filter(ImageFilter.GaussianBlur(sigma / 3)), np.float64) / 255.0
+    return _away_from(far, SKIN_MARGIN * size)
+
+
+def _away_from(region: np.ndarray, margin: float) -> np.ndarray:
+    """Weights in [0, 1]: exactly 0 on ``region`` (bool) and within ``margin``
+    pixels of it, rising to 1 beyond. ``region`` is grown by a blur kept wherever
+    it is non-zero (a large region reaches about 3 sigma, a lone odd pixel barely
+    counts), the rest softened over a third of that; sigma is chosen so that every
+    pixel within the margin stays at exactly 0 (tests/test_faces.py)."""
+    sigma = max(0.5, margin / 1.6)
+    near = Image.fromarray((region * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(sigma))
+    keep = Image.fromarray(np.where(np.asarray(near) > 0, 0, 255).astype(np.uint8))
+    soft = np.asarray(keep.filter(ImageFilter.GaussianBlur(sigma / 3)), np.float64) / 255.0
     soft[soft < 0.02] = 0.0
     return soft
+
+
+# Where a face meets something of another colour that extends past it (the
+# background beyond the cut of a cropped face, a collar, a microphone in front of
+# the mouth), the face mesh still places a lip, a cheek or a chin behind it, and
+# the inner face and the mouth band (which are not limited to skin) would paint
+# the edit on it. No weight may come near such a region:
+# chromaticity (r and g of r + g + b, which a shadow on the face keeps) this far
+# from the inner face's median, plus BACKGROUND_SPREAD times its spread, on a
+# pixel bright enough to have a colour, in a region that reaches the edge of the
+# window. What the face encloses (red lips, blue eyes, teeth) never reaches it.
+BACKGROUND_DISTANCE = 0.04
+BACKGROUND_SPREAD = 3.0
+BACKGROUND_DARK = 25.0  # 8-bit mean of R, G and B under which a pixel has no colour
+BACKGROUND_MARGIN = 0.025  # of the face's size: the weight is 0 this close to it
+# A coarse mask: computed on a copy of the window at most this many pixels on a
+# side (a face may fill a 100-megapixel photograph).
+BACKGROUND_SIDE = 512
+
+
+def background_weights(window: np.ndarray, face: np.ndarray, size: float) -> np.ndarray | None:
+    """Weights in [0, 1] over a photo window (h, w, 3) of 8- or 16-bit RGB: 0 on and
+    near regions plainly not of the face's colour (``face``: its pixels) that reach
+    the window's edge, 1 elsewhere; None when there is no such region."""
+    if window.ndim != 3 or window.shape[-1] != 3 or face.sum() < 16:
+        return None
+    from scipy import ndimage
+
+    h, w = face.shape
+    factor = max(1.0, max(h, w) / BACKGROUND_SIDE)
+    small = (max(1, round(w / factor)), max(1, round(h / factor)))
+    top = float(np.iinfo(window.dtype).max) if window.dtype.kind in "ui" else 1.0
+
+    def shrink(channel: np.ndarray) -> np.ndarray:
+        img = Image.fromarray(np.ascontiguousarray(channel, np.float32), mode="F")
+        return np.asarray(img.resize(small, Image.BOX) if factor > 1 else img, np.float32)
+
+    r, g, b = (shrink(window[..., c].astype(np.float32) * np.float32(255.0 / top)) for c in range(3))
+    inner = shrink(face.astype(np.float32)) > 0.5
+    total = r + g + b
+    lit = total >= 3 * BACKGROUND_DARK
+    if (inner & lit).sum() < 16:
+        return None
+    rg = (r / np.maximum(total, 1e-3), g / np.maximum(total, 1e-3))
+    ref = [float(np.median(c[inner & lit])) for c in rg]
+    spread = max(float(np.median(np.abs(c[inner & lit] - m))) for c, m in zip(rg, ref))
+    distance = np.maximum(np.abs(rg[0] - ref[0]), np.abs(rg[1] - ref[1]))
+    far = lit & (distance >= BACKGROUND_DISTANCE + BACKGROUND_SPREAD * spread)
+    labels, _ = ndimage.label(far)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    edge = edge[edge > 0]
+    if edge.size == 0:
+        return None
+    weights = _away_from(np.isin(labels, edge), BACKGROUND_MARGIN * size / factor)
+    if factor > 1:
+        img = Image.fromarray(weights.astype(np.float32), mode="F").resize((w, h), Image.BILINEAR)
+        weights = np.asarray(img, np.float64)
+        weights[weights < 0.02] = 0.0
+    return weights
 
 
 def outline_weights(outline: np.ndarray, window: tuple[int, int, int, int]) -> np.ndarray:
@@ -236,6 +300,9 @@ def paste_weights(
         skin = skin_weights(photo[y0:y1, x0:x1], face > 0.5, size)
         if skin is not None:
             inside = np.maximum(inside, whole_face * skin)
+        away = background_weights(photo[y0:y1, x0:x1], face > 0.5, size)
+        if away is not None:
+            inside = inside * away
         weights = weights * inside
     return region, weights if replace else _steep(weights)
 
