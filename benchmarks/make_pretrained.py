@@ -449,15 +449,15 @@ FACES_PHOTO_SECTION = [
     "",
     "On the 1,500 held-out test faces set into 512x512 colour pictures "
     "(`python benchmarks/face_photos_eval.py`, seed 0): 98.9% of the faces found and "
-    "edited (no false face), 99.1% of the edited photos bit-exact outside the face, colour "
+    "edited (no false face), 99.8% of the edited photos bit-exact outside the face, colour "
     "kept in 100%. A face in a photograph is edited with `edit_defaults.photo_detail` "
     "laid over the crop's knobs: the paste-back mask already keeps the hair, the forehead "
     "and everything around the face, so more of the mouth is redrawn and the amount is "
     "calibrated for a photograph (gain 2). Whether the edits land there (`--judge`: "
     "neutral faces +1.5, smiling ones -1.5, each face cut back out and judged, cnn / hog / "
-    "deep): +1.5 lands 95.8% / 76.1% / 89.3%, -1.5 96.5% / 31.7% / 96.7% (bar 85%: met "
-    "by the two CNN judges, missed by the HOG judge; `--mode blend` 89.4% / 69.9% / 81.0% and 91.1% / "
-    "50.7% / 95.8%; with the first paste-back mask, which left the mouth's lower half and "
+    "deep): +1.5 lands 95.8% / 75.9% / 89.5%, -1.5 96.5% / 31.7% / 96.7% (bar 85%: met "
+    "by the two CNN judges, missed by the HOG judge; `--mode blend` 89.6% / 70.0% / 81.3% and 91.1% / "
+    "50.7% / 95.5%; with the first paste-back mask, which left the mouth's lower half and "
     "corners out, "
     "about 30% and 57% for the CNN). Timing: benchmarks/README.md.",
 ]

@@ -174,8 +174,31 @@ BACKGROUND_SPREAD = 3.0
 BACKGROUND_DARK = 25.0  # 8-bit mean of R, G and B under which a pixel has no colour
 BACKGROUND_MARGIN = 0.025  # of the face's size: the weight is 0 this close to it
 # A coarse mask: computed on a copy of the window at most this many pixels on a
-# side (a face may fill a 100-megapixel photograph).
-BACKGROUND_SIDE = 512
+# side (a face may fill a 100-megapixel photograph; and the edge search below
+# takes a step per pixel of distance).
+BACKGROUND_SIDE = 256
+
+
+def _reaching_the_edge(region: np.ndarray) -> np.ndarray:
+    """The pixels of ``region`` (bool) connected to the array's edge through it
+    (8-neighbours): grown from the edge one step at a time (numpy; importing
+    scipy.ndimage would cost a cold edit a tenth of a second). A path longer
+    than twice the array's side (a spiral drawn on purpose) is left unreached."""
+    reached = np.zeros_like(region)
+    for edge in (np.s_[0, :], np.s_[-1, :], np.s_[:, 0], np.s_[:, -1]):
+        reached[edge] = region[edge]
+    for step in range(2 * max(region.shape)):
+        grown = reached.copy()
+        grown[1:] |= reached[:-1]
+        grown[:-1] |= reached[1:]
+        wide = grown.copy()
+        wide[:, 1:] |= grown[:, :-1]
+        wide[:, :-1] |= grown[:, 1:]
+        wide &= region
+        if step % 8 == 7 and np.array_equal(wide, reached):
+            break
+        reached = wide
+    return reached
 
 
 def background_weights(window: np.ndarray, face: np.ndarray, size: float) -> np.ndarray | None:
@@ -184,8 +207,6 @@ def background_weights(window: np.ndarray, face: np.ndarray, size: float) -> np.
     the window's edge, 1 elsewhere; None when there is no such region."""
     if window.ndim != 3 or window.shape[-1] != 3 or face.sum() < 16:
         return None
-    from scipy import ndimage
-
     h, w = face.shape
     factor = max(1.0, max(h, w) / BACKGROUND_SIDE)
     small = (max(1, round(w / factor)), max(1, round(h / factor)))
@@ -206,12 +227,10 @@ def background_weights(window: np.ndarray, face: np.ndarray, size: float) -> np.
     spread = max(float(np.median(np.abs(c[inner & lit] - m))) for c, m in zip(rg, ref))
     distance = np.maximum(np.abs(rg[0] - ref[0]), np.abs(rg[1] - ref[1]))
     far = lit & (distance >= BACKGROUND_DISTANCE + BACKGROUND_SPREAD * spread)
-    labels, _ = ndimage.label(far)
-    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    edge = edge[edge > 0]
-    if edge.size == 0:
+    region = _reaching_the_edge(far)
+    if not region.any():
         return None
-    weights = _away_from(np.isin(labels, edge), BACKGROUND_MARGIN * size / factor)
+    weights = _away_from(region, BACKGROUND_MARGIN * size / factor)
     if factor > 1:
         img = Image.fromarray(weights.astype(np.float32), mode="F").resize((w, h), Image.BILINEAR)
         weights = np.asarray(img, np.float64)
