@@ -126,15 +126,20 @@ SKIN_MARGIN = 0.05
 SKIN_MIN_CHROMA = 3.0
 
 
+def _full_scale(arr: np.ndarray) -> float:
+    """The value of full intensity in ``arr``: 255 or 65535 for 8- or 16-bit, 1.0 for floats."""
+    return float(np.iinfo(arr.dtype).max) if arr.dtype.kind in "ui" else 1.0
+
+
 def skin_weights(window: np.ndarray, face: np.ndarray, size: float) -> np.ndarray | None:
     """Weights in [0, 1] over a photo window (h, w, 3) of 8- or 16-bit RGB: 1 on
     skin coloured like the face (the pixels where ``face`` is True), 0 on and
     near anything else; None when the picture's colour cannot tell (grey)."""
     if window.ndim != 3 or window.shape[-1] != 3 or face.sum() < 16:
         return None
-    top = float(np.iinfo(window.dtype).max) if window.dtype.kind in "ui" else 1.0
+    scale = np.float32(255.0 / _full_scale(window))
     # float32, one channel at a time: a face can fill a 100-megapixel photograph.
-    r, g, b = (window[..., c].astype(np.float32) * np.float32(255.0 / top) for c in range(3))
+    r, g, b = (window[..., c].astype(np.float32) * scale for c in range(3))
     chroma = (-0.168736 * r - 0.331264 * g + 0.5 * b, 0.5 * r - 0.418688 * g - 0.081312 * b)
     del r, g, b
     ref = [float(np.median(c[face])) for c in chroma]
@@ -210,13 +215,14 @@ def background_weights(window: np.ndarray, face: np.ndarray, size: float) -> np.
     h, w = face.shape
     factor = max(1.0, max(h, w) / BACKGROUND_SIDE)
     small = (max(1, round(w / factor)), max(1, round(h / factor)))
-    top = float(np.iinfo(window.dtype).max) if window.dtype.kind in "ui" else 1.0
 
     def shrink(channel: np.ndarray) -> np.ndarray:
         img = Image.fromarray(np.ascontiguousarray(channel, np.float32), mode="F")
         return np.asarray(img.resize(small, Image.BOX) if factor > 1 else img, np.float32)
 
-    r, g, b = (shrink(window[..., c].astype(np.float32) * np.float32(255.0 / top)) for c in range(3))
+    # Shrunk first, then scaled to 8-bit levels: one full-size float copy per channel.
+    scale = np.float32(255.0 / _full_scale(window))
+    r, g, b = (shrink(window[..., c]) * scale for c in range(3))
     inner = shrink(face.astype(np.float32)) > 0.5
     total = r + g + b
     lit = total >= 3 * BACKGROUND_DARK
@@ -310,16 +316,17 @@ def paste_weights(
         points = np.asarray(mesh, np.float64)[:, :2]
         outline = points[list(INNER_FACE)]
         face = outline_weights(outline, region)
+        inner = face > 0.5
         whole_face = outline_weights(points[list(SILHOUETTE)], region)
         # A turned face's far mouth corner is near its cheek's edge: the band, half
         # again as wide as the lips, must not reach past the cheek.
         band = outline_weights(mouth_outline(points[list(MOUTH)], to_crop), region) * whole_face
         inside = np.maximum(face, band)
         size = float(np.sqrt(np.prod(outline.max(0) - outline.min(0))))
-        skin = skin_weights(photo[y0:y1, x0:x1], face > 0.5, size)
+        skin = skin_weights(photo[y0:y1, x0:x1], inner, size)
         if skin is not None:
             inside = np.maximum(inside, whole_face * skin)
-        away = background_weights(photo[y0:y1, x0:x1], face > 0.5, size)
+        away = background_weights(photo[y0:y1, x0:x1], inner, size)
         if away is not None:
             inside = inside * away
         weights = weights * inside
@@ -367,7 +374,7 @@ def paste_back(
     local = np.asarray(to_crop, np.float64).copy()
     local[:, 2] = apply(to_crop, np.array([[x0, y0]], np.float64))[0]
     change = _sample(delta, local, (x1 - x0, y1 - y0))
-    top = float(np.iinfo(photo.dtype).max) if photo.dtype.kind in "ui" else 1.0
+    top = _full_scale(photo)
     window = photo[y0:y1, x0:x1].astype(np.float32)
     if change.shape[-1] == 1 or window.shape[-1] == 1:
         change = change.mean(-1, keepdims=True) if window.shape[-1] == 1 else change
