@@ -44,13 +44,14 @@ import json, sys, time
 t0 = time.perf_counter()
 import numpy as np
 from conceptvae.cli.main import cli  # what the conceptvae command imports first
-from conceptvae.editing import edit, prepare_inputs, _render
+from conceptvae.editing import edit, prepare_inputs
 from conceptvae.images import save_pil, array_to_pil
 from conceptvae.resolve import resolve_model
 t1 = time.perf_counter()
 photo, out = sys.argv[1], sys.argv[2]
 model = resolve_model(None, ["smile"])
-from conceptvae.editing import resolve_library, parse_concepts
+from conceptvae.editing import parse_concepts
+from conceptvae.resolve import resolve_library
 lib = resolve_library(model)
 args = parse_concepts(lib, ["smile"])
 t2 = time.perf_counter()

@@ -26,11 +26,9 @@ concept_option = click.option(
 )  # fmt: skip
 
 mode_option = click.option(
-    "--mode", type=click.Choice(EDIT_MODES), default=None,
-    help="decode: the decoder's image; detail: input + (decode(z') - decode(z)) at the "
-    "input's own resolution (keeps the photograph's detail); blend: detail outside the region "
-    "the concept changes, the edited decode (with the photo's lighting) inside it, joined by a "
-    "Laplacian pyramid. [default: the model's, else decode]",
+    "--mode", type=click.Choice(tuple(EDIT_MODES)), default=None,
+    help="; ".join(f"{name}: {text}" for name, text in EDIT_MODES.items())
+    + ". [default: the model's, else decode]",
 )  # fmt: skip
 
 library_option = click.option(
@@ -119,12 +117,14 @@ def edit(images: tuple[str, ...], concepts: tuple[str, ...], amount: float | Non
       conceptvae edit a.png b.png -c smile --sweep=-2:2:9 -o strip.png
     """
     from conceptvae.commands.edit import edit_files
+    from conceptvae.editing.options import EditOptions
 
-    written = edit_files(
-        model, images, concepts, amount, out, mode=mode, until=until, max_amount=max_amount,
-        sweep=sweep, size=size, overwrite=overwrite, library=library,
+    options = EditOptions(
+        amount=amount, mode=mode, until=until, max_amount=max_amount, library=library,
         ignore_fingerprint=ignore_fingerprint, backend=backend, align=not no_align, face=face,
     )  # fmt: skip
+    written = edit_files(model, images, concepts, out, options=options, sweep=sweep, size=size,
+                         overwrite=overwrite)  # fmt: skip
     for w in written:
         if w.probability is None:
             click.echo(str(w.path))
@@ -181,12 +181,12 @@ def traverse(images: tuple[str, ...], concepts: tuple[str, ...], range_: tuple[f
              backend: str) -> None:  # fmt: skip
     """A labelled strip of IMAGES moved along a concept (one row per image)."""
     from conceptvae.commands.edit import traverse_file
+    from conceptvae.editing.options import EditOptions
 
-    written = traverse_file(
-        model, images, concepts, range_, steps, out, mode=mode, size=size, overwrite=overwrite,
-        library=library, ignore_fingerprint=ignore_fingerprint, backend=backend,
-        align=not no_align, face=face,
-    )  # fmt: skip
+    options = EditOptions(mode=mode, library=library, ignore_fingerprint=ignore_fingerprint,
+                          backend=backend, align=not no_align, face=face)  # fmt: skip
+    written = traverse_file(model, images, concepts, range_, steps, out, options=options,
+                            size=size, overwrite=overwrite)  # fmt: skip
     click.echo(str(written.path))
 
 

@@ -18,7 +18,16 @@ UPSAMPLES = ("transpose", "resize")
 MAX_SIZE = 4096  # pixels per side of an output picture or frame (--size)
 
 # -- editing ---------------------------------------------------------------------
-EDIT_MODES = ("decode", "detail", "blend")
+# The edit modes, one line of help each: the one table of modes. Each name is a module
+# of conceptvae/editing/modes/ holding its ``MODE``; a new mode is that module plus an
+# entry here (the CLI's --mode choices and help, meta.json checks and the studio read it).
+EDIT_MODES = {
+    "decode": "the decoder's image",
+    "detail": "input + (decode(z') - decode(z)) at the input's own resolution (keeps the "
+    "photograph's detail)",
+    "blend": "detail outside the region the concept changes, the edited decode (with the "
+    "photo's lighting) inside it, joined by a Laplacian pyramid",
+}
 # Amount 1 is one typical difference between images without and with a concept;
 # beyond a hundred of those the latent is nowhere near the data, so it is a typo.
 MAX_AMOUNT = 100.0

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConceptVAEError, ModelError, param
 from .model import files
 from .model.api import load_model
 from .model.loaded import VAEModel
 from .model.registry import list_models
+
+if TYPE_CHECKING:
+    from .concepts.library import ConceptLibrary
 
 DEFAULT_MODEL = "faces"
 
@@ -103,3 +106,17 @@ def _summary(names: set[str], most: int = 12) -> str:
     ordered = sorted(names, key=lambda n: (not n.isdigit(), n.startswith("pc"), len(n), n))
     text = ", ".join(ordered[:most])
     return text + (", ..." if len(ordered) > most else "") if ordered else "no concepts"
+
+
+def resolve_library(
+    model: VAEModel, library: Any = None, ignore_fingerprint: bool = False
+) -> ConceptLibrary:
+    """The concept library a command uses with ``model``: ``library`` is a
+    ConceptLibrary, a concepts.h5 path, or None (the model's own)."""
+    from .concepts.library import ConceptLibrary, model_ref, open_library
+
+    if library is None:
+        return open_library(model, ignore_fingerprint=ignore_fingerprint)
+    lib = library if isinstance(library, ConceptLibrary) else ConceptLibrary.read(library)
+    lib.check_model(model_ref(model), ignore_fingerprint)
+    return lib

@@ -132,7 +132,7 @@ def test_page_loads_with_a_slider_per_concept(browser, studio) -> None:  # noqa:
     assert all((s.get_attribute("min"), s.get_attribute("max")) == ("-3", "3") for s in sliders)
     # the faces model's default edit mode
     assert browser.find_element(By.CSS_SELECTOR, "input[name=mode][value=detail]").is_selected()
-    from conceptvae.editing import MODES
+    from conceptvae.options import EDIT_MODES as MODES
 
     modes = browser.find_elements(By.CSS_SELECTOR, "input[name=mode]")
     assert [m.get_attribute("value") for m in modes] == list(MODES)

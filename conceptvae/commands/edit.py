@@ -11,25 +11,16 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ..checks import check_amount, check_steps
 from ..concepts.expressions import split_amount
-from ..editing import (
-    DEFAULT_MAX_AMOUNT,
-    MAX_ANALOGY_STEPS,
-    ConceptArg,
-    FaceEdit,
-    amounts_between,
-    analogy,
-    check_amount,
-    check_max_amount,
-    check_mode,
-    check_probability,
-    check_steps,
-    concept_slug,
-    edit,
-    traverse,
-)
+from ..editing.analogies import analogy
+from ..editing.concepts import ConceptArg, concept_slug
+from ..editing.editor import FaceEdit, edit
+from ..editing.options import EditOptions, amounts_between
+from ..editing.traversal import traverse
 from ..errors import ConceptError, ConceptVAEError, param
 from ..images import array_to_pil, check_image_suffix, save_pil
+from ..options import MAX_ANALOGY_STEPS
 from ..outputs import plan_outputs, refuse_overwriting_model, single_target
 from ..resolve import resolve_model
 from .inputs import expand_inputs
@@ -51,66 +42,51 @@ def edit_files(
     model: Any,
     inputs: Sequence[str | os.PathLike],
     concepts: Sequence[str],
-    amount: float | None = None,
     out: str | os.PathLike | None = None,
     *,
-    mode: str | None = None,
-    until: float | None = None,
-    max_amount: float = DEFAULT_MAX_AMOUNT,
+    options: EditOptions | None = None,
     sweep: Sequence[float] | np.ndarray | None = None,
     size: int | None = None,
     overwrite: bool = False,
-    library: str | os.PathLike | None = None,
-    ignore_fingerprint: bool = False,
-    backend: str = "auto",
-    align: bool = True,
-    face: str | int = "all",
+    **changes: Any,
 ) -> list[Written]:
     """One edited file per input, or one strip across the ``sweep`` amounts.
 
-    A photograph given to a face model is written whole, at its own size, with
-    its faces edited (``align``, ``face``: see :func:`conceptvae.editing.edit`)."""
+    The edit's options are ``options`` (an :class:`EditOptions`) and/or its fields
+    as keywords. A photograph given to a face model is written whole, at its own
+    size, with its faces edited (``align``, ``face``: see
+    :func:`conceptvae.editing.edit`)."""
     if not concepts:
         raise ConceptError(f"name at least one {param('concepts')}")
     # Options first, so a typo is reported before any file is looked at.
-    if amount is not None:
-        check_amount(amount)
-    check_max_amount(max_amount)
-    if until is not None:
-        check_probability(until)
-    if mode is not None:
-        check_mode(mode)
+    opts = EditOptions.make(options, **changes)
     paths = expand_inputs(inputs)
     if sweep is not None:
-        if until is not None:
+        if opts.until is not None:
             raise ConceptVAEError(
                 f"{param('sweep')} and {param('until')} do not go together: a sweep sets the "
                 "amounts"
             )
-        if amount is not None:
+        if opts.amount is not None:
             raise ConceptVAEError(f"{param('sweep')} sets the amounts; leave out {param('amount')}")
         values = np.asarray([check_amount(a, param("sweep")) for a in sweep], np.float64)
         check_steps(len(values), f"{param('sweep')} COUNT")
-        return [_strip_file(model, paths, concepts, values, out, "sweep", mode, size,
-                            overwrite, library, ignore_fingerprint, backend, align, face)]  # fmt: skip
-    if until is not None and amount is not None:
+        return [_strip_file(model, paths, concepts, values, out, kind="sweep", options=opts,
+                            size=size, overwrite=overwrite)]  # fmt: skip
+    if opts.until is not None and opts.amount is not None:
         raise ConceptVAEError(
             f"{param('amount')} and {param('until')} do not go together: {param('until')} "
             "chooses the amount (give other concepts their own as EXPR=AMOUNT)"
         )
-    amount = 1.0 if amount is None else amount
-    tag = _name_tag(concepts, amount, until)
+    tag = _name_tag(concepts, opts.amount_or_default, opts.until)
     targets = plan_outputs(
         paths, out, default_name="{stem}_" + tag + "{suffix}", overwrite=overwrite
     )
     for t in targets:
         check_image_suffix(t)
-    model = resolve_model(model, concepts, backend)
+    model = resolve_model(model, concepts, opts.backend)
     refuse_overwriting_model(targets, model)
-    result = edit(
-        model, paths, concepts, amount, mode=mode, until=until, max_amount=max_amount,
-        library=library, ignore_fingerprint=ignore_fingerprint, align=align, face=face,
-    )  # fmt: skip
+    result = edit(model, paths, concepts, options=opts)
     written = []
     for k, (image, target) in enumerate(zip(result.images, targets)):
         photo = result.faces[k] is not None
@@ -164,23 +140,18 @@ def traverse_file(
     steps: int = 9,
     out: str | os.PathLike | None = None,
     *,
-    mode: str | None = None,
+    options: EditOptions | None = None,
     size: int | None = None,
     overwrite: bool = False,
-    library: str | os.PathLike | None = None,
-    ignore_fingerprint: bool = False,
-    backend: str = "auto",
-    align: bool = True,
-    face: str | int = "all",
+    **changes: Any,
 ) -> Written:
     """One labelled strip, one row per input, across ``steps`` amounts in ``range_``."""
     start, stop = (check_amount(v, param("range")) for v in range_)
     values = amounts_between(start, stop, check_steps(steps))
-    if mode is not None:
-        check_mode(mode)
+    opts = EditOptions.make(options, **changes)
     paths = expand_inputs(inputs)
-    return _strip_file(model, paths, concepts, values, out, "traverse", mode, size,
-                       overwrite, library, ignore_fingerprint, backend, align, face)  # fmt: skip
+    return _strip_file(model, paths, concepts, values, out, kind="traverse", options=opts,
+                       size=size, overwrite=overwrite)  # fmt: skip
 
 
 def _strip_file(
@@ -189,25 +160,18 @@ def _strip_file(
     concepts: Sequence[str],
     amounts: np.ndarray,
     out: str | os.PathLike | None,
+    *,
     kind: str,
-    mode: str | None,
+    options: EditOptions,
     size: int | None,
     overwrite: bool,
-    library: Any,
-    ignore_fingerprint: bool,
-    backend: str,
-    align: bool = True,
-    face: str | int = "all",
 ) -> Written:
     slug = concept_slug([ConceptArg(str(c), ()) for c in concepts])
     default = f"{paths[0].stem}_{kind}_{slug}.png"
     target = single_target(out, default, paths, overwrite)
-    model = resolve_model(model, concepts, backend)
+    model = resolve_model(model, concepts, options.backend)
     refuse_overwriting_model([target], model)
-    result = traverse(
-        model, paths, concepts, amounts, mode=mode, size=size, library=library,
-        ignore_fingerprint=ignore_fingerprint, align=align, face=face,
-    )  # fmt: skip
+    result = traverse(model, paths, concepts, amounts, size=size, options=options)
     save_pil(result.picture, target)
     return Written(target, paths[0].stem, {})
 

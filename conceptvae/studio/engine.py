@@ -226,7 +226,8 @@ class Studio:
 
     def model_info(self, name: str) -> dict[str, Any]:
         """What the page needs to draw its controls for one model."""
-        from ..editing import MODES, default_mode
+        from ..editing.options import default_mode
+        from ..options import EDIT_MODES
 
         m = self._load(name)
         attributes, class_sets = [], []
@@ -244,7 +245,7 @@ class Studio:
             "image_size": cfg.image_size,
             "channels": cfg.channels,
             "latent_dim": cfg.latent_dim,
-            "modes": list(MODES),
+            "modes": list(EDIT_MODES),
             "default_mode": default_mode(m.model),
             "attributes": attributes,
             "class_sets": class_sets,
@@ -375,7 +376,8 @@ class Studio:
         of a 512-pixel photo takes tens of milliseconds): the download's pixels for an
         image up to PREVIEW_SIDE (LIVE_SIDE while ``live``) pixels on its short side,
         else the same edit of a smaller copy."""
-        from ..editing import check_mode, edit
+        from ..editing.editor import edit
+        from ..editing.options import check_mode
 
         m = self._load(req.model)
         check_mode(req.mode)
@@ -404,7 +406,7 @@ class Studio:
 
     def _is_photo_for_faces(self, im: StudioImage, m: _Loaded) -> bool:
         """A face model and an image that is not already one of its crops."""
-        from ..editing import face_alignment
+        from ..editing.inputs import face_alignment
         from ..faces.inputs import is_model_size
 
         return face_alignment(m.model) is not None and not is_model_size(
@@ -413,7 +415,7 @@ class Studio:
 
     def _found(self, im: StudioImage, name: str, m: _Loaded) -> list:
         """The faces of a photograph, found once per model (as the CLI finds them)."""
-        from ..editing import face_alignment
+        from ..editing.inputs import face_alignment
         from ..faces import find_faces
 
         if name not in im._faces:
@@ -427,7 +429,7 @@ class Studio:
         m = self._load(model)
         im = self.image(image_id)
         if not self._is_photo_for_faces(im, m):
-            from ..editing import face_alignment
+            from ..editing.inputs import face_alignment
 
             return {"face_model": face_alignment(m.model) is not None, "photo": False,
                     "faces": []}  # fmt: skip
@@ -454,7 +456,7 @@ class Studio:
         """The edited image at full size, written by the function ``conceptvae edit``
         runs, from the same bytes: what :meth:`command` writes, byte for byte."""
         from ..commands import edit_files
-        from ..editing import check_mode
+        from ..editing.options import check_mode
 
         m = self._load(req.model)
         check_mode(req.mode)
@@ -474,7 +476,7 @@ class Studio:
 
     def command(self, req: EditRequest) -> str:
         """The ``conceptvae edit`` command that writes the same bytes as :meth:`render`."""
-        from ..editing import check_mode
+        from ..editing.options import check_mode
 
         m = self._load(req.model)
         check_mode(req.mode)

@@ -1,0 +1,49 @@
+"""Decodes -> output images, through the edit's mode (one module each, in ``modes/``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..model.loaded import VAEModel
+from .inputs import Input, Slot
+from .modes import Case, get_mode
+
+
+def render(
+    model: VAEModel,
+    inputs: list[Input],
+    slots: list[Slot],
+    z: np.ndarray,
+    z_new: np.ndarray,
+    mode: str,
+) -> list[np.ndarray]:
+    """One image per slot for each block of ``len(inputs)`` rows of ``z_new``
+    (rows cycle through inputs; the result cycles through slots the same way).
+
+    The mode turns each input's decodes into its output: a whole input's image,
+    or for a face found in a photograph, the photograph with that face's edit
+    in it (the photograph's other faces go into the same picture in turn).
+    """
+    spec = get_mode(mode)
+    decoded = model.decode(z_new)
+    start = model.decode(z) if spec.needs_start else None
+    n = len(inputs)
+    out: list[np.ndarray] = []
+    for c in range(len(z_new) // n):
+        images: list[np.ndarray | None] = [None] * len(slots)
+        photos: dict[int, np.ndarray] = {}
+        for r, inp in enumerate(inputs):
+            slot = slots[inp.slot]
+            case = Case(
+                model, inp.crop, inp.x, None if start is None else start[r], decoded[c * n + r],
+                inp.face, slot.alignment, photos.get(inp.slot, slot.photo), slot.crop,
+            )  # fmt: skip
+            result = spec.render(case)
+            if inp.face is not None and result.dtype == np.uint8:
+                photos[inp.slot] = result
+            else:
+                images[inp.slot] = result
+        for k, photo in photos.items():
+            images[k] = photo.astype(np.float32) / np.float32(255)
+        out.extend(images)  # type: ignore[arg-type]
+    return out
