@@ -278,7 +278,7 @@ def _steep(weights: np.ndarray) -> np.ndarray:
     return t * t * (3.0 - 2.0 * t)
 
 
-def _sample(delta: np.ndarray, to_crop_local: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def sample_crop(delta: np.ndarray, to_crop_local: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """``delta`` (S, S, C) resampled (bicubic) at the crop coordinates of each
     pixel of a (h, w) photo window."""
     data = tuple(np.asarray(to_crop_local, np.float64).reshape(-1))
@@ -373,7 +373,7 @@ def paste_back(
     # The window's pixel (u, v) is photo pixel (x0 + u, y0 + v).
     local = np.asarray(to_crop, np.float64).copy()
     local[:, 2] = apply(to_crop, np.array([[x0, y0]], np.float64))[0]
-    change = _sample(delta, local, (x1 - x0, y1 - y0))
+    change = sample_crop(delta, local, (x1 - x0, y1 - y0))
     top = _full_scale(photo)
     window = photo[y0:y1, x0:x1].astype(np.float32)
     if change.shape[-1] == 1 or window.shape[-1] == 1:

@@ -1,0 +1,196 @@
+"""Move a photographed face the way the decoder moves its drawing of it.
+
+The decoder's two images of a face, before and after an edit (64-pixel
+grayscale), say how the face's *shape* moves: the face mesh is run on both, and
+its 468 points' displacement (the whole face's drift taken out, and only from
+the eyes down, where an expression moves a face) is carried through the
+alignment into the photograph, where a thin-plate spline bends the
+photograph's own pixels at full resolution (:mod:`.deform`). What a warp cannot
+make, the mouth's inside as it opens or the shading of a raised cheek, comes
+from the decoder's change that the motion does not explain, added to the
+lightness L* only: chroma stays the photograph's, and pales only where the
+mouth opens onto teeth.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from .align import AlignedFace, FaceAlignment, similarity
+from .colour import gray_to_lightness, lab_to_rgb, rgb_to_lab
+from .deform import dense_field, remap
+from .landmarks import LEFT_EYE, MIN_PRESENCE, NOSE_TIP, RIGHT_EYE, SILHOUETTE, Mesh
+from .paste import outline_weights, paste_weights, sample_crop
+from .warp import apply, invert
+
+# The decodes are enlarged this much before the mesh reads them (its input is 192 px).
+UPSCALE = 4
+# Points that an expression leaves in place: the whole face's drift between the two
+# decodes is the similarity that takes these onto each other.
+STABLE = (*RIGHT_EYE, *LEFT_EYE, 168, 6, 197, 195, 10, 151, 9)
+# The inner lips, in order around the mouth's opening.
+INNER_LIPS = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178,
+              88, 95)  # fmt: skip
+# Rings round the face (the silhouette scaled about its centre) where nothing moves;
+# the field fades to exactly 0 between them, so the photograph beyond is untouched.
+PIN_RINGS = (1.25, 1.6)
+
+
+def decode_meshes(
+    start: np.ndarray, edited: np.ndarray, crop_mesh: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The mesh points (468, 2), in crop pixels, of the two decodes, read in the same
+    region (the photograph's face's own, in the crop); None if either is not a face."""
+    from .landmarks import roi_from_mesh, run_mesh
+
+    up = np.hstack([np.asarray(crop_mesh, np.float64)[:, :2] * UPSCALE, np.zeros((468, 1))])
+    roi = roi_from_mesh(Mesh(up, 1.0))
+    out = []
+    for decode in (start, edited):
+        g = np.clip(np.asarray(decode, np.float32).mean(-1) * 255.0 + 0.5, 0, 255)
+        im = Image.fromarray(g.astype(np.uint8), "L")
+        im = im.resize((im.size[0] * UPSCALE, im.size[1] * UPSCALE), Image.BICUBIC).convert("RGB")
+        mesh = run_mesh(im, roi)
+        if mesh.presence < MIN_PRESENCE:
+            return None
+        out.append(mesh.points[:, :2] / UPSCALE)
+    return out[0], out[1]
+
+
+def face_motion(p0: np.ndarray, p1: np.ndarray, gain: float) -> np.ndarray:
+    """Per mesh point, how the expression moves it (crop pixels): the displacement
+    from ``p0`` to ``p1`` less the whole face's drift, faded out above the nose."""
+    drift = similarity(p1[list(STABLE)], p0[list(STABLE)])
+    moved = apply(drift, p1) - p0
+    eyes = p0[list(RIGHT_EYE) + list(LEFT_EYE), 1].mean()
+    t = np.clip((p0[:, 1] - eyes) / max(p0[NOSE_TIP, 1] - eyes, 1e-6), 0.0, 1.0)
+    return moved * (t * t * (3.0 - 2.0 * t) * gain)[:, None]
+
+
+def _pins(mesh: np.ndarray) -> np.ndarray:
+    outline = mesh[list(SILHOUETTE)]
+    centre = outline.mean(0)
+    return np.vstack([centre + (outline - centre) * s for s in PIN_RINGS])
+
+
+def _window(points: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    h, w = shape
+    x0, y0 = np.floor(points.min(0)).astype(int)
+    x1, y1 = np.ceil(points.max(0)).astype(int) + 1
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    return int(y0), int(y1), int(x0), int(x1)
+
+
+def _fade(mesh: np.ndarray, window: tuple[int, int, int, int]) -> np.ndarray:
+    """1 inside the inner pin ring, a smooth fall to exactly 0 at the outer one."""
+    y0, y1, x0, x1 = window
+    outline = mesh[list(SILHOUETTE)]
+    centre = outline.mean(0)
+    ys, xs = np.mgrid[y0:y1, x0:x1]
+    rel = np.stack([xs + 0.5, ys + 0.5], -1) - centre
+    # The silhouette's radius in each pixel's direction (nearest outline angle).
+    ang = np.arctan2(*(outline - centre).T[::-1])
+    rad = np.linalg.norm(outline - centre, axis=1)
+    order = np.argsort(ang)
+    pix_ang = np.arctan2(rel[..., 1], rel[..., 0])
+    r_out = np.interp(pix_ang, ang[order], rad[order], period=2 * np.pi)
+    r = np.linalg.norm(rel, axis=-1) / np.maximum(r_out, 1e-6)
+    lo, hi = PIN_RINGS
+    t = np.clip((hi - r) / (hi - lo), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def reshape_face(
+    photo: np.ndarray,
+    aligned: AlignedFace,
+    alignment: FaceAlignment,
+    start: np.ndarray,
+    edited: np.ndarray,
+    *,
+    gain: float = 1.0,
+    shading: float = 1.0,
+) -> np.ndarray | None:
+    """``photo`` (H, W, C) uint8 with the face moved as the decodes ``start`` ->
+    ``edited`` (S, S, 1) move, and their unexplained change added to its lightness;
+    a new array. None when the mesh does not find a face in a decode."""
+    face = aligned.face
+    mesh = np.asarray(face.mesh, np.float64)[:, :2]
+    to_crop = np.asarray(aligned.to_crop, np.float64)
+    meshes = decode_meshes(start, edited, apply(to_crop, mesh))
+    if meshes is None:
+        return None
+    p0, p1 = meshes
+    d_crop = face_motion(p0, p1, gain)
+    d_photo = d_crop @ invert(to_crop)[:, :2].T
+    pins = _pins(mesh)
+    window = _window(pins, photo.shape[:2])
+    if window is None:
+        return None
+    y0, y1, x0, x1 = window
+    # Backward map: each output pixel samples the photograph where it came from.
+    targets = np.vstack([mesh + d_photo, pins])
+    back = np.vstack([-d_photo, np.zeros_like(pins)])
+    field = dense_field(targets, back, window) * _fade(mesh, window)[..., None]
+    ys, xs = np.mgrid[0 : y1 - y0, 0 : x1 - x0].astype(np.float64)  # window pixels
+    win = np.asarray(photo)[y0:y1, x0:x1]
+    warped = remap(win, xs + 0.5 + field[..., 0], ys + 0.5 + field[..., 1])
+
+    # What the motion does not explain: the edited decode against the start decode
+    # moved the same way (in crop pixels), smoothed of the mesh's misfit.
+    s = start.shape[0]
+    cy, cx = np.mgrid[0:s, 0:s].astype(np.float64)
+    crop_field = dense_field(np.vstack([p0 + d_crop, apply(to_crop, pins)]),
+                             np.vstack([-d_crop, np.zeros_like(pins)]), (0, s, 0, s))  # fmt: skip
+    moved_start = remap(np.asarray(start, np.float32), cx + 0.5 + crop_field[..., 0],
+                        cy + 0.5 + crop_field[..., 1])  # fmt: skip
+    residual = (np.asarray(edited, np.float32) - moved_start).mean(-1, keepdims=True)
+    local = to_crop.copy()
+    local[:, 2] = apply(to_crop, np.array([[x0, y0]], np.float64))[0]
+    change = sample_crop(residual, local, (x1 - x0, y1 - y0))[..., 0] * shading
+    found = paste_weights(photo, to_crop, alignment, face.mesh)
+    weights = np.zeros(change.shape, np.float64)
+    if found is not None:
+        (wy0, wy1, wx0, wx1), w = found
+        oy0, oy1, ox0, ox1 = max(y0, wy0), min(y1, wy1), max(x0, wx0), min(x1, wx1)
+        if oy1 > oy0 and ox1 > ox0:
+            weights[oy0 - y0 : oy1 - y0, ox0 - x0 : ox1 - x0] = w[
+                oy0 - wy0 : oy1 - wy0, ox0 - wx0 : ox1 - wx0
+            ]
+    return _compose(photo, window, warped, field, change * weights,
+                    outline_weights((mesh + d_photo)[list(INNER_LIPS)], window))  # fmt: skip
+
+
+def _compose(
+    photo: np.ndarray,
+    window: tuple[int, int, int, int],
+    warped: np.ndarray,
+    field: np.ndarray,
+    change: np.ndarray,
+    mouth: np.ndarray,
+) -> np.ndarray:
+    """The warped window with ``change`` (intensity units) added to L*, chroma kept
+    but paled where the opened mouth brightens; pixels neither moved nor changed
+    keep their exact values."""
+    y0, y1, x0, x1 = window
+    top = 255.0
+    rgb = warped / top
+    gray = rgb.shape[-1] == 1
+    if gray:
+        rgb = np.repeat(rgb, 3, axis=-1)
+    lab = rgb_to_lab(rgb)
+    luma = rgb @ np.array([0.299, 0.587, 0.114])
+    lab[..., 0] += gray_to_lightness(luma + change) - gray_to_lightness(luma)
+    # Teeth: where the open mouth brightens, the lips' colour fades.
+    pale = np.clip(change * 4.0, 0.0, 0.75) * mouth
+    lab[..., 1:] *= (1.0 - pale)[..., None]
+    out_rgb = lab_to_rgb(lab)
+    if gray:
+        out_rgb = out_rgb.mean(-1, keepdims=True)
+    edited = np.clip(np.rint(out_rgb * top), 0, top).astype(photo.dtype)
+    out = np.asarray(photo).copy()
+    touched = (np.abs(field).max(-1) > 1e-4) | (np.abs(change) > 1e-5)
+    out[y0:y1, x0:x1][touched] = edited[touched]
+    return out
