@@ -28,6 +28,18 @@ def _kernel(r2: np.ndarray) -> np.ndarray:
     return np.nan_to_num(k, nan=0.0, posinf=0.0, neginf=0.0)
 
 
+def _solve(system: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    # One BLAS thread: a system of a few hundred unknowns takes a millisecond on one
+    # core, and ten times longer when OpenBLAS's threads contend with a busy machine.
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):
+        try:
+            return np.linalg.solve(system, rhs)
+        except np.linalg.LinAlgError:  # points all on a line: the affine part is free
+            return np.linalg.lstsq(system, rhs, rcond=None)[0]
+
+
 def tps_field(points: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.ndarray:
     """The thin-plate spline through ``values`` (N, K) at ``points`` (N, 2), at ``query`` (M, 2)."""
     p = np.asarray(points, np.float64)
@@ -42,7 +54,7 @@ def tps_field(points: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.n
     system = np.zeros((n + 3, n + 3))
     system[:n, :n], system[:n, n:], system[n:, :n] = k, ones, ones.T
     rhs = np.vstack([v, np.zeros((3, v.shape[1]))])
-    coef = np.linalg.lstsq(system, rhs, rcond=None)[0]
+    coef = _solve(system, rhs)
     out = np.hstack([np.ones((len(q), 1)), q]) @ coef[n:]
     for start in range(0, len(q), 4096):  # bounded memory for a large window
         part = q[start : start + 4096]

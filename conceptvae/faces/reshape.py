@@ -21,7 +21,7 @@ from .align import AlignedFace, FaceAlignment, similarity
 from .colour import gray_to_lightness, lab_to_rgb, rgb_to_lab
 from .deform import dense_field, remap
 from .landmarks import LEFT_EYE, MIN_PRESENCE, NOSE_TIP, RIGHT_EYE, SILHOUETTE, Mesh
-from .paste import outline_weights, paste_weights, sample_crop
+from .paste import MOUTH, outline_weights, paste_weights, sample_crop
 from .warp import apply, invert
 
 # The decodes are enlarged this much before the mesh reads them (its input is 192 px).
@@ -35,6 +35,10 @@ INNER_LIPS = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 3
 # Rings round the face (the silhouette scaled about its centre) where nothing moves;
 # the field fades to exactly 0 between them, so the photograph beyond is untouched.
 PIN_RINGS = (1.25, 1.6)
+# The spline's control points: the lips' contours in full, every fourth other mesh
+# point, and every second silhouette point on the pin rings (the spline's cost grows
+# with the cube of their number; the mesh's 468 are far denser than the motion).
+CONTROL = tuple(sorted({*range(0, 468, 4), *MOUTH, *INNER_LIPS, NOSE_TIP}))
 
 
 def decode_meshes(
@@ -69,7 +73,7 @@ def face_motion(p0: np.ndarray, p1: np.ndarray, gain: float) -> np.ndarray:
 
 
 def _pins(mesh: np.ndarray) -> np.ndarray:
-    outline = mesh[list(SILHOUETTE)]
+    outline = mesh[list(SILHOUETTE[::2])]
     centre = outline.mean(0)
     return np.vstack([centre + (outline - centre) * s for s in PIN_RINGS])
 
@@ -131,8 +135,9 @@ def reshape_face(
         return None
     y0, y1, x0, x1 = window
     # Backward map: each output pixel samples the photograph where it came from.
-    targets = np.vstack([mesh + d_photo, pins])
-    back = np.vstack([-d_photo, np.zeros_like(pins)])
+    ctrl = list(CONTROL)
+    targets = np.vstack([(mesh + d_photo)[ctrl], pins])
+    back = np.vstack([-d_photo[ctrl], np.zeros_like(pins)])
     field = dense_field(targets, back, window) * _fade(mesh, window)[..., None]
     ys, xs = np.mgrid[0 : y1 - y0, 0 : x1 - x0].astype(np.float64)  # window pixels
     win = np.asarray(photo)[y0:y1, x0:x1]
@@ -142,8 +147,8 @@ def reshape_face(
     # moved the same way (in crop pixels), smoothed of the mesh's misfit.
     s = start.shape[0]
     cy, cx = np.mgrid[0:s, 0:s].astype(np.float64)
-    crop_field = dense_field(np.vstack([p0 + d_crop, apply(to_crop, pins)]),
-                             np.vstack([-d_crop, np.zeros_like(pins)]), (0, s, 0, s))  # fmt: skip
+    crop_field = dense_field(np.vstack([(p0 + d_crop)[ctrl], apply(to_crop, pins)]),
+                             np.vstack([-d_crop[ctrl], np.zeros_like(pins)]), (0, s, 0, s))  # fmt: skip
     moved_start = remap(np.asarray(start, np.float32), cx + 0.5 + crop_field[..., 0],
                         cy + 0.5 + crop_field[..., 1])  # fmt: skip
     residual = (np.asarray(edited, np.float32) - moved_start).mean(-1, keepdims=True)
