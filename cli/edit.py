@@ -102,7 +102,7 @@ ignore_fingerprint_option = click.option(
 @ignore_fingerprint_option
 @face_options("all")
 @backend_option
-def edit(images: tuple[str, ...], concepts: tuple[str, ...], amount: float | None, model: str | None,
+def edit(*, images: tuple[str, ...], concepts: tuple[str, ...], amount: float | None, model: str | None,
          out: str | None, mode: str | None, until: float | None, max_amount: float,
          sweep: list[float] | None, size: int | None, overwrite: bool, library: str | None,
          ignore_fingerprint: bool, face: str | int, no_align: bool, backend: str) -> None:  # fmt: skip
@@ -174,7 +174,7 @@ def edit(images: tuple[str, ...], concepts: tuple[str, ...], amount: float | Non
 @ignore_fingerprint_option
 @face_options("all")
 @backend_option
-def traverse(images: tuple[str, ...], concepts: tuple[str, ...], range_: tuple[float, float],
+def traverse(*, images: tuple[str, ...], concepts: tuple[str, ...], range_: tuple[float, float],
              steps: int,
              model: str | None, out: str | None, mode: str | None, size: int | None, overwrite: bool,
              library: str | None, ignore_fingerprint: bool, face: str | int, no_align: bool,
@@ -208,7 +208,7 @@ def traverse(images: tuple[str, ...], concepts: tuple[str, ...], range_: tuple[f
 @cell_size_option
 @overwrite_option
 @backend_option
-def analogy(a: str, b: str, c: str, model: str | None, out: str | None, steps: int, size: int | None,
+def analogy(*, a: str, b: str, c: str, model: str | None, out: str | None, steps: int, size: int | None,
             overwrite: bool, backend: str) -> None:  # fmt: skip
     """A is to B as C is to D: D = C + (B - A), drawn as a labelled J-diagram.
 
