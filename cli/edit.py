@@ -16,8 +16,9 @@ from conceptvae.options import (
     MAX_STEPS,
 )
 
-from .options import backend_option, face_options, model_option, overwrite_option
+from .options import backend_option, face_options, model_option, overwrite_option, report_skipped
 from .params import AmountRange, AmountSweep
+from .progress import progress_bar
 
 concept_option = click.option(
     "--concept", "-c", "concepts", multiple=True, required=True, metavar="EXPR[=AMOUNT]",
@@ -115,6 +116,10 @@ def edit(*, images: tuple[str, ...], concepts: tuple[str, ...], amount: float | 
       conceptvae edit face.png -c smile -a 1.5 --mode decode -m runs/my-faces
       conceptvae edit digits/ -c '3->8' -o edited/               # the pretrained digits model
       conceptvae edit a.png b.png -c smile --sweep=-2:2:9 -o strip.png
+
+    Of several inputs, one that cannot be edited (unreadable, no face found) is
+    named on stderr and the others are still written; the exit status is then 1
+    (2 when none could be edited, or for a usage error).
     """
     from conceptvae.commands.edit import edit_files
     from conceptvae.editing.options import EditOptions
@@ -123,9 +128,10 @@ def edit(*, images: tuple[str, ...], concepts: tuple[str, ...], amount: float | 
         amount=amount, mode=mode, until=until, max_amount=max_amount, library=library,
         ignore_fingerprint=ignore_fingerprint, backend=backend, align=not no_align, face=face,
     )  # fmt: skip
-    written = edit_files(model, images, concepts, out, options=options, sweep=sweep, size=size,
-                         overwrite=overwrite)  # fmt: skip
-    for w in written:
+    with progress_bar("editing") as progress:
+        batch = edit_files(model, images, concepts, out, options=options, sweep=sweep,
+                           size=size, overwrite=overwrite, progress=progress)  # fmt: skip
+    for w in batch.written:
         if w.probability is None:
             click.echo(str(w.path))
             continue
@@ -139,6 +145,7 @@ def edit(*, images: tuple[str, ...], concepts: tuple[str, ...], amount: float | 
         used = ", ".join(f"{c} {a:.4g}" for c, a in w.amounts.items())
         note = " (capped at --max-amount)" if w.capped else ""
         click.echo(f"{w.path}: amount {used}; probability {w.probability:.4f}{note}")
+    report_skipped(len(batch.written), batch.skipped, "edited")
 
 
 @click.command()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +14,15 @@ from PIL import Image
 from ..checks import check_amount, check_steps
 from ..concepts.expressions import split_amount
 from ..editing.analogies import analogy
-from ..editing.concepts import ConceptArg, concept_slug
-from ..editing.editor import FaceEdit, edit
+from ..editing.concepts import ConceptArg, concept_slug, parse_concepts
+from ..editing.editor import EditResult, FaceEdit, edit
 from ..editing.options import EditOptions, amounts_between
 from ..editing.traversal import traverse
 from ..errors import ConceptError, ConceptVAEError, param
 from ..images import array_to_pil, check_image_suffix, save_pil
 from ..options import MAX_ANALOGY_STEPS
 from ..outputs import plan_outputs, refuse_overwriting_model, single_target
-from ..resolve import resolve_model
+from ..resolve import resolve_library, resolve_model
 from .inputs import expand_inputs
 
 
@@ -38,6 +38,20 @@ class Written:
     faces: list[FaceEdit] | None = None  # a photograph's edited faces
 
 
+@dataclass
+class Batch:
+    """What a command over several inputs did: the files written, and each input
+    left out with the error that stopped it (the others were still done)."""
+
+    written: list[Written]
+    skipped: list[ConceptVAEError] = field(default_factory=list)
+
+
+def _input_error(exc: ConceptVAEError, path: Path) -> bool:
+    """The error is this input's own (unreadable, no face...), not the command's."""
+    return exc.path is not None and os.path.abspath(exc.path) == os.path.abspath(path)
+
+
 def edit_files(
     model: Any,
     inputs: Sequence[str | os.PathLike],
@@ -48,9 +62,17 @@ def edit_files(
     sweep: Sequence[float] | np.ndarray | None = None,
     size: int | None = None,
     overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
     **changes: Any,
-) -> list[Written]:
+) -> Batch:
     """One edited file per input, or one strip across the ``sweep`` amounts.
+
+    Inputs are edited one at a time (a folder of large photographs never sits in
+    memory at once), each written as soon as it is done. Of several inputs, one
+    that cannot be edited (unreadable, no face found) is left out with its error
+    in :attr:`Batch.skipped` and the others are still done; with a single input,
+    or when the error is not an input's own, it is raised. ``progress(done,
+    total)`` is called after each input.
 
     The edit's options are ``options`` (an :class:`EditOptions`) and/or its fields
     as keywords. A photograph given to a face model is written whole, at its own
@@ -71,8 +93,8 @@ def edit_files(
             raise ConceptVAEError(f"{param('sweep')} sets the amounts; leave out {param('amount')}")
         values = np.asarray([check_amount(a, param("sweep")) for a in sweep], np.float64)
         check_steps(len(values), f"{param('sweep')} COUNT")
-        return [_strip_file(model, paths, concepts, values, out, kind="sweep", options=opts,
-                            size=size, overwrite=overwrite)]  # fmt: skip
+        return Batch([_strip_file(model, paths, concepts, values, out, kind="sweep",
+                                  options=opts, size=size, overwrite=overwrite)])  # fmt: skip
     if opts.until is not None and opts.amount is not None:
         raise ConceptVAEError(
             f"{param('amount')} and {param('until')} do not go together: {param('until')} "
@@ -86,24 +108,38 @@ def edit_files(
         check_image_suffix(t)
     model = resolve_model(model, concepts, opts.backend)
     refuse_overwriting_model(targets, model)
-    result = edit(model, paths, concepts, options=opts)
-    written = []
-    for k, (image, target) in enumerate(zip(result.images, targets)):
-        photo = result.faces[k] is not None
-        # A photograph keeps its own size (--size scales its longer side).
-        im = _photo_pil(image, size) if photo else array_to_pil(image, size)
-        save_pil(im, target, fast=photo)
-        written.append(
-            Written(
-                target,
-                result.names[k],
-                dict(zip(result.concepts, map(float, result.amounts[k]))),
-                None if result.probability is None else float(result.probability[k]),
-                bool(result.capped[k]) if result.capped is not None else False,
-                result.faces[k],
-            )  # fmt: skip
-        )
-    return written
+    # The library once, and every concept checked, before the first input.
+    lib = resolve_library(model, opts.library, opts.ignore_fingerprint)
+    parse_concepts(lib, concepts)
+    one = EditOptions.make(opts, library=lib)
+    batch = Batch([])
+    for k, (path, target) in enumerate(zip(paths, targets)):
+        try:
+            result = edit(model, [path], concepts, options=one)
+        except ConceptVAEError as exc:
+            if len(paths) == 1 or not _input_error(exc, path):
+                raise
+            batch.skipped.append(exc)
+        else:
+            batch.written.append(_write_edit(result, target, size))
+        if progress is not None:
+            progress(k + 1, len(paths))
+    return batch
+
+
+def _write_edit(result: EditResult, target: Path, size: int | None) -> Written:
+    photo = result.faces[0] is not None
+    # A photograph keeps its own size (--size scales its longer side).
+    im = _photo_pil(result.images[0], size) if photo else array_to_pil(result.images[0], size)
+    save_pil(im, target, fast=photo)
+    return Written(
+        target,
+        result.names[0],
+        dict(zip(result.concepts, map(float, result.amounts[0]))),
+        None if result.probability is None else float(result.probability[0]),
+        bool(result.capped[0]) if result.capped is not None else False,
+        result.faces[0],
+    )
 
 
 def _photo_pil(image: np.ndarray, size: int | None) -> Image.Image:

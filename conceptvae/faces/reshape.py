@@ -35,6 +35,8 @@ INNER_LIPS = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 3
 # Rings round the face (the silhouette scaled about its centre) where nothing moves;
 # the field fades to exactly 0 between them, so the photograph beyond is untouched.
 PIN_RINGS = (1.25, 1.6)
+# a*, b* of teeth in daylight (ivory): where the opened mouth shows them.
+TEETH_AB = (1.5, 9.0)
 # The spline's control points: the lips' contours in full, every fourth other mesh
 # point, and every second silhouette point on the pin rings (the spline's cost grows
 # with the cube of their number; the mesh's 468 are far denser than the motion).
@@ -188,9 +190,10 @@ def _compose(
     lab = rgb_to_lab(rgb)
     luma = rgb @ np.array([0.299, 0.587, 0.114])
     lab[..., 0] += gray_to_lightness(luma + change) - gray_to_lightness(luma)
-    # Teeth: where the open mouth brightens, the lips' colour fades.
-    pale = np.clip(change * 4.0, 0.0, 0.75) * mouth
-    lab[..., 1:] *= (1.0 - pale)[..., None]
+    # Teeth: where the open mouth brightens, the lips' colour gives way to a teeth's
+    # warm white (a neutral grey reads blue-green beside skin).
+    pale = (np.clip(change * 4.0, 0.0, 0.75) * mouth)[..., None]
+    lab[..., 1:] = lab[..., 1:] * (1.0 - pale) + np.array(TEETH_AB) * pale
     out_rgb = lab_to_rgb(lab)
     if gray:
         out_rgb = out_rgb.mean(-1, keepdims=True)
