@@ -148,8 +148,8 @@ def _train(
             done = ckpt.epoch
             if done > 0 and run.writes:
                 restore_checkpoint(run.out / files.CHECKPOINT, final)
-                save_model(run.out, final, cfg, dataset, saved, ckpt.history, {}, run.command,
-                           run.export)  # fmt: skip
+                save_model(run.out, final, cfg, dataset, saved, ckpt.history, {},
+                           command=run.command, export=run.export)  # fmt: skip
             again = f"continue with {param('resume')}" + (" on every worker" if run.cluster else "")
             raise TrainingInterrupted(
                 f"interrupted after {done} finished epoch(s); {again}", run.out
@@ -179,7 +179,8 @@ def _train(
     # session's part only when resumed: the history's per-epoch "cpu_seconds" add up.
     metrics["train_cpu_seconds"] = round(cpu, 2)
     metrics["epochs"] = int(options.epochs)
-    save_model(run.out, final, cfg, dataset, saved, ckpt.history, metrics, run.command, run.export)
+    save_model(run.out, final, cfg, dataset, saved, ckpt.history, metrics,
+               command=run.command, export=run.export)  # fmt: skip
     save_preview(run.out / files.PREVIEW, final, test, seed)
     if run.cluster is not None:
         dist.share(run.cluster, {"path": os.fspath(run.out), "metrics": metrics})

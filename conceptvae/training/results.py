@@ -83,6 +83,7 @@ def save_model(
     opts: dict[str, Any],
     history: dict[str, list[float]],
     metrics: dict[str, Any],
+    *,
     command: str | None,
     export: bool = True,
 ) -> None:  # noqa: ANN001
