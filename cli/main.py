@@ -15,28 +15,23 @@ import warnings
 
 import click
 
+# Module under conceptvae.cli -> its commands; a command's function is its name
+# with "-" as "_" (align-faces -> align_faces).
+_MODULES = {
+    "train": ["train"],
+    "codec": ["encode", "decode", "reconstruct", "sample"],
+    "models": ["info", "models"],
+    "export": ["export"],
+    "concepts": ["concepts"],
+    "edit": ["edit", "traverse", "analogy"],
+    "morph": ["interpolate", "morph", "run"],
+    "pictures": ["grid", "scatter"],
+    "faces": ["faces", "align-faces"],
+    "studio": ["studio"],
+}
 # command name -> (module under conceptvae.cli, attribute)
 COMMANDS = {
-    "train": ("train", "train"),
-    "encode": ("codec", "encode"),
-    "decode": ("codec", "decode"),
-    "reconstruct": ("codec", "reconstruct"),
-    "sample": ("codec", "sample"),
-    "info": ("models", "info"),
-    "models": ("models", "models"),
-    "export": ("export", "export"),
-    "concepts": ("concepts", "concepts"),
-    "edit": ("edit", "edit"),
-    "traverse": ("edit", "traverse"),
-    "analogy": ("edit", "analogy"),
-    "interpolate": ("morph", "interpolate"),
-    "morph": ("morph", "morph"),
-    "run": ("morph", "run"),
-    "grid": ("pictures", "grid"),
-    "scatter": ("pictures", "scatter"),
-    "faces": ("faces", "faces"),
-    "align-faces": ("faces", "align_faces"),
-    "studio": ("studio", "studio"),
+    name: (module, name.replace("-", "_")) for module, names in _MODULES.items() for name in names
 }
 
 

@@ -5,70 +5,24 @@ Importing the package is cheap (no TensorFlow); the heavy parts load on use.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from .lazy import lazy_module
+from .version import __version__ as __version__
 
-from .lazy import lazy_attributes
-
-__version__ = "0.1.0"
-
-__all__ = [
-    "ConceptVAEError",
-    "TrainOptions",
-    "VAEConfig",
-    "VAEModel",
-    "analogy",
-    "edit",
-    "find_faces",
-    "grid",
-    "interpolate",
-    "load_model",
-    "morph",
-    "open_dataset",
-    "open_library",
-    "reconstruct",
-    "render_script",
-    "scatter",
-    "train",
-    "traverse",
-]
-
-_LAZY = {
-    "ConceptVAEError": ("conceptvae.errors", "ConceptVAEError"),
-    "TrainOptions": ("conceptvae.config", "TrainOptions"),
-    "VAEConfig": ("conceptvae.config", "VAEConfig"),
-    "VAEModel": ("conceptvae.model.loaded", "VAEModel"),
-    "load_model": ("conceptvae.model.api", "load_model"),
-    "open_dataset": ("conceptvae.data", "open_dataset"),
-    "train": ("conceptvae.training", "train"),
-    "open_library": ("conceptvae.concepts", "open_library"),
-    "edit": ("conceptvae.editing", "edit"),
-    "find_faces": ("conceptvae.faces", "find_faces"),
-    "traverse": ("conceptvae.editing", "traverse"),
-    "analogy": ("conceptvae.editing", "analogy"),
-    "reconstruct": ("conceptvae.editing", "reconstruct"),
-    "interpolate": ("conceptvae.sequences", "interpolate"),
-    "morph": ("conceptvae.sequences", "morph"),
-    "render_script": ("conceptvae.commands.scripts", "render_script"),
-    "grid": ("conceptvae.latent_maps", "grid"),
-    "scatter": ("conceptvae.latent_maps", "scatter"),
-}
-
-if TYPE_CHECKING:
-    from .commands.scripts import render_script
-    from .concepts import open_library
-    from .config import TrainOptions, VAEConfig
-    from .data import open_dataset
-    from .editing import analogy, edit, reconstruct, traverse
-    from .errors import ConceptVAEError
-    from .faces import find_faces
-    from .latent_maps import grid, scatter
-    from .model.api import load_model
-    from .model.loaded import VAEModel
-    from .sequences import interpolate, morph
-    from .training import train
-
-
-__getattr__ = lazy_attributes(globals(), _LAZY)
+# The public API, one entry a name: each loads its module on first use.
+lazy_module(globals(), {
+    ".errors": ["ConceptVAEError"],
+    ".config": ["TrainOptions", "VAEConfig"],
+    ".model.loaded": ["VAEModel"],
+    ".model.api": ["load_model"],
+    ".data": ["open_dataset"],
+    ".training": ["train"],
+    ".concepts": ["open_library"],
+    ".faces": ["find_faces"],
+    ".editing": ["analogy", "edit", "reconstruct", "traverse"],
+    ".sequences": ["interpolate", "morph"],
+    ".commands.scripts": ["render_script"],
+    ".latent_maps": ["grid", "scatter"],
+})  # fmt: skip
 
 
 def _map_checkout_subpackages() -> None:
@@ -111,7 +65,3 @@ def _map_checkout_subpackages() -> None:
 
 
 _map_checkout_subpackages()
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))

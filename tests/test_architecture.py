@@ -3,7 +3,9 @@
 Every module of the installed package is parsed with ``ast``; every import
 statement counts, at module level or inside a function (a deferred import is
 still a dependency, only a later one). Imports under ``if TYPE_CHECKING:`` are
-left out: they never run (the package's lazy public API names its modules there).
+left out: they never run. In a checkout the folders an install maps into the
+package (``cli/``, ``pretrained/``, ``examples/``) are read as its subpackages,
+so an import of ``conceptvae.cli`` is seen for what it is.
 """
 
 from __future__ import annotations
@@ -22,15 +24,27 @@ def package_root() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def mapped_folders(root: Path) -> dict[str, Path]:
+    """In a checkout, the top-level folders an install maps into the package (as
+    ``conceptvae/__init__.py`` maps them at run time); none in an install."""
+    if (root / "cli").is_dir() or not (root.parent / "pyproject.toml").is_file():
+        return {}
+    return {
+        f"{PACKAGE}.{sub}": root.parent / sub
+        for sub in ("cli", "pretrained", "examples")
+        if (root.parent / sub / "__init__.py").is_file()
+    }
+
+
 def modules(root: Path) -> dict[str, Path]:
     """Dotted module name -> source file, for every .py file of the package."""
     out = {}
-    for path in sorted(root.rglob("*.py")):
-        rel = path.relative_to(root).with_suffix("")
-        parts = [PACKAGE, *rel.parts]
-        if parts[-1] == "__init__":
-            parts = parts[:-1]
-        out[".".join(parts)] = path
+    for base, folder in [(PACKAGE, root), *mapped_folders(root).items()]:
+        for path in sorted(folder.rglob("*.py")):
+            parts = [*base.split("."), *path.relative_to(folder).with_suffix("").parts]
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            out[".".join(parts)] = path
     return out
 
 
@@ -39,10 +53,13 @@ def imported(name: str, path: Path, known: set[str]) -> set[str]:
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
 
-    def nearest(dotted: str) -> str | None:
-        while dotted and dotted not in known:
-            dotted = dotted.rpartition(".")[0]
-        return dotted or None
+    def nearest(dotted: str) -> str:
+        """The module ``dotted`` names (an attribute import names its module); a module
+        the package does not hold is reported as itself, never as the package root."""
+        probe = dotted
+        while probe not in known and "." in probe:
+            probe = probe.rpartition(".")[0]
+        return dotted if probe == PACKAGE and dotted != PACKAGE else probe
 
     for node in _runtime_nodes(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
@@ -64,7 +81,7 @@ def imported(name: str, path: Path, known: set[str]) -> set[str]:
         for t in targets:
             if t == PACKAGE or t.startswith(PACKAGE + "."):
                 hit = nearest(t)
-                if hit is not None and hit != name:
+                if hit != name:
                     found.add(hit)
     return found
 
@@ -83,8 +100,8 @@ def _runtime_nodes(tree: ast.AST):  # noqa: ANN202
             todo.append(child)
 
 
-def import_graph() -> dict[str, set[str]]:
-    mods = modules(package_root())
+def import_graph(root: Path | None = None) -> dict[str, set[str]]:
+    mods = modules(package_root() if root is None else root)
     known = set(mods)
     return {name: imported(name, path, known) for name, path in mods.items()}
 
@@ -141,12 +158,23 @@ def test_no_import_cycle_in_the_package():
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
+def cli_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Imports of the CLI from outside it ("a -> b")."""
+    return [
+        f"{name} -> {d}"
+        for name, deps in sorted(graph.items())
+        # The front end itself, and `python -m conceptvae`.
+        if not (name == "conceptvae.cli" or name.startswith("conceptvae.cli."))
+        and name != "conceptvae.__main__"
+        for d in sorted(deps)
+        if d == "conceptvae.cli" or d.startswith("conceptvae.cli.")
+    ]
+
+
 def test_the_library_never_imports_the_cli():
     graph = import_graph()
-    for name, deps in graph.items():
-        if name.startswith("conceptvae.cli") or name == "conceptvae.__main__":
-            continue  # the front end itself, and `python -m conceptvae`
-        assert not any(d.startswith("conceptvae.cli") for d in deps), name
+    assert any(name.startswith("conceptvae.cli.") for name in graph), "the CLI is not read"
+    assert not cli_imports(graph)
 
 
 # -- layers: data flows one way ---------------------------------------------------------
@@ -154,8 +182,10 @@ def test_the_library_never_imports_the_cli():
 # Bottom to top; a module may import its own layer and those below, never above. A new
 # module (or package prefix) gets a layer here: the test names any it does not know.
 LAYERS = [
+    # "conceptvae" is the package's __init__ alone; every other name covers its submodules.
     ("base", ["conceptvae", "conceptvae.errors", "conceptvae.options", "conceptvae.lazy",
-              "conceptvae.io", "conceptvae.examples"]),
+              "conceptvae.version", "conceptvae.io", "conceptvae.readers", "conceptvae.extras",
+              "conceptvae.examples", "conceptvae.pretrained"]),
     ("values", ["conceptvae.checks", "conceptvae.images", "conceptvae.config",
                 "conceptvae.outputs", "conceptvae.latent", "conceptvae.render",
                 "conceptvae.blending"]),
@@ -175,24 +205,68 @@ def layer_of(module: str) -> int | None:
     best = None
     for i, (_, prefixes) in enumerate(LAYERS):
         for p in prefixes:
-            if (module == p or module.startswith(p + ".")) and (
-                best is None or len(p) > len(best[1])
-            ):
+            covers = module == p or (p != PACKAGE and module.startswith(p + "."))
+            if covers and (best is None or len(p) > len(best[1])):
                 best = (i, p)
     return None if best is None else best[0]
 
 
+def unlayered(graph: dict[str, set[str]]) -> list[str]:
+    """Modules, and modules imported, that LAYERS does not place."""
+    named = set(graph).union(*graph.values())
+    return sorted(m for m in named if layer_of(m) is None)
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Imports of a higher layer ("a (layer) imports b (layer)")."""
+    return [
+        f"{a} ({LAYERS[layer_of(a)][0]}) imports {b} ({LAYERS[layer_of(b)][0]})"
+        for a, deps in sorted(graph.items())
+        for b in sorted(deps)
+        if layer_of(a) is not None and layer_of(b) is not None and layer_of(b) > layer_of(a)
+    ]
+
+
 def test_every_module_has_a_layer_and_imports_only_downwards():
     graph = import_graph()
-    unknown = sorted(m for m in graph if layer_of(m) is None)
+    unknown = unlayered(graph)
     assert not unknown, f"give these modules a layer in LAYERS: {unknown}"
-    upward = [
-        f"{a} ({LAYERS[layer_of(a)][0]}) imports {b} ({LAYERS[layer_of(b)][0]})"
-        for a, deps in graph.items()
-        for b in deps
-        if layer_of(b) > layer_of(a)
-    ]
+    upward = upward_imports(graph)
     assert not upward, "\n".join(upward)
+
+
+def _fake_checkout(tmp_path: Path, with_cli: bool) -> Path:
+    """A package with an unlisted module and a library module importing the CLI."""
+    root = tmp_path / PACKAGE
+    root.mkdir(parents=True)
+    (tmp_path / "pyproject.toml").write_text("[project]\n")
+    (root / "__init__.py").write_text("from .lazy import lazy_module\n")
+    (root / "lazy.py").write_text("import importlib\n")
+    (root / "brand_new.py").write_text("from .errors import ConceptVAEError\n")
+    (root / "errors.py").write_text("")
+    (root / "images.py").write_text(
+        "def f():\n    from conceptvae.cli.options import flag\n    return flag\n"
+    )
+    if with_cli:
+        (tmp_path / "cli").mkdir()
+        (tmp_path / "cli" / "__init__.py").write_text("")
+        (tmp_path / "cli" / "options.py").write_text("from conceptvae.errors import x\n")
+    return root
+
+
+def test_the_checks_catch_an_unlisted_module_and_a_library_import_of_the_cli(tmp_path):
+    for with_cli in (True, False):
+        graph = import_graph(_fake_checkout(tmp_path / str(with_cli), with_cli))
+        assert "conceptvae.cli.options" in graph["conceptvae.images"]
+        assert cli_imports(graph) == ["conceptvae.images -> conceptvae.cli.options"]
+        assert unlayered(graph) == ["conceptvae.brand_new"]
+        assert upward_imports(graph) == [
+            "conceptvae.images (values) imports conceptvae.cli.options (front ends)"
+        ]
+        assert ("conceptvae.cli.options" in graph) is with_cli
+    # The root names the package's __init__ only; its real modules are each listed.
+    assert layer_of("conceptvae") == 0 and layer_of("conceptvae.brand_new") is None
+    assert layer_of("conceptvae.readers") == 0 and layer_of("conceptvae.training.fit") == 4
 
 
 def test_only_commands_write_files():

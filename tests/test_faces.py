@@ -294,3 +294,52 @@ def test_faces_side_by_side_are_both_found() -> None:
     square = np.array([[0, 0], [10, 0], [10, 10], [0, 10]], float)
     pts = np.array([[5, 5], [11, 5], [-1, 5], [5, 9.9], [0.5, 0.5]])
     assert _inside(pts, square).tolist() == [True, False, False, True, True]
+
+
+def test_a_detector_and_a_landmark_model_plug_in_through_the_registry(two_faces) -> None:
+    """A second detector or landmark model is a class with one method plus one
+    registry entry; find_faces then uses it by name."""
+    from conceptvae.errors import ConceptVAEError
+    from conceptvae.faces import registry
+    from conceptvae.faces.landmarks import Mesh
+    from conceptvae.faces.registry import Detection, register_detector, register_landmark_model
+
+    calls = []
+    target = TWO[1]
+
+    class ToyDetector:  # proposes the right-hand face only
+        def detect(self, im, padding):  # noqa: ANN001, ANN202
+            calls.append((im.size, padding))
+            (x, y), half = target.centre, 32 * target.scale
+            eyes = [[x - 0.35 * half, y - 0.2 * half], [x + 0.35 * half, y - 0.2 * half]]
+            kps = np.array(eyes + [[x, y]] * 4, np.float64)
+            return [Detection((x - half, y - half, x + half, y + half), kps, 0.875)]
+
+    class ToyMesh:  # points spread over the candidate's box
+        min_presence = 0.5
+
+        def landmarks(self, im, det):  # noqa: ANN001, ANN202
+            x0, y0, x1, y1 = det.box
+            pts = np.random.default_rng(0).uniform([x0, y0, 0], [x1, y1, 0], (468, 3))
+            return Mesh(pts, 1.0)
+
+    register_detector("toy", ToyDetector)
+    register_landmark_model("toy_mesh", ToyMesh)
+    try:
+        (face,) = find_faces(two_faces, detector="toy")  # the default landmark model
+        assert calls == [((480, 320), 0.25)] and face.score == 0.875
+        assert _inside(face, target.centre) and 0.6 < face.box[2] / (64 * target.scale) < 1.4
+        default = find_faces(two_faces)[1]
+        assert np.abs(face.landmarks - default.landmarks).max() < 0.05 * face.box[2]
+
+        (toy,) = find_faces(two_faces, detector="toy", landmarks="toy_mesh")
+        mesh = ToyMesh().landmarks(None, ToyDetector().detect(Image.new("RGB", (1, 1)), 0)[0])
+        lo, hi = mesh.points[:, :2].min(0), mesh.points[:, :2].max(0)
+        assert np.allclose(toy.box, [*lo, *(hi - lo)])
+        assert np.array_equal(toy.landmarks, mesh.five())
+        with pytest.raises(ConceptVAEError, match="detector: no 'nothing'"):
+            find_faces(two_faces, detector="nothing")
+    finally:
+        registry.DETECTORS.pop("toy")
+        registry.LANDMARK_MODELS.pop("toy_mesh")
+        registry._MADE.clear()

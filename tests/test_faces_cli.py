@@ -311,7 +311,7 @@ def test_align_faces_folder_for_training(runner, photo, tmp_path) -> None:
     assert (out / "labels.csv").read_text().startswith("file,smile")
     entry = json.loads((out / "face_alignment.json").read_text())["face_alignment"]
     assert entry["image_size"] == 32 and len(entry["template"]) == 5
-    from conceptvae.training import _face_alignment
+    from conceptvae.training.results import face_alignment as _face_alignment
 
     assert _face_alignment(out, 64)["image_size"] == 64
     assert _face_alignment(src, 64) is None

@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
 from ..data import Dataset, FolderDataset, open_dataset
 from ..errors import ConceptError, DataError, param
 from ..options import BUILD_BATCH_SIZE
+from ..version import __version__
 from . import stats
 from .estimators import (
     METHODS,

@@ -21,6 +21,7 @@ from functools import cache
 import numpy as np
 from PIL import Image
 
+from .registry import Detection
 from .runtime import graph
 from .warp import warp
 
@@ -62,13 +63,6 @@ SHORT_TILE_CONTEXT = 0.15
 # many across its longer side per level), so the search stays bounded: a
 # 4000x3000 picture costs ~100 detector passes, and finds faces from ~60 pixels.
 MAX_TILES_ACROSS = 6
-
-
-@dataclass(frozen=True)
-class Detection:
-    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in image pixels
-    keypoints: np.ndarray  # (6, 2) image pixels, order KEYPOINTS
-    score: float
 
 
 @cache
@@ -218,3 +212,10 @@ def detect(im: Image.Image, padding: float = 0.25) -> list[Detection]:
         m = SHORT_TILE_CONTEXT * tw
         dets += _run(SHORT_RANGE, im, (x - m, y - m, tw + 2 * m, th + 2 * m))
     return weighted_nms(dets)[:MAX_CANDIDATES]
+
+
+class BlazeFace:
+    """The default detector (registry name ``blazeface``): :func:`detect`."""
+
+    def detect(self, im: Image.Image, padding: float) -> list[Detection]:
+        return detect(im, padding=padding)

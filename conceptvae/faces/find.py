@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from .detect import detect
-from .landmarks import FIVE_POINTS, MIN_PRESENCE, SILHOUETTE, landmarks
+from . import registry
+from .landmarks import FIVE_POINTS, SILHOUETTE
 
 DEFAULT_PADDING = 0.25
 # The detector's threshold is low (detect.py); a weak detection must convince
@@ -107,6 +107,8 @@ def find_faces(
     image: str | os.PathLike | Image.Image | np.ndarray,
     *,
     padding: float = DEFAULT_PADDING,
+    detector: str = registry.DEFAULT_DETECTOR,
+    landmarks: str = registry.DEFAULT_LANDMARKS,
 ) -> list[Face]:
     """Every face in ``image`` (a path, a PIL image or an array), in reading order.
 
@@ -114,19 +116,22 @@ def find_faces(
     short-range detector sees around the picture, so a face that fills the
     whole frame (an aligned crop) is still found. Boxes are the extent of the
     face mesh (brow to chin, ear to ear) in the original image's pixels.
+    ``detector`` and ``landmarks`` name the detector and the landmark model in
+    :mod:`conceptvae.faces.registry`.
     """
+    find, mesh_of = registry.detector(detector), registry.landmark_model(landmarks)
     if isinstance(image, (str, os.PathLike)):
         from ..images import load_pil
 
         image = load_pil(image)
     im = as_rgb(image)
     faces: list[Face] = []
-    for det in detect(im, padding=padding):
+    for det in find.detect(im, padding):
         x0, y0, x1, y1 = det.box
         if any(_same_face((x0, y0, x1 - x0, y1 - y0), f.box) for f in faces):
             continue  # a weaker candidate on a face already found: no landmark run needed
-        mesh = landmarks(im, det)
-        need = MIN_PRESENCE if det.score >= CONFIDENT_SCORE else SURE_PRESENCE
+        mesh = mesh_of.landmarks(im, det)
+        need = mesh_of.min_presence if det.score >= CONFIDENT_SCORE else SURE_PRESENCE
         if mesh.presence < need:
             continue  # the detector's false positives: the mesh model sees no face
         box = _mesh_box(mesh.points)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .detect import Detection
+from .registry import Detection
 from .warp import apply, warp
 
 LANDMARK_FILE = "face_landmark.tflite"
@@ -111,3 +111,12 @@ def landmarks(im: Image.Image, det: Detection) -> Mesh:
         if first.presence < MIN_PRESENCE:
             return first
     return run_mesh(im, roi_from_mesh(first))
+
+
+class FaceMesh:
+    """The default landmark model (registry name ``face_mesh``): :func:`landmarks`."""
+
+    min_presence = MIN_PRESENCE
+
+    def landmarks(self, im: Image.Image, det: Detection) -> Mesh:
+        return landmarks(im, det)
