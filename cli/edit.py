@@ -16,7 +16,8 @@ from conceptvae.options import (
     MAX_STEPS,
 )
 
-from .options import backend_option, face_options, model_option, overwrite_option, report_skipped
+from .batch import report_skipped
+from .options import backend_option, face_options, model_option, overwrite_option
 from .params import AmountRange, AmountSweep
 from .progress import progress_bar
 

@@ -103,15 +103,3 @@ def face_options(default: str) -> Callable:
 
     return decorate
 
-
-def report_skipped(done: int, skipped: list, verb: str) -> None:
-    """A batch's inputs left out: one error line each, a summary, and exit status 1
-    (2 when nothing at all was done)."""
-    if not skipped:
-        return
-    from .main import error_line
-
-    for exc in skipped:
-        click.echo(error_line(exc.render(flag)), err=True)
-    click.echo(f"{verb} {done}, skipped {len(skipped)}", err=True)
-    raise click.exceptions.Exit(1 if done else 2)

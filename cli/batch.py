@@ -1,0 +1,19 @@
+"""How a command over several inputs reports the ones it left out."""
+
+from __future__ import annotations
+
+import click
+
+from .main import error_line
+from .options import flag
+
+
+def report_skipped(done: int, skipped: list, verb: str) -> None:
+    """A batch's inputs left out: one error line each, a summary, and exit status 1
+    (2 when nothing at all was done)."""
+    if not skipped:
+        return
+    for exc in skipped:
+        click.echo(error_line(exc.render(flag)), err=True)
+    click.echo(f"{verb} {done}, skipped {len(skipped)}", err=True)
+    raise click.exceptions.Exit(1 if done else 2)
