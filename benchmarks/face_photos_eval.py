@@ -173,7 +173,9 @@ def main() -> int:
     p.add_argument("--sheet", type=Path, help="a contact sheet of the first 12 photos")
     p.add_argument("--judge", action="store_true",
                    help="edit toward the other expression and judge whether it landed")
-    p.add_argument("--mode", help="edit mode (default: the model's)")
+    from conceptvae.options import EDIT_MODES
+
+    p.add_argument("--mode", choices=list(EDIT_MODES), help="edit mode (default: the model's)")
     p.add_argument("--split", choices=("test", "vae"), default="test",
                    help="the held-back faces (test), or the model's own training faces (vae: "
                    "for choosing settings without looking at the test faces)")
