@@ -30,7 +30,7 @@ the two with a person (astronaut, cameraman), none in the 17 others (a cat,
 coffee, a rocket, textures, text...).
 
     python benchmarks/face_photos_eval.py [--limit N] [--seed 0] [--sheet out.png] [--judge]
-        [--mode MODE] [--split vae]
+        [--mode MODE] [--split vae] [--judges cnn,hog,deep]
 """
 
 from __future__ import annotations
@@ -173,10 +173,14 @@ def main() -> int:
     p.add_argument("--sheet", type=Path, help="a contact sheet of the first 12 photos")
     p.add_argument("--judge", action="store_true",
                    help="edit toward the other expression and judge whether it landed")
-    p.add_argument("--mode", help="edit mode (default: the model's)")
+    from conceptvae.options import EDIT_MODES
+
+    p.add_argument("--mode", choices=list(EDIT_MODES), help="edit mode (default: the model's)")
     p.add_argument("--split", choices=("test", "vae"), default="test",
                    help="the held-back faces (test), or the model's own training faces (vae: "
                    "for choosing settings without looking at the test faces)")
+    p.add_argument("--judges", default="cnn,hog,deep",
+                   help="with --judge: which of evaluate_faces.py's judges")  # fmt: skip
     args = p.parse_args()
 
     import conceptvae
@@ -190,9 +194,11 @@ def main() -> int:
     judges = None
     if args.judge:
         sys.path.insert(0, str(ROOT / "benchmarks"))
-        from evaluate_faces import judges as make_judges
+        import evaluate_faces as ef
 
-        judges = make_judges(args.data / "smiles" / "images", args.work / "faces-split" / "clf.csv")
+        kinds = {"cnn": ef.CnnJudge, "hog": ef.HogJudge, "deep": ef.DeepJudge}
+        judges = {k: kinds[k](args.data / "smiles" / "images", args.work / "faces-split" / "clf.csv")
+                  for k in args.judges.split(",")}  # fmt: skip
     cuts: dict[str, list[np.ndarray]] = {"up": [], "down": [], "up_photo": [], "down_photo": []}
     rng = np.random.default_rng(args.seed)
     texs = textures()
