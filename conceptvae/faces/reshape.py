@@ -21,7 +21,7 @@ from .align import AlignedFace, FaceAlignment, similarity
 from .colour import gray_to_lightness, lab_to_rgb, rgb_to_lab
 from .deform import dense_field, remap
 from .landmarks import LEFT_EYE, MIN_PRESENCE, NOSE_TIP, RIGHT_EYE, SILHOUETTE, Mesh
-from .paste import MOUTH, outline_weights, paste_weights, sample_crop
+from .paste import MOUTH, paste_weights, sample_crop
 from .warp import apply, invert
 
 # The decodes are enlarged this much before the mesh reads them (its input is 192 px).
@@ -34,13 +34,17 @@ INNER_LIPS = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 3
               88, 95)  # fmt: skip
 # Rings round the face (the silhouette scaled about its centre) where nothing moves;
 # the field fades to exactly 0 between them, so the photograph beyond is untouched.
-PIN_RINGS = (1.25, 1.6)
-# a*, b* of teeth in daylight (ivory): where the opened mouth shows them.
+PIN_RINGS = (1.0, 1.2)
+# a*, b* of teeth in daylight (ivory) and of a mouth's dark inside, where the
+# opened mouth shows them; the inside's edge darkens by LIP_SHADOW (L*) where the
+# lips meet it.
 TEETH_AB = (1.5, 9.0)
+CAVITY_AB = (16.0, 9.0)
+LIP_SHADOW = 12.0
 # The spline's control points: the lips' contours in full, every fourth other mesh
 # point, and every second silhouette point on the pin rings (the spline's cost grows
 # with the cube of their number; the mesh's 468 are far denser than the motion).
-CONTROL = tuple(sorted({*range(0, 468, 4), *MOUTH, *INNER_LIPS, NOSE_TIP}))
+CONTROL = tuple(sorted({*range(0, 468, 4), *MOUTH, *INNER_LIPS, NOSE_TIP} - set(SILHOUETTE)))
 
 
 def decode_meshes(
@@ -120,8 +124,8 @@ def reshape_face(
     shading: float = 1.0,
 ) -> np.ndarray | None:
     """``photo`` (H, W, C) uint8 with the face moved as the decodes ``start`` ->
-    ``edited`` (S, S, 1) move, and their unexplained change added to its lightness;
-    a new array. None when the mesh does not find a face in a decode."""
+    ``edited`` (S, S, 1) move, and a mouth it opens drawn in (``shading``: how
+    much); a new array. None when the mesh does not find a face in a decode."""
     face = aligned.face
     mesh = np.asarray(face.mesh, np.float64)[:, :2]
     to_crop = np.asarray(aligned.to_crop, np.float64)
@@ -145,29 +149,62 @@ def reshape_face(
     win = np.asarray(photo)[y0:y1, x0:x1]
     warped = remap(win, xs + 0.5 + field[..., 0], ys + 0.5 + field[..., 1])
 
-    # What the motion does not explain: the edited decode against the start decode
-    # moved the same way (in crop pixels), smoothed of the mesh's misfit.
-    s = start.shape[0]
-    cy, cx = np.mgrid[0:s, 0:s].astype(np.float64)
-    crop_field = dense_field(np.vstack([(p0 + d_crop)[ctrl], apply(to_crop, pins)]),
-                             np.vstack([-d_crop[ctrl], np.zeros_like(pins)]), (0, s, 0, s))  # fmt: skip
-    moved_start = remap(np.asarray(start, np.float32), cx + 0.5 + crop_field[..., 0],
-                        cy + 0.5 + crop_field[..., 1])  # fmt: skip
-    residual = (np.asarray(edited, np.float32) - moved_start).mean(-1, keepdims=True)
-    local = to_crop.copy()
-    local[:, 2] = apply(to_crop, np.array([[x0, y0]], np.float64))[0]
-    change = sample_crop(residual, local, (x1 - x0, y1 - y0))[..., 0] * shading
-    found = paste_weights(photo, to_crop, alignment, face.mesh)
-    weights = np.zeros(change.shape, np.float64)
+    # The mouth's inside, where the edit opens a mouth the photograph shows closed:
+    # drawn from the edited decode's lightness (teeth bright, the cavity dark),
+    # exposed like this face, in teeth's and a mouth's colours, with the photo's grain.
+    new_inner = (mesh + d_photo)[list(INNER_LIPS)]
+    opened = _opened(mesh[list(INNER_LIPS)], new_inner)
+    fill = None
+    if opened > 0.0:
+        local = to_crop.copy()
+        local[:, 2] = apply(to_crop, np.array([[x0, y0]], np.float64))[0]
+        size = (x1 - x0, y1 - y0)
+        drawn = sample_crop(np.asarray(edited, np.float32).mean(-1, keepdims=True), local, size)
+        before = sample_crop(np.asarray(start, np.float32).mean(-1, keepdims=True), local, size)
+        found = paste_weights(photo, to_crop, alignment, face.mesh)
+        fill = (drawn[..., 0], before[..., 0], _face_weights(found, window),
+                _polygon(new_inner, window, face.box[2]) * opened)  # fmt: skip
+    return _compose(photo, window, warped, field, fill, shading)
+
+
+def _opened(old: np.ndarray, new: np.ndarray) -> float:
+    """How much of the edited mouth's opening is new: 1 for a closed mouth opened,
+    0 for one that does not open further (the warp moves its own teeth)."""
+    a_old, a_new = _area(old), _area(new)
+    if a_new <= 1.0:
+        return 0.0
+    return float(np.clip(1.0 - a_old / a_new, 0.0, 1.0))
+
+
+def _area(poly: np.ndarray) -> float:
+    x, y = poly[:, 0], poly[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
+
+
+def _polygon(poly: np.ndarray, window: tuple[int, int, int, int], width: float) -> np.ndarray:
+    """1 inside the polygon (photo pixels), feathered over about 1.5% of the face's width."""
+    from PIL import ImageDraw, ImageFilter
+
+    y0, y1, x0, x1 = window
+    im = Image.new("L", (x1 - x0, y1 - y0), 0)
+    pts = [tuple(p) for p in (poly - np.array([x0, y0])).tolist()]
+    ImageDraw.Draw(im).polygon(pts, fill=255)
+    im = im.filter(ImageFilter.GaussianBlur(max(0.6, 0.015 * width)))
+    return np.asarray(im, np.float64) / 255.0
+
+
+def _face_weights(found, window: tuple[int, int, int, int]) -> np.ndarray:  # noqa: ANN001
+    """paste_weights' weights laid into ``window`` (0 where they do not reach)."""
+    y0, y1, x0, x1 = window
+    out = np.zeros((y1 - y0, x1 - x0), np.float64)
     if found is not None:
         (wy0, wy1, wx0, wx1), w = found
         oy0, oy1, ox0, ox1 = max(y0, wy0), min(y1, wy1), max(x0, wx0), min(x1, wx1)
         if oy1 > oy0 and ox1 > ox0:
-            weights[oy0 - y0 : oy1 - y0, ox0 - x0 : ox1 - x0] = w[
+            out[oy0 - y0 : oy1 - y0, ox0 - x0 : ox1 - x0] = w[
                 oy0 - wy0 : oy1 - wy0, ox0 - wx0 : ox1 - wx0
             ]
-    return _compose(photo, window, warped, field, change * weights,
-                    outline_weights((mesh + d_photo)[list(INNER_LIPS)], window))  # fmt: skip
+    return out
 
 
 def _compose(
@@ -175,30 +212,55 @@ def _compose(
     window: tuple[int, int, int, int],
     warped: np.ndarray,
     field: np.ndarray,
-    change: np.ndarray,
-    mouth: np.ndarray,
+    fill: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None,
+    strength: float,
 ) -> np.ndarray:
-    """The warped window with ``change`` (intensity units) added to L*, chroma kept
-    but paled where the opened mouth brightens; pixels neither moved nor changed
-    keep their exact values."""
+    """The warped window, with the opened mouth's inside drawn in (``fill``: the edited
+    and start decodes' grey in the window, the face's weights, the opening's mask);
+    pixels neither moved nor drawn keep their exact values."""
     y0, y1, x0, x1 = window
     top = 255.0
+    out = np.asarray(photo).copy()
+    moved = np.abs(field).max(-1) > 1e-4
+    if fill is None or strength <= 0.0:
+        edited = np.clip(np.rint(warped), 0, top).astype(photo.dtype)
+        out[y0:y1, x0:x1][moved] = edited[moved]
+        return out
+    drawn, before, face, mouth = fill
     rgb = warped / top
     gray = rgb.shape[-1] == 1
     if gray:
         rgb = np.repeat(rgb, 3, axis=-1)
     lab = rgb_to_lab(rgb)
     luma = rgb @ np.array([0.299, 0.587, 0.114])
-    lab[..., 0] += gray_to_lightness(luma + change) - gray_to_lightness(luma)
-    # Teeth: where the open mouth brightens, the lips' colour gives way to a teeth's
-    # warm white (a neutral grey reads blue-green beside skin).
-    pale = (np.clip(change * 4.0, 0.0, 0.75) * mouth)[..., None]
-    lab[..., 1:] = lab[..., 1:] * (1.0 - pale) + np.array(TEETH_AB) * pale
+    # Exposure: this face's mean grey against the decoder's, over the face.
+    sure = face > 0.5
+    k = float(luma[sure].mean() / max(before[sure].mean(), 1e-3)) if sure.any() else 1.0
+    light = np.clip(drawn * k, 0.0, 1.0)
+    teeth = np.clip((light - 0.35) / 0.3, 0.0, 1.0)[..., None]
+    fill_lab = np.empty_like(lab)
+    fill_lab[..., 0] = gray_to_lightness(light)
+    fill_lab[..., 1:] = np.array(CAVITY_AB) * (1 - teeth) + np.array(TEETH_AB) * teeth
+    # The photo's own grain (its lightness's fine detail over the face), so the drawn
+    # part is not smoother than the rest; and the shadow where lips meet the inside.
+    if sure.any():
+        pad = np.pad(lab[..., 0], 1, mode="edge")
+        h, w_ = lab.shape[:2]
+        local = sum(pad[dy : dy + h, dx : dx + w_] for dy in range(3) for dx in range(3)) / 9.0
+        fine = lab[..., 0] - local
+        grain = float(fine[sure].std())
+        rng = np.random.default_rng(0)
+        fill_lab[..., 0] += rng.normal(0.0, grain, fill_lab.shape[:2])
+    fill_lab[..., 0] -= LIP_SHADOW * 4.0 * mouth * (1.0 - mouth)
+    w = (np.clip(mouth * strength, 0.0, 1.0))[..., None]
+    lab = lab * (1 - w) + fill_lab * w
     out_rgb = lab_to_rgb(lab)
     if gray:
         out_rgb = out_rgb.mean(-1, keepdims=True)
     edited = np.clip(np.rint(out_rgb * top), 0, top).astype(photo.dtype)
-    out = np.asarray(photo).copy()
-    touched = (np.abs(field).max(-1) > 1e-4) | (np.abs(change) > 1e-5)
+    touched = moved | (w[..., 0] > 0)
+    # Untouched pixels round-trip through Lab; keep them exactly as the warp left them.
+    plain = np.clip(np.rint(warped), 0, top).astype(photo.dtype)
+    edited[w[..., 0] == 0] = plain[w[..., 0] == 0]
     out[y0:y1, x0:x1][touched] = edited[touched]
     return out
