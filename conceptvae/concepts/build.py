@@ -21,6 +21,7 @@ import numpy as np
 from .. import __version__
 from ..data import Dataset, FolderDataset, open_dataset
 from ..errors import ConceptError, DataError, param
+from ..model.identity import model_ref
 from ..options import BUILD_BATCH_SIZE
 from . import stats
 from .estimators import (
@@ -36,8 +37,9 @@ from .estimators import (
     unit,
 )
 from .expressions import check_name
-from .library import ClassSet, Concept, ConceptLibrary, model_ref, now, update_library
+from .library import ConceptLibrary, update_library
 from .manage import class_row, concept_row
+from .values import ClassSet, Concept, now
 
 MIN_EXAMPLES = 5
 SAMPLE_SIZE = 10000
