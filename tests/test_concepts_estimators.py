@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 
 from conceptvae.concepts import stats
 from conceptvae.concepts.estimators import (
@@ -12,11 +13,10 @@ from conceptvae.concepts.estimators import (
     Orthogonalized,
     PrincipalDirections,
     SVMDirection,
-    clone,
-    make_estimator,
     orthogonalize,
     select_covariates,
 )
+from conceptvae.concepts.methods import make_estimator
 from conceptvae.concepts.morpho import measure, tercile_labels, thin
 from conceptvae.errors import ConceptError
 
