@@ -26,8 +26,6 @@ from conceptvae.concepts.estimators import DirectionEstimator
 class MedianDirection(DirectionEstimator):
     """Median of the positives minus median of the negatives."""
 
-    method = "median"
-
     def __init__(self, shrink=0.0):
         self.shrink = shrink
 
@@ -66,7 +64,9 @@ def toy_method(tmp_path, monkeypatch):
     sys.modules.pop("toy_median", None)
 
 
-def test_a_new_method_is_one_module_and_one_registry_entry(toy_method, tiny_model, labeled, tmp_path):
+def test_a_new_method_is_one_module_and_one_registry_entry(
+    toy_method, tiny_model, labeled, tmp_path
+):
     model = shutil.copytree(tiny_model, tmp_path / "model")
     assert "median" in methods.method_names()
     est = methods.make_estimator("median", shrink=0.5)

@@ -334,10 +334,17 @@ def fit_concepts(plan: BuildPlan, kept: np.ndarray) -> tuple[list[Concept], Clas
             basis = basis_of(plan.existing, basis_names, fitted, plan.ref.latent_dim)
             concepts.append(
                 attribute_concept(
-                    t, fitted[t.name], rows_of(t.sample), method=opts.method, basis=basis,
-                    basis_names=basis_names, columns=plan.columns, common=common,
-                    label_origin=plan.label_origin, options=opts,
-                )  # fmt: skip
+                    t,
+                    fitted[t.name],
+                    rows_of(t.sample),
+                    method=opts.method,
+                    basis=basis,
+                    basis_names=basis_names,
+                    columns=plan.columns,
+                    common=common,
+                    label_origin=plan.label_origin,
+                    options=opts,
+                )
             )
 
         new_class_set = None

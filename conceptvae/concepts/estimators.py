@@ -102,7 +102,6 @@ class DirectionEstimator(BaseEstimator):
     :mod:`.methods`.
     """
 
-    method = ""
     # True: fit takes the co-occurring attributes as covariates (see .methods).
     uses_covariates = False
 
@@ -144,8 +143,6 @@ class DirectionEstimator(BaseEstimator):
 
 class MeanDifference(DirectionEstimator):
     """mean(z | has attribute) - mean(z | lacks it): the seeds' method."""
-
-    method = "mean"
 
     def fit(self, Z: Any, y: Any, covariates: Any = None) -> MeanDifference:
         for attr in ("sums_", "counts_"):
@@ -195,7 +192,6 @@ class BalancedMeanDifference(DirectionEstimator):
     difference.
     """
 
-    method = "balanced"
     uses_covariates = True
 
     def __init__(self, weighting: str = "min") -> None:
@@ -285,8 +281,6 @@ class _LinearClassifierDirection(DirectionEstimator):
 class LogisticDirection(_LinearClassifierDirection):
     """Normal of a scikit-learn LogisticRegression boundary."""
 
-    method = "logistic"
-
     def __init__(
         self, C: float = 1.0, class_weight: str | None = "balanced", max_iter: int = 1000
     ) -> None:
@@ -302,8 +296,6 @@ class LogisticDirection(_LinearClassifierDirection):
 
 class SVMDirection(_LinearClassifierDirection):
     """Normal of a scikit-learn LinearSVC boundary."""
-
-    method = "svm"
 
     def __init__(
         self,
@@ -351,10 +343,6 @@ class Orthogonalized(DirectionEstimator):
     def __init__(self, estimator: DirectionEstimator, basis: Any = None) -> None:
         self.estimator = estimator
         self.basis = basis
-
-    @property
-    def method(self) -> str:  # type: ignore[override]
-        return self.estimator.method
 
     def fit(self, Z: Any, y: Any, covariates: Any = None) -> Orthogonalized:
         base = clone(self.estimator).fit(Z, y, covariates)
