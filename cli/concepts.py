@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from conceptvae.options import BUILD_BATCH_SIZE, CONCEPT_METHODS, EXPORT_FORMATS
+from conceptvae.concepts.methods import method_names
+from conceptvae.options import BUILD_BATCH_SIZE, EXPORT_FORMATS
 
 from .options import backend_option, seed_option
 from .progress import progress_bar
@@ -44,7 +45,7 @@ def concepts() -> None:
 @click.option("--all", "all_attributes", is_flag=True, help="Build every 0/1 label column.")
 @click.option(
     "--method",
-    type=click.Choice(CONCEPT_METHODS),
+    type=click.Choice(method_names()),
     default="mean",
     show_default=True,
     help="Estimator for attribute concepts.",
@@ -87,6 +88,7 @@ def concepts() -> None:
 def build(
     model: str,
     data: str,
+    *,
     labels: str | None,
     attributes: tuple[str, ...],
     all_attributes: bool,

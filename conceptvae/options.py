@@ -74,6 +74,5 @@ MAX_POINTS = 100_000
 PLOT_PIXELS = (200, 4000)  # width and height of a scatter plot
 
 # -- concepts -------------------------------------------------------------------------
-CONCEPT_METHODS = ("mean", "balanced", "logistic", "svm")
 EXPORT_FORMATS = ("json", "npz")
 BUILD_BATCH_SIZE = 512

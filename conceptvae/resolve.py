@@ -113,7 +113,8 @@ def resolve_library(
 ) -> ConceptLibrary:
     """The concept library a command uses with ``model``: ``library`` is a
     ConceptLibrary, a concepts.h5 path, or None (the model's own)."""
-    from .concepts.library import ConceptLibrary, model_ref, open_library
+    from .concepts.library import ConceptLibrary, open_library
+    from .model.identity import model_ref
 
     if library is None:
         return open_library(model, ignore_fingerprint=ignore_fingerprint)

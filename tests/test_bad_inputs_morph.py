@@ -26,7 +26,8 @@ def _script_with_library(obj: dict):
     """A script plus a concept library (holding 'smile') beside model/."""
 
     def make(work: Path) -> None:
-        from conceptvae.concepts.library import Concept, ConceptLibrary, model_ref
+        from conceptvae.concepts.library import Concept, ConceptLibrary
+        from conceptvae.model.identity import model_ref
 
         ref = model_ref(work / "model")
         lib = ConceptLibrary(ref.latent_dim, ref.fingerprint)

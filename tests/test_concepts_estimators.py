@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 
 from conceptvae.concepts import stats
 from conceptvae.concepts.estimators import (
@@ -12,11 +14,10 @@ from conceptvae.concepts.estimators import (
     Orthogonalized,
     PrincipalDirections,
     SVMDirection,
-    clone,
-    make_estimator,
     orthogonalize,
     select_covariates,
 )
+from conceptvae.concepts.methods import make_estimator
 from conceptvae.concepts.morpho import measure, tercile_labels, thin
 from conceptvae.errors import ConceptError
 
@@ -129,6 +130,13 @@ def test_clone_and_params():
     assert SVMDirection().set_params(C=2.0).C == 2.0
     with pytest.raises(ConceptError, match="unknown method"):
         make_estimator("magic")
+    # scikit-learn's fitted check: a clear error, not an AttributeError deep inside
+    with pytest.raises(NotFittedError):
+        ClassCentroids().predict(np.zeros((2, D)))
+    with pytest.raises(NotFittedError):
+        PrincipalDirections(2).calibrate(np.zeros((4, D)))
+    with pytest.raises(NotFittedError):
+        Orthogonalized(MeanDifference()).from_fitted(MeanDifference())
 
 
 def test_estimators_refuse_one_sided_labels():

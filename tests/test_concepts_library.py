@@ -15,7 +15,6 @@ from conceptvae.concepts.library import (
     ClassSet,
     Concept,
     ConceptLibrary,
-    ModelRef,
     open_library,
     update_library,
 )
@@ -28,6 +27,7 @@ from conceptvae.concepts.manage import (
 )
 from conceptvae.config import VAEConfig
 from conceptvae.errors import ConceptError
+from conceptvae.model.identity import ModelRef
 
 D = 4
 FP = "sha256:0123456789abcdef"

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from conftest import invoke
 
-from conceptvae.concepts.library import ClassSet, Concept, ConceptLibrary, model_ref
+from conceptvae.concepts.library import ClassSet, Concept, ConceptLibrary
 from conceptvae.errors import ModelError
 from conceptvae.model import registry
+from conceptvae.model.identity import model_ref
 from conceptvae.resolve import default_model, referenced_names
 
 

@@ -36,7 +36,8 @@ def _one_error(result) -> str:  # noqa: ANN001
 
 def _library_model(root: Path, tiny_model: Path) -> Path:
     """A model (config + meta, enough for concept commands) with a 6-concept library."""
-    from conceptvae.concepts.library import Concept, ConceptLibrary, model_ref
+    from conceptvae.concepts.library import Concept, ConceptLibrary
+    from conceptvae.model.identity import model_ref
 
     model = root / "model"
     model.mkdir(parents=True)

@@ -140,7 +140,8 @@ def test_library_strings_name_options_that_exist():
 @pytest.fixture(scope="module")
 def models(tmp_path_factory, tiny_model):
     """The tiny model with a library, and a copy whose library is for other weights."""
-    from conceptvae.concepts.library import Concept, ConceptLibrary, model_ref
+    from conceptvae.concepts.library import Concept, ConceptLibrary
+    from conceptvae.model.identity import model_ref
 
     root = tmp_path_factory.mktemp("hint-models")
     own, foreign = root / "own", root / "foreign"

@@ -59,7 +59,8 @@ def _zero(rel: str) -> Callable[[Path], None]:
 
 def _library(work: Path) -> None:
     """A concept library beside model/: attribute 'smile', pc1 and a class set."""
-    from conceptvae.concepts.library import ClassSet, Concept, ConceptLibrary, model_ref
+    from conceptvae.concepts.library import ClassSet, Concept, ConceptLibrary
+    from conceptvae.model.identity import model_ref
 
     ref = model_ref(work / "model")
     lib = ConceptLibrary(ref.latent_dim, ref.fingerprint)

@@ -9,10 +9,11 @@ import pytest
 from conftest import invoke
 from PIL import Image
 
-from conceptvae.concepts.library import Concept, ConceptLibrary, model_ref
+from conceptvae.concepts.library import Concept, ConceptLibrary
 from conceptvae.config import VAEConfig
 from conceptvae.errors import ConceptVAEError
 from conceptvae.latent_maps import grid, grid_latents, project, scatter
+from conceptvae.model.identity import model_ref
 from conceptvae.model.loaded import VAEModel
 from conceptvae.render import PALETTE, plot_points, sample_sheet
 

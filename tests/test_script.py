@@ -12,8 +12,9 @@ from PIL import Image
 
 from conceptvae import animate
 from conceptvae.commands.scripts import render_script
-from conceptvae.concepts.library import Concept, ConceptLibrary, model_ref
+from conceptvae.concepts.library import Concept, ConceptLibrary
 from conceptvae.errors import ConceptVAEError
+from conceptvae.model.identity import model_ref
 from conceptvae.script import (
     key_latents,
     load_script,

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..concepts.library import model_ref, open_library
+from ..concepts.library import open_library
 from ..concepts.manage import (
     import_library,
     library_to_dict,
@@ -27,6 +27,7 @@ from ..concepts.manage import (
 from ..errors import ConceptError
 from ..io import atomic_path, atomic_write_text
 from ..lazy import lazy_attributes
+from ..model.identity import model_ref
 from ..options import EXPORT_FORMATS
 from ..outputs import check_writable_parent
 

@@ -1,7 +1,8 @@
 """Concept direction estimators, fitted on posterior-mean latents.
 
-scikit-learn conventions: hyperparameters in ``__init__``, ``fit`` returns self,
-learned attributes end in ``_``. Attribute estimators take ``y`` with 1 (has the
+scikit-learn estimators (``sklearn.base.BaseEstimator``: get_params, set_params,
+clone, repr): hyperparameters in ``__init__``, ``fit`` returns self, learned
+attributes end in ``_``. Attribute estimators take ``y`` with 1 (has the
 attribute), 0 (lacks it) and -1 (unknown, ignored), and all end with:
 
 ``direction_``            unit vector (D,) from the negatives towards the positives
@@ -21,44 +22,14 @@ through them in batches with constant memory.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, clone
+from sklearn.utils.validation import check_is_fitted
 
 from ..errors import ConceptError, param
-from ..options import CONCEPT_METHODS
-
-METHODS = CONCEPT_METHODS
-
-
-class Params:
-    """get_params / set_params / repr, as scikit-learn's BaseEstimator provides them."""
-
-    def get_params(self, deep: bool = False) -> dict[str, Any]:
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
-        return {n: getattr(self, n) for n in names}
-
-    def set_params(self, **params: Any) -> Params:
-        valid = self.get_params()
-        for k, v in params.items():
-            if k not in valid:
-                raise ValueError(f"invalid parameter {k!r} for {type(self).__name__}")
-            setattr(self, k, v)
-        return self
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
-
-
-def clone(estimator: Params) -> Params:
-    """An unfitted copy with the same hyperparameters (nested estimators cloned too)."""
-    params = {
-        k: clone(v) if isinstance(v, Params) else v for k, v in estimator.get_params().items()
-    }
-    return type(estimator)(**params)
 
 
 def _check_latents(Z: Any, n: int | None = None) -> np.ndarray:
@@ -123,10 +94,16 @@ def orthogonalize(vector: np.ndarray, basis: np.ndarray | Sequence[np.ndarray]) 
     return v
 
 
-class DirectionEstimator(Params):
-    """Base class: subclasses set ``direction_`` and call :meth:`calibrate`."""
+class DirectionEstimator(BaseEstimator):
+    """Base class: subclasses set ``direction_`` and call :meth:`calibrate`.
 
-    method = ""
+    ``fit(Z, y, covariates=None)`` is what a build (and the trust statistics, on
+    clones) call; a new method is a subclass in its own module plus one entry in
+    :mod:`.methods`.
+    """
+
+    # True: fit takes the co-occurring attributes as covariates (see .methods).
+    uses_covariates = False
 
     def calibrate(
         self,
@@ -137,6 +114,7 @@ class DirectionEstimator(Params):
     ) -> DirectionEstimator:
         """Express amounts against these class means (e.g. the full data's, after
         fitting a classifier on a sample of it)."""
+        check_is_fitted(self, "direction_")
         self.direction_, self.scale_ = calibrated(self.direction_, mean_pos, mean_neg)
         self.mean_pos_ = np.asarray(mean_pos, np.float64)
         self.mean_neg_ = np.asarray(mean_neg, np.float64)
@@ -165,11 +143,6 @@ class DirectionEstimator(Params):
 
 class MeanDifference(DirectionEstimator):
     """mean(z | has attribute) - mean(z | lacks it): the seeds' method."""
-
-    method = "mean"
-
-    def __init__(self) -> None:
-        pass
 
     def fit(self, Z: Any, y: Any, covariates: Any = None) -> MeanDifference:
         for attr in ("sums_", "counts_"):
@@ -219,7 +192,7 @@ class BalancedMeanDifference(DirectionEstimator):
     difference.
     """
 
-    method = "balanced"
+    uses_covariates = True
 
     def __init__(self, weighting: str = "min") -> None:
         self.weighting = weighting
@@ -308,8 +281,6 @@ class _LinearClassifierDirection(DirectionEstimator):
 class LogisticDirection(_LinearClassifierDirection):
     """Normal of a scikit-learn LogisticRegression boundary."""
 
-    method = "logistic"
-
     def __init__(
         self, C: float = 1.0, class_weight: str | None = "balanced", max_iter: int = 1000
     ) -> None:
@@ -325,8 +296,6 @@ class LogisticDirection(_LinearClassifierDirection):
 
 class SVMDirection(_LinearClassifierDirection):
     """Normal of a scikit-learn LinearSVC boundary."""
-
-    method = "svm"
 
     def __init__(
         self,
@@ -375,16 +344,13 @@ class Orthogonalized(DirectionEstimator):
         self.estimator = estimator
         self.basis = basis
 
-    @property
-    def method(self) -> str:  # type: ignore[override]
-        return self.estimator.method
-
     def fit(self, Z: Any, y: Any, covariates: Any = None) -> Orthogonalized:
         base = clone(self.estimator).fit(Z, y, covariates)
         return self.from_fitted(base)
 
     def from_fitted(self, base: DirectionEstimator) -> Orthogonalized:
         """Orthogonalise an estimator that is already fitted (and calibrated)."""
+        check_is_fitted(base, "direction_")
         self.estimator_ = base
         basis = np.zeros((0, len(base.direction_))) if self.basis is None else self.basis
         residual = orthogonalize(base.direction_, basis)
@@ -396,19 +362,6 @@ class Orthogonalized(DirectionEstimator):
             )
         self.direction_ = residual
         return self.calibrate(base.mean_pos_, base.mean_neg_, base.n_pos_, base.n_neg_)  # type: ignore[return-value]
-
-
-def make_estimator(method: str, **params: Any) -> DirectionEstimator:
-    """The estimator for a method name: mean, balanced, logistic or svm."""
-    table: dict[str, type[DirectionEstimator]] = {
-        "mean": MeanDifference,
-        "balanced": BalancedMeanDifference,
-        "logistic": LogisticDirection,
-        "svm": SVMDirection,
-    }
-    if method not in table:
-        raise ConceptError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
-    return table[method](**params)
 
 
 def select_covariates(
@@ -446,15 +399,12 @@ def _class_order(values: Sequence[str]) -> list[str]:
         return sorted(values)
 
 
-class ClassCentroids(Params):
+class ClassCentroids(BaseEstimator):
     """One centroid per class of a multi-class label column ("" = unknown).
 
     The concept ``a->b`` is ``centroids_[b] - centroids_[a]``: amount 1.0 moves
     the average ``a`` onto the average ``b``.
     """
-
-    def __init__(self) -> None:
-        pass
 
     def fit(self, Z: Any, labels: Any) -> ClassCentroids:
         self.__dict__.pop("sums_", None)
@@ -494,6 +444,7 @@ class ClassCentroids(Params):
         return self
 
     def index(self, name: str) -> int:
+        check_is_fitted(self, "classes_")
         try:
             return self.classes_.index(name)
         except ValueError:
@@ -506,12 +457,13 @@ class ClassCentroids(Params):
 
     def predict(self, Z: Any) -> np.ndarray:
         """Nearest centroid, as class names."""
+        check_is_fitted(self, "centroids_")
         Z = _check_latents(Z)
         d = ((Z[:, None, :] - self.centroids_[None]) ** 2).sum(-1)
         return np.array(self.classes_)[d.argmin(1)]
 
 
-class PrincipalDirections(Params):
+class PrincipalDirections(BaseEstimator):
     """Unsupervised principal directions of the latents, as GANSpace uses them.
 
     Streams exactly: running sums of z and z z^T give the covariance, whose
@@ -573,6 +525,7 @@ class PrincipalDirections(Params):
 
     def calibrate(self, Z: Any) -> PrincipalDirections:
         """Typical differences measured on these latents (e.g. a sample of the data)."""
+        check_is_fitted(self, "components_")
         Z = _check_latents(Z)
         proj = (Z - self.mean_) @ self.components_.T
         scales = []

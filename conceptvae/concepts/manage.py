@@ -14,21 +14,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConceptError
-from .library import (
-    FORMAT,
-    FORMAT_VERSION,
-    ClassSet,
-    ClassSetEntry,
-    Concept,
-    ConceptEntry,
-    ConceptLibrary,
-    assemble_library,
-    check_header,
-    model_ref,
-    open_library,
-    update_library,
-)
+from ..model.identity import model_ref
+from .library import ConceptLibrary, assemble_library, open_library, update_library
 from .stats import trust_verdict
+from .validation import FORMAT, FORMAT_VERSION, ClassSetEntry, ConceptEntry, check_header
+from .values import ClassSet, Concept
 
 
 def with_trust(row: dict[str, Any]) -> dict[str, Any]:

@@ -11,11 +11,12 @@ import contextlib
 import math
 import warnings
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .estimators import DirectionEstimator, clone
+if TYPE_CHECKING:
+    from .estimators import DirectionEstimator
 
 ALPHA = 0.05
 PERMUTATIONS = 100
@@ -160,6 +161,8 @@ def direction_auc(
     seed: int = 0,
 ) -> float | None:
     """Held-out AUC of the projection on the concept, refitted on each training fold."""
+    from sklearn.base import clone
+
     values = []
     for train, test in _folds(y, seed):
         cov = None if covariates is None else covariates[train]
@@ -229,6 +232,8 @@ def bootstrap_stability(
     Resampling is stratified (positives and negatives separately), so every
     resample has both. 1.0 means the data pin the direction down exactly.
     """
+    from sklearn.base import clone
+
     rng = np.random.default_rng([seed, 13])
     pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
     dirs = []

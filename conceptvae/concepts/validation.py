@@ -1,0 +1,228 @@
+"""What a stored concept library must be: limits, the checks every concept and class
+set passes on read and on write, and the one validation both readers (``concepts.h5``
+and exports) share (:class:`ConceptEntry`, :func:`check_header`, :func:`checked_array`)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConceptError
+from .expressions import check_name
+from .values import KINDS, ClassSet, Concept
+
+FORMAT = "conceptvae-concepts"
+FORMAT_VERSION = 1
+_F32_MAX = float(np.finfo(np.float32).max)
+MAX_CLASSES = 10000
+MAX_COUNT = 2**53
+MAX_TEXT = 10000
+
+
+def check_values(values: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """float32 values of ``shape``: finite, and within float32's range *before* the
+    cast (1e39 is finite in float64 and inf in float32)."""
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise ConceptError(f"{what} is not numeric") from None
+    if arr.shape != shape:
+        raise ConceptError(f"{what} has shape {arr.shape}; expected {shape}")
+    if not np.isfinite(arr).all():
+        raise ConceptError(f"{what} holds NaN or infinite values")
+    if arr.size and float(np.abs(arr).max()) > _F32_MAX:
+        raise ConceptError(
+            f"{what} holds {float(np.abs(arr).max()):g}, beyond float32's range (+-{_F32_MAX:.3g})"
+        )
+    return arr.astype(np.float32)
+
+
+def _scalar(v: Any) -> bool:
+    return v is None or isinstance(v, (bool, int, float, str))
+
+
+def _whole(v: Any) -> bool:
+    return v is None or (isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_COUNT)
+
+
+# Stored info fields conceptvae reads back, and what each must be; unknown fields
+# are kept as long as they are plain JSON scalars or lists of them.
+_INFO_FIELDS: dict[str, tuple[str, Any]] = {
+    **{k: ("a whole number", _whole) for k in (
+        "n_pos", "n_neg", "n_unknown", "n_images", "component", "seed", "strata", "n",
+        "bootstraps", "permutations", "sample_size")},
+    **{k: ("a text", lambda v: v is None or (isinstance(v, str) and len(v) <= MAX_TEXT))
+       for k in ("column", "labels", "method", "created", "conceptvae_version")},
+    "scale": ("a finite number", lambda v: v is None or (
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))),
+    "balanced_on": ("a list of names", lambda v: isinstance(v, list) and all(
+        isinstance(x, str) for x in v)),
+    "orthogonal_to": ("a list of names", lambda v: isinstance(v, list) and all(
+        isinstance(x, str) for x in v)),
+    "metrics": ("an object of numbers", lambda v: isinstance(v, dict) and all(
+        _scalar(x) for x in v.values())),
+    "data": ("an object", lambda v: v is None or (isinstance(v, dict) and all(
+        _scalar(x) for x in v.values()))),
+    "per_class": ("an object of objects", lambda v: isinstance(v, dict) and all(
+        isinstance(x, dict) and all(_scalar(y) for y in x.values()) for x in v.values())),
+    "classes": ("a list of names", lambda v: isinstance(v, list) and all(
+        isinstance(x, str) for x in v)),
+}  # fmt: skip
+
+
+def check_info(info: Any, what: str) -> dict[str, Any]:
+    """A concept's or class set's stored info: a JSON object whose known fields have
+    the types the commands that show it rely on."""
+    if not isinstance(info, dict):
+        raise ConceptError(f"{what} info is not a JSON object")
+    for key, value in info.items():
+        rule = _INFO_FIELDS.get(key)
+        if rule is not None:
+            if not rule[1](value):
+                raise ConceptError(f"{what} info field {key!r} must be {rule[0]}")
+        elif not (_scalar(value) or (isinstance(value, list) and all(map(_scalar, value)))):
+            raise ConceptError(f"{what} info field {key!r} is not a plain value")
+    data = info.get("data") or {}
+    if not _whole(data.get("images")):
+        raise ConceptError(f"{what} info field 'data.images' must be a whole number")
+    for key in ("metrics", "per_class"):
+        for k, v in (info.get(key) or {}).items():
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ConceptError(f"{what} info field '{key}.{k}' is not finite")
+    try:
+        json.dumps(info, allow_nan=False)
+    except ValueError:
+        raise ConceptError(f"{what} info holds NaN or infinite numbers") from None
+    return info
+
+
+def check_concept(c: Concept, latent_dim: int) -> None:
+    """Everything stored about a concept, type- and range-checked (on read and on write)."""
+    what = f"concept {c.name!r}"
+    check_name(c.name)
+    if c.kind not in KINDS:
+        raise ConceptError(f"unknown concept kind {c.kind!r}")
+    if not isinstance(c.method, str) or len(c.method) > 100:
+        raise ConceptError(f"{what} has a bad method")
+    v = np.asarray(c.vector)
+    if v.shape != (latent_dim,):
+        raise ConceptError(
+            f"concept {c.name!r} has {v.shape[-1] if v.ndim else 0} dimensions; "
+            f"this library's latent size is {latent_dim}"
+        )
+    check_values(c.vector, (latent_dim,), f"{what} vector")
+    if c.probe_coef is not None:
+        check_values(c.probe_coef, (latent_dim,), f"{what} probe_coef")
+        check_values(c.probe_intercept or 0.0, (), f"{what} probe_intercept")
+    check_info(c.info, what)
+
+
+def check_class_set(s: ClassSet, latent_dim: int) -> None:
+    what = f"class set {s.name!r}"
+    check_name(s.name, "class column name")
+    if not isinstance(s.classes, list) or not 2 <= len(s.classes) <= MAX_CLASSES:
+        raise ConceptError(f"{what} needs from 2 to {MAX_CLASSES} classes")
+    for c in s.classes:
+        check_name(c, "class name")
+    if len(set(s.classes)) != len(s.classes):
+        raise ConceptError(f"class set {s.name!r} lists a class twice")
+    k = len(s.classes)
+    if np.shape(s.centroids) != (k, latent_dim):
+        raise ConceptError(
+            f"class set {s.name!r} has centroids of shape {np.shape(s.centroids)}; "
+            f"expected ({k}, {latent_dim})"
+        )
+    check_values(s.centroids, (k, latent_dim), f"{what} centroids")
+    check_values(s.probe_coef, (k, latent_dim), f"{what} probe_coef")
+    check_values(s.probe_intercept, (k,), f"{what} probe_intercept")
+    counts = np.asarray(s.counts)
+    if counts.shape != (k,) or counts.dtype.kind not in "iu":
+        raise ConceptError(f"{what} counts must be {k} whole numbers")
+    if counts.size and (int(counts.min()) < 0 or int(counts.max()) > MAX_COUNT):
+        raise ConceptError(f"{what} counts must be from 0 to 2**53")
+    check_info(s.info, what)
+
+
+# -- the one validation both readers (concepts.h5 and exports) share ------------------------
+
+
+@dataclass
+class ConceptEntry:
+    """One attribute or principal-direction concept as a reader found it (unchecked)."""
+
+    name: str
+    where: str
+    kind: Any
+    method: Any
+    vector: Any
+    probe_coef: Any = None
+    probe_intercept: Any = None
+    info: Any = field(default_factory=dict)
+
+
+@dataclass
+class ClassSetEntry:
+    """One class set as a reader found it (unchecked)."""
+
+    name: str
+    where: str
+    classes: Any
+    centroids: Any
+    counts: Any
+    probe_coef: Any
+    probe_intercept: Any
+    info: Any = field(default_factory=dict)
+
+
+def check_header(
+    fmt: Any, version: Any, latent_dim: Any, fingerprint: Any, bad: Any, path: Any = None
+) -> int:
+    """Format marker, format version, latent size and fingerprint; returns the latent size."""
+    if fmt != FORMAT:
+        raise bad("missing or wrong format marker")
+    integer = isinstance(version, (int, np.integer)) and not isinstance(version, bool)
+    if not integer or not 1 <= int(version) <= FORMAT_VERSION:
+        if integer and int(version) > FORMAT_VERSION:
+            raise ConceptError(
+                f"concept library format {int(version)} is newer than this conceptvae "
+                f"understands ({FORMAT_VERSION}); upgrade conceptvae",
+                path,
+            )
+        raise bad(f"unsupported format_version {version!r}")
+    if (
+        not isinstance(latent_dim, (int, np.integer))
+        or isinstance(latent_dim, bool)
+        or not 1 <= int(latent_dim) <= 4096
+    ):
+        raise bad("bad latent_dim")
+    if not isinstance(fingerprint, str):
+        raise bad("bad model_fingerprint")
+    return int(latent_dim)
+
+
+def checked_array(value: Any, shape: tuple[int, ...], what: str, bad: Any,
+                  dtype: Any = np.float64) -> np.ndarray:  # fmt: skip
+    """A numeric array of exactly ``shape``: finite floats within float32's range
+    (1e39 is finite in float64 but inf once stored), or whole numbers 0..2**53."""
+    if np.dtype(dtype).kind in "iu":
+        # Counts: 1e30 or 2.5 would wrap or truncate in int64, so whole numbers only.
+        try:
+            raw = value if isinstance(value, np.ndarray) else np.asarray(value, dtype=object)
+        except (TypeError, ValueError):
+            raise bad(f"{what} is not numeric") from None
+        if raw.shape != shape:
+            raise bad(f"{what} has shape {raw.shape}; expected {shape}")
+        flat = raw.reshape(-1).tolist()
+        if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_COUNT
+                   for v in flat):  # fmt: skip
+            raise bad(f"{what} must hold whole numbers from 0 to 2**53")
+        return np.asarray(flat, np.int64).reshape(shape)
+    try:
+        check_values(value, shape, what)
+    except ConceptError as exc:
+        raise bad(exc.raw) from None
+    return np.asarray(value, dtype=dtype)
