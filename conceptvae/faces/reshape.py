@@ -21,7 +21,7 @@ from .align import AlignedFace, FaceAlignment, similarity
 from .colour import gray_to_lightness, lab_to_rgb, rgb_to_lab
 from .deform import dense_field, remap
 from .landmarks import LEFT_EYE, MIN_PRESENCE, NOSE_TIP, RIGHT_EYE, SILHOUETTE, Mesh
-from .paste import MOUTH, paste_weights, sample_crop
+from .paste import MOUTH, crop_weights, paste_weights, sample_crop
 from .warp import apply, invert
 
 # The decodes are enlarged this much before the mesh reads them (its input is 192 px).
@@ -35,6 +35,9 @@ INNER_LIPS = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 3
 # Rings round the face (the silhouette scaled about its centre) where nothing moves;
 # the field fades to exactly 0 between them, so the photograph beyond is untouched.
 PIN_RINGS = (1.0, 1.2)
+# Mesh points move fully from this far inside the outline (a fraction of its radius),
+# less and less toward it.
+FREE_DEPTH = 0.3
 # a*, b* of teeth in daylight (ivory) and of a mouth's dark inside, where the
 # opened mouth shows them; the inside's edge darkens by LIP_SHADOW (L*) where the
 # lips meet it.
@@ -84,6 +87,25 @@ def _pins(mesh: np.ndarray) -> np.ndarray:
     return np.vstack([centre + (outline - centre) * s for s in PIN_RINGS])
 
 
+def _radius(mesh: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Each point's distance from the silhouette's centre, as a fraction of the
+    silhouette's own distance in that direction (1 on the outline)."""
+    outline = mesh[list(SILHOUETTE)]
+    centre = outline.mean(0)
+    ang = np.arctan2(outline[:, 1] - centre[1], outline[:, 0] - centre[0])
+    rad = np.linalg.norm(outline - centre, axis=1)
+    order = np.argsort(ang)
+    rel = pts - centre
+    r_out = np.interp(np.arctan2(rel[..., 1], rel[..., 0]), ang[order], rad[order],
+                      period=2 * np.pi)  # fmt: skip
+    return np.linalg.norm(rel, axis=-1) / np.maximum(r_out, 1e-6)
+
+
+def _inner(mesh: np.ndarray) -> np.ndarray:
+    t = np.clip((1.0 - _radius(mesh, mesh)) / FREE_DEPTH, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
 def _window(points: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
     h, w = shape
     x0, y0 = np.floor(points.min(0)).astype(int)
@@ -97,17 +119,8 @@ def _window(points: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, 
 def _fade(mesh: np.ndarray, window: tuple[int, int, int, int]) -> np.ndarray:
     """1 inside the inner pin ring, a smooth fall to exactly 0 at the outer one."""
     y0, y1, x0, x1 = window
-    outline = mesh[list(SILHOUETTE)]
-    centre = outline.mean(0)
     ys, xs = np.mgrid[y0:y1, x0:x1]
-    rel = np.stack([xs + 0.5, ys + 0.5], -1) - centre
-    # The silhouette's radius in each pixel's direction (nearest outline angle).
-    ang = np.arctan2(*(outline - centre).T[::-1])
-    rad = np.linalg.norm(outline - centre, axis=1)
-    order = np.argsort(ang)
-    pix_ang = np.arctan2(rel[..., 1], rel[..., 0])
-    r_out = np.interp(pix_ang, ang[order], rad[order], period=2 * np.pi)
-    r = np.linalg.norm(rel, axis=-1) / np.maximum(r_out, 1e-6)
+    r = _radius(mesh, np.stack([xs + 0.5, ys + 0.5], -1))
     lo, hi = PIN_RINGS
     t = np.clip((hi - r) / (hi - lo), 0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)
@@ -133,7 +146,9 @@ def reshape_face(
     if meshes is None:
         return None
     p0, p1 = meshes
-    d_crop = face_motion(p0, p1, gain)
+    # Points near the face's outline move less, to nothing on it: the outline is
+    # pinned, and a jaw point moving beside a pinned one would fold the skin between.
+    d_crop = face_motion(p0, p1, gain) * _inner(mesh)[:, None]
     d_photo = d_crop @ invert(to_crop)[:, :2].T
     pins = _pins(mesh)
     window = _window(pins, photo.shape[:2])
@@ -144,7 +159,12 @@ def reshape_face(
     ctrl = list(CONTROL)
     targets = np.vstack([(mesh + d_photo)[ctrl], pins])
     back = np.vstack([-d_photo[ctrl], np.zeros_like(pins)])
-    field = dense_field(targets, back, window) * _fade(mesh, window)[..., None]
+    # Nothing moves beyond the silhouette's outer ring, nor outside the model's
+    # aligned crop (what an edit of this face may touch).
+    ys, xs = np.mgrid[y0:y1, x0:x1]
+    uv = apply(to_crop, np.stack([xs + 0.5, ys + 0.5], -1).reshape(-1, 2))
+    inside = crop_weights(alignment.image_size, uv).reshape(xs.shape)
+    field = dense_field(targets, back, window) * (_fade(mesh, window) * inside)[..., None]
     ys, xs = np.mgrid[0 : y1 - y0, 0 : x1 - x0].astype(np.float64)  # window pixels
     win = np.asarray(photo)[y0:y1, x0:x1]
     warped = remap(win, xs + 0.5 + field[..., 0], ys + 0.5 + field[..., 1])

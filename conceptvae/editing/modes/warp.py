@@ -20,7 +20,7 @@ from .common import Case
 from .detail import render as detail_render
 
 GAIN = 1.5
-SHADING = 0.5
+FILL = 1.0
 
 
 def render(case: Case) -> np.ndarray:
@@ -30,7 +30,7 @@ def render(case: Case) -> np.ndarray:
 
     assert case.start is not None
     out = reshape_face(case.photo, case.face.aligned, case.alignment, case.start, case.edited,
-                       gain=GAIN, shading=SHADING)  # fmt: skip
+                       gain=GAIN, shading=FILL)  # fmt: skip
     return detail_render(case) if out is None else out
 
 
