@@ -61,9 +61,13 @@ class LazyGroup(click.Group):
         old_showwarning = warnings.showwarning
         warnings.showwarning = _show_warning
         try:
-            super().main(
+            status = super().main(
                 args=args, prog_name=prog_name or "conceptvae", standalone_mode=False, **extra
             )
+            # A batch in which some inputs failed (each already reported) raises
+            # click.exceptions.Exit(1), which Click hands back as the return value here.
+            if isinstance(status, int) and not isinstance(status, bool) and status:
+                sys.exit(status)
         except ConceptVAEError as exc:
             if debug:
                 raise

@@ -52,7 +52,7 @@ def _error(status: int, message: str) -> JSONResponse:
 async def _body(request: Request, limit: int) -> bytes:
     """The request body, refused (413) once it passes ``limit`` bytes."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         await _drain(request, int(declared))
         raise TooLarge(f"upload is {int(declared):,} bytes; the studio takes at most {limit:,}")
     chunks, size = [], 0

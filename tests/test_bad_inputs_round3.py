@@ -1,0 +1,126 @@
+"""Issue 26: bad input on the newer surfaces (align-faces, multi-output commands,
+TF_CONFIG, the studio, huge photographs, model metadata)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+
+import pytest
+from conftest import invoke
+from facephotos import FACES, Placement, scene
+from PIL import Image
+from test_cli import assert_one_line_error
+
+TWO = [Placement(FACES[0], (130, 160), 2.2, 8), Placement(FACES[1], (355, 150), 1.7, -6)]
+ONE = [Placement(FACES[1], (120, 110), 1.6, 0)]
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> dict:
+    d = tmp_path_factory.mktemp("scenes")
+    two, one = d / "two.png", d / "one.png"
+    Image.fromarray(scene(480, 320, TWO, seed=7)).save(two)
+    Image.fromarray(scene(240, 220, ONE, seed=5)).save(one)
+    return {"two": two.read_bytes(), "one": one.read_bytes()}
+
+
+def _digest(folder) -> dict:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+# 1. align-faces never loses a file -------------------------------------------------
+
+
+def test_align_faces_never_replaces_a_photograph(runner, photos, tmp_path) -> None:
+    # The crops mirror FOLDER's layout under OUT: with OUT the photos' parent,
+    # the crop of src/src/two.png lands on src/two.png, one of the photographs.
+    src = tmp_path / "src"
+    (src / "src").mkdir(parents=True)
+    (src / "two.png").write_bytes(photos["two"])
+    (src / "src" / "two.png").write_bytes(photos["one"])
+    before = _digest(tmp_path)
+    for extra in ([], ["--overwrite"]):
+        r = invoke(runner, "align-faces", src, "-o", tmp_path, *extra)
+        assert_one_line_error(r, "two.png", "photographs")
+        assert _digest(tmp_path) == before
+
+
+def test_align_faces_refuses_to_replace_existing_outputs(runner, photos, tmp_path) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    (src / "two.png").write_bytes(photos["two"])
+    (src / "labels.csv").write_text("file,smile\ntwo.png,1\n")
+    for name in ("two.png", "labels.csv", "face_alignment.json"):
+        out.mkdir()
+        (out / name).write_bytes(b"mine")
+        r = invoke(runner, "align-faces", src, "-o", out)
+        assert_one_line_error(r, name, "--overwrite")
+        assert _digest(out) == {name: hashlib.sha256(b"mine").hexdigest()}
+        shutil.rmtree(out)
+    out.mkdir()
+    (out / "two.png").write_bytes(b"mine")
+    r = invoke(runner, "align-faces", src, "-o", out, "--overwrite")
+    assert r.exit_code == 0, r.output
+    assert Image.open(out / "two.png").size == (64, 64)
+
+
+@pytest.mark.parametrize("face", ["largest", "all"])
+def test_align_faces_outputs_never_collide(runner, photos, tmp_path, face) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    (src / "a.png").write_bytes(photos["two"])
+    Image.open(src / "a.png").save(src / "a.gif")  # same stem: a.png's crop name
+    r = invoke(runner, "align-faces", src, "-o", out, "--face", face)
+    assert_one_line_error(r, "a.png", "a.gif", "both")
+    assert not out.exists()
+
+
+def test_align_faces_summary_counts_what_was_written(runner, photos, tmp_path) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    (src / "a.png").write_bytes(photos["two"])
+    (src / "b.png").write_bytes(photos["one"])
+    r = invoke(runner, "align-faces", src, "-o", out, "--face", "all")
+    assert r.exit_code == 0, r.output
+    crops = sorted(p.name for p in out.glob("*.png"))
+    assert crops == ["a-1.png", "a-2.png", "b-1.png"]
+    assert r.stdout.startswith(f"{out}: 3 crops from 3 faces")
+
+
+# 2. no partial output ----------------------------------------------------------------
+
+
+def test_align_faces_a_missing_face_number_is_reported_and_the_rest_done(
+    runner, photos, tmp_path
+) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    (src / "a.png").write_bytes(photos["one"])  # one face: no face 2
+    (src / "b.png").write_bytes(photos["two"])
+    r = invoke(runner, "align-faces", src, "-o", out, "--face", "2")
+    assert r.exit_code == 1, r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and "a.png" in lines[0]
+    assert "Traceback" not in r.output
+    assert sorted(p.name for p in out.iterdir()) == ["b.png", "face_alignment.json"]
+    assert "1 crops" in r.stdout
+
+
+@pytest.mark.parametrize("face", ["²", "٣", "1" * 40])
+def test_face_numbers_are_ascii_digits(runner, photos, tmp_path, face) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.png").write_bytes(photos["one"])
+    r = invoke(runner, "align-faces", src, "-o", tmp_path / "out", "--face", face)
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "--face" in r.stderr
+    from conceptvae.errors import ConceptVAEError
+    from conceptvae.faces.inputs import check_face_choice
+
+    with pytest.raises(ConceptVAEError, match="face"):
+        check_face_choice(face)
