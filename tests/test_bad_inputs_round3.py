@@ -124,3 +124,42 @@ def test_face_numbers_are_ascii_digits(runner, photos, tmp_path, face) -> None:
 
     with pytest.raises(ConceptVAEError, match="face"):
         check_face_choice(face)
+
+
+def _squares(tmp_path, n: int = 2) -> list:
+    from conftest import synthetic_images
+
+    x, _ = synthetic_images(n)
+    paths = []
+    for i, img in enumerate(x):
+        paths.append(tmp_path / f"in{i}.png")
+        Image.fromarray(img).save(paths[-1])
+    return paths
+
+
+@pytest.mark.parametrize("command", ["sample", "reconstruct", "decode", "interpolate", "faces"])
+def test_multi_output_commands_check_every_output_before_writing(
+    runner, tiny_model, photos, tmp_path, command
+) -> None:
+    import numpy as np
+
+    d = tmp_path / "d"
+    a, b = _squares(tmp_path)
+    if command == "sample":
+        args, blocked = ["sample", "-m", tiny_model, "-n", "3", "--no-grid"], "sample_0001.png"
+    elif command == "reconstruct":
+        args, blocked = ["reconstruct", a, b, "-m", tiny_model], "in1.png"
+    elif command == "decode":
+        np.save(tmp_path / "z.npy", np.zeros((3, 4), np.float32))
+        args, blocked = ["decode", tmp_path / "z.npy", "-m", tiny_model], "0001.png"
+    elif command == "interpolate":
+        args, blocked = ["interpolate", a, b, "-m", tiny_model, "-n", "3"], "frame_0001.png"
+    else:
+        (tmp_path / "a.png").write_bytes(photos["one"])
+        (tmp_path / "b.png").write_bytes(photos["one"])
+        args, blocked = ["faces", tmp_path / "a.png", tmp_path / "b.png"], "b.png"
+    (d / blocked).mkdir(parents=True)
+    r = invoke(runner, *args, "-o", f"{d}/")
+    assert_one_line_error(r, blocked, "directory")
+    assert [p.name for p in d.iterdir()] == [blocked]
+
