@@ -163,3 +163,60 @@ def test_multi_output_commands_check_every_output_before_writing(
     assert_one_line_error(r, blocked, "directory")
     assert [p.name for p in d.iterdir()] == [blocked]
 
+
+
+# 3. the studio: stalled clients lock nobody out ---------------------------------------
+
+
+def test_connections_sending_half_a_header_lock_nobody_out(tmp_path) -> None:
+    import socket
+
+    from studio_server import start_studio
+
+    running = start_studio(tmp_path / "home", tmp_path / "tmp")
+    try:
+        host, port = running.url.split("//")[1].rstrip("/").rsplit(":", 1)
+        stalled = []
+        for _ in range(40):  # more than the 32 requests served at once
+            s = socket.create_connection((host, int(port)))
+            s.sendall(b"GET /api/state HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            stalled.append(s)
+        status, _, _ = running.request("/api/state")
+        assert status == 200
+        for s in stalled:
+            s.close()
+    finally:
+        code, _, err = running.stop()
+    assert "Traceback" not in err
+
+
+def test_a_connection_whose_headers_never_end_is_closed() -> None:
+    import asyncio
+    import socket
+    import threading
+
+    import uvicorn
+
+    from conceptvae.studio.server import header_timeout_protocol, limit_requests
+
+    async def app(scope, receive, send):  # noqa: ANN001, ANN202
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    sock = socket.create_server(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(limit_requests(app, 2), lifespan="off",
+                                           log_level="warning", http=header_timeout_protocol(0.5)))  # fmt: skip
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
+    thread.start()
+    try:
+        port = sock.getsockname()[1]
+        slow = socket.create_connection(("127.0.0.1", port), timeout=20)
+        slow.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        assert slow.recv(100) == b""  # closed by the server, not by the 20 s timeout
+        fine = socket.create_connection(("127.0.0.1", port), timeout=20)
+        fine.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert fine.recv(100).startswith(b"HTTP/1.1 200")
+        fine.close()
+    finally:
+        server.should_exit = True
+        thread.join(10)
