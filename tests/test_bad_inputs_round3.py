@@ -220,3 +220,41 @@ def test_a_connection_whose_headers_never_end_is_closed() -> None:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+# 4. memory in proportion --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("item", "words"), [("[]", "lists and objects"), ("0", "values")])
+def test_json_bounds_decoded_objects_not_only_bytes(tmp_path, item, words) -> None:
+    from conceptvae.errors import ConceptVAEError
+    from conceptvae.readers import MAX_JSON_CONTAINERS, MAX_JSON_ITEMS, read_json
+
+    n = (MAX_JSON_CONTAINERS if item == "[]" else MAX_JSON_ITEMS) + 2
+    path = tmp_path / "meta.json"
+    path.write_text('{"junk": [' + ",".join([item] * n) + "]}")  # a few MB, far below the cap
+    with pytest.raises(ConceptVAEError, match=words):
+        read_json(path, "model metadata")
+    path.write_text('{"ok": [' + ",".join(["[]"] * 1000) + "]}")
+    assert len(read_json(path)["ok"]) == 1000
+
+
+def test_an_intact_image_is_never_called_corrupt_when_memory_runs_out(
+    tmp_path, monkeypatch
+) -> None:
+    from PIL import ImageFile
+
+    from conceptvae.errors import ConceptVAEError
+    from conceptvae.images import load_pil
+
+    path = tmp_path / "big.png"
+    Image.new("RGB", (64, 48), (10, 20, 30)).save(path)
+
+    def no_memory(self):  # noqa: ANN001, ANN202
+        raise MemoryError
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_memory)
+    with pytest.raises(ConceptVAEError) as exc:
+        load_pil(path)
+    assert "corrupt" not in str(exc.value) and "memory" in str(exc.value)
+    assert str(exc.value).startswith(str(path))

@@ -56,19 +56,22 @@ def faces_files(
 
         for t in targets:
             check_image_suffix(t)
-    reports, images = [], []
+    # One photograph in memory at a time, however many there are: every photo is
+    # searched first (a photo without a face is refused before anything is
+    # written), then each drawn photo is decoded again for its overlay.
+    reports = []
     for p in paths:
         im = load_pil(p)
         faces = find_faces(im, padding=padding)
         if not faces:
             raise DataError("no face found", p)
         reports.append(FacesReport(p, im.size, faces))
-        images.append(im if targets is not None else None)
+        del im
     if targets is not None:
         from ..faces.overlay import draw_faces
 
-        for r, im, t in zip(reports, images, targets):
-            save_pil(draw_faces(im, r.faces), t)
+        for r, t in zip(reports, targets):
+            save_pil(draw_faces(load_pil(r.path), r.faces), t)
             r.overlay = t
     return reports
 
