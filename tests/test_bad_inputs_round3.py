@@ -258,3 +258,42 @@ def test_an_intact_image_is_never_called_corrupt_when_memory_runs_out(
         load_pil(path)
     assert "corrupt" not in str(exc.value) and "memory" in str(exc.value)
     assert str(exc.value).startswith(str(path))
+
+
+def test_studio_decodes_large_uploads_one_at_a_time(tmp_path, monkeypatch) -> None:
+    import io
+    import threading
+    import time
+
+    import conceptvae.images
+    from conceptvae.studio.engine import HEAVY_DECODE_PIXELS, Studio
+
+    buf = io.BytesIO()
+    Image.new("L", (2100, HEAVY_DECODE_PIXELS // 2100 + 10)).save(buf, "PNG")
+    data = buf.getvalue()
+    real, busy, most = conceptvae.images.load_pil, [0], [0]
+    lock = threading.Lock()
+
+    def counting(path):  # noqa: ANN001, ANN202
+        with lock:
+            busy[0] += 1
+            most[0] = max(most[0], busy[0])
+        try:
+            time.sleep(0.05)  # widen the window in which two decodes could overlap
+            return real(path)
+        finally:
+            with lock:
+                busy[0] -= 1
+
+    monkeypatch.setattr(conceptvae.images, "load_pil", counting)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    studio = Studio()
+    try:
+        threads = [threading.Thread(target=studio.add_upload, args=(data, "a.png")) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        studio.close()
+    assert most[0] == 1
