@@ -297,3 +297,20 @@ def test_studio_decodes_large_uploads_one_at_a_time(tmp_path, monkeypatch) -> No
     finally:
         studio.close()
     assert most[0] == 1
+
+
+def test_studio_json_nested_deep_or_with_huge_numbers_is_a_400(tmp_path) -> None:
+    from studio_server import start_studio
+
+    running = start_studio(tmp_path / "home", tmp_path / "tmp")
+    try:
+        deep = b'{"a": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
+        huge = b'{"image": "x", "amounts": {"smile": ' + b"9" * 400 + b'}, "fps": ' + b"9" * 400 + b"}"
+        for body in (deep, huge):
+            for path in ("/api/preview", "/api/render", "/api/morph"):
+                status, _, raw = running.request(path, body, {"Content-Type": "application/json"})
+                assert status == 400, (path, status, raw[:200])
+        assert running.request("/api/state")[0] == 200
+    finally:
+        code, _, err = running.stop()
+    assert "Traceback" not in err
