@@ -57,18 +57,35 @@ def faces(photos: tuple[str, ...], as_json: bool, out: str | None, overwrite: bo
               help="largest or N: one crop per photo, same name (labels keep working); "
               "all: <stem>-<k>.png per face.")  # fmt: skip
 @click.option("--grayscale", is_flag=True, help="Write one-channel crops.")
-def align_faces(folder: str, out: str, size: int, face: str | int, grayscale: bool) -> None:
+@click.option("--overwrite", is_flag=True,
+              help="Replace crops, labels.csv and face_alignment.json already in DIR.")  # fmt: skip
+def align_faces(folder: str, out: str, size: int, face: str | int, grayscale: bool,
+                overwrite: bool) -> None:  # fmt: skip
     """Aligned face crops of the photos in FOLDER, for training a face model.
 
     The crops put the five landmarks where the shipped faces model's training
     crops have them. `conceptvae train OUT ...` then records the alignment in
     the model's meta.json, so edit/traverse/morph find and paste back faces in
     photographs with your model too.
+
+    Every photo is read and every crop planned before the first is written;
+    nothing already in DIR is replaced without --overwrite. A photo that cannot
+    be read (or has fewer faces than --face N asks for) is reported as an error
+    and the others are still done (exit status 1).
     """
     from conceptvae.commands.faces import align_folder
 
-    s = align_folder(folder, out, size=size, face=face, grayscale=grayscale)
+    from .main import error_line
+    from .options import flag
+
+    s = align_folder(folder, out, size=size, face=face, grayscale=grayscale, overwrite=overwrite)
     click.echo(f"{s.out}: {s.written} crops from {s.faces} faces found; "
                f"{len(s.skipped)} image(s) without a face skipped")  # fmt: skip
     for p in s.skipped[:20]:
         click.echo(f"  skipped: {p}")
+    if len(s.skipped) > 20:
+        click.echo(f"  ... and {len(s.skipped) - 20} more")
+    for exc in s.failed:
+        click.echo(error_line(exc.render(flag)), err=True)
+    if s.failed:
+        raise click.exceptions.Exit(1)

@@ -78,7 +78,7 @@ class FaceChoice(click.ParamType):
         text = str(value).strip().lower()
         if text in ("all", "largest"):
             return text
-        if text.isdigit() and int(text) >= 1:
+        if text.isascii() and text.isdigit() and len(text) <= 9 and int(text) >= 1:
             return int(text)
         self.fail(f"expected all, largest or a face number from 1, got {value!r}", param, ctx)
 

@@ -40,6 +40,7 @@ from .io import atomic_path
 from .options import DEFAULT_FPS, MAX_TOTAL_PIXELS
 from .outputs import (
     check_dir_creatable,
+    check_output_files,
     check_writable_parent,
     is_dir_target,
     refuse_overwriting_inputs,
@@ -102,6 +103,7 @@ def check_target(
     """Refuse what this format cannot hold, and a frame folder whose frame files
     would replace an input (a keyframe inside DIR/), before any frame is rendered."""
     if target.kind == "dir":
+        check_output_files(target.frame_paths(n_frames))
         refuse_overwriting_inputs(target.frame_paths(n_frames), list(inputs), overwrite)
     if n_frames * side * side > MAX_TOTAL_PIXELS:
         raise ConceptVAEError(

@@ -107,15 +107,33 @@ def _short(name: str) -> str:
 def _multiworker(devices: list[str] | None) -> Cluster:
     if devices:
         raise ConceptVAEError(f"{param('devices')} needs {param('distribute')} mirrored")
-    _check_tf_config()
-    options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=_timeout())
+    tasks, me = _check_tf_config()
+    timeout = _timeout()
+    bound = timeout or STARTUP_WAIT
+    with _signals_interrupt():
+        _check_addresses(tasks, me)
+        left = _rendezvous(tasks, me, bound)
+    # Every worker is up; TensorFlow's own registration (which holds the
+    # interpreter, so no signal handler runs) is bounded too, and Ctrl-C or
+    # SIGTERM end the process meanwhile.
+    _bound_registration(left)
+    options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout)
     try:
-        strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
-    except RuntimeError as exc:
+        with _signals_terminate():
+            strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    except (RuntimeError, tf.errors.OpError) as exc:
+        if isinstance(exc, (tf.errors.DeadlineExceededError, tf.errors.UnavailableError)):
+            raise ConceptVAEError(
+                f"the workers did not all register within {bound:g} s ({_first_line(exc)}); "
+                "start the same command on every worker", "TF_CONFIG"
+            ) from None
         raise ConceptVAEError(
-            f"cannot start the multi-worker strategy ({exc}); TensorFlow must not have run "
-            "anything in this process before"
+            f"cannot start the multi-worker strategy ({_first_line(exc)}); TensorFlow must not "
+            "have run anything in this process before"
         ) from None
+    # From here on SIGTERM stops training as Ctrl-C does (TensorFlow's own handler
+    # would swallow it): the last finished epoch is kept, resumable.
+    _interrupt_on_sigterm()
     resolver = strategy.cluster_resolver
     spec = resolver.cluster_spec()
     jobs = [j for j in ("chief", "worker") if j in spec.jobs]
@@ -123,6 +141,19 @@ def _multiworker(devices: list[str] | None) -> Cluster:
     position = order.index((resolver.task_type, resolver.task_id))
     return Cluster(strategy, "multiworker", strategy.num_replicas_in_sync, len(order),
                    position, position == 0)  # fmt: skip
+
+
+# How long a worker waits for the others to start when CONCEPTVAE_COLLECTIVE_TIMEOUT
+# is not set: long enough to start the same command by hand on a few machines.
+STARTUP_WAIT = 600.0
+# How often a waiting worker says what it is waiting for.
+REPORT_EVERY = 15.0
+MAX_TIMEOUT = 7 * 24 * 3600.0
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
 def _timeout() -> float | None:
@@ -133,12 +164,35 @@ def _timeout() -> float | None:
         value = float(raw)
     except ValueError:
         value = -1.0
-    if not value > 0:
-        raise ConceptVAEError(f"{TIMEOUT_ENV} must be a number of seconds > 0, not {raw!r}")
+    if not 0 < value <= MAX_TIMEOUT:
+        raise ConceptVAEError(
+            f"{TIMEOUT_ENV} must be a number of seconds > 0 and at most {MAX_TIMEOUT:g}, "
+            f"not {raw[:40]!r}"
+        )
     return value
 
 
-def _check_tf_config() -> None:
+@dataclass(frozen=True)
+class Task:
+    job: str
+    index: int
+    host: str
+    port: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.job} {self.index} ({self.host}:{self.port})"
+
+
+_TF_CONFIG_FORM = (
+    "TF_CONFIG must be JSON with cluster.worker (and optionally cluster.chief) "
+    "lists of host:port and a task {type, index} inside them"
+)
+
+
+def _check_tf_config() -> tuple[list[Task], int]:
+    """The cluster's tasks in rank order (chief first) and this process's place:
+    every configuration that could never start is refused here, in one line."""
     raw = os.environ.get("TF_CONFIG")
     if not raw:
         raise ConceptVAEError(
@@ -149,20 +203,228 @@ def _check_tf_config() -> None:
     try:
         config = json.loads(raw)
         cluster, task = config["cluster"], config["task"]
-        jobs = {j: list(cluster[j]) for j in ("chief", "worker") if j in cluster}
-        ok = (
-            jobs
-            and all(isinstance(a, str) and ":" in a for v in jobs.values() for a in v)
-            and task["type"] in jobs
-            and 0 <= int(task["index"]) < len(jobs[task["type"]])
-        )
-    except (ValueError, KeyError, TypeError):
+        kind, index = task["type"], task["index"]
+        ok = isinstance(cluster, dict) and isinstance(cluster.get("worker"), list)
+    except (ValueError, KeyError, TypeError, RecursionError):
         ok = False
     if not ok:
+        raise ConceptVAEError(_TF_CONFIG_FORM)
+    others = sorted(set(cluster) - {"chief", "worker"})
+    if others:
         raise ConceptVAEError(
-            "TF_CONFIG must be JSON with cluster.worker (and optionally cluster.chief) "
-            "lists of host:port and a task {type, index} inside them"
+            f"TF_CONFIG names a {others[0]!r} job; multiworker training runs chief and worker "
+            "tasks only (no parameter servers or evaluators): list only those"
         )
+    if kind not in ("chief", "worker"):
+        raise ConceptVAEError(
+            f"TF_CONFIG task type must be chief or worker, not {str(kind)[:40]!r}"
+        )
+    tasks: list[Task] = []
+    for job in ("chief", "worker"):
+        addresses = cluster.get(job, [])
+        if not isinstance(addresses, list) or (job == "chief" and len(addresses) > 1):
+            raise ConceptVAEError(
+                "TF_CONFIG cluster.chief is a list of one host:port" if job == "chief"
+                else _TF_CONFIG_FORM
+            )
+        for i, address in enumerate(addresses):
+            tasks.append(Task(job, i, *_host_port(address, f"{job} {i}")))
+    if not tasks:
+        raise ConceptVAEError(_TF_CONFIG_FORM)
+    if not isinstance(index, int) or isinstance(index, bool):
+        raise ConceptVAEError(
+            f"TF_CONFIG task index must be a whole number, not {json.dumps(index)[:40]}"
+        )
+    count = len(cluster.get(kind, []))
+    if not 0 <= index < count:
+        raise ConceptVAEError(
+            f"TF_CONFIG task index {index} is not one of the {count} {kind} task(s) listed"
+        )
+    seen: dict[tuple[str, int], Task] = {}
+    for t in tasks:
+        key = (t.host.lower(), t.port)
+        if key in seen:
+            raise ConceptVAEError(
+                f"TF_CONFIG lists {t.host}:{t.port} twice ({seen[key].job} {seen[key].index} and "
+                f"{t.job} {t.index}); every task needs its own address"
+            )
+        seen[key] = t
+    me = next(k for k, t in enumerate(tasks) if (t.job, t.index) == (kind, index))
+    return tasks, me
+
+
+def _host_port(address: Any, who: str) -> tuple[str, int]:  # noqa: ANN401
+    text = address if isinstance(address, str) else ""
+    host, _, port = text.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not host or not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        shown = json.dumps(address)[:60]
+        raise ConceptVAEError(
+            f"TF_CONFIG address of {who} must be host:port with a port from 1 to 65535, "
+            f"not {shown}"
+        )
+    return host, int(port)
+
+
+def _resolve(host: str, wait: float = 10.0) -> bool:
+    """Whether ``host`` resolves, asked in a thread so a slow resolver cannot hold
+    the worker past ``wait`` seconds or past Ctrl-C."""
+    import socket
+    import threading
+
+    found: list[bool] = []
+
+    def ask() -> None:
+        try:
+            found.append(bool(socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)))
+        except (OSError, UnicodeError):
+            found.append(False)
+
+    thread = threading.Thread(target=ask, daemon=True)
+    thread.start()
+    thread.join(wait)
+    return bool(found and found[0])
+
+
+def _check_addresses(tasks: list[Task], me: int) -> None:
+    for t in tasks:
+        if not _resolve(t.host):
+            raise ConceptVAEError(
+                f"TF_CONFIG: the host of {t.name} cannot be resolved; fix the name or use an "
+                "IP address"
+            )
+
+
+def _listen(port: int):  # noqa: ANN202
+    """A socket listening on this worker's port while it waits, so the others see
+    it has started (nothing is accepted: the kernel completes their probes)."""
+    import socket
+
+    try:
+        if socket.has_dualstack_ipv6():
+            return socket.create_server(("", port), family=socket.AF_INET6, dualstack_ipv6=True)
+        return socket.create_server(("", port))
+    except OSError as exc:
+        raise ConceptVAEError(
+            f"TF_CONFIG: this worker's port {port} is not free here ({exc.strerror}); another "
+            "process (or an earlier worker still running) holds it"
+        ) from None
+
+
+def _reachable(task: Task) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection((task.host, task.port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def _rendezvous(tasks: list[Task], me: int, bound: float) -> float:
+    """Wait until every other task listens on its address (each waits the same way
+    on its own port), saying what it waits for; seconds of ``bound`` left."""
+    import sys
+    import time
+
+    start = time.monotonic()
+    waiting = [t for k, t in enumerate(tasks) if k != me]
+    with _listen(tasks[me].port):
+        next_report = start + 2.0
+        while True:
+            waiting = [t for t in waiting if not _reachable(t)]
+            now = time.monotonic()
+            if not waiting:
+                return max(bound - (now - start), 0.0)
+            if now - start >= bound:
+                names = ", ".join(t.name for t in waiting)
+                raise ConceptVAEError(
+                    f"{names} did not start within {bound:g} s "
+                    f"({TIMEOUT_ENV} sets the wait); start the same command on every worker",
+                    "TF_CONFIG",
+                )
+            if now >= next_report:
+                names = ", ".join(t.name for t in waiting[:3]) + (
+                    f" and {len(waiting) - 3} more" if len(waiting) > 3 else ""
+                )
+                print(
+                    f"{tasks[me].job} {tasks[me].index}: waiting for {names} to start "
+                    f"({now - start:.0f} s of at most {bound:g} s)",
+                    file=sys.stderr, flush=True,
+                )  # fmt: skip
+                next_report = now + REPORT_EVERY
+            time.sleep(0.25)
+
+
+def _bound_registration(seconds: float) -> None:
+    """TensorFlow's coordination service waits an hour by default for every task to
+    register; give it what is left of the wait (at least 30 s: the others may
+    still be between their own wait and this point)."""
+    try:
+        from tensorflow.core.protobuf import coordination_config_pb2
+        from tensorflow.python.distribute import multi_worker_util
+        from tensorflow.python.distribute.cluster_resolver import TFConfigClusterResolver
+        from tensorflow.python.eager import context
+    except ImportError:  # a TensorFlow without these internals: its own default
+        return
+    spec = TFConfigClusterResolver().cluster_spec()
+    jobs = [
+        coordination_config_pb2.CoordinatedJob(name=j, num_tasks=spec.num_tasks(j))
+        for j in ("chief", "worker")
+        if j in spec.jobs
+    ]
+    context.context().configure_coordination_service(
+        service_type="standalone",
+        service_leader=multi_worker_util.coordination_leader(spec),
+        coordinated_jobs=jobs,
+        cluster_register_timeout_in_ms=int(max(seconds, 30.0) * 1000),
+    )
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:  # noqa: ANN401
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt as Ctrl-C does (in the main thread only)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before if before is not None else signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def _signals_terminate() -> Iterator[None]:
+    """Ctrl-C and SIGTERM end the process while TensorFlow holds the interpreter
+    (a Python handler would never get to run)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {s: signal.signal(s, signal.SIG_DFL) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+
+
+def _interrupt_on_sigterm() -> None:
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
 # -- agreeing on the run -----------------------------------------------------

@@ -134,10 +134,21 @@ def load_pil(path: str | os.PathLike) -> Image.Image:
         raise
     except Image.DecompressionBombError as exc:
         raise DataError(f"refused: image is too large to decode safely ({exc})", path) from None
+    except MemoryError:
+        # The machine's limit, not the file's fault: never call an intact file corrupt.
+        w, h = im.size
+        raise DataError(out_of_memory(w, h), path) from None
     except Exception as exc:  # noqa: BLE001 - malformed files make Pillow raise many types
         raise DataError(f"truncated or corrupt image ({_reason(exc)})", path) from None
     finally:
         im.close()
+
+
+def out_of_memory(width: int, height: int) -> str:
+    return (
+        f"out of memory decoding this {width}x{height} image (the file itself may be "
+        "fine): free memory or use a smaller copy"
+    )
 
 
 def _reason(exc: BaseException) -> str:

@@ -182,7 +182,7 @@ def _categories(values: np.ndarray, column: str) -> tuple[list[str], np.ndarray]
 
 
 def _natural(s: str) -> tuple:
-    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s))
+    return tuple(int(t) if t.isdecimal() else t for t in re.split(r"(\d+)", s))
 
 
 def _choose_column(labels: dict[str, np.ndarray], column: str | None, source: str) -> str | None:

@@ -47,6 +47,21 @@ def check_dir_creatable(path: Path) -> None:
         raise ConceptVAEError("output directory is not writable", probe)
 
 
+def check_output_files(paths: Sequence[Path]) -> None:
+    """Refuse, before the first is written, any planned output file that could not be
+    written: a directory standing at its path, or a file where one of its folders
+    should be. A command writing several files checks them all first, so it never
+    stops halfway with some written."""
+    checked: set[Path] = set()
+    for p in map(Path, paths):
+        if p.is_dir():
+            raise ConceptVAEError("is a directory, so the output file cannot be written", p)
+        parent = p.parent if str(p.parent) else Path(".")
+        if parent not in checked:
+            check_dir_creatable(parent)
+            checked.add(parent)
+
+
 def check_writable_parent(path: Path) -> None:
     parent = path.parent if str(path.parent) else Path(".")
     if parent.exists() and not parent.is_dir():
@@ -113,6 +128,7 @@ def plan_outputs(
     if not dir_target:
         for p in paths:
             check_writable_parent(p)
+    check_output_files(paths)
     refuse_overwriting_inputs(paths, inputs, overwrite)
     return paths
 
@@ -131,6 +147,7 @@ def single_target(
     check_image_suffix(target)
     if out is None or not is_dir_target(out):
         check_writable_parent(target)
+    check_output_files([target])
     refuse_overwriting_inputs([target], inputs, overwrite)
     return target
 
@@ -140,6 +157,7 @@ def picture_target(out: str | os.PathLike, inputs: Sequence[str | os.PathLike] =
     out = Path(out)
     check_image_suffix(out)
     check_writable_parent(out)
+    check_output_files([out])
     refuse_overwriting_inputs([out], list(inputs), overwrite=False, offer_overwrite=False)
     return out
 

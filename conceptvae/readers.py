@@ -40,6 +40,12 @@ GiB = 1 << 30
 MAX_JSON_BYTES = 64 * MiB
 MAX_JSON_DEPTH = 64
 MAX_INT_DIGITS = 40
+# Decoded objects, not just bytes: 63 MB of "[]," are 21 million lists (3 GB). These
+# bound a file of the largest size to a few hundred MB of Python objects. Counted
+# on the text (brackets and commas inside strings count too: no file conceptvae
+# reads holds millions of them).
+MAX_JSON_CONTAINERS = 1_000_000
+MAX_JSON_ITEMS = 8_000_000
 # Labels CSV: a million rows of long paths fits with room to spare.
 MAX_CSV_BYTES = 256 * MiB
 # Arrays a .npz / .npy / IDX file may declare, in total (decoded bytes).
@@ -165,6 +171,13 @@ def loads_json(
             raise error(f"cannot read {what} ({exc})", source) from None
     if len(text) > MAX_JSON_BYTES:
         raise error(f"{what} is more than the {MAX_JSON_BYTES:,} bytes conceptvae reads", source)
+    if text.count("[") + text.count("{") > MAX_JSON_CONTAINERS:
+        raise error(
+            f"{what} is refused: it holds more than {MAX_JSON_CONTAINERS:,} lists and objects",
+            source,
+        )
+    if text.count(",") > MAX_JSON_ITEMS:
+        raise error(f"{what} is refused: it holds more than {MAX_JSON_ITEMS:,} values", source)
     try:
         value = json.loads(text, parse_int=_parse_int)
     except _JSONLimit as exc:

@@ -192,7 +192,7 @@ def test_a_worker_started_with_other_options_stops_every_worker(monkeypatch):
         (None, ["--distribute", "multiworker"], "needs the TF_CONFIG environment variable"),
         ("{not json", ["--distribute", "multiworker"], "TF_CONFIG must be JSON"),
         (json.dumps({"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 3}}),
-         ["--distribute", "multiworker"], "TF_CONFIG must be JSON"),
+         ["--distribute", "multiworker"], "task index 3 is not one of the 1 worker task(s)"),
         (None, ["--devices", "CPU:0"], "--devices needs --distribute mirrored"),
         (None, ["--distribute", "mirrored", "--devices", "GPU:7"], "no device 'GPU:7' here"),
         (None, ["--mixed-precision"], "--mixed-precision needs a GPU"),
@@ -256,3 +256,80 @@ def test_lost_worker_errors_become_one_line():
     assert lost_worker(heartbeat, one) is None  # one process: nobody else to lose
     assert lost_worker(tf.errors.InternalError(None, None, "a bug"), two) is None
     assert lost_worker(ValueError("x"), two) is None
+
+
+def _config(workers, index=0, **extra) -> str:
+    return json.dumps({"cluster": {"worker": workers, **extra}, "task": {"type": "worker", "index": index}})
+
+
+@pytest.mark.parametrize(
+    ("tf_config", "message"),
+    [
+        (_config(["127.0.0.1:1", "127.0.0.1:2"], ps=["127.0.0.1:3"]), "names a 'ps' job"),
+        (_config(["127.0.0.1:5", "127.0.0.1:5"]), "lists 127.0.0.1:5 twice"),
+        (_config(["127.0.0.1:1", "no-such-host.invalid:2"]), "cannot be resolved"),
+        (_config(["127.0.0.1:1", "127.0.0.1:2"], index=True), "index must be a whole number"),
+        (_config(["127.0.0.1:1", "127.0.0.1:2"], index=float("inf")), "index must be a whole number"),
+        (_config(["127.0.0.1:1", "127.0.0.1:2"], index=1.5), "index must be a whole number"),
+        (_config(["127.0.0.1:1", "127.0.0.1:http"]), "port from 1 to 65535"),
+        (_config(["127.0.0.1:1", "127.0.0.1:70000"]), "port from 1 to 65535"),
+        (_config(["127.0.0.1:1", 5]), "must be host:port"),
+        ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "evaluator", "index": 0}}',
+         "task type must be chief or worker"),
+    ],
+)  # fmt: skip
+def test_tf_configs_that_can_never_start_are_refused(
+    npz_data, tmp_path, runner, monkeypatch, tf_config, message
+):
+    monkeypatch.setenv("TF_CONFIG", tf_config)
+    r = invoke(runner, "train", npz_data, "--out", tmp_path / "m", *TINY, "--epochs", "1",
+               "--distribute", "multiworker")  # fmt: skip
+    assert r.exit_code == 2, r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], r.stderr
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_port_already_in_use_is_one_line(npz_data, tmp_path, runner, monkeypatch):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        other = _free_ports(1)[0]
+        monkeypatch.setenv("TF_CONFIG", _config([f"127.0.0.1:{port}", f"127.0.0.1:{other}"]))
+        r = invoke(runner, "train", npz_data, "--out", tmp_path / "m", *TINY, "--epochs", "1",
+                   "--distribute", "multiworker")  # fmt: skip
+    assert r.exit_code == 2, r.output
+    assert r.stderr.startswith("Error: ") and f"port {port} is not free" in r.stderr, r.stderr
+
+
+def _lone_worker(npz_data, out, timeout: str) -> subprocess.Popen:
+    env = dict(os.environ)
+    env["TF_CONFIG"] = _config([f"127.0.0.1:{p}" for p in _free_ports(2)])
+    env["CONCEPTVAE_COLLECTIVE_TIMEOUT"] = timeout
+    cmd = [sys.executable, "-m", "conceptvae", "train", str(npz_data), "--out", str(out),
+           *TINY, "--epochs", "1", "--distribute", "multiworker"]  # fmt: skip
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_a_worker_whose_peer_never_starts_says_so_and_gives_up(npz_data, tmp_path):
+    code, _, err = _finish(_lone_worker(npz_data, tmp_path / "m", "4"), 120)
+    lines = err.strip().splitlines()
+    assert code == 2, err
+    assert "waiting for worker 1 (127.0.0.1:" in err and "of at most 4 s" in err
+    assert lines[-1].startswith("Error: TF_CONFIG: worker 1 (127.0.0.1:")
+    assert "did not start within 4 s" in lines[-1]
+    assert "Traceback" not in err and not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_waiting_worker_stops_on_sigterm_and_ctrl_c(npz_data, tmp_path, sig):
+    proc = _lone_worker(npz_data, tmp_path / "m", "600")
+    seen = ""
+    while "waiting for" not in seen:  # the first report comes after 2 s of waiting
+        line = proc.stderr.readline()
+        assert line or proc.poll() is None, seen
+        seen += line
+    proc.send_signal(sig)
+    code, _, err = _finish(proc, 60)
+    assert code == 130, seen + err
+    assert (seen + err).strip().splitlines()[-1] in ("Aborted.", "Interrupted.")
+    assert not (tmp_path / "m").exists()

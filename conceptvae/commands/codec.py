@@ -20,6 +20,7 @@ from ..model.loaded import VAEModel, posterior_draw
 from ..options import MAX_SAMPLES, MAX_TEMPERATURE, MAX_TOTAL_PIXELS
 from ..outputs import (
     check_dir_creatable,
+    check_output_files,
     check_writable_parent,
     is_dir_target,
     plan_outputs,
@@ -228,6 +229,7 @@ def decode_file(
         )
         stems = names if usable else [f"{i:0{width}d}" for i in range(len(z))]
         targets = [d / f"{s}.png" for s in stems]
+        check_output_files(targets)
         for img, t in zip(images, targets):
             save_image(img, t, size)
         return targets
@@ -282,6 +284,7 @@ def sample_files(
         d = Path(out)
         width = max(4, len(str(n - 1)))
         targets = [d / f"sample_{i:0{width}d}.png" for i in range(n)]
+        check_output_files(targets)
         for img, t in zip(images, targets):
             save_image(img, t, size)
         return targets

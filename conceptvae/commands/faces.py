@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
 
-from ..errors import ConceptVAEError, DataError
+from ..errors import ConceptVAEError, DataError, param
 from ..faces.align import ALIGNMENT_FILE, META_KEY, SMILES_ALIGNMENT, FaceAlignment, align
 from ..faces.find import Face, find_faces
 from ..faces.inputs import check_face_choice, choose
@@ -56,19 +56,22 @@ def faces_files(
 
         for t in targets:
             check_image_suffix(t)
-    reports, images = [], []
+    # One photograph in memory at a time, however many there are: every photo is
+    # searched first (a photo without a face is refused before anything is
+    # written), then each drawn photo is decoded again for its overlay.
+    reports = []
     for p in paths:
         im = load_pil(p)
         faces = find_faces(im, padding=padding)
         if not faces:
             raise DataError("no face found", p)
         reports.append(FacesReport(p, im.size, faces))
-        images.append(im if targets is not None else None)
+        del im
     if targets is not None:
         from ..faces.overlay import draw_faces
 
-        for r, im, t in zip(reports, images, targets):
-            save_pil(draw_faces(im, r.faces), t)
+        for r, t in zip(reports, targets):
+            save_pil(draw_faces(load_pil(r.path), r.faces), t)
             r.overlay = t
     return reports
 
@@ -76,10 +79,25 @@ def faces_files(
 @dataclass
 class AlignSummary:
     out: Path
-    written: int
-    faces: int
-    skipped: list[Path]
+    written: int  # crop files written
+    faces: int  # faces found in the photographs used
+    skipped: list[Path]  # photographs without a face
     alignment: FaceAlignment
+    failed: list[DataError] = field(default_factory=list)  # unreadable, or too few faces
+
+
+# Crops of the first pass are kept for the writing pass up to this many bytes;
+# beyond it a photograph is decoded again, so memory never grows with the folder.
+KEEP_CROP_BYTES = 64 << 20
+CROP_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+
+
+@dataclass
+class _Planned:
+    photo: Path
+    faces: list[Face]
+    targets: list[Path]
+    crops: list[Image.Image] | None
 
 
 def align_folder(
@@ -90,24 +108,32 @@ def align_folder(
     face: str | int = "largest",
     alignment: FaceAlignment = SMILES_ALIGNMENT,
     grayscale: bool = False,
+    overwrite: bool = False,
 ) -> AlignSummary:
     """Aligned ``size`` x ``size`` crops of the faces in every image under ``src``.
 
     ``face="largest"`` (or a number) writes one crop per photograph at the same
     relative path and name, so a labels CSV keeps working (``labels.csv`` in
     ``src`` is copied); ``face="all"`` writes ``<stem>-<k>.png`` per face.
-    Photographs with no face are skipped and listed. ``face_alignment.json`` in
-    ``out`` records the template: ``conceptvae train OUT`` writes it into the
-    model's meta.json, which makes the model a face model.
+    Photographs with no face are skipped and listed; an unreadable photograph,
+    or one with fewer faces than the number asked for, is listed in ``failed``
+    and the others are still done. ``face_alignment.json`` in ``out`` records
+    the template: ``conceptvae train OUT`` writes it into the model's
+    meta.json, which makes the model a face model.
+
+    Every photograph is read (one at a time) and every output planned before
+    the first is written: two outputs never share a name, a photograph is
+    never replaced, and an existing file in ``out`` (a crop, ``labels.csv``,
+    ``face_alignment.json``) is replaced only with ``overwrite``.
     """
     from ..data import find_images
-    from ..images import load_pil, save_pil
+    from ..images import load_pil
 
     src, out = Path(src), Path(out)
     if not src.is_dir():
         raise DataError("not a folder of images", src)
     if not 8 <= int(size) <= 1024:
-        raise ConceptVAEError(f"--size must be from 8 to 1024, got {size}")
+        raise ConceptVAEError(f"{param('size')} must be from 8 to 1024, got {size}")
     choice = check_face_choice(face)
     if out.exists() and not out.is_dir():
         raise ConceptVAEError("is a file, not a directory, so it cannot hold the output", out)
@@ -118,33 +144,96 @@ def align_folder(
     if not files:
         raise DataError("folder holds no images", src)
     target_alignment = alignment.scaled(int(size))
-    written = faces_seen = 0
+
+    def crops_of(im: Image.Image, faces: list[Face]) -> list[Image.Image]:
+        crops = []
+        for fc in faces:
+            crop = Image.fromarray(align(im, fc, target_alignment).crop, "RGB")
+            crops.append(crop.convert("L") if grayscale else crop)
+        return crops
+
+    # 1. Read every photograph, one at a time: its faces, and its crops while they are few.
+    planned: list[_Planned] = []
     skipped: list[Path] = []
+    failed: list[DataError] = []
+    faces_seen = kept = 0
     for f in files:
         try:
             im = load_pil(f)
-        except DataError:
-            skipped.append(f)
+            found = find_faces(im, padding=target_alignment.detect_padding)
+            if not found:
+                skipped.append(f)
+                continue
+            chosen = found if choice == "all" else choose(found, choice, f)
+        except DataError as exc:
+            failed.append(exc)
             continue
-        found = find_faces(im, padding=target_alignment.detect_padding)
-        if not found:
-            skipped.append(f)
-            continue
-        chosen = choose(found, choice, f) if choice != "all" else found
+        faces_seen += len(found)
+        crop_bytes = len(chosen) * int(size) ** 2 * (1 if grayscale else 3)
+        crops = None
+        if kept + crop_bytes <= KEEP_CROP_BYTES:
+            crops, kept = crops_of(im, chosen), kept + crop_bytes
+        del im
         rel = f.relative_to(src)
-        for k, fc in enumerate(chosen, 1):
-            crop = Image.fromarray(align(im, fc, target_alignment).crop, "RGB")
-            if grayscale:
-                crop = crop.convert("L")
-            target = out / rel if choice != "all" else out / rel.parent / f"{rel.stem}-{k}.png"
-            if target.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".bmp"):
+        if choice == "all":
+            targets = [out / rel.parent / f"{rel.stem}-{k}.png" for k in range(1, len(chosen) + 1)]
+        else:
+            target = out / rel
+            if target.suffix.lower() not in CROP_SUFFIXES:
                 target = target.with_suffix(".png")  # e.g. a .gif photograph
+            targets = [target]
+        planned.append(_Planned(f, chosen, targets, crops))
+
+    # 2. Plan every output against the others, the photographs and what is there.
+    labels = src / "labels.csv"
+    copy_labels = labels.is_file() and choice != "all"
+    extra = ([(out / "labels.csv", labels)] if copy_labels else []) + [
+        (out / ALIGNMENT_FILE, None)
+    ]
+    owners: dict[str, Path | None] = {}
+    inputs = {_real(f) for f in files} | ({_real(labels)} if labels.exists() else set())
+    for target, owner in [(t, p.photo) for p in planned for t in p.targets] + extra:
+        key = _real(target)
+        if key in owners:
+            raise ConceptVAEError(
+                f"{owners[key]} and {owner} would both be written to this file; rename one",
+                target,
+            )
+        owners[key] = owner
+        if key in inputs:
+            raise ConceptVAEError("would replace one of the photographs; refusing", target)
+        if target.is_dir():
+            raise ConceptVAEError("is a directory, so a crop cannot be written there", target)
+        if (target.exists() or target.is_symlink()) and not overwrite:
+            raise ConceptVAEError(
+                f"already exists; refusing to replace it without {param('overwrite')}", target
+            )
+        check_dir_creatable(target.parent)
+
+    # 3. Write.
+    from ..images import save_pil
+
+    written = 0
+    for p in planned:
+        crops = p.crops
+        if crops is None:
+            try:
+                im = load_pil(p.photo)
+                crops = crops_of(im, p.faces)
+            except DataError as exc:  # changed since it was read
+                failed.append(exc)
+                continue
+            finally:
+                im = None
+        for crop, target in zip(crops, p.targets):
             save_pil(crop, target)
             written += 1
-        faces_seen += len(found)
-    labels = src / "labels.csv"
-    if labels.is_file() and choice != "all":
+    if copy_labels:
         with atomic_path(out / "labels.csv") as tmp:
             shutil.copyfile(labels, tmp)
     atomic_write_json(out / ALIGNMENT_FILE, {META_KEY: target_alignment.to_meta()})
-    return AlignSummary(out, written, faces_seen, skipped, target_alignment)
+    return AlignSummary(out, written, faces_seen, skipped, target_alignment, failed)
+
+
+def _real(p: str | os.PathLike) -> str:
+    return os.path.normcase(os.path.realpath(os.fspath(p)))

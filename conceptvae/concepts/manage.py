@@ -113,7 +113,7 @@ def _natural(name: str) -> tuple:
     """pc2 before pc10."""
     import re
 
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", name))
+    return tuple((0, int(p), "") if p.isdecimal() else (1, 0, p) for p in re.split(r"(\d+)", name))
 
 
 def show_concept(model: Any, name: str, ignore_fingerprint: bool = False) -> dict[str, Any]:

@@ -39,7 +39,7 @@ def check_face_choice(value: FaceChoice) -> FaceChoice:
         text = value.strip().lower()
         if text in (ALL, LARGEST):
             return text
-        if text.isdigit():
+        if text.isascii() and text.isdigit() and len(text) <= 9:
             value = int(text)
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1:
         return int(value)

@@ -8,7 +8,6 @@ on serving.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Sequence
@@ -52,7 +51,7 @@ def _error(status: int, message: str) -> JSONResponse:
 async def _body(request: Request, limit: int) -> bytes:
     """The request body, refused (413) once it passes ``limit`` bytes."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         await _drain(request, int(declared))
         raise TooLarge(f"upload is {int(declared):,} bytes; the studio takes at most {limit:,}")
     chunks, size = [], 0
@@ -94,10 +93,15 @@ def _check_sender(request: Request, media: tuple[str, ...]) -> None:
 
 async def _json(request: Request) -> dict[str, Any]:
     _check_sender(request, ("application/json",))
+    from ..readers import loads_json
+
+    raw = await _body(request, MAX_JSON_BYTES)
     try:
-        data = json.loads(await _body(request, MAX_JSON_BYTES))
-    except (ValueError, UnicodeDecodeError):
-        raise StudioError("the request body is not JSON") from None
+        # Bounded nesting and integer length: 10,000 levels or a 400-digit amount
+        # is a 400, never a 500.
+        data = loads_json(raw, None, "the request body")
+    except ConceptVAEError as exc:
+        raise StudioError(exc.message) from None
     if not isinstance(data, dict):
         raise StudioError("the request body must be a JSON object")
     return data

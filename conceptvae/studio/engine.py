@@ -14,6 +14,7 @@ chosen here, and the folder is removed by :meth:`Studio.close`.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import secrets
@@ -31,6 +32,10 @@ from typing import Any
 from PIL import Image
 
 from ..errors import ConceptVAEError
+
+# Uploads declaring more pixels than this are decoded one at a time.
+HEAVY_DECODE_PIXELS = 4_000_000
+_HEAVY_DECODE = threading.Lock()
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_UPLOAD_PIXELS = 40_000_000
@@ -306,8 +311,11 @@ class Studio:
         path = self._dir / f"{image_id}{_SUFFIX[fmt]}"
         with open(path, "xb") as f:
             f.write(data)
+        # Large decodes take their turn: parallel uploads of a 40-Mpx 16-bit PNG
+        # would each hold ~600 MB at once; small ones never wait behind them.
+        gate = _HEAVY_DECODE if w * h > HEAVY_DECODE_PIXELS else contextlib.nullcontext()
         try:
-            with warnings.catch_warnings():
+            with gate, warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 pil = load_pil(path)
         except ConceptVAEError as exc:

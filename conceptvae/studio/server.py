@@ -15,9 +15,15 @@ from .engine import Studio
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
-# Open connections at once (a browser uses up to six); more get 503, which with
-# the upload cap bounds the memory requests in flight can hold.
+# Requests handled at once (a browser uses up to six connections); more get 503,
+# which with the upload cap bounds the memory requests in flight can hold. Only
+# requests whose headers have arrived count: a connection still sending its
+# headers holds no more than h11's 16 KB buffer and is closed after
+# HEADER_TIMEOUT seconds, so a few slow or stalled clients cannot lock others out.
 MAX_CONNECTIONS = 32
+# Open connections at all (idle or sending), beyond which the socket is not read.
+MAX_OPEN = 512
+HEADER_TIMEOUT = 10.0
 
 
 def is_loopback(host: str) -> bool:
@@ -100,8 +106,9 @@ def serve(
     try:
         studio = Studio(model, flag=flag)
         server = uvicorn.Server(uvicorn.Config(
-            create_app(studio, allowed_hosts(host)), log_level="warning", access_log=False,
-            lifespan="off", limit_concurrency=MAX_CONNECTIONS,
+            limit_requests(create_app(studio, allowed_hosts(host)), MAX_CONNECTIONS),
+            log_level="warning", access_log=False, lifespan="off", http=header_timeout_protocol(),
+            limit_concurrency=MAX_OPEN,
         ))  # fmt: skip
         url = url_of(sock)
         echo(f"conceptvae studio on {url}  (Ctrl-C stops it)")
@@ -117,6 +124,71 @@ def serve(
         if studio is not None:
             studio.close()
     echo("studio stopped")
+
+
+def limit_requests(app: Callable, limit: int) -> Callable:
+    """``app`` answering 503 to an HTTP request beyond ``limit`` in flight at once."""
+    active = 0
+
+    async def limited(scope: dict, receive: Callable, send: Callable) -> None:
+        nonlocal active
+        if scope["type"] != "http" or active < limit:
+            active += scope["type"] == "http"
+            try:
+                await app(scope, receive, send)
+            finally:
+                active -= scope["type"] == "http"
+            return
+        body = b'{"error": "the studio is busy; try again in a moment"}'
+        await send({"type": "http.response.start", "status": 503, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"retry-after", b"1"), (b"cache-control", b"no-store"),
+        ]})  # fmt: skip
+        await send({"type": "http.response.body", "body": body})
+
+    return limited
+
+
+def header_timeout_protocol(timeout: float = HEADER_TIMEOUT) -> type:
+    """uvicorn's h11 protocol, closing a connection whose request headers are not
+    complete ``timeout`` seconds after they started (uvicorn times only idle
+    keep-alive connections, so half a header would hold a connection forever)."""
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderTimeout(H11Protocol):
+        _header_timer = None
+
+        def connection_made(self, transport) -> None:  # noqa: ANN001
+            super().connection_made(transport)
+            self._arm()
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._header_timer = self.loop.call_later(timeout, self._headers_late)
+
+        def _disarm(self) -> None:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
+
+        def _headers_late(self) -> None:
+            self._header_timer = None
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+                self.transport.close()
+
+        def data_received(self, data: bytes) -> None:
+            if self._header_timer is None and self.conn.their_state is h11.IDLE:
+                self._arm()  # a new request on a kept-alive connection
+            super().data_received(data)
+            if self.conn.their_state is not h11.IDLE:
+                self._disarm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+    return HeaderTimeout
 
 
 def _interrupt(signum: int, frame: object) -> None:

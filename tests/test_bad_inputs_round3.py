@@ -1,0 +1,316 @@
+"""Issue 26: bad input on the newer surfaces (align-faces, multi-output commands,
+TF_CONFIG, the studio, huge photographs, model metadata)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+
+import pytest
+from conftest import invoke
+from facephotos import FACES, Placement, scene
+from PIL import Image
+from test_cli import assert_one_line_error
+
+TWO = [Placement(FACES[0], (130, 160), 2.2, 8), Placement(FACES[1], (355, 150), 1.7, -6)]
+ONE = [Placement(FACES[1], (120, 110), 1.6, 0)]
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory) -> dict:
+    d = tmp_path_factory.mktemp("scenes")
+    two, one = d / "two.png", d / "one.png"
+    Image.fromarray(scene(480, 320, TWO, seed=7)).save(two)
+    Image.fromarray(scene(240, 220, ONE, seed=5)).save(one)
+    return {"two": two.read_bytes(), "one": one.read_bytes()}
+
+
+def _digest(folder) -> dict:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+# 1. align-faces never loses a file -------------------------------------------------
+
+
+def test_align_faces_never_replaces_a_photograph(runner, photos, tmp_path) -> None:
+    # The crops mirror FOLDER's layout under OUT: with OUT the photos' parent,
+    # the crop of src/src/two.png lands on src/two.png, one of the photographs.
+    src = tmp_path / "src"
+    (src / "src").mkdir(parents=True)
+    (src / "two.png").write_bytes(photos["two"])
+    (src / "src" / "two.png").write_bytes(photos["one"])
+    before = _digest(tmp_path)
+    for extra in ([], ["--overwrite"]):
+        r = invoke(runner, "align-faces", src, "-o", tmp_path, *extra)
+        assert_one_line_error(r, "two.png", "photographs")
+        assert _digest(tmp_path) == before
+
+
+def test_align_faces_refuses_to_replace_existing_outputs(runner, photos, tmp_path) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    (src / "two.png").write_bytes(photos["two"])
+    (src / "labels.csv").write_text("file,smile\ntwo.png,1\n")
+    for name in ("two.png", "labels.csv", "face_alignment.json"):
+        out.mkdir()
+        (out / name).write_bytes(b"mine")
+        r = invoke(runner, "align-faces", src, "-o", out)
+        assert_one_line_error(r, name, "--overwrite")
+        assert _digest(out) == {name: hashlib.sha256(b"mine").hexdigest()}
+        shutil.rmtree(out)
+    out.mkdir()
+    (out / "two.png").write_bytes(b"mine")
+    r = invoke(runner, "align-faces", src, "-o", out, "--overwrite")
+    assert r.exit_code == 0, r.output
+    assert Image.open(out / "two.png").size == (64, 64)
+
+
+@pytest.mark.parametrize("face", ["largest", "all"])
+def test_align_faces_outputs_never_collide(runner, photos, tmp_path, face) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    (src / "a.png").write_bytes(photos["two"])
+    Image.open(src / "a.png").save(src / "a.gif")  # same stem: a.png's crop name
+    r = invoke(runner, "align-faces", src, "-o", out, "--face", face)
+    assert_one_line_error(r, "a.png", "a.gif", "both")
+    assert not out.exists()
+
+
+def test_align_faces_summary_counts_what_was_written(runner, photos, tmp_path) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    (src / "a.png").write_bytes(photos["two"])
+    (src / "b.png").write_bytes(photos["one"])
+    r = invoke(runner, "align-faces", src, "-o", out, "--face", "all")
+    assert r.exit_code == 0, r.output
+    crops = sorted(p.name for p in out.glob("*.png"))
+    assert crops == ["a-1.png", "a-2.png", "b-1.png"]
+    assert r.stdout.startswith(f"{out}: 3 crops from 3 faces")
+
+
+# 2. no partial output ----------------------------------------------------------------
+
+
+def test_align_faces_a_missing_face_number_is_reported_and_the_rest_done(
+    runner, photos, tmp_path
+) -> None:
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    (src / "a.png").write_bytes(photos["one"])  # one face: no face 2
+    (src / "b.png").write_bytes(photos["two"])
+    r = invoke(runner, "align-faces", src, "-o", out, "--face", "2")
+    assert r.exit_code == 1, r.output
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and "a.png" in lines[0]
+    assert "Traceback" not in r.output
+    assert sorted(p.name for p in out.iterdir()) == ["b.png", "face_alignment.json"]
+    assert "1 crops" in r.stdout
+
+
+@pytest.mark.parametrize("face", ["²", "٣", "1" * 40])
+def test_face_numbers_are_ascii_digits(runner, photos, tmp_path, face) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.png").write_bytes(photos["one"])
+    r = invoke(runner, "align-faces", src, "-o", tmp_path / "out", "--face", face)
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "--face" in r.stderr
+    from conceptvae.errors import ConceptVAEError
+    from conceptvae.faces.inputs import check_face_choice
+
+    with pytest.raises(ConceptVAEError, match="face"):
+        check_face_choice(face)
+
+
+def _squares(tmp_path, n: int = 2) -> list:
+    from conftest import synthetic_images
+
+    x, _ = synthetic_images(n)
+    paths = []
+    for i, img in enumerate(x):
+        paths.append(tmp_path / f"in{i}.png")
+        Image.fromarray(img).save(paths[-1])
+    return paths
+
+
+@pytest.mark.parametrize("command", ["sample", "reconstruct", "decode", "interpolate", "faces"])
+def test_multi_output_commands_check_every_output_before_writing(
+    runner, tiny_model, photos, tmp_path, command
+) -> None:
+    import numpy as np
+
+    d = tmp_path / "d"
+    a, b = _squares(tmp_path)
+    if command == "sample":
+        args, blocked = ["sample", "-m", tiny_model, "-n", "3", "--no-grid"], "sample_0001.png"
+    elif command == "reconstruct":
+        args, blocked = ["reconstruct", a, b, "-m", tiny_model], "in1.png"
+    elif command == "decode":
+        np.save(tmp_path / "z.npy", np.zeros((3, 4), np.float32))
+        args, blocked = ["decode", tmp_path / "z.npy", "-m", tiny_model], "0001.png"
+    elif command == "interpolate":
+        args, blocked = ["interpolate", a, b, "-m", tiny_model, "-n", "3"], "frame_0001.png"
+    else:
+        (tmp_path / "a.png").write_bytes(photos["one"])
+        (tmp_path / "b.png").write_bytes(photos["one"])
+        args, blocked = ["faces", tmp_path / "a.png", tmp_path / "b.png"], "b.png"
+    (d / blocked).mkdir(parents=True)
+    r = invoke(runner, *args, "-o", f"{d}/")
+    assert_one_line_error(r, blocked, "directory")
+    assert [p.name for p in d.iterdir()] == [blocked]
+
+
+
+# 3. the studio: stalled clients lock nobody out ---------------------------------------
+
+
+def test_connections_sending_half_a_header_lock_nobody_out(tmp_path) -> None:
+    import socket
+
+    from studio_server import start_studio
+
+    running = start_studio(tmp_path / "home", tmp_path / "tmp")
+    try:
+        host, port = running.url.split("//")[1].rstrip("/").rsplit(":", 1)
+        stalled = []
+        for _ in range(40):  # more than the 32 requests served at once
+            s = socket.create_connection((host, int(port)))
+            s.sendall(b"GET /api/state HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            stalled.append(s)
+        status, _, _ = running.request("/api/state")
+        assert status == 200
+        for s in stalled:
+            s.close()
+    finally:
+        code, _, err = running.stop()
+    assert "Traceback" not in err
+
+
+def test_a_connection_whose_headers_never_end_is_closed() -> None:
+    import asyncio
+    import socket
+    import threading
+
+    import uvicorn
+
+    from conceptvae.studio.server import header_timeout_protocol, limit_requests
+
+    async def app(scope, receive, send):  # noqa: ANN001, ANN202
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    sock = socket.create_server(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(limit_requests(app, 2), lifespan="off",
+                                           log_level="warning", http=header_timeout_protocol(0.5)))  # fmt: skip
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
+    thread.start()
+    try:
+        port = sock.getsockname()[1]
+        slow = socket.create_connection(("127.0.0.1", port), timeout=20)
+        slow.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        assert slow.recv(100) == b""  # closed by the server, not by the 20 s timeout
+        fine = socket.create_connection(("127.0.0.1", port), timeout=20)
+        fine.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert fine.recv(100).startswith(b"HTTP/1.1 200")
+        fine.close()
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+# 4. memory in proportion --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("item", "words"), [("[]", "lists and objects"), ("0", "values")])
+def test_json_bounds_decoded_objects_not_only_bytes(tmp_path, item, words) -> None:
+    from conceptvae.errors import ConceptVAEError
+    from conceptvae.readers import MAX_JSON_CONTAINERS, MAX_JSON_ITEMS, read_json
+
+    n = (MAX_JSON_CONTAINERS if item == "[]" else MAX_JSON_ITEMS) + 2
+    path = tmp_path / "meta.json"
+    path.write_text('{"junk": [' + ",".join([item] * n) + "]}")  # a few MB, far below the cap
+    with pytest.raises(ConceptVAEError, match=words):
+        read_json(path, "model metadata")
+    path.write_text('{"ok": [' + ",".join(["[]"] * 1000) + "]}")
+    assert len(read_json(path)["ok"]) == 1000
+
+
+def test_an_intact_image_is_never_called_corrupt_when_memory_runs_out(
+    tmp_path, monkeypatch
+) -> None:
+    from PIL import ImageFile
+
+    from conceptvae.errors import ConceptVAEError
+    from conceptvae.images import load_pil
+
+    path = tmp_path / "big.png"
+    Image.new("RGB", (64, 48), (10, 20, 30)).save(path)
+
+    def no_memory(self):  # noqa: ANN001, ANN202
+        raise MemoryError
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_memory)
+    with pytest.raises(ConceptVAEError) as exc:
+        load_pil(path)
+    assert "corrupt" not in str(exc.value) and "memory" in str(exc.value)
+    assert str(exc.value).startswith(str(path))
+
+
+def test_studio_decodes_large_uploads_one_at_a_time(tmp_path, monkeypatch) -> None:
+    import io
+    import threading
+    import time
+
+    import conceptvae.images
+    from conceptvae.studio.engine import HEAVY_DECODE_PIXELS, Studio
+
+    buf = io.BytesIO()
+    Image.new("L", (2100, HEAVY_DECODE_PIXELS // 2100 + 10)).save(buf, "PNG")
+    data = buf.getvalue()
+    real, busy, most = conceptvae.images.load_pil, [0], [0]
+    lock = threading.Lock()
+
+    def counting(path):  # noqa: ANN001, ANN202
+        with lock:
+            busy[0] += 1
+            most[0] = max(most[0], busy[0])
+        try:
+            time.sleep(0.05)  # widen the window in which two decodes could overlap
+            return real(path)
+        finally:
+            with lock:
+                busy[0] -= 1
+
+    monkeypatch.setattr(conceptvae.images, "load_pil", counting)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    studio = Studio()
+    try:
+        threads = [threading.Thread(target=studio.add_upload, args=(data, "a.png")) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        studio.close()
+    assert most[0] == 1
+
+
+def test_studio_json_nested_deep_or_with_huge_numbers_is_a_400(tmp_path) -> None:
+    from studio_server import start_studio
+
+    running = start_studio(tmp_path / "home", tmp_path / "tmp")
+    try:
+        deep = b'{"a": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
+        huge = b'{"image": "x", "amounts": {"smile": ' + b"9" * 400 + b'}, "fps": ' + b"9" * 400 + b"}"
+        for body in (deep, huge):
+            for path in ("/api/preview", "/api/render", "/api/morph"):
+                status, _, raw = running.request(path, body, {"Content-Type": "application/json"})
+                assert status == 400, (path, status, raw[:200])
+        assert running.request("/api/state")[0] == 200
+    finally:
+        code, _, err = running.stop()
+    assert "Traceback" not in err
