@@ -84,11 +84,17 @@ def referenced_names(concepts: str | Sequence[str]) -> set[str]:
 
 
 def _library_names(model_dir: Path) -> set[str]:
+    from .concepts.h5format import peek_names
     from .concepts.library import ConceptLibrary
 
     path = model_dir / files.CONCEPTS
     if not path.is_file():
         return set()
+    # Choosing a model by the names it holds reads only the names; the chosen
+    # model's library is read and checked in full when it is used.
+    quick = peek_names(path)
+    if quick is not None:
+        return quick
     lib = ConceptLibrary.read(path)
     classes = {c for s in lib.class_sets.values() for c in s.classes}
     return set(lib.names()) | classes

@@ -77,6 +77,33 @@ def read(path: Path, assemble: Assemble[T]) -> T:
         raise ConceptError(f"corrupt concept library ({first_line(exc)})", path) from None
 
 
+def peek_names(path: Path) -> set[str] | None:
+    """The concept and class names a concepts.h5 holds, read without checking the
+    rest (choosing among libraries by name needs no vectors); None when the file does
+    not read plainly, for the full reader to say why."""
+    import h5py
+
+    try:
+        with open_regular(path, "concept library", MAX_LIBRARY_BYTES, ConceptError):
+            pass
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("format") != FORMAT:
+                return None
+            names = set(f["concepts"].keys()) if "concepts" in f else set()
+            for g in (f["class_sets"].values() if "class_sets" in f else ()):
+                raw = g["info"][()]
+                if len(raw) > MAX_INFO_BYTES:
+                    return None
+                classes = loads_json(raw.decode() if isinstance(raw, bytes) else str(raw))
+                classes = classes.get("classes") if isinstance(classes, dict) else None
+                if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+                    return None
+                names |= set(classes)
+            return names
+    except Exception:  # noqa: BLE001 - anything odd: the full reader reports it
+        return None
+
+
 def _invalid(path: Path, msg: str) -> ConceptError:
     return ConceptError(f"not a valid concept library: {msg}", path)
 
