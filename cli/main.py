@@ -141,7 +141,12 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     # so in its own words; Pillow's generic alarm would be a second, confusing line.
     if category.__name__ == "DecompressionBombWarning":
         return
-    click.echo(f"warning: {_escape_newlines(message)}", err=True)
+    from conceptvae.errors import render
+
+    from .options import flag
+
+    # The library names parameters in its warnings as in its errors: spelled as flags here.
+    click.echo(f"warning: {_escape_newlines(render(str(message), flag))}", err=True)
 
 
 def error_line(problem: object) -> str:

@@ -103,3 +103,30 @@ def test_warp_on_an_input_without_a_found_face_is_detail():
     a = edit("faces", [flat], "smile", 1.0, mode="warp", align=False).images[0]
     b = edit("faces", [flat], "smile", 1.0, mode="detail", align=False).images[0]
     np.testing.assert_array_equal(a, b)
+
+
+def test_warp_leaves_turned_and_tiny_faces_with_a_warning(photo):
+    from conceptvae.faces import find_faces
+    from conceptvae.faces.reshape import MIN_FACE_WIDTH, frontal, unsuitable
+
+    face = find_faces(photo)[0]
+    assert frontal(face.mesh) > 0.8 and unsuitable(face) is None
+    turned = face.mesh.copy()
+    nose = turned[1, :2]
+    turned[454, :2] = nose + (turned[454, :2] - nose) * 0.2  # the far cheek behind the nose
+    assert frontal(turned) < 0.35
+    assert "turned too far" in unsuitable(type(face)(face.box, face.score, face.landmarks, turned))
+    small = type(face)((0.0, 0.0, MIN_FACE_WIDTH - 1.0, 40.0), face.score, face.landmarks, face.mesh)
+    assert "too small" in unsuitable(small)
+
+
+def test_a_skipped_face_is_named_once_and_left_exactly(monkeypatch, photo):
+    import conceptvae.faces.reshape as reshape
+
+    monkeypatch.setattr(reshape, "MIN_FRONTAL", 2.0)  # every face counts as turned
+    with pytest.warns(UserWarning, match=r"face 1 is turned too far from frontal"):
+        r = edit("faces", [photo], "smile", 1.5, mode="warp")
+    np.testing.assert_array_equal(np.rint(r.images[0] * 255).astype(np.uint8), photo)
+    # Chosen by number, it is edited all the same.
+    chosen = edit("faces", [photo], "smile", 1.5, mode="warp", face=1)
+    assert (np.rint(chosen.images[0] * 255).astype(np.uint8) != photo).any()

@@ -16,6 +16,7 @@ def render(
     z: np.ndarray,
     z_new: np.ndarray,
     mode: str,
+    chosen: bool = False,
 ) -> list[np.ndarray]:
     """One image per slot for each block of ``len(inputs)`` rows of ``z_new``
     (rows cycle through inputs; the result cycles through slots the same way).
@@ -23,6 +24,8 @@ def render(
     The mode turns each input's decodes into its output: a whole input's image,
     or for a face found in a photograph, the photograph with that face's edit
     in it (the photograph's other faces go into the same picture in turn).
+    ``chosen``: the faces were chosen by number (a mode edits them even where it
+    would leave a face it cannot edit well).
     """
     spec = get_mode(mode)
     decoded = model.decode(z_new)
@@ -37,6 +40,7 @@ def render(
             case = Case(
                 model, inp.crop, inp.x, None if start is None else start[r], decoded[c * n + r],
                 inp.face, slot.alignment, photos.get(inp.slot, slot.photo), slot.crop,
+                slot.name, chosen,
             )  # fmt: skip
             result = spec.render(case)
             if inp.face is not None and result.dtype == np.uint8:

@@ -38,16 +38,44 @@ PIN_RINGS = (1.0, 1.2)
 # Mesh points move fully from this far inside the outline (a fraction of its radius),
 # less and less toward it.
 FREE_DEPTH = 0.3
-# a*, b* of teeth in daylight (ivory) and of a mouth's dark inside, where the
-# opened mouth shows them; the inside's edge darkens by LIP_SHADOW (L*) where the
-# lips meet it.
-TEETH_AB = (1.5, 9.0)
-CAVITY_AB = (16.0, 9.0)
+# The mesh's outer cheek points (subject's right, left), and the least frontal a face
+# may be (nose-to-cheek ratio): at 0.35 a face is turned about 50 degrees, past which
+# the warp bends the far cheek across the nose. Narrower faces than MIN_FACE_WIDTH
+# pixels show too little of the mouth to move.
+CHEEKS = (234, 454)
+MIN_FRONTAL = 0.35
+MIN_FACE_WIDTH = 48
+# Where the edit opens a closed mouth, the inside drawn in takes these fractions of
+# the lips' own chroma (teeth, the dark inside); its edge darkens by LIP_SHADOW (L*)
+# where the lips meet it.
+TEETH_CHROMA = 0.25
+CAVITY_CHROMA = 0.9
 LIP_SHADOW = 12.0
+# A mouth whose inner lips enclose more than this fraction of its width squared is
+# already open: the warp moves its own teeth and inside, nothing is drawn.
+CLOSED = 0.03
 # The spline's control points: the lips' contours in full, every fourth other mesh
 # point, and every second silhouette point on the pin rings (the spline's cost grows
 # with the cube of their number; the mesh's 468 are far denser than the motion).
 CONTROL = tuple(sorted({*range(0, 468, 4), *MOUTH, *INNER_LIPS, NOSE_TIP} - set(SILHOUETTE)))
+
+
+def frontal(mesh: np.ndarray) -> float:
+    """How frontal a face is, from its mesh: the nose tip's distance to the nearer
+    cheek over its distance to the farther one (about 1 frontal, 0 in profile)."""
+    p = np.asarray(mesh, np.float64)[:, :2]
+    near, far = sorted(np.linalg.norm(p[[CHEEKS[0], CHEEKS[1]]] - p[NOSE_TIP], axis=1))
+    return float(near / max(far, 1e-6))
+
+
+def unsuitable(face) -> str | None:  # noqa: ANN001
+    """Why a found face cannot carry a warp edit (turned far from frontal, too small),
+    or None."""
+    if face.box[2] < MIN_FACE_WIDTH:
+        return f"is too small to edit ({face.box[2]:.0f} px wide, at least {MIN_FACE_WIDTH})"
+    if frontal(face.mesh) < MIN_FRONTAL:
+        return "is turned too far from frontal to edit"
+    return None
 
 
 def decode_meshes(
@@ -173,7 +201,8 @@ def reshape_face(
     # drawn from the edited decode's lightness (teeth bright, the cavity dark),
     # exposed like this face, in teeth's and a mouth's colours, with the photo's grain.
     new_inner = (mesh + d_photo)[list(INNER_LIPS)]
-    opened = _opened(mesh[list(INNER_LIPS)], new_inner)
+    width = float(np.linalg.norm(mesh[61] - mesh[291]))
+    opened = _opened(mesh[list(INNER_LIPS)], new_inner, width)
     fill = None
     if opened > 0.0:
         local = to_crop.copy()
@@ -182,16 +211,17 @@ def reshape_face(
         drawn = sample_crop(np.asarray(edited, np.float32).mean(-1, keepdims=True), local, size)
         before = sample_crop(np.asarray(start, np.float32).mean(-1, keepdims=True), local, size)
         found = paste_weights(photo, to_crop, alignment, face.mesh)
-        fill = (drawn[..., 0], before[..., 0], _face_weights(found, window),
-                _polygon(new_inner, window, face.box[2]) * opened)  # fmt: skip
+        mouth = _polygon(new_inner, window, face.box[2])
+        lips = (_polygon((mesh + d_photo)[list(MOUTH)], window, face.box[2]) > 0.5) & (mouth < 0.1)
+        fill = (drawn[..., 0], before[..., 0], _face_weights(found, window), mouth * opened, lips)
     return _compose(photo, window, warped, field, fill, shading)
 
 
-def _opened(old: np.ndarray, new: np.ndarray) -> float:
+def _opened(old: np.ndarray, new: np.ndarray, width: float) -> float:
     """How much of the edited mouth's opening is new: 1 for a closed mouth opened,
-    0 for one that does not open further (the warp moves its own teeth)."""
+    0 for one already open (the warp moves its own teeth and inside) or not opening."""
     a_old, a_new = _area(old), _area(new)
-    if a_new <= 1.0:
+    if a_new <= 1.0 or a_old > CLOSED * width**2:
         return 0.0
     return float(np.clip(1.0 - a_old / a_new, 0.0, 1.0))
 
@@ -232,7 +262,7 @@ def _compose(
     window: tuple[int, int, int, int],
     warped: np.ndarray,
     field: np.ndarray,
-    fill: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None,
+    fill: tuple[np.ndarray, ...] | None,
     strength: float,
 ) -> np.ndarray:
     """The warped window, with the opened mouth's inside drawn in (``fill``: the edited
@@ -246,7 +276,7 @@ def _compose(
         edited = np.clip(np.rint(warped), 0, top).astype(photo.dtype)
         out[y0:y1, x0:x1][moved] = edited[moved]
         return out
-    drawn, before, face, mouth = fill
+    drawn, before, face, mouth, lips = fill
     rgb = warped / top
     gray = rgb.shape[-1] == 1
     if gray:
@@ -260,7 +290,10 @@ def _compose(
     teeth = np.clip((light - 0.35) / 0.3, 0.0, 1.0)[..., None]
     fill_lab = np.empty_like(lab)
     fill_lab[..., 0] = gray_to_lightness(light)
-    fill_lab[..., 1:] = np.array(CAVITY_AB) * (1 - teeth) + np.array(TEETH_AB) * teeth
+    # Colours from this photo's own lips: the inside a little darker than they are,
+    # teeth nearly neutral with a trace of their warmth (grey in a grey photo).
+    lip_ab = lab[..., 1:][lips].mean(0) if lips.any() else np.zeros(2)
+    fill_lab[..., 1:] = lip_ab * CAVITY_CHROMA * (1 - teeth) + lip_ab * TEETH_CHROMA * teeth
     # The photo's own grain (its lightness's fine detail over the face), so the drawn
     # part is not smoother than the rest; and the shadow where lips meet the inside.
     if sure.any():

@@ -29,7 +29,8 @@ class Case:
     decode of the moved one. For a face found in a photograph, ``face`` is the
     face, ``alignment`` the model's template, ``photo`` the photograph so far
     (uint8 (H, W, C), earlier faces already edited) and ``whole`` says the
-    photograph is itself a face crop of the model's size.
+    photograph is itself a face crop of the model's size; ``chosen``: the user
+    asked for this face by number, so a mode edits it even where it would skip it.
     """
 
     model: VAEModel
@@ -41,6 +42,8 @@ class Case:
     alignment: FaceAlignment | None = None
     photo: np.ndarray | None = None
     whole: bool = False
+    name: str = ""  # the output's name (a photograph's stem), for messages
+    chosen: bool = False  # the user chose this face by its number: edit it whatever it is
 
     @property
     def in_photo(self) -> bool:
