@@ -43,6 +43,9 @@ FREE_DEPTH = 0.3
 # the warp bends the far cheek across the nose. Narrower faces than MIN_FACE_WIDTH
 # pixels show too little of the mouth to move.
 CHEEKS = (234, 454)
+# No part of the photograph is squeezed below this share of its area (the warp's
+# Jacobian determinant): past it, skin folds over itself and teeth crumple.
+MIN_STRETCH = 0.15
 MIN_FRONTAL = 0.35
 MIN_FACE_WIDTH = 48
 # Where the edit opens a closed mouth, the inside drawn in takes these fractions of
@@ -134,6 +137,25 @@ def _inner(mesh: np.ndarray) -> np.ndarray:
     return t * t * (3.0 - 2.0 * t)
 
 
+def _unfolding(field: np.ndarray) -> float:
+    """The largest share of ``field`` (a backward map's displacement) that bends the
+    photograph without folding it: where the map's Jacobian determinant nears 0 the
+    skin would tear or fold over itself (a strong edit of an open mouth)."""
+
+    def worst(s: float) -> float:
+        gy_x, gx_x = np.gradient(field[..., 0] * s)
+        gy_y, gx_y = np.gradient(field[..., 1] * s)
+        return float(((1 + gx_x) * (1 + gy_y) - gy_x * gx_y).min())
+
+    if field.shape[0] < 2 or field.shape[1] < 2 or worst(1.0) >= MIN_STRETCH:
+        return 1.0
+    lo, hi = 0.0, 1.0
+    for _ in range(8):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if worst(mid) >= MIN_STRETCH else (lo, mid)
+    return lo
+
+
 def _window(points: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
     h, w = shape
     x0, y0 = np.floor(points.min(0)).astype(int)
@@ -193,6 +215,7 @@ def reshape_face(
     uv = apply(to_crop, np.stack([xs + 0.5, ys + 0.5], -1).reshape(-1, 2))
     inside = crop_weights(alignment.image_size, uv).reshape(xs.shape)
     field = dense_field(targets, back, window) * (_fade(mesh, window) * inside)[..., None]
+    field *= _unfolding(field)
     ys, xs = np.mgrid[0 : y1 - y0, 0 : x1 - x0].astype(np.float64)  # window pixels
     win = np.asarray(photo)[y0:y1, x0:x1]
     warped = remap(win, xs + 0.5 + field[..., 0], ys + 0.5 + field[..., 1])
