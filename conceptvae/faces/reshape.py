@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from .align import AlignedFace, FaceAlignment, similarity
-from .colour import gray_to_lightness, lab_to_rgb, rgb_to_lab
+from .colour import lab_to_rgb, rgb_to_lab
 from .deform import dense_field, remap
 from .landmarks import LEFT_EYE, MIN_PRESENCE, NOSE_TIP, RIGHT_EYE, SILHOUETTE, Mesh
 from .paste import MOUTH, crop_weights, paste_weights, sample_crop
@@ -52,8 +52,14 @@ MIN_FACE_WIDTH = 48
 # the lips' own chroma (teeth, the dark inside); its edge darkens by LIP_SHADOW (L*)
 # where the lips meet it.
 TEETH_CHROMA = 0.25
-CAVITY_CHROMA = 0.9
+CAVITY_CHROMA = 1.0
 LIP_SHADOW = 12.0
+# Teeth sit TEETH_LIFT L* above the face's lightest skin (the inside as far below its
+# darkest), about TEETH_ACROSS of them show from corner to corner, and the lines where
+# they meet are TOOTH_GAP L* darker.
+TEETH_LIFT = 6.0
+TEETH_ACROSS = 9.0
+TOOTH_GAP = 14.0
 # A mouth whose inner lips enclose more than this fraction of its width squared is
 # already open: the warp moves its own teeth and inside, nothing is drawn.
 CLOSED = 0.03
@@ -236,7 +242,9 @@ def reshape_face(
         found = paste_weights(photo, to_crop, alignment, face.mesh)
         mouth = _polygon(new_inner, window, face.box[2])
         lips = (_polygon((mesh + d_photo)[list(MOUTH)], window, face.box[2]) > 0.5) & (mouth < 0.1)
-        fill = (drawn[..., 0], before[..., 0], _face_weights(found, window), mouth * opened, lips)
+        corners = (mesh + d_photo)[[61, 291]] - np.array([x0, y0])
+        fill = (drawn[..., 0], before[..., 0], _face_weights(found, window), mouth * opened, lips,
+                corners)  # fmt: skip
     return _compose(photo, window, warped, field, fill, shading)
 
 
@@ -280,6 +288,26 @@ def _face_weights(found, window: tuple[int, int, int, int]) -> np.ndarray:  # no
     return out
 
 
+def _tooth_gaps(corners: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Thin lines across the mouth where neighbouring teeth meet (1 on a line, 0
+    between): about TEETH_ACROSS teeth from corner to corner, the two in the middle
+    widest, as in a smile."""
+    a, b = np.asarray(corners, np.float64)
+    axis = b - a
+    length = float(np.linalg.norm(axis))
+    if length < 1.0:
+        return np.zeros(shape)
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]]
+    u = ((np.stack([xs + 0.5, ys + 0.5], -1) - (a + b) / 2) @ (axis / length)) / length
+    # Distance from the middle in tooth widths, the central incisors 1.4 times wider.
+    pos = np.abs(u) * TEETH_ACROSS
+    pos = np.where(pos < 1.4, pos / 1.4, pos - 0.4)
+    frac = pos - np.floor(pos)
+    edge = np.minimum(frac, 1 - frac) * length / TEETH_ACROSS  # pixels to the nearest gap
+    gap = np.exp(-0.5 * (edge / max(0.6, 0.012 * length)) ** 2)
+    return np.where(pos < 0.05, 1.0, gap) * (np.abs(u) < 0.45)
+
+
 def _compose(
     photo: np.ndarray,
     window: tuple[int, int, int, int],
@@ -299,7 +327,7 @@ def _compose(
         edited = np.clip(np.rint(warped), 0, top).astype(photo.dtype)
         out[y0:y1, x0:x1][moved] = edited[moved]
         return out
-    drawn, before, face, mouth, lips = fill
+    drawn, before, face, mouth, lips, corners = fill
     rgb = warped / top
     gray = rgb.shape[-1] == 1
     if gray:
@@ -310,9 +338,16 @@ def _compose(
     sure = face > 0.5
     k = float(luma[sure].mean() / max(before[sure].mean(), 1e-3)) if sure.any() else 1.0
     light = np.clip(drawn * k, 0.0, 1.0)
-    teeth = np.clip((light - 0.35) / 0.3, 0.0, 1.0)[..., None]
+    teeth = np.clip((light - 0.45) / 0.15, 0.0, 1.0)[..., None]  # teeth or inside, rarely between
     fill_lab = np.empty_like(lab)
-    fill_lab[..., 0] = gray_to_lightness(light)
+    # The decode says where teeth and the dark inside are; how light they are comes
+    # from this face: teeth a little lighter than its lightest skin, the inside a
+    # little darker than its darkest (a grey decode's teeth read as a grey slab).
+    face_l = lab[..., 0][sure] if sure.any() else lab[..., 0].ravel()
+    lo, hi = np.percentile(face_l, [5, 95])
+    l_teeth, l_inside = min(96.0, hi + TEETH_LIFT), max(5.0, lo - TEETH_LIFT)
+    fill_lab[..., 0] = l_inside + (l_teeth - l_inside) * teeth[..., 0]
+    fill_lab[..., 0] -= TOOTH_GAP * teeth[..., 0] * _tooth_gaps(corners, fill_lab.shape[:2])
     # Colours from this photo's own lips: the inside a little darker than they are,
     # teeth nearly neutral with a trace of their warmth (grey in a grey photo).
     lip_ab = lab[..., 1:][lips].mean(0) if lips.any() else np.zeros(2)
