@@ -59,13 +59,11 @@ def _scalar(v: Any) -> bool:
 
 
 def _metric(k: str, x: Any) -> bool:
-    """A metric is a number or null (a flag such as ``significant`` may be true or
-    false; the numeric ones never)."""
-    return (
-        x is None
-        or (isinstance(x, bool) and k not in _NUMERIC_METRICS)
-        or (isinstance(x, (int, float)) and not isinstance(x, bool))
-    )
+    """The metrics shown and compared as numbers are numbers (or null); others are
+    plain values (``significant`` is a flag, ``trust`` a verdict such as "ok")."""
+    if k in _NUMERIC_METRICS:
+        return x is None or (isinstance(x, (int, float)) and not isinstance(x, bool))
+    return _scalar(x)
 
 
 def _metrics(v: Any) -> bool:
