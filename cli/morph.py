@@ -35,7 +35,7 @@ lerp_option = click.option(
 @overwrite_option
 @face_options("largest")
 @backend_option
-def interpolate(a: str, b: str, model: str | None, steps: int, lerp: bool, out: str, fps: float,
+def interpolate(*, a: str, b: str, model: str | None, steps: int, lerp: bool, out: str, fps: float,
                 size: int | None, overwrite: bool, face: str | int, no_align: bool,
                 backend: str) -> None:  # fmt: skip
     """Frames from A to B; each is an image file or seed:N (a prior sample)."""
@@ -63,7 +63,7 @@ def interpolate(a: str, b: str, model: str | None, steps: int, lerp: bool, out: 
 @overwrite_option
 @face_options("largest")
 @backend_option
-def morph(keys: tuple[str, ...], model: str | None, frames: int, loop: bool, easing: str, lerp: bool,
+def morph(*, keys: tuple[str, ...], model: str | None, frames: int, loop: bool, easing: str, lerp: bool,
           out: str, fps: float, size: int | None, overwrite: bool, face: str | int, no_align: bool,
           backend: str) -> None:  # fmt: skip
     """One smooth path through every keyframe (image files or seed:N), in order."""

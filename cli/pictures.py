@@ -62,13 +62,14 @@ def grid(model: str, count: int, axes: tuple[str, str] | None, span: float, cent
 @click.option("--out", "-o", required=True, metavar="FILE", help="Picture (.png, .jpg, .webp).")
 @seed_option
 @backend_option
-def scatter(data: str, model: str | None, labels: str | None, color_by: str | None, method: str,
+def scatter(*, data: str, model: str | None, labels: str | None, color_by: str | None, method: str,
             max_points: int, width: int, height: int, out: str, seed: int,
             backend: str) -> None:  # fmt: skip
     """Plot the latents of DATA (folder, .npz, mnist) coloured by a label, with a legend."""
     from conceptvae.commands.pictures import scatter_file
 
     with progress_bar("encoding") as progress:
-        path = scatter_file(model, data, out, labels, color_by, method, max_points, seed,
-                            width, height, backend, progress)  # fmt: skip
+        path = scatter_file(model, data, out, labels=labels, color_by=color_by, method=method,
+                            max_points=max_points, seed=seed, width=width, height=height,
+                            backend=backend, progress=progress)  # fmt: skip
     click.echo(str(path))

@@ -106,14 +106,33 @@ class BlendSettings:
                 f"edit_defaults.{key}: outside_from and outside_full must satisfy "
                 "0 <= outside_from <= outside_full <= 1"
             )
-        if made.removal < 0:
-            raise ValueError(f"edit_defaults.{key}: removal must be 0 (off) or more")
+        if not 0 <= made.removal <= 1:
+            raise ValueError(f"edit_defaults.{key}: removal must be from 0 (off) to 1")
+        if not 0 < made.full_change <= 1:
+            raise ValueError(
+                f"edit_defaults.{key}: full_change must be more than 0 and at most 1 "
+                "(grey levels)"
+            )
+        if not (0 <= made.rel_low <= 1 and 0 <= made.rel_high <= 1):
+            raise ValueError(
+                f"edit_defaults.{key}: rel_low and rel_high must be from 0 to 1 (fractions "
+                "of the largest change)"
+            )
+        gains = (made.gain, made.redraw, made.outside_gain)
+        if not all(abs(g) <= MAX_GAIN for g in gains):
+            raise ValueError(
+                f"edit_defaults.{key}: gain, redraw and outside_gain must be from "
+                f"-{MAX_GAIN:g} to {MAX_GAIN:g}"
+            )
         return made
 
 
 # Blur widths are in model pixels; a wider one than any model is meaningless (and
 # a huge one would only cost time).
 MAX_SIGMA = 64.0
+# Gains multiply a change in grey levels of [0, 1]: beyond this every pixel
+# saturates, and a huge one overflows to inf and NaN.
+MAX_GAIN = 100.0
 
 
 LEVELS = 4

@@ -272,6 +272,7 @@ def encode_dataset(
 def scatter(
     model: str | os.PathLike | VAEModel | None,
     data: str | os.PathLike,
+    *,
     labels: str | os.PathLike | None = None,
     color_by: str | None = None,
     method: str = "pca",

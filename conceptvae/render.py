@@ -100,6 +100,7 @@ def layout(
     tiles: Sequence[Image.Image | None],
     ncols: int,
     style: Layout = GRID,
+    *,
     pad: int = 2,
     title: str | None = None,
     row_labels: Sequence[str] | None = None,
@@ -193,7 +194,8 @@ def grid(
     ncols = ncols or int(np.ceil(np.sqrt(len(images))))
     check_picture(len(images), ncols, cell or images.shape[2], cell or images.shape[1])
     tiles = [array_to_pil(im, cell) for im in images]
-    return layout(tiles, ncols, GRID, pad, title, row_labels, col_labels)
+    return layout(tiles, ncols, GRID, pad=pad, title=title, row_labels=row_labels,
+                  col_labels=col_labels)  # fmt: skip
 
 
 def captioned_grid(
@@ -221,7 +223,7 @@ def captioned_grid(
             im if im is None or im.size == (cell, cell) else im.resize((cell, cell), Image.LANCZOS)
             for im in images
         ]
-    return layout(images, ncols, CAPTIONED, pad, title, captions=captions)
+    return layout(images, ncols, CAPTIONED, pad=pad, title=title, captions=captions)
 
 
 def _as_pil(tile: np.ndarray | Image.Image) -> Image.Image:
@@ -231,6 +233,7 @@ def _as_pil(tile: np.ndarray | Image.Image) -> Image.Image:
 def sheet(
     images: np.ndarray,
     ncols: int,
+    *,
     cell: int | None = None,
     title: str | None = None,
     row_labels: Sequence[str] | None = None,
@@ -245,8 +248,8 @@ def sheet(
     images = np.asarray(images)
     check_picture(len(images), ncols, cell or images.shape[2], cell or images.shape[1])
     tiles = [array_to_pil(im, cell) for im in images]
-    return layout(tiles, ncols, FIGURE, pad, title, row_labels, col_labels,
-                  x_caption=x_caption, y_caption=y_caption)  # fmt: skip
+    return layout(tiles, ncols, FIGURE, pad=pad, title=title, row_labels=row_labels,
+                  col_labels=col_labels, x_caption=x_caption, y_caption=y_caption)  # fmt: skip
 
 
 def sample_sheet(

@@ -4,8 +4,11 @@ TF_CONFIG, the studio, huge photographs, model metadata)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
+from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import invoke
 from facephotos import FACES, Placement, scene
@@ -314,3 +317,174 @@ def test_studio_json_nested_deep_or_with_huge_numbers_is_a_400(tmp_path) -> None
     finally:
         code, _, err = running.stop()
     assert "Traceback" not in err
+
+
+# 5. Model metadata and concept libraries: refused where they are read ------------
+
+ROOT = Path(__file__).resolve().parents[1]
+BAD_ALIGNMENTS = [
+    ("image_size", 0), ("image_size", 1e39), ("image_size", "64"), ("image_size", 63.5),
+    ("detect_padding", float("nan")), ("detect_padding", float("inf")), ("detect_padding", -1),
+    ("template", [[32, 32]] * 5), ("template", [[10, 10], [20, 20], [30, 30], [40, 40], [50, 50]]),
+    ("template", [[1e30, 1], [2, 2], [3, 3], [4, 4], [5, 5]]), ("mask", "x"),
+    ("mask.centre", "middle"), ("mask.centre", [0.5, 0.5, 0.5]), ("mask.centre", [float("nan"), 0.5]),
+    ("mask.radii", [0, 0]), ("mask.radii", [-0.4, 0.4]), ("mask.feather", 2),
+]  # fmt: skip
+
+
+def _with(entry: dict, field: str, value) -> dict:  # noqa: ANN001
+    entry = json.loads(json.dumps(entry))
+    if field.startswith("mask."):
+        entry["mask"][field.split(".", 1)[1]] = value
+    else:
+        entry[field] = value
+    return entry
+
+
+def _faces_model(tmp_path: Path, change) -> Path:  # noqa: ANN001
+    model = tmp_path / "model"
+    shutil.copytree(ROOT / "pretrained" / "faces", model)
+    meta = json.loads((model / "meta.json").read_text())
+    change(meta)
+    # json.dumps writes NaN and Infinity, as a careless writer would; 1e999 reads as inf.
+    (model / "meta.json").write_text(json.dumps(meta))
+    return model
+
+
+@pytest.mark.parametrize(("field", "value"), BAD_ALIGNMENTS, ids=[f"{f}={v!r}"[:40] for f, v in BAD_ALIGNMENTS])
+def test_bad_face_alignment_in_meta_json_is_one_line_naming_the_field(runner, tmp_path, field, value):
+    model = _faces_model(
+        tmp_path, lambda m: m.update(face_alignment=_with(m["face_alignment"], field, value))
+    )
+    r = invoke(runner, "info", model)
+    assert_one_line_error(r, "meta.json", f"face_alignment.{field}")
+
+
+def test_a_bad_face_alignment_stops_an_edit_before_anything_is_written(runner, tmp_path, photos):
+    (tmp_path / "two.png").write_bytes(photos["two"])
+    for field, value in (("image_size", 0), ("template", [[32, 32]] * 5), ("mask.centre", "x")):
+        model = _faces_model(
+            tmp_path / field,
+            lambda m, f=field, v=value: m.update(face_alignment=_with(m["face_alignment"], f, v)),
+        )
+        out = tmp_path / f"{field}.png"
+        r = invoke(runner, "edit", tmp_path / "two.png", "-c", "smile", "-m", model, "-o", out)
+        assert_one_line_error(r, "meta.json", f"face_alignment.{field}")
+        assert not out.exists()
+
+
+def test_image_size_1e999_reads_as_infinite_and_is_refused(runner, tmp_path):
+    model = _faces_model(tmp_path, lambda m: None)
+    text = (model / "meta.json").read_text().replace('"image_size": 64', '"image_size": 1e999')
+    (model / "meta.json").write_text(text)
+    assert_one_line_error(invoke(runner, "info", model), "face_alignment.image_size", "inf")
+
+
+@pytest.mark.parametrize(
+    ("entry", "knob"),
+    [("blend", "full_change"), ("detail", "full_change"), ("photo_detail", "full_change"),
+     ("blend", "gain"), ("detail", "rel_high")],
+)  # fmt: skip
+def test_bad_edit_defaults_are_refused_when_the_model_is_loaded(runner, tmp_path, photos, entry, knob):
+    bad = {"full_change": 0, "gain": 1e300, "rel_high": 5}[knob]
+    model = _faces_model(
+        tmp_path, lambda m: m["edit_defaults"].setdefault(entry, {}).update({knob: bad})
+    )
+    assert_one_line_error(invoke(runner, "info", model), "meta.json", f"edit_defaults.{entry}", knob)
+    (tmp_path / "two.png").write_bytes(photos["two"])
+    for mode in ("blend", "detail"):
+        out = tmp_path / f"{mode}.png"
+        r = invoke(runner, "edit", tmp_path / "two.png", "-c", "smile", "--mode", mode, "-m", model,
+                   "-o", out)  # fmt: skip
+        assert_one_line_error(r, "meta.json", f"edit_defaults.{entry}")
+        assert not out.exists()
+
+
+@pytest.mark.parametrize(("field", "value"), BAD_ALIGNMENTS[:9], ids=[f"{f}={v!r}"[:40] for f, v in BAD_ALIGNMENTS[:9]])
+def test_bad_face_alignment_json_of_a_training_folder_is_refused_before_training(
+    runner, tmp_path, field, value
+):
+    from conceptvae.faces.align import SMILES_ALIGNMENT
+
+    data = tmp_path / "crops"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        Image.fromarray(rng.integers(0, 255, (16, 16), np.uint8)).save(data / f"{i}.png")
+    entry = _with(SMILES_ALIGNMENT.to_meta(), field, value)
+    (data / "face_alignment.json").write_text(json.dumps({"face_alignment": entry}))
+    r = invoke(runner, "train", data, "--out", tmp_path / "run", "--latent-dim", "2",
+               "--filters", "4", "--epochs", "1", "--batch-size", "4")  # fmt: skip
+    assert_one_line_error(r, "face_alignment.json", f"face_alignment.{field}")
+    assert not (tmp_path / "run").exists()
+
+
+def _export_of_digits(tmp_path: Path, change) -> tuple[Path, Path]:  # noqa: ANN001
+    """The digits model without its library, and an export of that library after ``change``."""
+    from conceptvae.concepts.manage import library_to_dict, read_export
+
+    model = tmp_path / "model"
+    shutil.copytree(ROOT / "pretrained" / "digits", model)
+    d = json.loads(json.dumps(library_to_dict(read_export(model / "concepts.h5"))))
+    change(d)
+    export = tmp_path / "export.json"
+    export.write_text(json.dumps(d))
+    (model / "concepts.h5").unlink()
+    return model, export
+
+
+def _first_concept(d: dict) -> dict:
+    return d["concepts"][sorted(d["concepts"])[0]]
+
+
+@pytest.mark.parametrize("value", ["high", True, [0.9]])
+def test_a_metric_that_is_not_a_number_is_refused_by_import(runner, tmp_path, value):
+    def change(d: dict) -> None:
+        _first_concept(d)["info"].setdefault("metrics", {})["probe_accuracy"] = value
+
+    model, export = _export_of_digits(tmp_path, change)
+    r = invoke(runner, "concepts", "import", model, export)
+    assert_one_line_error(r, "export.json", "metrics")
+    assert not (model / "concepts.h5").exists()
+    # Nothing imported, so listing has nothing to trip over.
+    assert "Traceback" not in invoke(runner, "concepts", "list", model).output
+
+
+def test_a_library_holding_a_text_metric_is_one_line_on_read(runner, tmp_path):
+    import h5py
+
+    model = tmp_path / "model"
+    shutil.copytree(ROOT / "pretrained" / "digits", model)
+    with h5py.File(model / "concepts.h5", "a") as f:
+        name = sorted(f["concepts"])[0]
+        g = f["concepts"][name]
+        info = json.loads(g["info"].asstr()[()])
+        info.setdefault("metrics", {})["probe_accuracy"] = "high"
+        del g["info"]
+        g.create_dataset("info", data=json.dumps(info), dtype=h5py.string_dtype("utf-8"))
+    r = invoke(runner, "concepts", "list", model)
+    assert_one_line_error(r, "concepts.h5", "probe_accuracy")
+
+
+@pytest.mark.parametrize("value", [3.4e38, 1e5])
+def test_a_concept_vector_far_beyond_any_latent_scale_is_refused_naming_it(runner, tmp_path, value):
+    names = []
+
+    def change(d: dict) -> None:
+        names.append(sorted(d["concepts"])[0])
+        _first_concept(d)["vector"][0] = value
+
+    model, export = _export_of_digits(tmp_path, change)
+    r = invoke(runner, "concepts", "import", model, export)
+    assert_one_line_error(r, "export.json", repr(names[0]), "beyond any latent scale")
+    assert not (model / "concepts.h5").exists()
+
+
+def test_directions_of_the_shipped_libraries_are_well_within_the_bound():
+    from conceptvae.concepts.library import ConceptLibrary
+    from conceptvae.concepts.validation import MAX_DIRECTION_COMPONENT
+
+    for name in ("digits", "faces"):
+        lib = ConceptLibrary.read(ROOT / "pretrained" / name / "concepts.h5")
+        top = max(float(np.abs(c.vector).max()) for c in lib.concepts.values())
+        assert 0 < top < MAX_DIRECTION_COMPONENT / 1000

@@ -163,17 +163,14 @@ def test_two_workers_killed_resumed_then_the_model_loads_and_edits(npz_data, tmp
 def test_a_worker_started_with_other_options_stops_every_worker(monkeypatch):
     """The decision logic of check_command; the all-reduce of the flags (a stand-in
     here) runs for real in every two-worker test."""
-    from conceptvae import distribute
-    from conceptvae.distribute import Cluster, check_command
+    from conceptvae.distribute import Cluster, check_command, collectives
 
     chief, other = (
         Cluster(None, "multiworker", 2, 2, 0, True),
         Cluster(None, "multiworker", 2, 2, 1, False),
     )
     run = {"latent_dim": 4, "filters": [8], "data": "d.npz", "epochs": 3}
-    monkeypatch.setattr(
-        distribute, "_sum", lambda cluster, v: np.array([1.0])
-    )  # one worker differs
+    monkeypatch.setattr(collectives, "_sum", lambda cluster, v: np.array([1.0]))  # one differs
     with pytest.raises(ConceptVAEError) as exc:
         check_command(other, {"latent_dim": 8, "filters": (8,), "data": "d.npz"}, run)
     assert exc.value.render(flag) == (
@@ -182,7 +179,7 @@ def test_a_worker_started_with_other_options_stops_every_worker(monkeypatch):
     )
     with pytest.raises(ConceptVAEError, match="another worker was started with other options"):
         check_command(chief, {"latent_dim": 4}, run)
-    monkeypatch.setattr(distribute, "_sum", lambda cluster, v: np.array([0.0]))
+    monkeypatch.setattr(collectives, "_sum", lambda cluster, v: np.array([0.0]))
     check_command(other, {"filters": [8], "epochs": 3}, run)  # the same command
 
 

@@ -216,8 +216,12 @@ def test_library_writes_refuse_what_float32_cannot_hold(tmp_path_factory, values
 
     lib = ConceptLibrary(4, "sha256:abc")
     path = tmp_path_factory.mktemp("w") / "concepts.h5"
-    limit = float(np.finfo(np.float32).max)
+    from conceptvae.concepts.validation import MAX_DIRECTION_COMPONENT, MAX_DIRECTION_NORM
+
+    # float32's range, and within that any latent scale (a direction of 3.4e38 is refused).
+    limit = min(float(np.finfo(np.float32).max), MAX_DIRECTION_COMPONENT)
     ok = all(math.isfinite(v) and abs(v) <= limit for v in values)
+    ok = ok and float(np.linalg.norm(values)) <= MAX_DIRECTION_NORM
     try:
         lib.add_concept(Concept("v", "pc", "pca", np.array(values)))
         lib.write(path)

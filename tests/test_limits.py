@@ -15,22 +15,6 @@ MAX_MODULE_LINES = 600
 MAX_FUNCTION_LINES = 100
 MAX_POSITIONAL = 8
 
-# Offenders being fixed elsewhere (issue 24), each as (file, what it breaks). This list
-# must only shrink: an entry that no longer offends fails the test, so it is struck when
-# fixed, and nothing new is added here.
-KNOWN_OFFENDERS = {
-    ("cli/morph.py", "interpolate positional"),
-    ("cli/morph.py", "morph positional"),
-    ("cli/pictures.py", "scatter positional"),
-    ("conceptvae/commands/codec.py", "encode_files positional"),
-    ("conceptvae/commands/pictures.py", "scatter_file positional"),
-    ("conceptvae/commands/sequences.py", "interpolate_file positional"),
-    ("conceptvae/commands/sequences.py", "morph_file positional"),
-    ("conceptvae/latent_maps.py", "scatter positional"),
-    ("conceptvae/render.py", "layout positional"),
-    ("conceptvae/render.py", "sheet positional"),
-}
-
 
 def _functions(tree: ast.Module):  # noqa: ANN202
     """(function, is a method, is module-level or a method) for every function,
@@ -74,16 +58,9 @@ def all_offences() -> set[tuple[str, str]]:
 
 
 def test_no_module_function_or_signature_over_the_limits():
-    new = sorted(all_offences() - KNOWN_OFFENDERS)
-    assert not new, "over the limits (split it, or take keyword-only parameters):\n" + "\n".join(
-        f"{f}: {o}" for f, o in new
-    )
-
-
-def test_every_known_offender_still_offends():
-    fixed = sorted(KNOWN_OFFENDERS - all_offences())
-    assert not fixed, "fixed: strike these from KNOWN_OFFENDERS:\n" + "\n".join(
-        f"{f}: {o}" for f, o in fixed
+    found = sorted(all_offences())
+    assert not found, "over the limits (split it, or take keyword-only parameters):\n" + "\n".join(
+        f"{f}: {o}" for f, o in found
     )
 
 

@@ -70,6 +70,7 @@ def encode_files(
     model: VAEModel | str | os.PathLike | None,
     inputs: Sequence[str | os.PathLike],
     out: str | os.PathLike,
+    *,
     sample: bool = False,
     seed: int | None = None,
     backend: str = "auto",

@@ -127,9 +127,29 @@ def align_folder(
     ``face_alignment.json``) is replaced only with ``overwrite``.
     """
     from ..data import find_images
-    from ..images import load_pil
 
     src, out = Path(src), Path(out)
+    choice = _check_request(src, out, size, face)
+    files = find_images(src)
+    if not files:
+        raise DataError("folder holds no images", src)
+    target_alignment = alignment.scaled(int(size))
+    read = _read_photos(files, src, out, choice, target_alignment, grayscale)
+    labels = src / "labels.csv"
+    copy_labels = labels.is_file() and choice != "all"
+    _check_targets(read, files, labels, copy_labels, out, overwrite)
+    written = _write_crops(read, target_alignment, grayscale)
+    if copy_labels:
+        with atomic_path(out / "labels.csv") as tmp:
+            shutil.copyfile(labels, tmp)
+    atomic_write_json(out / ALIGNMENT_FILE, {META_KEY: target_alignment.to_meta()})
+    return AlignSummary(
+        out, written, read.faces_seen, read.skipped, target_alignment, read.failed
+    )
+
+
+def _check_request(src: Path, out: Path, size: int, face: str | int) -> str | int:
+    """The face choice, once the folders and the size are known to make sense."""
     if not src.is_dir():
         raise DataError("not a folder of images", src)
     if not 8 <= int(size) <= 1024:
@@ -140,59 +160,85 @@ def align_folder(
     if out.resolve() == src.resolve() or src.resolve() in out.resolve().parents:
         raise ConceptVAEError("write the crops outside the photographs' folder", out)
     check_dir_creatable(out)
-    files = find_images(src)
-    if not files:
-        raise DataError("folder holds no images", src)
-    target_alignment = alignment.scaled(int(size))
+    return choice
 
-    def crops_of(im: Image.Image, faces: list[Face]) -> list[Image.Image]:
-        crops = []
-        for fc in faces:
-            crop = Image.fromarray(align(im, fc, target_alignment).crop, "RGB")
-            crops.append(crop.convert("L") if grayscale else crop)
-        return crops
 
-    # 1. Read every photograph, one at a time: its faces, and its crops while they are few.
-    planned: list[_Planned] = []
-    skipped: list[Path] = []
-    failed: list[DataError] = []
-    faces_seen = kept = 0
+@dataclass
+class _Read:
+    """The first pass over the photographs."""
+
+    planned: list[_Planned] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
+    failed: list[DataError] = field(default_factory=list)
+    faces_seen: int = 0
+
+
+def _crops_of(
+    im: Image.Image, faces: list[Face], alignment: FaceAlignment, grayscale: bool
+) -> list[Image.Image]:
+    crops = []
+    for fc in faces:
+        crop = Image.fromarray(align(im, fc, alignment).crop, "RGB")
+        crops.append(crop.convert("L") if grayscale else crop)
+    return crops
+
+
+def _read_photos(
+    files: list[Path],
+    src: Path,
+    out: Path,
+    choice: str | int,
+    alignment: FaceAlignment,
+    grayscale: bool,
+) -> _Read:
+    """Every photograph read, one at a time: its faces, and its crops while they are few."""
+    from ..images import load_pil
+
+    read = _Read()
+    size = alignment.image_size
+    kept = 0
     for f in files:
         try:
             im = load_pil(f)
-            found = find_faces(im, padding=target_alignment.detect_padding)
+            found = find_faces(im, padding=alignment.detect_padding)
             if not found:
-                skipped.append(f)
+                read.skipped.append(f)
                 continue
             chosen = found if choice == "all" else choose(found, choice, f)
         except DataError as exc:
-            failed.append(exc)
+            read.failed.append(exc)
             continue
-        faces_seen += len(found)
+        read.faces_seen += len(found)
         crop_bytes = len(chosen) * int(size) ** 2 * (1 if grayscale else 3)
         crops = None
         if kept + crop_bytes <= KEEP_CROP_BYTES:
-            crops, kept = crops_of(im, chosen), kept + crop_bytes
+            crops, kept = _crops_of(im, chosen, alignment, grayscale), kept + crop_bytes
         del im
-        rel = f.relative_to(src)
-        if choice == "all":
-            targets = [out / rel.parent / f"{rel.stem}-{k}.png" for k in range(1, len(chosen) + 1)]
-        else:
-            target = out / rel
-            if target.suffix.lower() not in CROP_SUFFIXES:
-                target = target.with_suffix(".png")  # e.g. a .gif photograph
-            targets = [target]
-        planned.append(_Planned(f, chosen, targets, crops))
+        targets = _targets(f.relative_to(src), out, choice, len(chosen))
+        read.planned.append(_Planned(f, chosen, targets, crops))
+    return read
 
-    # 2. Plan every output against the others, the photographs and what is there.
-    labels = src / "labels.csv"
-    copy_labels = labels.is_file() and choice != "all"
+
+def _targets(rel: Path, out: Path, choice: str | int, count: int) -> list[Path]:
+    """Where the crops of the photograph at ``rel`` under the source go."""
+    if choice == "all":
+        return [out / rel.parent / f"{rel.stem}-{k}.png" for k in range(1, count + 1)]
+    target = out / rel
+    if target.suffix.lower() not in CROP_SUFFIXES:
+        target = target.with_suffix(".png")  # e.g. a .gif photograph
+    return [target]
+
+
+def _check_targets(
+    read: _Read, files: list[Path], labels: Path, copy_labels: bool, out: Path, overwrite: bool
+) -> None:
+    """Every output planned against the others, the photographs and what is there."""
     extra = ([(out / "labels.csv", labels)] if copy_labels else []) + [
         (out / ALIGNMENT_FILE, None)
     ]
     owners: dict[str, Path | None] = {}
     inputs = {_real(f) for f in files} | ({_real(labels)} if labels.exists() else set())
-    for target, owner in [(t, p.photo) for p in planned for t in p.targets] + extra:
+    for target, owner in [(t, p.photo) for p in read.planned for t in p.targets] + extra:
         key = _real(target)
         if key in owners:
             raise ConceptVAEError(
@@ -210,29 +256,27 @@ def align_folder(
             )
         check_dir_creatable(target.parent)
 
-    # 3. Write.
-    from ..images import save_pil
+
+def _write_crops(read: _Read, alignment: FaceAlignment, grayscale: bool) -> int:
+    """The crops written (those not kept are cut again); how many files."""
+    from ..images import load_pil, save_pil
 
     written = 0
-    for p in planned:
+    for p in read.planned:
         crops = p.crops
         if crops is None:
             try:
                 im = load_pil(p.photo)
-                crops = crops_of(im, p.faces)
+                crops = _crops_of(im, p.faces, alignment, grayscale)
             except DataError as exc:  # changed since it was read
-                failed.append(exc)
+                read.failed.append(exc)
                 continue
             finally:
                 im = None
         for crop, target in zip(crops, p.targets):
             save_pil(crop, target)
             written += 1
-    if copy_labels:
-        with atomic_path(out / "labels.csv") as tmp:
-            shutil.copyfile(labels, tmp)
-    atomic_write_json(out / ALIGNMENT_FILE, {META_KEY: target_alignment.to_meta()})
-    return AlignSummary(out, written, faces_seen, skipped, target_alignment, failed)
+    return written
 
 
 def _real(p: str | os.PathLike) -> str:

@@ -53,6 +53,7 @@ def scatter_file(
     model: str | os.PathLike | VAEModel | None,
     data: str | os.PathLike,
     out: str | os.PathLike,
+    *,
     labels: str | os.PathLike | None = None,
     color_by: str | None = None,
     method: str = "pca",
@@ -70,6 +71,8 @@ def scatter_file(
     refuse_writing_into_data([target], [p for p in (data, labels) if p is not None])
     m = resolve_model(model, (), backend)
     refuse_overwriting_model([target], m)
-    pic = scatter(m, data, labels, color_by, method, max_points, seed, width, height, progress)
+    pic = scatter(m, data, labels=labels, color_by=color_by, method=method,
+                  max_points=max_points, seed=seed, width=width, height=height,
+                  progress=progress)  # fmt: skip
     save_pil(pic, target)
     return target

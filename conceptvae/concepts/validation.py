@@ -21,6 +21,19 @@ _F32_MAX = float(np.finfo(np.float32).max)
 MAX_CLASSES = 10000
 MAX_COUNT = 2**53
 MAX_TEXT = 10000
+# A latent coordinate is a standard-normal draw under the VAE's prior: nothing an
+# encoder gives lies beyond about 6, and the concept directions measured on the
+# shipped models have components under 2 and norms under 7. A direction far past
+# any latent scale (3.4e38 fits float32) can only come from a broken or hostile
+# file, and an edit along it overflows the decoder, which would then be blamed;
+# these bounds leave four orders of magnitude for unnormalised estimators.
+MAX_DIRECTION_COMPONENT = 1e4
+MAX_DIRECTION_NORM = 1e6
+# Metrics that are shown and compared as numbers (a text there broke `concepts list`).
+_NUMERIC_METRICS = frozenset({
+    "probe_accuracy", "probe_auc", "p_value", "stability", "explained_variance",
+    "explained_variance_ratio", "direction_auc", "statistic", "alpha", "norm",
+})  # fmt: skip
 
 
 def check_values(values: Any, shape: tuple[int, ...], what: str) -> np.ndarray:
@@ -45,6 +58,49 @@ def _scalar(v: Any) -> bool:
     return v is None or isinstance(v, (bool, int, float, str))
 
 
+def _metric(k: str, x: Any) -> bool:
+    """The metrics shown and compared as numbers are numbers (or null); others are
+    plain values (``significant`` is a flag, ``trust`` a verdict such as "ok")."""
+    if k in _NUMERIC_METRICS:
+        return x is None or (isinstance(x, (int, float)) and not isinstance(x, bool))
+    return _scalar(x)
+
+
+def _metrics(v: Any) -> bool:
+    return isinstance(v, dict) and all(_metric(k, x) for k, x in v.items())
+
+
+def _bad_metric(info: dict[str, Any]) -> str | None:
+    """The first metric that is not a number, as ``metrics.<name>`` (or
+    ``per_class.<class>.<name>``), to name it."""
+    metrics = info.get("metrics")
+    for k, x in (metrics.items() if isinstance(metrics, dict) else ()):
+        if not _metric(k, x):
+            return f"metrics.{k}"
+    per_class = info.get("per_class")
+    for c, m in (per_class.items() if isinstance(per_class, dict) else ()):
+        for k, x in (m.items() if isinstance(m, dict) else ()):
+            if not _metric(k, x):
+                return f"per_class.{c}.{k}"
+    return None
+
+
+def check_direction(values: np.ndarray, what: str) -> None:
+    """A direction edits move along (a concept vector, class centroids): within
+    any latent scale (MAX_DIRECTION_COMPONENT, MAX_DIRECTION_NORM)."""
+    arr = np.asarray(values, np.float64)
+    if arr.size == 0:
+        return
+    top = float(np.abs(arr).max())
+    norm = float(np.linalg.norm(arr, axis=-1).max())
+    if top > MAX_DIRECTION_COMPONENT or norm > MAX_DIRECTION_NORM:
+        raise ConceptError(
+            f"{what} is far beyond any latent scale (largest component {top:.3g}, norm "
+            f"{norm:.3g}; at most {MAX_DIRECTION_COMPONENT:g} and {MAX_DIRECTION_NORM:g}): "
+            "a broken or foreign file"
+        )
+
+
 def _whole(v: Any) -> bool:
     return v is None or (isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_COUNT)
 
@@ -63,12 +119,11 @@ _INFO_FIELDS: dict[str, tuple[str, Any]] = {
         isinstance(x, str) for x in v)),
     "orthogonal_to": ("a list of names", lambda v: isinstance(v, list) and all(
         isinstance(x, str) for x in v)),
-    "metrics": ("an object of numbers", lambda v: isinstance(v, dict) and all(
-        _scalar(x) for x in v.values())),
+    "metrics": ("an object of numbers", _metrics),
     "data": ("an object", lambda v: v is None or (isinstance(v, dict) and all(
         _scalar(x) for x in v.values()))),
-    "per_class": ("an object of objects", lambda v: isinstance(v, dict) and all(
-        isinstance(x, dict) and all(_scalar(y) for y in x.values()) for x in v.values())),
+    "per_class": ("an object of objects of numbers", lambda v: isinstance(v, dict) and all(
+        _metrics(x) for x in v.values())),
     "classes": ("a list of names", lambda v: isinstance(v, list) and all(
         isinstance(x, str) for x in v)),
 }  # fmt: skip
@@ -79,6 +134,9 @@ def check_info(info: Any, what: str) -> dict[str, Any]:
     the types the commands that show it rely on."""
     if not isinstance(info, dict):
         raise ConceptError(f"{what} info is not a JSON object")
+    bad = _bad_metric(info)
+    if bad is not None:
+        raise ConceptError(f"{what} info field {bad[:200]!r} must be a number")
     for key, value in info.items():
         rule = _INFO_FIELDS.get(key)
         if rule is not None:
@@ -114,7 +172,7 @@ def check_concept(c: Concept, latent_dim: int) -> None:
             f"concept {c.name!r} has {v.shape[-1] if v.ndim else 0} dimensions; "
             f"this library's latent size is {latent_dim}"
         )
-    check_values(c.vector, (latent_dim,), f"{what} vector")
+    check_direction(check_values(c.vector, (latent_dim,), f"{what} vector"), f"{what} vector")
     if c.probe_coef is not None:
         check_values(c.probe_coef, (latent_dim,), f"{what} probe_coef")
         check_values(c.probe_intercept or 0.0, (), f"{what} probe_intercept")
@@ -136,7 +194,8 @@ def check_class_set(s: ClassSet, latent_dim: int) -> None:
             f"class set {s.name!r} has centroids of shape {np.shape(s.centroids)}; "
             f"expected ({k}, {latent_dim})"
         )
-    check_values(s.centroids, (k, latent_dim), f"{what} centroids")
+    centroids = check_values(s.centroids, (k, latent_dim), f"{what} centroids")
+    check_direction(centroids, f"{what} centroids")
     check_values(s.probe_coef, (k, latent_dim), f"{what} probe_coef")
     check_values(s.probe_intercept, (k,), f"{what} probe_intercept")
     counts = np.asarray(s.counts)

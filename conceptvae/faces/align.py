@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..model.metadata import DEFAULT_MASK, check_face_alignment
 from .find import DEFAULT_PADDING, Face, as_rgb
 from .warp import apply, invert, warp
 
@@ -44,10 +45,9 @@ SMILES_TEMPLATE = (
     (45.97, 49.13),
 )
 
-# The edited region: an ellipse (centre and radii as fractions of the crop's
-# side) whose outer ``feather`` fraction of radius fades to zero. The crop's own
-# border never reaches the photo, so no square edge can show.
-DEFAULT_MASK = {"centre": [0.5, 0.55], "radii": [0.4, 0.42], "feather": 0.3}
+# The edited region (DEFAULT_MASK): an ellipse (centre and radii as fractions of
+# the crop's side) whose outer ``feather`` fraction of radius fades to zero. The
+# crop's own border never reaches the photo, so no square edge can show.
 
 
 @dataclass(frozen=True)
@@ -76,22 +76,13 @@ class FaceAlignment:
 
     @classmethod
     def from_meta(cls, meta: Mapping | None) -> FaceAlignment | None:
-        """The alignment a model's meta.json records, or None (not a face model)."""
+        """The alignment a model's meta.json records, or None (not a face model).
+        A bad value is a ValueError naming its field (``face_alignment.image_size
+        must be ...``), see :mod:`conceptvae.model.metadata`."""
         entry = (meta or {}).get(META_KEY)
-        if not isinstance(entry, Mapping):
+        if entry is None:
             return None
-        try:
-            mask = dict(DEFAULT_MASK)
-            if isinstance(entry.get("mask"), Mapping):
-                mask.update(entry["mask"])
-            return cls(
-                template=np.asarray(entry["template"], np.float64),
-                image_size=int(entry["image_size"]),
-                detect_padding=float(entry.get("detect_padding", DEFAULT_PADDING)),
-                mask=mask,
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"meta.json: malformed {META_KEY!r} ({exc})") from None
+        return cls(**check_face_alignment(entry))
 
     def scaled(self, size: int) -> FaceAlignment:
         """The same alignment for crops of another side (a template is scale-free)."""

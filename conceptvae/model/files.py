@@ -101,6 +101,15 @@ def check_meta(meta: dict[str, Any], path: str | os.PathLike) -> None:
         isinstance(data["images"], int) and not isinstance(data["images"], bool)
     ):
         raise ModelError("invalid model metadata: data.images must be a whole number", path)
+    from .metadata import check_edit_defaults, check_face_alignment
+
+    try:
+        if meta.get("face_alignment") is not None:
+            check_face_alignment(meta["face_alignment"])
+        if isinstance(meta.get("edit_defaults"), dict):
+            check_edit_defaults(meta["edit_defaults"])
+    except ValueError as exc:
+        raise ModelError(f"invalid model metadata: {exc}", path) from None
 
 
 def write_meta(model_dir: str | os.PathLike, meta: dict[str, Any]) -> None:
