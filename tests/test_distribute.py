@@ -304,7 +304,10 @@ def _lone_worker(npz_data, out, timeout: str) -> subprocess.Popen:
     env["CONCEPTVAE_COLLECTIVE_TIMEOUT"] = timeout
     cmd = [sys.executable, "-m", "conceptvae", "train", str(npz_data), "--out", str(out),
            *TINY, "--epochs", "1", "--distribute", "multiworker"]  # fmt: skip
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C as at a terminal: a test run started in the background (a shell's `&`)
+    # passes SIGINT on ignored, and a program started so rightly keeps ignoring it.
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
 
 
 def test_a_worker_whose_peer_never_starts_says_so_and_gives_up(npz_data, tmp_path):
