@@ -146,7 +146,7 @@ def edit(*, images: tuple[str, ...], concepts: tuple[str, ...], amount: float | 
         used = ", ".join(f"{c} {a:.4g}" for c, a in w.amounts.items())
         note = " (capped at --max-amount)" if w.capped else ""
         click.echo(f"{w.path}: amount {used}; probability {w.probability:.4f}{note}")
-    report_skipped(len(batch.written), batch.skipped, "edited")
+    report_skipped(batch.done, batch.skipped, "edited")
 
 
 @click.command()
@@ -187,15 +187,22 @@ def traverse(*, images: tuple[str, ...], concepts: tuple[str, ...], range_: tupl
              model: str | None, out: str | None, mode: str | None, size: int | None, overwrite: bool,
              library: str | None, ignore_fingerprint: bool, face: str | int, no_align: bool,
              backend: str) -> None:  # fmt: skip
-    """A labelled strip of IMAGES moved along a concept (one row per image)."""
+    """A labelled strip of IMAGES moved along a concept (one row per image).
+
+    Of several inputs, one that cannot be used (unreadable, no face found) is
+    named on stderr and left out of the strip; the exit status is then 1 (2 when
+    none could be used, or for a usage error).
+    """
     from conceptvae.commands.edit import traverse_file
     from conceptvae.editing.options import EditOptions
 
     options = EditOptions(mode=mode, library=library, ignore_fingerprint=ignore_fingerprint,
                           backend=backend, align=not no_align, face=face)  # fmt: skip
-    written = traverse_file(model, images, concepts, range_, steps, out, options=options,
-                            size=size, overwrite=overwrite)  # fmt: skip
-    click.echo(str(written.path))
+    batch = traverse_file(model, images, concepts, range_, steps, out, options=options,
+                          size=size, overwrite=overwrite)  # fmt: skip
+    for w in batch.written:
+        click.echo(str(w.path))
+    report_skipped(batch.done, batch.skipped, "traversed")
 
 
 @click.command()
