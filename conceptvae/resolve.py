@@ -40,8 +40,13 @@ def default_model(concepts: str | Sequence[str] = ()) -> Path:
     The one whose concept library holds every name the ``concepts`` expressions
     use (``3->8`` names the classes 3 and 8); with no concept named, the faces
     model. Several holders, or none, is an error that lists the candidates.
+    A pretrained model the user changed (its copy under
+    ``$CONCEPTVAE_HOME/models``, same name) takes the shipped one's place.
     """
-    pretrained = {e.name: e.path for e in list_models() if e.source == "pretrained"}
+    models = list_models()
+    pretrained = {e.name: e.path for e in models if e.source == "pretrained"}
+    # The user's copy of a shipped model is what its name means (model.registry).
+    pretrained.update({e.name: e.path for e in models if e.source == "user" and e.name in pretrained})
     names = referenced_names(concepts)
     if not names:
         if DEFAULT_MODEL not in pretrained:
