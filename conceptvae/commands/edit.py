@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from ..errors import ConceptError, ConceptVAEError, param
 from ..images import array_to_pil, check_image_suffix, save_pil
 from ..options import MAX_ANALOGY_STEPS
 from ..outputs import plan_outputs, refuse_overwriting_model, single_target
-from ..resolve import resolve_library, resolve_model
+from ..resolve import other_holders, referenced_names, resolve_library, resolve_model
 from .batch import Batch, Written, input_error
 from .inputs import expand_inputs
 
@@ -86,7 +87,8 @@ def edit_files(
     refuse_overwriting_model(targets, model)
     # The library once, and every concept checked, before the first input.
     lib = resolve_library(model, opts.library, opts.ignore_fingerprint)
-    parse_concepts(lib, concepts)
+    with _other_holders(model, concepts, opts.library):
+        parse_concepts(lib, concepts)
     one = EditOptions.make(opts, library=lib)
     batch = Batch([])
     for k, (path, target) in enumerate(zip(paths, targets)):
@@ -188,14 +190,30 @@ def _strip_file(
     refuse_overwriting_model([target], model)
     skipped: list[ConceptVAEError] | None = [] if len(paths) > 1 else None
     try:
-        result = traverse(model, paths, concepts, amounts, size=size, options=options,
-                          skipped=skipped)  # fmt: skip
+        with _other_holders(model, concepts, options.library):
+            result = traverse(model, paths, concepts, amounts, size=size, options=options,
+                              skipped=skipped)  # fmt: skip
     except ConceptVAEError:
         if skipped and len(skipped) == len(paths):
             return Batch([], skipped, 0)
         raise
     save_pil(result.picture, target)
     return Batch([Written(target, paths[0].stem, {})], skipped or [], len(result.names))
+
+
+@contextlib.contextmanager
+def _other_holders(model: Any, concepts: Sequence[str], library: Any) -> Iterator[None]:
+    """An unknown concept that another model holds says which (``3->8`` on faces:
+    the digits model holds 3, 8)."""
+    try:
+        yield
+    except ConceptError as exc:
+        if library is not None or not exc.raw.startswith("unknown concept"):
+            raise
+        hint = other_holders(referenced_names(concepts), model)
+        if not hint:
+            raise
+        raise ConceptError(exc.raw.split(";")[0] + hint, exc.path) from None
 
 
 def analogy_file(
