@@ -80,7 +80,9 @@ ignore_fingerprint_option = click.option(
     metavar="P",
     help="Per image, the amount at which the concept's probe reaches probability P "
     "(attributes: closed form; class targets like 8 or 3->8: no closed form, a 1-D "
-    "search); the amount used is printed per image. P is what a logistic probe on the "
+    "search); the amount used is printed per image. P above 0.5 raises the probability, "
+    "below 0.5 lowers it: an image already past P is left as it is (amount 0), never "
+    "moved the other way. P is what a logistic probe on the "
     "latent reads, not what a viewer sees: on faces the probe is sure long before a "
     "smile shows (P 0.9 at a median amount of 0.6), so for pictures a fixed --amount "
     "(1.5 on the faces model) shows more.",

@@ -47,3 +47,19 @@ def test_an_unquoted_arrow_says_to_quote_the_expression(runner, digit):
     # `-c 3->8` unquoted: the shell passes "3-" and writes to a file named 8.
     line = _error(invoke(runner, "edit", digit, "-c", "3-"))
     assert "quote the expression" in line and "'>'" in line
+
+
+def test_until_never_moves_a_face_the_other_way(runner, tmp_path):
+    # face-2 already smiles past 0.9: it is left as it is, not made to smile less.
+    for name in ("face-1.png", "face-2.png"):
+        shutil.copy(EXAMPLES / name, tmp_path / name)
+    r = invoke(runner, "edit", tmp_path / "face-1.png", tmp_path / "face-2.png", "-c", "smile",
+               "--until", "0.9", "-o", f"{tmp_path}/out/")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    amounts = {line.split("/")[-1].split(":")[0]: float(line.split("smile ")[1].split(";")[0])
+               for line in r.output.splitlines()}  # fmt: skip
+    assert amounts["face-1.png"] > 0.3
+    assert amounts["face-2.png"] == 0
+    probability = float(r.output.splitlines()[1].split("probability ")[1])
+    assert probability > 0.9
+    assert "never moved the other way" in " ".join(invoke(runner, "edit", "--help").output.split())
