@@ -230,7 +230,9 @@ def analogy_file(
 ) -> Written:
     """The J-diagram picture of D = C + (B - A)."""
     check_steps(steps, param("steps"), MAX_ANALOGY_STEPS)
-    paths = [Path(a), Path(b), Path(c)]
+    from ..shipped import example_path
+
+    paths = [Path(example_path(x)) for x in (a, b, c)]
     default = f"analogy_{paths[0].stem}_{paths[1].stem}_{paths[2].stem}.png"
     target = single_target(out, default, paths, overwrite)
     model = resolve_model(model, (), backend)
