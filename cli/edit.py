@@ -71,7 +71,8 @@ ignore_fingerprint_option = click.option(
     "--out",
     "-o",
     metavar="OUT",
-    help="Output file (one input) or DIR/ [default: <stem>_<concept><amount>.png].",
+    help="Output file (one input) or DIR/ [default: <stem>_<concept><amount>.png; a JPEG "
+    "photograph stays a JPEG, <stem>_<concept><amount>.jpg, at quality 95].",
 )
 @mode_option
 @click.option(

@@ -78,8 +78,10 @@ def edit_files(
             "chooses the amount (give other concepts their own as EXPR=AMOUNT)"
         )
     tag = _name_tag(concepts, opts.amount_or_default, opts.until)
+    # A JPEG photograph comes back as a JPEG (at quality 95, 4:4:4), not a PNG
+    # several times its size, unless -o names the file.
     targets = plan_outputs(
-        paths, out, default_name="{stem}_" + tag + "{suffix}", overwrite=overwrite
+        paths, out, default_name="{stem}_" + tag + "{suffix}", overwrite=overwrite, keep_jpeg=True
     )
     for t in targets:
         check_image_suffix(t)
