@@ -108,3 +108,15 @@ def test_every_data_folder_is_a_declared_package():
     for package in ("conceptvae.pretrained.faces", "conceptvae.faces.models",
                     "conceptvae.studio.static", "conceptvae.examples.scripts"):  # fmt: skip
         assert package in packages and data[package] == ["*"]
+
+
+def test_the_browser_tests_find_chromium_and_chromedriver_on_path(tmp_path, monkeypatch):
+    from test_studio_browser import find_program
+
+    for name in ("chromium-browser", "chromedriver"):
+        (tmp_path / name).write_text("#!/bin/sh\n")
+        (tmp_path / name).chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert find_program(("chromium", "chromium-browser")) == str(tmp_path / "chromium-browser")
+    assert find_program(("chromedriver",)) == str(tmp_path / "chromedriver")
+    assert find_program(("chromium",), (str(tmp_path / "nope"),)) is None
