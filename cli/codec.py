@@ -6,6 +6,7 @@ import click
 
 from conceptvae.options import MAX_SAMPLES
 
+from .batch import report_skipped
 from .options import (
     backend_option,
     face_options,
@@ -37,14 +38,20 @@ def reconstruct(images: tuple[str, ...], model: str | None, out: str | None, siz
     A face model (faces) reconstructs the faces it finds in a photograph and puts
     them back in place; an image of the model's size gives the decode of its
     face, aligned as the model was trained.
+
+    Of several inputs, one that cannot be used (unreadable, no face found) is
+    named on stderr and the others are still written; the exit status is then
+    1 (2 when none could be used, or for a usage error).
     """
     from conceptvae.commands.codec import reconstruct_files
 
-    for path in reconstruct_files(
+    batch = reconstruct_files(
         model, images, out, size=size, overwrite=overwrite, backend=backend,
         align=not no_align, face=face,
-    ):
-        click.echo(str(path))
+    )
+    for w in batch.written:
+        click.echo(str(w.path))
+    report_skipped(batch.done, batch.skipped, "reconstructed")
 
 
 @click.command()
@@ -61,13 +68,22 @@ def encode(
     images: tuple[str, ...], model: str | None, out: str, sample: bool, seed: int,
     face: str | int, no_align: bool, backend: str,
 ) -> None:  # fmt: skip
-    """Encode IMAGES (files or folders) to latent vectors (a face model: one face each)."""
+    """Encode IMAGES (files or folders) to latent vectors (a face model: one face each).
+
+    Of several inputs, one that cannot be encoded (unreadable, no face found) is
+    named on stderr and left out (a .npz lists the files encoded); the exit
+    status is then 1 (2 when none could be encoded, or for a usage error).
+    """
     from conceptvae.commands.codec import encode_files
 
+    skipped: list = []
     with progress_bar("encoding") as progress:
         z = encode_files(model, images, out, sample=sample, seed=seed, backend=backend,
-                         progress=progress, align=not no_align, face=face)  # fmt: skip
-    click.echo(f"wrote {out}: {z.shape[0]} latents of size {z.shape[1]}")
+                         progress=progress, align=not no_align, face=face,
+                         skipped=skipped)  # fmt: skip
+    if len(z):
+        click.echo(f"wrote {out}: {z.shape[0]} latents of size {z.shape[1]}")
+    report_skipped(len(z), skipped, "encoded")
 
 
 @click.command()

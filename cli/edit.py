@@ -71,7 +71,8 @@ ignore_fingerprint_option = click.option(
     "--out",
     "-o",
     metavar="OUT",
-    help="Output file (one input) or DIR/ [default: <stem>_<concept><amount>.png].",
+    help="Output file (one input) or DIR/ [default: <stem>_<concept><amount>.png; a JPEG "
+    "photograph stays a JPEG, <stem>_<concept><amount>.jpg, at quality 95].",
 )
 @mode_option
 @click.option(
@@ -80,7 +81,9 @@ ignore_fingerprint_option = click.option(
     metavar="P",
     help="Per image, the amount at which the concept's probe reaches probability P "
     "(attributes: closed form; class targets like 8 or 3->8: no closed form, a 1-D "
-    "search); the amount used is printed per image. P is what a logistic probe on the "
+    "search); the amount used is printed per image. P above 0.5 raises the probability, "
+    "below 0.5 lowers it: an image already past P is left as it is (amount 0), never "
+    "moved the other way. P is what a logistic probe on the "
     "latent reads, not what a viewer sees: on faces the probe is sure long before a "
     "smile shows (P 0.9 at a median amount of 0.6), so for pictures a fixed --amount "
     "(1.5 on the faces model) shows more.",
@@ -146,7 +149,7 @@ def edit(*, images: tuple[str, ...], concepts: tuple[str, ...], amount: float | 
         used = ", ".join(f"{c} {a:.4g}" for c, a in w.amounts.items())
         note = " (capped at --max-amount)" if w.capped else ""
         click.echo(f"{w.path}: amount {used}; probability {w.probability:.4f}{note}")
-    report_skipped(len(batch.written), batch.skipped, "edited")
+    report_skipped(batch.done, batch.skipped, "edited")
 
 
 @click.command()
@@ -187,15 +190,22 @@ def traverse(*, images: tuple[str, ...], concepts: tuple[str, ...], range_: tupl
              model: str | None, out: str | None, mode: str | None, size: int | None, overwrite: bool,
              library: str | None, ignore_fingerprint: bool, face: str | int, no_align: bool,
              backend: str) -> None:  # fmt: skip
-    """A labelled strip of IMAGES moved along a concept (one row per image)."""
+    """A labelled strip of IMAGES moved along a concept (one row per image).
+
+    Of several inputs, one that cannot be used (unreadable, no face found) is
+    named on stderr and left out of the strip; the exit status is then 1 (2 when
+    none could be used, or for a usage error).
+    """
     from conceptvae.commands.edit import traverse_file
     from conceptvae.editing.options import EditOptions
 
     options = EditOptions(mode=mode, library=library, ignore_fingerprint=ignore_fingerprint,
                           backend=backend, align=not no_align, face=face)  # fmt: skip
-    written = traverse_file(model, images, concepts, range_, steps, out, options=options,
-                            size=size, overwrite=overwrite)  # fmt: skip
-    click.echo(str(written.path))
+    batch = traverse_file(model, images, concepts, range_, steps, out, options=options,
+                          size=size, overwrite=overwrite)  # fmt: skip
+    for w in batch.written:
+        click.echo(str(w.path))
+    report_skipped(batch.done, batch.skipped, "traversed")
 
 
 @click.command()

@@ -26,10 +26,16 @@ def faces(photos: tuple[str, ...], as_json: bool, out: str | None, overwrite: bo
       conceptvae faces group.jpg
       conceptvae faces group.jpg --json
       conceptvae faces group.jpg -o overlay.png
+
+    Of several photos, one that cannot be read or shows no face is named on
+    stderr and left out; the exit status is then 1 (2 when none had a face).
     """
     from conceptvae.commands.faces import faces_files
 
-    reports = faces_files(photos, out, overwrite=overwrite)
+    from .batch import report_skipped
+
+    skipped: list = []
+    reports = faces_files(photos, out, overwrite=overwrite, skipped=skipped)
     if as_json:
         if len(reports) == 1:
             click.echo(json.dumps(reports[0].to_list()))
@@ -45,6 +51,7 @@ def faces(photos: tuple[str, ...], as_json: bool, out: str | None, overwrite: bo
     for r in reports:
         if r.overlay is not None and not as_json:
             click.echo(str(r.overlay))
+    report_skipped(len(reports), skipped, "searched")
 
 
 @click.command("align-faces")

@@ -218,7 +218,8 @@ def save_pil(im: Image.Image, path: str | os.PathLike, fast: bool = False) -> No
     """
     path = Path(path)
     fmt = check_image_suffix(path)
-    kwargs = {"quality": 95} if fmt == "JPEG" else {"lossless": True} if fmt == "WEBP" else {}
+    # JPEG: high quality with full-resolution colour (no chroma subsampling).
+    kwargs = {"quality": 95, "subsampling": 0} if fmt == "JPEG" else {"lossless": True} if fmt == "WEBP" else {}
     if fast and fmt == "PNG":
         kwargs = {"compress_level": 1}
     with atomic_path(path, suffix=path.suffix) as tmp:

@@ -54,7 +54,9 @@ def parse_key(spec: KeySpec) -> tuple[str, object]:
             )
         return "seed", int(digits)
     if isinstance(spec, (str, os.PathLike)):
-        return "image", Path(spec)
+        from .shipped import example_path
+
+        return "image", Path(example_path(spec))  # example:NAME: a shipped example
     raise ConceptVAEError(f"a keyframe is an image path, seed:N or a latent, got {spec!r}")
 
 

@@ -96,22 +96,33 @@ def _real(p: str | os.PathLike) -> str:
     return os.path.normcase(os.path.realpath(os.fspath(p)))
 
 
+JPEG_SUFFIXES = (".jpg", ".jpeg")
+
+
 def plan_outputs(
     inputs: Sequence[str | os.PathLike],
     out: str | os.PathLike | None,
     suffix: str = ".png",
     default_name: str = "{stem}{suffix}",
     overwrite: bool = False,
+    keep_jpeg: bool = False,
 ) -> list[Path]:
-    """One output path per input, following the naming rules above; creates nothing."""
+    """One output path per input, following the naming rules above; creates nothing.
+
+    ``keep_jpeg``: a JPEG input's output (unless ``out`` names a file) is a JPEG
+    with the input's suffix, not a ``suffix`` file."""
     stems = [Path(p).stem for p in inputs]
+    suffixes = [
+        Path(p).suffix if keep_jpeg and Path(p).suffix.lower() in JPEG_SUFFIXES else suffix
+        for p in inputs
+    ]
     dir_target = out is not None and is_dir_target(out)
     if out is None:
-        paths = [Path(default_name.format(stem=s, suffix=suffix)) for s in stems]
+        paths = [Path(default_name.format(stem=s, suffix=x)) for s, x in zip(stems, suffixes)]
     elif dir_target:
         d = Path(out)
         check_dir_creatable(d)
-        paths = [d / f"{s}{suffix}" for s in stems]
+        paths = [d / f"{s}{x}" for s, x in zip(stems, suffixes)]
     elif len(inputs) == 1:
         paths = [Path(out)]
     else:

@@ -40,8 +40,13 @@ def default_model(concepts: str | Sequence[str] = ()) -> Path:
     The one whose concept library holds every name the ``concepts`` expressions
     use (``3->8`` names the classes 3 and 8); with no concept named, the faces
     model. Several holders, or none, is an error that lists the candidates.
+    A pretrained model the user changed (its copy under
+    ``$CONCEPTVAE_HOME/models``, same name) takes the shipped one's place.
     """
-    pretrained = {e.name: e.path for e in list_models() if e.source == "pretrained"}
+    models = list_models()
+    pretrained = {e.name: e.path for e in models if e.source == "pretrained"}
+    # The user's copy of a shipped model is what its name means (model.registry).
+    pretrained.update({e.name: e.path for e in models if e.source == "user" and e.name in pretrained})
     names = referenced_names(concepts)
     if not names:
         if DEFAULT_MODEL not in pretrained:
@@ -60,11 +65,47 @@ def default_model(concepts: str | Sequence[str] = ()) -> Path:
             f"several pretrained models hold {wanted}: {', '.join(holders)}; "
             f"choose one with {param('model')}"
         )
-    have = "; ".join(f"{m}: {_summary(k)}" for m, k in held.items()) or "none installed"
+    known = set().union(*held.values()) if held else set()
+    missing = sorted(names - known)
+    if not missing:
+        where = "; ".join(
+            f"{n}: {', '.join(m for m, k in held.items() if n in k)}" for n in sorted(names)
+        )
+        raise ModelError(
+            f"no pretrained model holds all of {wanted} ({where}); pass {param('model')} "
+            "(a model directory or name)"
+        )
+    from .concepts.expressions import close_names
+
+    close = sorted({c for n in missing for c in close_names(n, known)})
+    if close:
+        have = f"closest: {', '.join(close)}"
+    else:
+        have = "; ".join(f"{m}: {_summary(k)}" for m, k in held.items()) or "none installed"
     raise ModelError(
-        f"no pretrained model holds {wanted} ({have}); pass {param('model')} "
+        f"no pretrained model holds {', '.join(missing)} ({have}); pass {param('model')} "
         "(a model directory or name)"
     )
+
+
+def other_holders(names: set[str], model: VAEModel) -> str:
+    """`` (the digits model holds 3, 8: --model digits)`` when another model the
+    user could name holds ``names``; else ''."""
+    models = list_models()
+    pretrained = {e.name: e.path for e in models if e.source == "pretrained"}
+    pretrained.update({e.name: e.path for e in models if e.source == "user" and e.name in pretrained})
+    here = Path(model.path).resolve() if model.path else None
+    for name, path in pretrained.items():
+        if here is not None and path.resolve() == here:
+            continue
+        try:
+            known = _library_names(path)
+        except ConceptVAEError:
+            continue
+        if names and names <= known:
+            return (f" (the {name} model holds {', '.join(sorted(names))}: "
+                    f"{param('model')} {name})")  # fmt: skip
+    return ""
 
 
 def referenced_names(concepts: str | Sequence[str]) -> set[str]:

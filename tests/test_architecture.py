@@ -185,7 +185,7 @@ LAYERS = [
     # "conceptvae" is the package's __init__ alone; every other name covers its submodules.
     ("base", ["conceptvae", "conceptvae.errors", "conceptvae.options", "conceptvae.lazy",
               "conceptvae.version", "conceptvae.io", "conceptvae.readers", "conceptvae.extras",
-              "conceptvae.examples", "conceptvae.pretrained"]),
+              "conceptvae.examples", "conceptvae.pretrained", "conceptvae.shipped"]),
     ("values", ["conceptvae.checks", "conceptvae.images", "conceptvae.config",
                 "conceptvae.outputs", "conceptvae.latent", "conceptvae.render",
                 "conceptvae.blending"]),

@@ -210,11 +210,8 @@ CASES = [
          r"bomb\.png: refused", _bomb),
     Case("folder with no images", recon("nothing"),
          r"nothing: folder holds no images", lambda w: (w / "nothing").mkdir()),
-    Case("good image then a missing one, into a new DIR/",
-         ("reconstruct", "good.png", "nope.png", "-m", "model", "-o", "outdir/"),
-         r"nope\.png: file not found"),
-    Case("bad image among inputs of encode", ("encode", "good.png", "text.png", "-m", "model",
-         "-o", "z.npy"), r"text\.png: not a readable image", _write("text.png", "hello\n")),
+    # A bad input among several good ones is a batch: see
+    # test_a_bad_input_among_several_is_skipped below (exit 1, the others written).
     # models
     Case("model directory missing (or a typo)", ("reconstruct", "good.png", "-m", "modle"),
          r"modle: no such model directory or model name"),
@@ -449,6 +446,23 @@ def test_odd_but_valid_images_are_accepted(what, name, make, warning, runner, ti
     assert error_lines(result.stderr) == []
     warnings = [ln for ln in result.stderr.splitlines() if ln.startswith("warning: ")]
     assert warnings == ([warning.replace("anim.gif", str(tmp_path / name))] if warning else [])
+
+
+@pytest.mark.parametrize("args, written, summary", [
+    (("reconstruct", "good.png", "nope.png", "-o", "outdir/"), "outdir/good.png",
+     "reconstructed 1, skipped 1"),
+    (("encode", "good.png", "text.png", "-o", "z.npy"), "z.npy", "encoded 1, skipped 1"),
+])  # fmt: skip
+def test_a_bad_input_among_several_is_skipped(args, written, summary, runner, tiny_model,
+                                              tmp_path, monkeypatch):  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    Image.fromarray(np.full((16, 16), 128, np.uint8)).save("good.png")
+    (tmp_path / "text.png").write_text("hello\n")
+    result = invoke(runner, *args, "-m", tiny_model)
+    assert result.exit_code == 1, result.output
+    assert (tmp_path / written).is_file()
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("Error: ") and lines[1:] == [summary], result.stderr
 
 
 def test_debug_flag_lets_the_exception_through(runner, tmp_path):

@@ -209,3 +209,19 @@ def test_same_seed_same_concept(runner, model, labeled, tmp_path):
     assert a.concepts["left"].metrics == b.concepts["left"].metrics
     assert a.concepts["left"].probe_coef.tobytes() == b.concepts["left"].probe_coef.tobytes()
     assert a.class_sets["side"].probe_coef.tobytes() == b.class_sets["side"].probe_coef.tobytes()
+
+
+def test_a_class_set_can_be_rebuilt_with_replace_and_renamed(runner, model, labeled):
+    # issue 25: --classes with --replace refused, and --name was for one attribute only.
+    r = invoke(runner, "concepts", "build", model, labeled, "--classes", "side")
+    assert r.exit_code == 0, r.output
+    r = invoke(runner, "concepts", "build", model, labeled, "--classes", "side", "--replace",
+               "--seed", "4")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert open_library(model).class_sets["side"].classes == ["L", "R"]
+    r = invoke(runner, "concepts", "build", model, labeled, "--classes", "side", "--name", "hand")
+    assert r.exit_code == 2, r.output  # L and R already belong to the class set 'side'
+    r = invoke(runner, "concepts", "build", model, labeled, "--classes", "side", "--name", "hand",
+               "--replace")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert set(open_library(model).class_sets) == {"hand"}

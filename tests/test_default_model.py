@@ -76,6 +76,17 @@ def test_user_models_are_not_defaults(shipped, tiny_model, monkeypatch, tmp_path
         default_model(["glasses"])
 
 
+def test_your_copy_of_a_shipped_model_takes_its_place(shipped):
+    # concepts build on the shipped digits copies it to $CONCEPTVAE_HOME (the
+    # name now means the copy): a concept built there resolves without --model.
+    copy = registry.writable_model(shipped / "digits")
+    assert copy == registry.user_models_dir() / "digits"
+    _library(copy, ["thick", "pc1", "loopy"], [str(i) for i in range(10)])
+    assert default_model(["loopy"]) == copy
+    assert default_model(["3->8"]) == copy
+    assert default_model(["smile"]) == shipped / "faces"
+
+
 def test_cli_without_model(shipped, runner, tmp_path):
     from PIL import Image
 

@@ -129,6 +129,11 @@ def test_preview_moves_with_the_amount_and_render_is_the_cli_bytes(studio, tmp_p
     subprocess.run([sys.executable, "-m", "conceptvae", *argv[1:]], cwd=tmp_path, check=True,
                    capture_output=True)  # fmt: skip
     assert (tmp_path / "myphoto_edited.png").read_bytes() == rendered
+    # Every slider at 0: no command to copy (it used to show -c pc1=0).
+    status, cmd = studio.json("/api/command", {**body, "amounts": {"smile": 0, "pc2": 0}})
+    assert status == 200 and cmd["command"] == ""
+    status, cmd = studio.json("/api/command", {**body, "amounts": {}})
+    assert status == 200 and cmd["command"] == ""
 
 
 def test_class_target_on_a_user_model_reproduces_through_the_command(studio, home, tmp_path) -> None:  # noqa: ANN001

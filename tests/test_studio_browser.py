@@ -1,8 +1,9 @@
 """The studio page in a real headless Chromium (Debian's chromium + chromium-driver).
 
-No browser is downloaded: Selenium drives /usr/bin/chromium through
-/usr/bin/chromedriver (`.ci/run` installs both with apt-get). Off CI, a machine
-without them skips these tests and says what to install.
+No browser is downloaded: Selenium drives the chromium and chromedriver found
+on PATH (Debian's /usr/bin, or another layout's names; `.ci/run` installs both
+with apt-get). Off CI, a machine without them skips these tests and says which
+is missing.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -20,13 +22,29 @@ import pytest
 from PIL import Image
 from studio_server import start_studio
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-HAVE_BROWSER = Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()
+
+def find_program(names: tuple[str, ...], also: tuple[str, ...] = ()) -> str | None:
+    """The first of ``names`` on PATH, else the first of ``also`` that exists."""
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    return next((p for p in also if Path(p).is_file() and os.access(p, os.X_OK)), None)
+
+
+# Debian: chromium and chromedriver in /usr/bin; other layouts name them otherwise.
+CHROMIUM = find_program(("chromium", "chromium-browser", "google-chrome", "chrome"),
+                        ("/usr/bin/chromium", "/usr/lib/chromium/chromium",
+                         "/snap/bin/chromium"))  # fmt: skip
+CHROMEDRIVER = find_program(("chromedriver", "chromium.chromedriver"),
+                            ("/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"))  # fmt: skip
+MISSING = [what for what, path in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER))
+           if path is None]  # fmt: skip
 
 pytestmark = pytest.mark.skipif(
-    not HAVE_BROWSER and not os.environ.get("CI"),
-    reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)",
+    bool(MISSING) and not os.environ.get("CI"),
+    reason=f"{' and '.join(MISSING)} not found on PATH (Debian: apt-get install chromium "
+    "chromium-driver)",
 )
 
 
@@ -262,7 +280,13 @@ def test_a_dropped_photo_is_edited_and_the_mode_switch_changes_the_output(browse
     )
     wait(browser, lambda d: d.find_element(By.ID, "image-name").text == "dropped.png" and idle(d))
     assert preview_pixels(browser).shape == (120, 120)  # detail: the photo's centre square
-    assert "folder that holds dropped.png" in browser.find_element(By.ID, "command-note").text
+    # Every slider at 0: nothing to copy (it used to show -c pc1=0).
+    wait(browser, lambda d: "Move a slider" in d.find_element(By.ID, "command-note").text)
+    assert browser.find_element(By.ID, "command").text == ""
+    move(browser, "smile", 10)
+    wait(browser, lambda d: "folder that holds dropped.png" in
+         d.find_element(By.ID, "command-note").text and idle(d))  # fmt: skip
+    assert "smile=0.5" in browser.find_element(By.ID, "command").text
     before = preview_version(browser)
     browser.find_element(By.CSS_SELECTOR, "input[name=mode][value=decode]").click()
     wait(browser, lambda d: preview_version(d) > before and idle(d))

@@ -29,6 +29,7 @@ from ..outputs import (
 )
 from ..render import grid as make_grid
 from ..resolve import resolve_model
+from .batch import Batch, Written, input_error, kept_paths
 from .inputs import expand_inputs
 
 # Prior draws are N(0, 1) per dimension: a temperature or latent value far beyond a
@@ -49,9 +50,11 @@ def reconstruct_files(
     backend: str = "auto",
     align: bool = True,
     face: str | int = "all",
-) -> list[Path]:
+) -> Batch:
     """A face model reconstructs the faces in each image (``align``, ``face``: see
-    :func:`conceptvae.editing.reconstruct`)."""
+    :func:`conceptvae.editing.reconstruct`). Of several inputs, one that cannot
+    be used (unreadable, no face found) is left out, with its error in
+    :attr:`Batch.skipped`."""
     from ..editing import reconstruct
 
     model = resolve_model(model, (), backend)
@@ -60,10 +63,19 @@ def reconstruct_files(
     refuse_overwriting_model(targets, model)
     for target in targets:
         check_image_suffix(target)
-    recon = reconstruct(model, paths, align=align, face=face)
-    for img, target in zip(recon, targets):
-        save_image(img, target, size)
-    return targets
+    skipped: list[ConceptVAEError] | None = [] if len(paths) > 1 else None
+    try:
+        recon = reconstruct(model, paths, align=align, face=face, skipped=skipped)
+    except ConceptVAEError:
+        if skipped and len(skipped) == len(paths):
+            return Batch([], skipped)
+        raise
+    kept = {p: t for p, t in zip(paths, targets)}
+    batch = Batch([], skipped or [])
+    for img, path in zip(recon, kept_paths(paths, batch.skipped)):
+        save_image(img, kept[path], size)
+        batch.written.append(Written(kept[path], path.stem, {}))
+    return batch
 
 
 def encode_files(
@@ -77,13 +89,14 @@ def encode_files(
     progress: Callable[[int, int], None] | None = None,
     align: bool = True,
     face: str | int = "largest",
+    skipped: list[ConceptVAEError] | None = None,
 ) -> np.ndarray:
     """Latents of image files, read ENCODE_CHUNK at a time (memory stays bounded);
     ``progress(done, total)`` hears of each chunk. A face model encodes one
     aligned face per image (``face``: "largest" or a number; ``align=False``:
-    the whole image as a crop)."""
-    from ..faces.inputs import model_views
-
+    the whole image as a crop). With a ``skipped`` list, an input that cannot be
+    used (unreadable, no face found) is left out, its error appended there (a
+    .npz's ``files`` names the inputs encoded)."""
     model = resolve_model(model, (), backend)
     out = Path(out)
     if out.suffix not in (".npy", ".npz"):
@@ -95,24 +108,55 @@ def encode_files(
     refuse_overwriting_model([out], model)
     empty = np.zeros((0, model.latent_dim), np.float32)
     means, log_vars = [empty], [empty]
+    used: list[Path] = []
+    if len(paths) == 1:
+        skipped = None  # a single input's error is the command's
     for start in range(0, len(paths), ENCODE_CHUNK):
-        views = model_views(paths[start : start + ENCODE_CHUNK], model.meta,
-                            model.config.image_size, model.config.channels,
-                            align=align, face=face)  # fmt: skip
-        mean, log_var = model.encode_posterior(views)
-        means.append(mean)
-        log_vars.append(log_var)
+        chunk = paths[start : start + ENCODE_CHUNK]
+        views = _views(model, chunk, align, face, skipped)
+        if len(views):
+            used.extend(kept_paths(chunk, skipped or []))
+            mean, log_var = model.encode_posterior(views)
+            means.append(mean)
+            log_vars.append(log_var)
         if progress:
             progress(min(start + ENCODE_CHUNK, len(paths)), len(paths))
     z = np.concatenate(means)
+    if not used:
+        return z  # every input skipped: nothing written
     if sample:
         z = posterior_draw(z, np.concatenate(log_vars), seed)
     if out.suffix == ".npy":
         atomic_save_npy(out, z)
     else:
         with atomic_path(out, suffix=".npz") as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, z=z, files=np.array([str(p) for p in paths]))
+            np.savez(fh, z=z, files=np.array([str(p) for p in used]))
     return z
+
+
+def _views(model: VAEModel, paths: list[Path], align: bool, face: str | int,
+           skipped: list[ConceptVAEError] | None) -> np.ndarray:  # fmt: skip
+    """The chunk's views; with a ``skipped`` list, one at a time, leaving out what fails."""
+    from ..faces.inputs import model_views
+
+    def views(chunk: list[Path]) -> np.ndarray:
+        return model_views(chunk, model.meta, model.config.image_size, model.config.channels,
+                           align=align, face=face)  # fmt: skip
+
+    if skipped is None:
+        return views(paths)
+    out = []
+    for p in paths:
+        try:
+            out.append(views([p]))
+        except ConceptVAEError as exc:
+            if not input_error(exc, p):
+                raise
+            skipped.append(exc)
+    if not out:
+        return np.zeros((0, model.config.image_size, model.config.image_size,
+                         model.config.channels), np.float32)  # fmt: skip
+    return np.concatenate(out)
 
 
 # Latents are (N, latent_dim) float32: 1 GiB is 65 million numbers.

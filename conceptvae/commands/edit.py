@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,41 +15,18 @@ from ..checks import check_amount, check_steps
 from ..concepts.expressions import split_amount
 from ..editing.analogies import analogy
 from ..editing.concepts import ConceptArg, concept_slug, parse_concepts
-from ..editing.editor import EditResult, FaceEdit, edit
+from ..editing.editor import EditResult, edit
 from ..editing.options import EditOptions, amounts_between
 from ..editing.traversal import traverse
 from ..errors import ConceptError, ConceptVAEError, param
 from ..images import array_to_pil, check_image_suffix, save_pil
 from ..options import MAX_ANALOGY_STEPS
 from ..outputs import plan_outputs, refuse_overwriting_model, single_target
-from ..resolve import resolve_library, resolve_model
+from ..resolve import other_holders, referenced_names, resolve_library, resolve_model
+from .batch import Batch, Written, input_error
 from .inputs import expand_inputs
 
-
-@dataclass
-class Written:
-    """One output file and, per image, what went into it."""
-
-    path: Path
-    name: str
-    amounts: dict[str, float]
-    probability: float | None = None
-    capped: bool = False
-    faces: list[FaceEdit] | None = None  # a photograph's edited faces
-
-
-@dataclass
-class Batch:
-    """What a command over several inputs did: the files written, and each input
-    left out with the error that stopped it (the others were still done)."""
-
-    written: list[Written]
-    skipped: list[ConceptVAEError] = field(default_factory=list)
-
-
-def _input_error(exc: ConceptVAEError, path: Path) -> bool:
-    """The error is this input's own (unreadable, no face...), not the command's."""
-    return exc.path is not None and os.path.abspath(exc.path) == os.path.abspath(path)
+__all__ = ["Batch", "Written", "analogy_file", "edit_files", "traverse_file"]
 
 
 def edit_files(
@@ -93,16 +70,18 @@ def edit_files(
             raise ConceptVAEError(f"{param('sweep')} sets the amounts; leave out {param('amount')}")
         values = np.asarray([check_amount(a, param("sweep")) for a in sweep], np.float64)
         check_steps(len(values), f"{param('sweep')} COUNT")
-        return Batch([_strip_file(model, paths, concepts, values, out, kind="sweep",
-                                  options=opts, size=size, overwrite=overwrite)])  # fmt: skip
+        return _strip_file(model, paths, concepts, values, out, kind="sweep", options=opts,
+                           size=size, overwrite=overwrite)  # fmt: skip
     if opts.until is not None and opts.amount is not None:
         raise ConceptVAEError(
             f"{param('amount')} and {param('until')} do not go together: {param('until')} "
             "chooses the amount (give other concepts their own as EXPR=AMOUNT)"
         )
     tag = _name_tag(concepts, opts.amount_or_default, opts.until)
+    # A JPEG photograph comes back as a JPEG (at quality 95, 4:4:4), not a PNG
+    # several times its size, unless -o names the file.
     targets = plan_outputs(
-        paths, out, default_name="{stem}_" + tag + "{suffix}", overwrite=overwrite
+        paths, out, default_name="{stem}_" + tag + "{suffix}", overwrite=overwrite, keep_jpeg=True
     )
     for t in targets:
         check_image_suffix(t)
@@ -110,14 +89,15 @@ def edit_files(
     refuse_overwriting_model(targets, model)
     # The library once, and every concept checked, before the first input.
     lib = resolve_library(model, opts.library, opts.ignore_fingerprint)
-    parse_concepts(lib, concepts)
+    with _other_holders(model, concepts, opts.library):
+        parse_concepts(lib, concepts)
     one = EditOptions.make(opts, library=lib)
     batch = Batch([])
     for k, (path, target) in enumerate(zip(paths, targets)):
         try:
             result = edit(model, [path], concepts, options=one)
         except ConceptVAEError as exc:
-            if len(paths) == 1 or not _input_error(exc, path):
+            if len(paths) == 1 or not input_error(exc, path):
                 raise
             batch.skipped.append(exc)
         else:
@@ -180,8 +160,11 @@ def traverse_file(
     size: int | None = None,
     overwrite: bool = False,
     **changes: Any,
-) -> Written:
-    """One labelled strip, one row per input, across ``steps`` amounts in ``range_``."""
+) -> Batch:
+    """One labelled strip, one row per input, across ``steps`` amounts in ``range_``.
+
+    Of several inputs, one that cannot be used (unreadable, no face found) is
+    left out of the strip, with its error in :attr:`Batch.skipped`."""
     start, stop = (check_amount(v, param("range")) for v in range_)
     values = amounts_between(start, stop, check_steps(steps))
     opts = EditOptions.make(options, **changes)
@@ -201,15 +184,38 @@ def _strip_file(
     options: EditOptions,
     size: int | None,
     overwrite: bool,
-) -> Written:
+) -> Batch:
     slug = concept_slug([ConceptArg(str(c), ()) for c in concepts])
     default = f"{paths[0].stem}_{kind}_{slug}.png"
     target = single_target(out, default, paths, overwrite)
     model = resolve_model(model, concepts, options.backend)
     refuse_overwriting_model([target], model)
-    result = traverse(model, paths, concepts, amounts, size=size, options=options)
+    skipped: list[ConceptVAEError] | None = [] if len(paths) > 1 else None
+    try:
+        with _other_holders(model, concepts, options.library):
+            result = traverse(model, paths, concepts, amounts, size=size, options=options,
+                              skipped=skipped)  # fmt: skip
+    except ConceptVAEError:
+        if skipped and len(skipped) == len(paths):
+            return Batch([], skipped, 0)
+        raise
     save_pil(result.picture, target)
-    return Written(target, paths[0].stem, {})
+    return Batch([Written(target, paths[0].stem, {})], skipped or [], len(result.names))
+
+
+@contextlib.contextmanager
+def _other_holders(model: Any, concepts: Sequence[str], library: Any) -> Iterator[None]:
+    """An unknown concept that another model holds says which (``3->8`` on faces:
+    the digits model holds 3, 8)."""
+    try:
+        yield
+    except ConceptError as exc:
+        if library is not None or not exc.raw.startswith("unknown concept"):
+            raise
+        hint = other_holders(referenced_names(concepts), model)
+        if not hint:
+            raise
+        raise ConceptError(exc.raw.split(";")[0] + hint, exc.path) from None
 
 
 def analogy_file(
@@ -226,7 +232,9 @@ def analogy_file(
 ) -> Written:
     """The J-diagram picture of D = C + (B - A)."""
     check_steps(steps, param("steps"), MAX_ANALOGY_STEPS)
-    paths = [Path(a), Path(b), Path(c)]
+    from ..shipped import example_path
+
+    paths = [Path(example_path(x)) for x in (a, b, c)]
     default = f"analogy_{paths[0].stem}_{paths[1].stem}_{paths[2].stem}.png"
     target = single_target(out, default, paths, overwrite)
     model = resolve_model(model, (), backend)

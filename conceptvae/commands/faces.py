@@ -23,6 +23,7 @@ from ..faces.find import Face, find_faces
 from ..faces.inputs import check_face_choice, choose
 from ..io import atomic_path, atomic_write_json
 from ..outputs import check_dir_creatable, plan_outputs
+from .batch import input_error
 from .inputs import expand_inputs
 
 
@@ -43,10 +44,12 @@ def faces_files(
     *,
     overwrite: bool = False,
     padding: float = SMILES_ALIGNMENT.detect_padding,
+    skipped: list[ConceptVAEError] | None = None,
 ) -> list[FacesReport]:
     """Find the faces of each photograph; with ``out``, draw them (one overlay per
     input: ``-o FILE`` for one input, ``-o DIR/`` for several). A photograph with
-    no face is an error, raised before anything is written."""
+    no face is an error, raised before anything is written; of several, with a
+    ``skipped`` list, it is left out and its error appended there."""
     from ..images import load_pil, save_pil
 
     paths = expand_inputs(inputs)
@@ -60,17 +63,24 @@ def faces_files(
     # searched first (a photo without a face is refused before anything is
     # written), then each drawn photo is decoded again for its overlay.
     reports = []
+    plan = dict(zip(paths, targets or [None] * len(paths)))
     for p in paths:
-        im = load_pil(p)
-        faces = find_faces(im, padding=padding)
-        if not faces:
-            raise DataError("no face found", p)
+        try:
+            im = load_pil(p)
+            faces = find_faces(im, padding=padding)
+            if not faces:
+                raise DataError("no face found", p)
+        except ConceptVAEError as exc:
+            if skipped is None or len(paths) == 1 or not input_error(exc, p):
+                raise
+            skipped.append(exc)
+            continue
         reports.append(FacesReport(p, im.size, faces))
         del im
     if targets is not None:
         from ..faces.overlay import draw_faces
 
-        for r, t in zip(reports, targets):
+        for r, t in ((r, plan[r.path]) for r in reports):
             save_pil(draw_faces(load_pil(r.path), r.faces), t)
             r.overlay = t
     return reports

@@ -10,10 +10,13 @@ from ..errors import DataError
 
 
 def expand_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
-    """Files as given; folders expand to their images (recursively, sorted)."""
+    """Files as given (``example:NAME``: a shipped example, see
+    :mod:`conceptvae.shipped`); folders expand to their images (recursively, sorted)."""
+    from ..shipped import example_path
+
     out: list[Path] = []
     for item in inputs:
-        p = Path(item)
+        p = Path(example_path(item))
         if p.is_dir():
             # Only folders need the dataset module (csv, zipfile, sockets...): a
             # single-image command skips its import.

@@ -16,6 +16,7 @@ from ..script import (
     script_error,
     script_latents,
 )
+from ..shipped import example_path, is_example
 from .sequences import Progress, Rendered, render_latents
 
 
@@ -25,9 +26,16 @@ def plan_script(
     backend: str = "auto",
     overwrite: bool = False,
 ) -> tuple[Prepared, animate.FrameTarget]:
-    """Check the output (``out`` overrides the script's), then everything else."""
+    """Check the output (``out`` overrides the script's), then everything else.
+
+    ``script`` may be ``example:NAME`` (a shipped script): its output is then
+    written to the current folder, never into the installed package."""
     if not isinstance(script, MorphScript):
-        script = load_script(script)
+        script = load_script(example_path(script))
+    if out is None and script.output is not None and is_example(script.path):
+        out = os.path.basename(os.path.normpath(script.output))
+        if not overwrite and os.path.lexists(out):
+            raise ConceptVAEError(f"already exists (pass {param('overwrite')} to replace it)", out)
     fail = script_error(script)
     output = out if out is not None else script.output
     if output is None:

@@ -394,8 +394,11 @@ def _check_new_names(
     if replace:
         taken -= {t.name for t in targets if t.name in lib.concepts}
         taken -= {f"pc{k + 1}" for k in range(pca) if f"pc{k + 1}" in lib.concepts}
-        if class_set in lib.class_sets:
-            taken -= {class_set, *lib.class_sets[class_set].classes}
+        if class_set is not None:
+            # Rebuilding a class set (under its name or another) replaces every
+            # set it shares a name with, whole.
+            for cs in lib.class_sets_sharing(names):
+                taken -= {cs.name, *cs.classes}
     clash = [n for n in names if n in taken]
     if clash:
         hint = f"; pass {param('replace')} to overwrite, or {param('name')} to choose another name"

@@ -79,6 +79,12 @@ def parse_expression(expr: str) -> list[Term]:
     pos = 0
 
     def bad(msg: str) -> ConceptError:
+        if expr.rstrip().endswith("-") and pos >= len(tokens):
+            # An unquoted 3->8 reaches here as "3-": the shell took ">8" as a
+            # redirection (and made a file named 8).
+            example = f"{expr.rstrip()}>B"
+            msg += (f"; quote the expression ({example!r} with its target B): unquoted, the "
+                    "shell reads '>' as writing to a file")  # fmt: skip
         return ConceptError(f"bad concept expression {expr!r}: {msg}")
 
     def peek(kind: str | None = None, value: str | None = None) -> bool:
@@ -183,12 +189,18 @@ def format_expression(terms: Iterable[Term]) -> str:
     return text[1:] if text.startswith("+") else text
 
 
+def close_names(name: str, known: Iterable[str]) -> list[str]:
+    """Up to three known names close to ``name`` (``smiel`` -> ``smile``; a class
+    ``3`` is not close to ``pc3``: a match must share most of both names)."""
+    return difflib.get_close_matches(name, sorted(set(known)), n=3, cutoff=0.6)
+
+
 def unknown_name_error(name: str, known: Iterable[str], what: str = "concept") -> ConceptError:
     """One line: the unknown name and the closest known ones."""
     known = sorted(set(known))
     if not known:
         return ConceptError(f"unknown {what} {name!r}: the library holds no concepts yet")
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    close = close_names(name, known)
     if close:
         return ConceptError(f"unknown {what} {name!r}; closest: {', '.join(close)}")
     shown = ", ".join(known[:10]) + (f" (+{len(known) - 10} more)" if len(known) > 10 else "")

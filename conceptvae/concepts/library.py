@@ -243,13 +243,20 @@ class ConceptLibrary:
 
     def add_class_set(self, cset: ClassSet, replace: bool = False) -> None:
         check_class_set(cset, self.latent_dim)
-        replacing: set[str] = set()
-        if replace and cset.name in self.class_sets:
-            replacing = {cset.name, *self.class_sets[cset.name].classes}
-        self._check_free([cset.name, *cset.classes], replace, replacing)
-        if cset.name in replacing:
-            del self.class_sets[cset.name]
+        new = [cset.name, *cset.classes]
+        # With replace, every class set sharing a name with the new one goes, whole
+        # (a class column rebuilt, under its own name or another).
+        old = self.class_sets_sharing(new) if replace else []
+        replacing = {n for s in old for n in (s.name, *s.classes)}
+        self._check_free(new, replace, replacing)
+        for s in old:
+            del self.class_sets[s.name]
         self.class_sets[cset.name] = cset
+
+    def class_sets_sharing(self, names: list[str]) -> list[ClassSet]:
+        """The class sets whose name or a class is among ``names``."""
+        wanted = set(names)
+        return [s for s in self.class_sets.values() if wanted & {s.name, *s.classes}]
 
     def remove(self, name: str) -> list[str]:
         """Remove a concept, or a whole class set by its name; returns the names removed."""

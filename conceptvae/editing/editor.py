@@ -199,6 +199,7 @@ def reconstruct(
     align: bool = True,
     face: FaceChoice = "all",
     backend: str = "auto",
+    skipped: list[ConceptVAEError] | None = None,
 ) -> list[np.ndarray]:
     """Each image encoded and decoded: float32 (H, W, C) arrays in [0, 1].
 
@@ -206,8 +207,10 @@ def reconstruct(
     mode: the faces of a photograph are aligned, encoded, decoded and pasted
     back (the result has the photograph's size); an image of the model's size
     gives the decode of its aligned face. Otherwise the decode of the image.
+    With a ``skipped`` list, input files that cannot be used are left out (see
+    :func:`prepare_inputs`).
     """
     model = resolve_model(model, (), backend)
-    inputs, slots = prepare_inputs(model, images, align=align, face=face)
+    inputs, slots = prepare_inputs(model, images, align=align, face=face, skipped=skipped)
     z = model.encode(np.stack([i.x for i in inputs])).astype(np.float32)
     return render(model, inputs, slots, z, z, "decode")

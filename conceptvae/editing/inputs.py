@@ -78,6 +78,15 @@ def _array_to_pil(arr: np.ndarray) -> Image.Image:
     return Image.fromarray(arr, mode="L" if arr.ndim == 2 else "RGB")
 
 
+def is_input_error(exc: ConceptVAEError, item: Any) -> bool:
+    """The error is this input file's own (unreadable, no face...), not the command's."""
+    return (
+        isinstance(item, (str, os.PathLike))
+        and exc.path is not None
+        and os.path.abspath(exc.path) == os.path.abspath(item)
+    )
+
+
 def face_alignment(model: VAEModel) -> FaceAlignment | None:
     """The model's face alignment (meta.json ``face_alignment``), or None: not a face model."""
     from ..faces.inputs import model_alignment
@@ -87,7 +96,12 @@ def face_alignment(model: VAEModel) -> FaceAlignment | None:
 
 
 def prepare_inputs(
-    model: VAEModel, images: Any, *, align: bool = True, face: FaceChoice = "all"
+    model: VAEModel,
+    images: Any,
+    *,
+    align: bool = True,
+    face: FaceChoice = "all",
+    skipped: list[ConceptVAEError] | None = None,
 ) -> tuple[list[Input], list[Slot]]:
     """Paths, PIL images or arrays -> what the model encodes, and the output slots.
 
@@ -98,6 +112,9 @@ def prepare_inputs(
     framed by someone else is not the model's framing); where no face is found
     there, it is used as it is. A float array of the model's size is the
     model's own format and is never searched.
+
+    With a ``skipped`` list, an input file that cannot be used (unreadable, no
+    face found) is left out and its error appended there; the others go on.
     """
     size, channels = model.config.image_size, model.config.channels
     alignment = face_alignment(model) if align else None
@@ -108,35 +125,52 @@ def prepare_inputs(
     out: list[Input] = []
     slots: list[Slot] = []
     for i, item in enumerate(_as_list(images, size, channels)):
-        exact = None
-        where = None
-        if isinstance(item, (str, os.PathLike)):
-            im, name, where = load_pil(item), Path(item).stem, item
-        elif isinstance(item, Image.Image):
-            im, name = _to_standard_mode(item), f"{i}"
-        else:
-            arr = np.asarray(item)
-            im, name = _array_to_pil(arr), f"{i}"
-            if arr.dtype.kind == "f" and arr.size == size * size * channels:
-                if arr.shape[:2] == (size, size):
-                    # Already the model's format: used as given, not rounded to 8 bits.
-                    exact = np.clip(arr.astype(np.float32).reshape(size, size, channels), 0, 1)
-        slot = len(slots)
-        if alignment is not None and exact is None:
-            from ..faces.inputs import input_views, photo_array
-
-            views, crop = input_views(im, alignment, channels, face, where)
-            if views:
-                slots.append(Slot(name, photo_array(im), alignment, crop))
-                for k, v in enumerate(views):
-                    label = name if len(views) == 1 else f"{name}#{k + 1}"
-                    out.append(Input(label, v.crop, v.x, slot, v))
-                continue
-        x = pil_to_array(im, size, channels) / np.float32(255) if exact is None else exact
-        slots.append(Slot(name))
-        out.append(Input(name, to_square(im, min(im.size)), x, slot))
+        try:
+            _prepare_one(model, i, item, alignment, face, out, slots)
+        except ConceptVAEError as exc:
+            if skipped is None or not is_input_error(exc, item):
+                raise
+            skipped.append(exc)
     if not out:
         raise ConceptVAEError("no images to edit")
     return out, slots
 
 
+def _prepare_one(
+    model: VAEModel,
+    i: int,
+    item: Any,
+    alignment: FaceAlignment | None,
+    face: FaceChoice,
+    out: list[Input],
+    slots: list[Slot],
+) -> None:
+    """One input's crops appended to ``out`` and its output slot to ``slots``."""
+    size, channels = model.config.image_size, model.config.channels
+    exact = None
+    where = None
+    if isinstance(item, (str, os.PathLike)):
+        im, name, where = load_pil(item), Path(item).stem, item
+    elif isinstance(item, Image.Image):
+        im, name = _to_standard_mode(item), f"{i}"
+    else:
+        arr = np.asarray(item)
+        im, name = _array_to_pil(arr), f"{i}"
+        if arr.dtype.kind == "f" and arr.size == size * size * channels:
+            if arr.shape[:2] == (size, size):
+                # Already the model's format: used as given, not rounded to 8 bits.
+                exact = np.clip(arr.astype(np.float32).reshape(size, size, channels), 0, 1)
+    slot = len(slots)
+    if alignment is not None and exact is None:
+        from ..faces.inputs import input_views, photo_array
+
+        views, crop = input_views(im, alignment, channels, face, where)
+        if views:
+            slots.append(Slot(name, photo_array(im), alignment, crop))
+            for k, v in enumerate(views):
+                label = name if len(views) == 1 else f"{name}#{k + 1}"
+                out.append(Input(label, v.crop, v.x, slot, v))
+            return
+    x = pil_to_array(im, size, channels) / np.float32(255) if exact is None else exact
+    slots.append(Slot(name))
+    out.append(Input(name, to_square(im, min(im.size)), x, slot))

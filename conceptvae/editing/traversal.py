@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from ..checks import check_amount, check_steps
+from ..errors import ConceptVAEError
 from ..model.loaded import VAEModel
 from ..resolve import resolve_library, resolve_model
 from .compose import render
@@ -53,6 +54,7 @@ def traverse(
     steps: int = 9,
     size: int | None = None,
     options: EditOptions | None = None,
+    skipped: list[ConceptVAEError] | None = None,
     **changes: Any,
 ) -> StripResult:
     """Each image moved along the concepts by each amount, as arrays and a labelled strip.
@@ -63,7 +65,8 @@ def traverse(
     (``mode``, ``library``, ``align``, ``face``, ...: see :class:`EditOptions`)
     come as ``options`` and/or keywords; ``amount`` and ``until`` do not apply. A
     photograph given to a face model is one row of whole photographs, its faces
-    edited.
+    edited. With a ``skipped`` list, input files that cannot be used are left
+    out (see :func:`prepare_inputs`): the strip has a row for each of the others.
     """
     opts = EditOptions.make(options, **changes)
     model = resolve_model(model, concept_names(concepts), opts.backend)
@@ -74,7 +77,9 @@ def traverse(
     mode = opts.mode_for(model)
     lib = resolve_library(model, opts.library, opts.ignore_fingerprint)
     args = parse_concepts(lib, concepts)
-    inputs, slots = prepare_inputs(model, images, align=opts.align, face=opts.face)
+    inputs, slots = prepare_inputs(
+        model, images, align=opts.align, face=opts.face, skipped=skipped
+    )
 
     z = model.encode(np.stack([i.x for i in inputs])).astype(np.float64)
     combined = sum(

@@ -4,6 +4,10 @@ For an attribute concept the closed form (the probe's logit is linear along the
 direction); for a class target (``8`` or ``3->8``), the smallest amount in
 ``[0, max_amount]`` at which the class probe's probability of the target class
 reaches P (a scan then bisection). Amounts are capped at ``max_amount`` in size.
+
+An attribute target P above one half raises the probe's probability and one
+below lowers it; a latent already past P gets amount 0 (an edit towards a smile
+never takes one away from a face that already laughs).
 """
 
 from __future__ import annotations
@@ -61,6 +65,11 @@ def amounts_until(
         raw = probe.amount_to_reach(base, direction[0], p)
         if not np.isfinite(raw).all():
             raise ConceptError(f"the direction of {arg.expr!r} does not change its probe")
+        # P above one half raises the probability, below lowers it: a latent
+        # already past P is left where it is, never moved the other way.
+        now = np.asarray(probe.predict_proba(base), np.float64)
+        past = now >= p if p >= 0.5 else now <= p
+        raw = np.where(past, 0.0, raw)
         amounts = np.clip(raw, -max_amount, max_amount)
         capped = np.abs(raw) > max_amount
         reached = probe.predict_proba(base + amounts[:, None] * direction)

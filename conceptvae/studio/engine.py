@@ -483,12 +483,15 @@ class Studio:
         return data, _output_name(im)
 
     def command(self, req: EditRequest) -> str:
-        """The ``conceptvae edit`` command that writes the same bytes as :meth:`render`."""
+        """The ``conceptvae edit`` command that writes the same bytes as :meth:`render`;
+        '' while every amount is 0 (nothing edited: no ``-c pc1=0`` to copy)."""
         from ..editing.options import check_mode
 
         m = self._load(req.model)
         check_mode(req.mode)
         args = self._concept_args(m, req.amounts)
+        if not any(float(a) != 0.0 for a in req.amounts.values()):
+            return ""
         im = self.image(req.image)
         align, face = self._face_args(req)
         options: list[tuple[str, str | None]] = [("concepts", a) for a in args]
@@ -586,9 +589,10 @@ def _display_name(filename: str, suffix: str) -> str:
 
 
 def _shown(im: StudioImage) -> str:
-    """How a command names an image: a shipped example by its installed path, an
-    upload by the name the user's file has (the command runs where that file is)."""
-    return str(im.path) if im.example else im.name
+    """How a command names an image: a shipped example as ``example:NAME`` (the
+    command runs in any folder), an upload by the name the user's file has (the
+    command runs where that file is)."""
+    return f"example:{Path(im.name).stem}" if im.example else im.name
 
 
 def _output_name(im: StudioImage) -> str:

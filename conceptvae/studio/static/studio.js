@@ -149,8 +149,10 @@ async function updateCommand() {
   if (!state.image || !state.info) { $("command").textContent = ""; return; }
   try {
     const response = await postJSON("/api/command", editBody());
-    $("command").textContent = (await response.json()).command;
-    $("command-note").textContent = state.image.startsWith("example:") ? ""
+    const command = (await response.json()).command;
+    $("command").textContent = command;
+    $("command-note").textContent = !command ? "Move a slider: with every amount at 0 there is nothing to edit."
+      : state.image.startsWith("example:") ? ""
       : `Run it in the folder that holds ${state.imageName}.`;
   } catch (e) {
     showError(e.message);
