@@ -45,10 +45,11 @@ def reconstruct(images: tuple[str, ...], model: str | None, out: str | None, siz
     """
     from conceptvae.commands.codec import reconstruct_files
 
-    batch = reconstruct_files(
-        model, images, out, size=size, overwrite=overwrite, backend=backend,
-        align=not no_align, face=face,
-    )
+    with progress_bar("reconstructing") as progress:
+        batch = reconstruct_files(
+            model, images, out, size=size, overwrite=overwrite, backend=backend,
+            align=not no_align, face=face, progress=progress,
+        )
     for w in batch.written:
         click.echo(str(w.path))
     report_skipped(batch.done, batch.skipped, "reconstructed")

@@ -50,11 +50,14 @@ def reconstruct_files(
     backend: str = "auto",
     align: bool = True,
     face: str | int = "all",
+    progress: Callable[[int, int], None] | None = None,
 ) -> Batch:
     """A face model reconstructs the faces in each image (``align``, ``face``: see
-    :func:`conceptvae.editing.reconstruct`). Of several inputs, one that cannot
-    be used (unreadable, no face found) is left out, with its error in
-    :attr:`Batch.skipped`."""
+    :func:`conceptvae.editing.reconstruct`). Inputs are done one at a time, each
+    written when it is done (a folder of photographs is never held at once). Of
+    several inputs, one that cannot be used (unreadable, no face found) is left
+    out, with its error in :attr:`Batch.skipped`; ``progress(done, total)``
+    after each."""
     from ..editing import reconstruct
 
     model = resolve_model(model, (), backend)
@@ -63,18 +66,19 @@ def reconstruct_files(
     refuse_overwriting_model(targets, model)
     for target in targets:
         check_image_suffix(target)
-    skipped: list[ConceptVAEError] | None = [] if len(paths) > 1 else None
-    try:
-        recon = reconstruct(model, paths, align=align, face=face, skipped=skipped)
-    except ConceptVAEError:
-        if skipped and len(skipped) == len(paths):
-            return Batch([], skipped)
-        raise
-    kept = {p: t for p, t in zip(paths, targets)}
-    batch = Batch([], skipped or [])
-    for img, path in zip(recon, kept_paths(paths, batch.skipped)):
-        save_image(img, kept[path], size)
-        batch.written.append(Written(kept[path], path.stem, {}))
+    batch = Batch([])
+    for k, (path, target) in enumerate(zip(paths, targets)):
+        try:
+            (img,) = reconstruct(model, [path], align=align, face=face)
+        except ConceptVAEError as exc:
+            if len(paths) == 1 or not input_error(exc, path):
+                raise
+            batch.skipped.append(exc)
+        else:
+            save_image(img, target, size)
+            batch.written.append(Written(target, path.stem, {}))
+        if progress is not None:
+            progress(k + 1, len(paths))
     return batch
 
 
