@@ -37,6 +37,7 @@ COMMANDS = {
     "faces": ("faces", "faces"),
     "align-faces": ("faces", "align_faces"),
     "studio": ("studio", "studio"),
+    "evaluate": ("evaluate", "evaluate"),
 }
 
 

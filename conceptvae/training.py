@@ -85,6 +85,7 @@ class BatchSource:
         self.flip = flip  # mirror a seeded half of each batch (left-right)
         self._orders: dict[int, np.ndarray] = {}
         self.drop_remainder = False  # distributed epochs hold whole global batches only
+        self.binarize = False  # --binarize: a fresh Bernoulli draw of the pixels per batch
         # (len(indices), heads) int32 codes for --supervise, -1 unknown
         self.labels = np.zeros((len(indices), 0), np.int32) if labels is None else labels
 
@@ -113,6 +114,9 @@ class BatchSource:
         if self.flip:
             mirror = _rng(self.seed, 6, epoch, b).random(whole)[rows] < 0.5
             x[mirror] = x[mirror, :, ::-1]
+        if self.binarize:
+            x = (_rng(self.seed, 7, epoch, b).random((whole, *x.shape[1:]), np.float32)[rows] < x)
+            x = x.astype(np.float32)
         # Noise is drawn for the whole global batch, so a slice sees what it would on one device.
         eps = _rng(self.seed, 2, epoch, b).standard_normal((whole, self.latent_dim), np.float32)
         eps = eps[rows]
@@ -548,16 +552,20 @@ def _train(
     if cluster is not None:
         dist.check_batch(cluster, bs, len(train_idx))
     codes = label_codes(dataset, cfg.supervise)
-    train_src = BatchSource(dataset, train_idx, bs, cfg.latent_dim, seed_, opts["denoise"],
+    draws = cfg.latent_dim * int(opts.get("iwae") or 1)  # --iwae K: K noise draws per image
+    train_src = BatchSource(dataset, train_idx, bs, draws, seed_, opts["denoise"],
                             cache=_cache_split(dataset, train_idx), labels=codes[train_idx],
                             flip=bool(opts.get("flip")))  # fmt: skip
     val_src = None
     if len(val_idx):
-        val_src = BatchSource(dataset, val_idx, bs, cfg.latent_dim, seed_ + 1, opts["denoise"],
+        val_src = BatchSource(dataset, val_idx, bs, draws, seed_ + 1, opts["denoise"],
                               shuffle=False, cache=_cache_split(dataset, val_idx),
                               labels=codes[val_idx])  # fmt: skip
     if cluster is not None:
         train_src.drop_remainder = True
+    for src in (train_src, val_src):
+        if src is not None:
+            src.binarize = bool(opts.get("binarize"))
 
     keras.utils.set_random_seed(seed_)
     scope = cluster.strategy.scope() if cluster is not None else contextlib.nullcontext()
@@ -567,6 +575,10 @@ def _train(
 
             start = int(opts.get("adversarial_start") or 0) * len(train_src)
             vae = build_adversarial_vae(cfg, adversarial_weight, start)
+        elif int(opts.get("iwae") or 1) > 1:
+            from .model.iwae import build_iwae
+
+            vae = build_iwae(cfg, int(opts["iwae"]))
         else:
             vae = build_vae(cfg)
         vae.compile(optimizer=keras.optimizers.Adam(learning_rate=float(opts["lr"])))
@@ -579,7 +591,7 @@ def _train(
             dist.broadcast_model(cluster, vae)
     total_epochs = int(opts["epochs"])
     # Files, evaluation and the chief's validation use a plain float32 copy.
-    plain = build_vae(cfg) if cluster is not None or mixed else None
+    plain = build_vae(cfg) if cluster is not None or mixed or int(opts.get("iwae") or 1) > 1 else None
     final = vae if plain is None else plain
     saved_opts = opts if cluster is None else {**opts, "distribute": cluster.describe()}
 
