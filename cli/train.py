@@ -49,8 +49,8 @@ D = TrainOptions()  # the library's defaults, shown in --help
 @click.option(
     "--likelihood", "--recon-loss", "recon_loss", type=click.Choice(RECON_LOSSES),
     help="Pixel likelihood of the decoder (its logits): bce (cross-entropy on grey levels), "
-    "bernoulli (the same loss, for binary pixels: with --binarize, the model `evaluate --nll` "
-    f"measures) or mse [default: {D.recon_loss}].",
+    "bernoulli (the same loss, for binary pixels: with --binarize, the model whose test "
+    f"NLL `conceptvae evaluate --nll` measures) or mse [default: {D.recon_loss}].",
 )
 @click.option(
     "--binarize", is_flag=True, default=None,
@@ -66,6 +66,10 @@ D = TrainOptions()  # the library's defaults, shown in --help
 @click.option("--batch-size", type=click.IntRange(1, MAX_BATCH),
               help=f"Batch size [default: {D.batch_size}].")  # fmt: skip
 @click.option("--lr", type=float, help=f"Adam learning rate [default: {D.lr:g}].")
+@click.option(
+    "--lr-halflife", type=click.FloatRange(0, MAX_EPOCHS), metavar="EPOCHS",
+    help="Halve the learning rate every EPOCHS epochs (smoothly) [default: 0, constant].",
+)  # fmt: skip
 @click.option("--val-split", type=float, help=f"Held-out fraction for validation [default: {D.val_split:g}].")
 @click.option("--seed", type=int, help=f"Seed for initialisation, order and noise [default: {D.seed}].")
 @click.option(

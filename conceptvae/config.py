@@ -219,6 +219,8 @@ class TrainOptions:
     # importance-weighted bound as the objective (1: the ELBO).
     binarize: bool = False
     iwae: int = 1
+    # Epochs over which the learning rate halves (0: constant).
+    lr_halflife: float = 0.0
 
     # Options a resumed run may change (the others must match the checkpoint).
     RESUMABLE = ("epochs",)
@@ -277,6 +279,8 @@ class TrainOptions:
             (whole(self.adversarial_start, 0, MAX_EPOCHS), "adversarial_start",
              f"must be a whole number from 0 to {MAX_EPOCHS}"),
             (isinstance(self.binarize, bool), "binarize", "must be true or false"),
+            (num(self.lr_halflife) and 0 <= self.lr_halflife <= MAX_EPOCHS, "lr_halflife",
+             f"must be in [0, {MAX_EPOCHS}]"),
             (whole(self.iwae, 1, MAX_IWAE_SAMPLES), "iwae",
              f"must be a whole number from 1 to {MAX_IWAE_SAMPLES}"),
             (self.iwae == 1 or self.recon_loss != "mse", "iwae",

@@ -31,6 +31,7 @@ from .model import files
 
 # Keras comes from network, which imports TensorFlow without its start-up noise.
 from .model.network import build_vae, keras
+from .model.schedules import learning_rate
 
 # Decoded training images are kept in memory below this size; above it they are
 # streamed from disk every epoch.
@@ -581,7 +582,8 @@ def _train(
             vae = build_iwae(cfg, int(opts["iwae"]))
         else:
             vae = build_vae(cfg)
-        vae.compile(optimizer=keras.optimizers.Adam(learning_rate=float(opts["lr"])))
+        rate = learning_rate(opts["lr"], opts.get("lr_halflife") or 0, len(train_src))
+        vae.compile(optimizer=keras.optimizers.Adam(learning_rate=rate))
         start_epoch, history = 0, {}
         if state is not None:
             if writes:

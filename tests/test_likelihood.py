@@ -200,7 +200,7 @@ def _one_line_error(res, *words: str) -> None:  # noqa: ANN001
 
 
 def test_cli_errors(
-    runner, toy_model: Path, toy_data: Path, tmp_path: Path, tiny_model: Path
+    runner, toy_model: Path, toy_data: Path, tmp_path: Path
 ) -> None:  # noqa: ANN001
     _one_line_error(invoke(runner, "evaluate", tmp_path / "nope", toy_data, "--nll"), "nope")
     _one_line_error(invoke(runner, "evaluate", toy_model, toy_data, "--nll", "--samples", "0"),
