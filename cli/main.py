@@ -28,6 +28,7 @@ _MODULES = {
     "pictures": ["grid", "scatter"],
     "faces": ["faces", "align-faces"],
     "studio": ["studio"],
+    "evaluate": ["evaluate"],
 }
 # command name -> (module under conceptvae.cli, attribute)
 COMMANDS = {

@@ -9,7 +9,7 @@ import sys
 import click
 
 from conceptvae.config import MAX_BATCH, MAX_EPOCHS, TrainOptions
-from conceptvae.options import ACTIVATIONS, ARCHES, RECON_LOSSES, UPSAMPLES
+from conceptvae.options import ACTIVATIONS, ARCHES, MAX_IWAE_SAMPLES, RECON_LOSSES, UPSAMPLES
 
 from .options import int_list
 
@@ -47,13 +47,29 @@ D = TrainOptions()  # the library's defaults, shown in --help
               help=f"[default: {D.activation}]")  # fmt: skip
 @click.option("--beta", type=float, help=f"KL weight; 0 trains a plain autoencoder [default: {D.beta:g}].")
 @click.option(
-    "--recon-loss", type=click.Choice(RECON_LOSSES),
-    help=f"Reconstruction loss [default: {D.recon_loss}].",
+    "--likelihood", "--recon-loss", "recon_loss", type=click.Choice(RECON_LOSSES),
+    help="Pixel likelihood of the decoder (its logits): bce (cross-entropy on grey levels), "
+    "bernoulli (the same loss, for binary pixels: with --binarize, the model whose test "
+    f"NLL `conceptvae evaluate --nll` measures) or mse [default: {D.recon_loss}].",
+)
+@click.option(
+    "--binarize", is_flag=True, default=None,
+    help="Dynamic binarisation: each epoch, train on a fresh draw of every pixel as 0 or 1 "
+    "with probability its intensity (the likelihood benchmark's MNIST).",
+)
+@click.option(
+    "--iwae", type=click.IntRange(1, MAX_IWAE_SAMPLES), metavar="K",
+    help="Train on the K-sample importance-weighted bound (Burda et al. 2015) instead of the "
+    "ELBO; each step decodes every image K times [default: 1, the ELBO].",
 )
 @click.option("--epochs", type=click.IntRange(1, MAX_EPOCHS), help=f"Epochs [default: {D.epochs}].")
 @click.option("--batch-size", type=click.IntRange(1, MAX_BATCH),
               help=f"Batch size [default: {D.batch_size}].")  # fmt: skip
 @click.option("--lr", type=float, help=f"Adam learning rate [default: {D.lr:g}].")
+@click.option(
+    "--lr-halflife", type=click.FloatRange(0, MAX_EPOCHS), metavar="EPOCHS",
+    help="Halve the learning rate every EPOCHS epochs (smoothly) [default: 0, constant].",
+)  # fmt: skip
 @click.option("--val-split", type=float, help=f"Held-out fraction for validation [default: {D.val_split:g}].")
 @click.option("--seed", type=int, help=f"Seed for initialisation, order and noise [default: {D.seed}].")
 @click.option(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ConceptVAEError, param
-from .options import ACTIVATIONS, ARCHES, RECON_LOSSES, UPSAMPLES
+from .options import ACTIVATIONS, ARCHES, MAX_IWAE_SAMPLES, RECON_LOSSES, UPSAMPLES
 
 FORMAT_VERSION = 1
 # 200 million float32 weights are 800 MB: far beyond any model this toolkit trains
@@ -214,6 +214,13 @@ class TrainOptions:
     # float16 compute with float32 weights (GPU only): a choice of the run,
     # since it changes the optimizer's state (its loss scale).
     mixed_precision: bool = False
+    # The likelihood benchmark (`evaluate --nll`): a fresh Bernoulli draw of every
+    # training pixel each epoch (dynamic binarisation), and the K-sample
+    # importance-weighted bound as the objective (1: the ELBO).
+    binarize: bool = False
+    iwae: int = 1
+    # Epochs over which the learning rate halves (0: constant).
+    lr_halflife: float = 0.0
 
     # Options a resumed run may change (the others must match the checkpoint).
     RESUMABLE = ("epochs",)
@@ -271,6 +278,14 @@ class TrainOptions:
              "must be in [0, 100]"),
             (whole(self.adversarial_start, 0, MAX_EPOCHS), "adversarial_start",
              f"must be a whole number from 0 to {MAX_EPOCHS}"),
+            (isinstance(self.binarize, bool), "binarize", "must be true or false"),
+            (num(self.lr_halflife) and 0 <= self.lr_halflife <= MAX_EPOCHS, "lr_halflife",
+             f"must be in [0, {MAX_EPOCHS}]"),
+            (whole(self.iwae, 1, MAX_IWAE_SAMPLES), "iwae",
+             f"must be a whole number from 1 to {MAX_IWAE_SAMPLES}"),
+            (self.iwae == 1 or self.recon_loss != "mse", "iwae",
+             "needs a likelihood (bce or bernoulli), not mse"),
+            (self.iwae == 1 or not self.adversarial, "iwae", "and adversarial do not combine"),
         ]  # fmt: skip
         for ok, name, problem in checks:
             if not ok:

@@ -9,7 +9,14 @@ them, so a choice or a bound is written once. (Training defaults live on
 # -- models --------------------------------------------------------------------
 BACKENDS = ("auto", "keras", "litert")
 ARCHES = ("conv", "dense")
-RECON_LOSSES = ("bce", "mse")
+# The decoder's pixel likelihood. "bce" and "bernoulli" are the same loss (the
+# decoder emits logits; the cross-entropy is the Bernoulli log-likelihood);
+# "bernoulli" says the model is meant for binary pixels (--binarize), which makes
+# its test NLL (`evaluate --nll`) a normalised likelihood. "mse" is a Gaussian
+# of fixed variance up to a constant, and has no NLL.
+RECON_LOSSES = ("bce", "mse", "bernoulli")
+MAX_IWAE_SAMPLES = 1000  # --iwae K: each step decodes every image K times
+MAX_NLL_SAMPLES = 100_000  # evaluate --samples
 ACTIVATIONS = ("relu", "swish", "gelu", "leaky_relu", "elu")
 # How the conv decoder doubles its resolution: "transpose" (stride-2 transposed
 # convs, the original networks) or "resize" (nearest-neighbour upsampling, then

@@ -45,6 +45,7 @@ def reconstruct_files(
     model: VAEModel | str | os.PathLike | None,
     inputs: Sequence[str | os.PathLike],
     out: str | os.PathLike | None,
+    *,
     size: int | None = None,
     overwrite: bool = False,
     backend: str = "auto",

@@ -142,7 +142,7 @@ class VAE(keras.Model):
         z = z_mean + ops.exp(0.5 * z_log_var) * eps
         logits = ops.cast(self.decoder(z, training=training), "float32")
         recon = ops.sigmoid(logits)
-        if self.vae_config.recon_loss == "bce":
+        if self.vae_config.recon_loss != "mse":  # bce, bernoulli: the same cross-entropy
             per_pixel = ops.softplus(logits) - x_target * logits
         else:
             per_pixel = ops.square(recon - x_target)

@@ -50,6 +50,7 @@ class BatchSource:
         self.flip = flip  # mirror a seeded half of each batch (left-right)
         self._orders: dict[int, np.ndarray] = {}
         self.drop_remainder = False  # distributed epochs hold whole global batches only
+        self.binarize = False  # --binarize: a fresh Bernoulli draw of the pixels per batch
         # (len(indices), heads) int32 codes for --supervise, -1 unknown
         self.labels = np.zeros((len(indices), 0), np.int32) if labels is None else labels
 
@@ -78,6 +79,9 @@ class BatchSource:
         if self.flip:
             mirror = rng(self.seed, 6, epoch, b).random(whole)[rows] < 0.5
             x[mirror] = x[mirror, :, ::-1]
+        if self.binarize:
+            x = (rng(self.seed, 7, epoch, b).random((whole, *x.shape[1:]), np.float32)[rows] < x)
+            x = x.astype(np.float32)
         # Noise is drawn for the whole global batch, so a slice sees what it would on one device.
         eps = rng(self.seed, 2, epoch, b).standard_normal((whole, self.latent_dim), np.float32)
         eps = eps[rows]

@@ -23,6 +23,7 @@ from ..model import files
 
 # Keras comes from network, which imports TensorFlow without its start-up noise.
 from ..model.network import build_vae, keras
+from ..model.schedules import learning_rate
 from .batches import BatchSource, cache_split, label_codes, supervision_spec
 from .checkpoint import EpochCheckpoint, resolve_options, restore_checkpoint
 from .options import TrainingInterrupted, TrainOptions, TrainResult
@@ -134,7 +135,8 @@ def _train(
     vae, start_epoch, history = _network(cfg, options, run, state, len(train_src))
     # Files, evaluation and the chief's validation use a plain float32 copy.
     mixed = bool(options.mixed_precision)
-    plain = build_vae(cfg) if run.cluster is not None or mixed else None
+    iwae = int(options.iwae or 1) > 1
+    plain = build_vae(cfg) if run.cluster is not None or mixed or iwae else None
     final = vae if plain is None else plain
     saved = record if run.cluster is None else {**record, "distribute": run.cluster.describe()}
     ckpt = EpochCheckpoint(run.out / files.CHECKPOINT if run.writes else None, record, history)
@@ -221,16 +223,20 @@ def _sources(
     """The seeded batches of the training split and, when there is one, the validation split."""
     seed, bs = int(options.seed), int(options.batch_size)
     codes = label_codes(dataset, cfg.supervise)
-    train_src = BatchSource(dataset, train_idx, bs, cfg.latent_dim, seed, options.denoise,
+    draws = cfg.latent_dim * int(options.iwae or 1)  # --iwae K: K noise draws per image
+    train_src = BatchSource(dataset, train_idx, bs, draws, seed, options.denoise,
                             cache=cache_split(dataset, train_idx), labels=codes[train_idx],
                             flip=bool(options.flip))  # fmt: skip
     val_src = None
     if len(val_idx):
-        val_src = BatchSource(dataset, val_idx, bs, cfg.latent_dim, seed + 1, options.denoise,
+        val_src = BatchSource(dataset, val_idx, bs, draws, seed + 1, options.denoise,
                               shuffle=False, cache=cache_split(dataset, val_idx),
                               labels=codes[val_idx])  # fmt: skip
     if cluster is not None:
         train_src.drop_remainder = True
+    for src in (train_src, val_src):
+        if src is not None:
+            src.binarize = bool(options.binarize)
     return train_src, val_src
 
 
@@ -253,9 +259,14 @@ def _network(
 
             start = int(options.adversarial_start or 0) * steps_per_epoch
             vae = build_adversarial_vae(cfg, adversarial_weight, start)
+        elif int(options.iwae or 1) > 1:
+            from ..model.iwae import build_iwae
+
+            vae = build_iwae(cfg, int(options.iwae))
         else:
             vae = build_vae(cfg)
-        vae.compile(optimizer=keras.optimizers.Adam(learning_rate=float(options.lr)))
+        rate = learning_rate(options.lr, options.lr_halflife or 0, steps_per_epoch)
+        vae.compile(optimizer=keras.optimizers.Adam(learning_rate=rate))
         start_epoch, history = 0, {}
         if state is not None:
             if run.writes:
