@@ -35,8 +35,8 @@ EDIT_MODES = {
     "blend": "detail outside the region the concept changes, the edited decode (with the "
     "photo's lighting) inside it, joined by a Laplacian pyramid",
     "warp": "faces in photographs: the photo's own pixels moved as the decoder moves the "
-    "face's shape, and the rest of the change added to lightness only (colour kept); other "
-    "inputs as detail",
+    "face's shape (colour, texture and identity kept; a mouth it opens drawn in), faces "
+    "turned far or tiny left as they are; other inputs as detail",
 }
 # Amount 1 is one typical difference between images without and with a concept;
 # beyond a hundred of those the latent is nowhere near the data, so it is a typo.

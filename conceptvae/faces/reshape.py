@@ -5,11 +5,13 @@ grayscale), say how the face's *shape* moves: the face mesh is run on both, and
 its 468 points' displacement (the whole face's drift taken out, and only from
 the eyes down, where an expression moves a face) is carried through the
 alignment into the photograph, where a thin-plate spline bends the
-photograph's own pixels at full resolution (:mod:`.deform`). What a warp cannot
-make, the mouth's inside as it opens or the shading of a raised cheek, comes
-from the decoder's change that the motion does not explain, added to the
-lightness L* only: chroma stays the photograph's, and pales only where the
-mouth opens onto teeth.
+photograph's own pixels at full resolution (:mod:`.deform`), pinned at the
+face's outline and scaled back where it would fold the skin. What a warp cannot
+make, the inside of a closed mouth the edit opens, is drawn in: where the edited
+decode shows teeth or the dark inside, lit like this face (teeth as light as its
+lightest skin, the inside as dark as its darkest), in its own lips' colours and
+grain. Nothing else is painted: the decoder's other changes (its shading,
+drawn in 64 pixels) would tint the skin and change the person.
 """
 
 from __future__ import annotations
@@ -190,10 +192,10 @@ def reshape_face(
     edited: np.ndarray,
     *,
     gain: float = 1.0,
-    shading: float = 1.0,
+    fill_strength: float = 1.0,
 ) -> np.ndarray | None:
     """``photo`` (H, W, C) uint8 with the face moved as the decodes ``start`` ->
-    ``edited`` (S, S, 1) move, and a mouth it opens drawn in (``shading``: how
+    ``edited`` (S, S, 1) move, and a mouth it opens drawn in (``fill_strength``: how
     much); a new array. None when the mesh does not find a face in a decode."""
     face = aligned.face
     mesh = np.asarray(face.mesh, np.float64)[:, :2]
@@ -245,7 +247,7 @@ def reshape_face(
         corners = (mesh + d_photo)[[61, 291]] - np.array([x0, y0])
         fill = (drawn[..., 0], before[..., 0], _face_weights(found, window), mouth * opened, lips,
                 corners)  # fmt: skip
-    return _compose(photo, window, warped, field, fill, shading)
+    return _compose(photo, window, warped, field, fill, fill_strength)
 
 
 def _opened(old: np.ndarray, new: np.ndarray, width: float) -> float:

@@ -50,7 +50,7 @@ def render(case: Case) -> np.ndarray:
         )
         return case.photo
     out = reshape_face(case.photo, case.face.aligned, case.alignment, case.start, case.edited,
-                       gain=GAIN, shading=FILL)  # fmt: skip
+                       gain=GAIN, fill_strength=FILL)  # fmt: skip
     return detail_render(case) if out is None else out
 
 
