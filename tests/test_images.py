@@ -110,3 +110,16 @@ def test_save_is_atomic_and_deterministic(tmp_path):
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
     assert loaded(tmp_path / "a.png").size == (16, 16)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png"]
+
+
+def test_to_uint8_in_chunks_gives_what_the_whole_array_would():
+    from conceptvae.images import to_uint8
+
+    rng = np.random.default_rng(0)
+    big = rng.uniform(-0.2, 1.2, (2100, 700, 3)).astype(np.float32)  # several chunks of rows
+    big[5, 5] = np.nan
+    big[7, 7] = np.inf
+    whole = (np.clip(np.nan_to_num(big, nan=0.0), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    np.testing.assert_array_equal(to_uint8(big), whole)
+    np.testing.assert_array_equal(to_uint8(big.astype(np.float64)[:3]), whole[:3])
+    assert to_uint8(np.float32(0.5)) == 128

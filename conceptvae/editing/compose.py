@@ -48,6 +48,8 @@ def render(
             else:
                 images[inp.slot] = result
         for k, photo in photos.items():
-            images[k] = photo.astype(np.float32) / np.float32(255)
+            image = photo.astype(np.float32)
+            image /= np.float32(255)  # in place: no second float copy of a large photograph
+            images[k] = image
         out.extend(images)  # type: ignore[arg-type]
     return out
