@@ -51,7 +51,3 @@ def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     xyz = _f_inv(f) * _WHITE
     return _encoded(xyz @ np.linalg.inv(_TO_XYZ).T)
 
-
-def gray_to_lightness(g: np.ndarray) -> np.ndarray:
-    """L* of a neutral grey of sRGB value ``g`` in [0, 1]."""
-    return 116 * _f(_linear(np.clip(np.asarray(g, np.float64), 0.0, 1.0))) - 16

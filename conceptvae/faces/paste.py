@@ -289,6 +289,17 @@ def sample_crop(delta: np.ndarray, to_crop_local: np.ndarray, size: tuple[int, i
     return np.stack(out, axis=-1)
 
 
+def sample_window(
+    delta: np.ndarray, to_crop: np.ndarray, window: tuple[int, int, int, int]
+) -> np.ndarray:
+    """``delta`` (S, S, C), in crop pixels, resampled onto the photo window (y0, y1, x0, x1)
+    whose pixel (u, v) is photo pixel (x0 + u, y0 + v)."""
+    y0, y1, x0, x1 = window
+    local = np.asarray(to_crop, np.float64).copy()
+    local[:, 2] = apply(to_crop, np.array([[x0, y0]], np.float64))[0]
+    return sample_crop(delta, local, (x1 - x0, y1 - y0))
+
+
 def paste_weights(
     photo: np.ndarray,
     to_crop: np.ndarray,
@@ -370,10 +381,7 @@ def paste_back(
         return out
     region, weights = found
     y0, y1, x0, x1 = region
-    # The window's pixel (u, v) is photo pixel (x0 + u, y0 + v).
-    local = np.asarray(to_crop, np.float64).copy()
-    local[:, 2] = apply(to_crop, np.array([[x0, y0]], np.float64))[0]
-    change = sample_crop(delta, local, (x1 - x0, y1 - y0))
+    change = sample_window(delta, to_crop, region)
     top = _full_scale(photo)
     window = photo[y0:y1, x0:x1].astype(np.float32)
     if change.shape[-1] == 1 or window.shape[-1] == 1:

@@ -16,6 +16,8 @@ drawn in 64 pixels) would tint the skin and change the person.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from PIL import Image
 
@@ -23,7 +25,7 @@ from .align import AlignedFace, FaceAlignment, similarity
 from .colour import lab_to_rgb, rgb_to_lab
 from .deform import dense_field, remap
 from .landmarks import LEFT_EYE, MIN_PRESENCE, NOSE_TIP, RIGHT_EYE, SILHOUETTE, Mesh
-from .paste import MOUTH, crop_weights, paste_weights, sample_crop
+from .paste import MOUTH, crop_weights, paste_weights, sample_window
 from .warp import apply, invert
 
 # The decodes are enlarged this much before the mesh reads them (its input is 192 px).
@@ -236,18 +238,25 @@ def reshape_face(
     opened = _opened(mesh[list(INNER_LIPS)], new_inner, width)
     fill = None
     if opened > 0.0:
-        local = to_crop.copy()
-        local[:, 2] = apply(to_crop, np.array([[x0, y0]], np.float64))[0]
-        size = (x1 - x0, y1 - y0)
-        drawn = sample_crop(np.asarray(edited, np.float32).mean(-1, keepdims=True), local, size)
-        before = sample_crop(np.asarray(start, np.float32).mean(-1, keepdims=True), local, size)
+        grey = [np.asarray(d, np.float32).mean(-1, keepdims=True) for d in (edited, start)]
+        drawn, before = (sample_window(g, to_crop, window)[..., 0] for g in grey)
         found = paste_weights(photo, to_crop, alignment, face.mesh)
         mouth = _polygon(new_inner, window, face.box[2])
         lips = (_polygon((mesh + d_photo)[list(MOUTH)], window, face.box[2]) > 0.5) & (mouth < 0.1)
         corners = (mesh + d_photo)[[61, 291]] - np.array([x0, y0])
-        fill = (drawn[..., 0], before[..., 0], _face_weights(found, window), mouth * opened, lips,
-                corners)  # fmt: skip
+        fill = MouthFill(drawn, before, _face_weights(found, window), mouth * opened, lips, corners)
     return _compose(photo, window, warped, field, fill, fill_strength)
+
+
+class MouthFill(NamedTuple):
+    """What drawing an opened mouth's inside needs, over the warp's window."""
+
+    drawn: np.ndarray  # the edited decode's grey, resampled onto the window
+    before: np.ndarray  # the start decode's grey, likewise
+    face: np.ndarray  # the face's paste weights (where its exposure is measured)
+    mouth: np.ndarray  # the opening's mask, times how much of it is new
+    lips: np.ndarray  # bool: the lips around it (their colour)
+    corners: np.ndarray  # (2, 2) the mouth's corners in window pixels
 
 
 def _opened(old: np.ndarray, new: np.ndarray, width: float) -> float:
@@ -315,7 +324,7 @@ def _compose(
     window: tuple[int, int, int, int],
     warped: np.ndarray,
     field: np.ndarray,
-    fill: tuple[np.ndarray, ...] | None,
+    fill: MouthFill | None,
     strength: float,
 ) -> np.ndarray:
     """The warped window, with the opened mouth's inside drawn in (``fill``: the edited
