@@ -90,3 +90,29 @@ def test_train_options_defaults_validation_and_resume_check():
     TrainOptions.check_resume({"latent_dim": 8, "epochs": 2}, {"latent_dim": 8, "epochs": 9})
     with pytest.raises(ConceptVAEError, match="latent_dim 4 differs"):
         TrainOptions.check_resume({"latent_dim": 8}, {"latent_dim": 4})
+
+
+def test_streamed_batches_are_the_cached_batches(image_folder):
+    """A split too large to cache is read from disk batch by batch: each row must be
+    the image its label and noise belong to, as in the cached batch."""
+    from conceptvae.data import open_dataset
+    from conceptvae.training import BatchSource, label_codes, supervision_spec
+    from conceptvae.training.batches import cache_split
+
+    ds = open_dataset(image_folder, labels=image_folder / "labels.csv")
+    idx = np.arange(len(ds))
+    codes = label_codes(ds, supervision_spec(ds, ["left"]))
+    cached = BatchSource(ds, idx, 8, 4, 0, 0.0, cache=cache_split(ds, idx), labels=codes)
+    streamed = BatchSource(ds, idx, 8, 4, 0, 0.0, cache=None, labels=codes)
+    for b in range(len(cached)):
+        for a, s in zip(cached.batch(1, b), streamed.batch(1, b)):
+            np.testing.assert_array_equal(a, s)
+
+
+def test_the_preview_of_a_folder_without_a_test_split_has_ten_columns(image_folder):
+    from conceptvae.data import open_dataset
+    from conceptvae.training.results import Subset, test_images
+
+    ds = open_dataset(image_folder)
+    sub = Subset(ds, np.arange(len(ds)))
+    assert len(test_images(sub, 10)) == 10 and len(test_images(sub)) == len(ds)

@@ -74,7 +74,12 @@ class BatchSource:
         if self.cache is not None:
             raw = self.cache[pos]
         else:
-            raw = self.dataset.load(self.indices[np.sort(pos)])
+            # Read in file order (streamed reads seek less), then put back in batch order:
+            # row i must be image pos[i], whose label and noise row i carry.
+            order = np.argsort(pos, kind="stable")
+            loaded = self.dataset.load(self.indices[pos[order]])
+            raw = np.empty_like(loaded)
+            raw[order] = loaded
         x = raw.astype(np.float32) * np.float32(1 / 255)
         if self.flip:
             mirror = rng(self.seed, 6, epoch, b).random(whole)[rows] < 0.5

@@ -27,13 +27,10 @@ class Subset:
     def __init__(self, dataset: Dataset, indices: np.ndarray) -> None:
         self.dataset, self.indices = dataset, indices[:1000]
 
-    def load(self) -> np.ndarray:
-        return self.dataset.load(self.indices)
-
 
 def test_images(test: Dataset | Subset, limit: int = 10000) -> np.ndarray:
     if isinstance(test, Subset):
-        return test.load()
+        return test.dataset.load(test.indices[:limit])
     return test.load(np.arange(min(len(test), limit)))
 
 
