@@ -122,8 +122,7 @@ def edit(
     shift = sum(amounts[:, [k]] * d for k, d in enumerate(dirs))
     z_new = (z + shift).astype(np.float32)
     warn_if_outside_shell(z, z_new)
-    chosen = not isinstance(opts.face, str) or opts.face.isdigit()
-    images_out = render(model, inputs, slots, z.astype(np.float32), z_new, mode, chosen)
+    images_out = render(model, inputs, slots, z.astype(np.float32), z_new, mode, opts.chosen)
     names = [a.expr for a in args]
     faces, per_slot = _face_edits(inputs, len(slots), names, amounts, probability, capped)
     return EditResult(

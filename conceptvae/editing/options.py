@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..checks import check_amount, check_max_amount, check_probability, check_steps, choice
-from ..errors import ModelError, param
+from ..errors import ConceptVAEError, ModelError, param
 from ..options import DEFAULT_AMOUNT, DEFAULT_MAX_AMOUNT, EDIT_MODES
 
 if TYPE_CHECKING:
@@ -73,6 +73,17 @@ class EditOptions:
     @property
     def amount_or_default(self) -> float:
         return DEFAULT_AMOUNT if self.amount is None else float(self.amount)
+
+    @property
+    def chosen(self) -> bool:
+        """Faces chosen by number, as the face finder reads ``face`` (a mode then edits
+        them even where it would leave a face it cannot edit well)."""
+        from ..faces.inputs import check_face_choice
+
+        try:
+            return isinstance(check_face_choice(self.face), int)
+        except ConceptVAEError:  # not a face choice at all: refused where faces are chosen
+            return False
 
     def mode_for(self, model: VAEModel) -> str:
         return self.mode if self.mode is not None else default_mode(model)

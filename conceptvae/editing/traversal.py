@@ -89,8 +89,7 @@ def traverse(
     # Column-major rows: every input at amounts[0], then every input at amounts[1], ...
     z_new = np.concatenate([z + s * combined for s in amounts]).astype(np.float32)
     warn_if_outside_shell(np.tile(z, (len(amounts), 1)), z_new)
-    chosen = not isinstance(opts.face, str) or opts.face.isdigit()
-    flat = render(model, inputs, slots, z.astype(np.float32), z_new, mode, chosen)
+    flat = render(model, inputs, slots, z.astype(np.float32), z_new, mode, opts.chosen)
     n = len(slots)
     cells = [[flat[c * n + r] for c in range(len(amounts))] for r in range(n)]
     return _strip(model, inputs, slots, args, amounts, cells, mode, size)
