@@ -6,7 +6,7 @@ import json
 
 import click
 
-from conceptvae.options import MAX_NLL_SAMPLES, MAX_SEED
+from conceptvae.options import DEFAULT_NLL_SAMPLES, MAX_NLL_SAMPLES, MAX_SEED
 
 from .progress import progress_bar
 
@@ -20,7 +20,8 @@ from .progress import progress_bar
 )  # fmt: skip
 @click.option(
     "--samples", type=click.IntRange(1, MAX_NLL_SAMPLES), metavar="K",
-    help="Posterior draws per image for --nll [default: 500; the papers' tables use 5000].",
+    help=f"Posterior draws per image for --nll [default: {DEFAULT_NLL_SAMPLES}; the papers' "
+    "tables use 5000].",
 )  # fmt: skip
 @click.option(
     "--limit", type=click.IntRange(1), metavar="N",
@@ -59,7 +60,7 @@ def evaluate(model: str, data: str, nll: bool, samples: int | None, limit: int |
     """
     from conceptvae.commands.evaluate import evaluate_model
 
-    label = f"importance sampling, K={samples or 500}" if nll else "ELBO"
+    label = f"importance sampling, K={samples or DEFAULT_NLL_SAMPLES}" if nll else "ELBO"
     with progress_bar(label) as progress:
         result = evaluate_model(model, data, nll=nll, samples=samples, limit=limit,
                                 binarize=binarize, seed=seed, progress=progress)  # fmt: skip

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from .batch import echo_errors, report_skipped
 from .options import FaceChoice, overwrite_option
 
 
@@ -31,8 +32,6 @@ def faces(photos: tuple[str, ...], as_json: bool, out: str | None, overwrite: bo
     stderr and left out; the exit status is then 1 (2 when none had a face).
     """
     from conceptvae.commands.faces import faces_files
-
-    from .batch import report_skipped
 
     skipped: list = []
     reports = faces_files(photos, out, overwrite=overwrite, skipped=skipped)
@@ -82,9 +81,6 @@ def align_faces(folder: str, out: str, size: int, face: str | int, grayscale: bo
     """
     from conceptvae.commands.faces import align_folder
 
-    from .main import error_line
-    from .options import flag
-
     s = align_folder(folder, out, size=size, face=face, grayscale=grayscale, overwrite=overwrite)
     click.echo(f"{s.out}: {s.written} crops from {s.faces} faces found; "
                f"{len(s.skipped)} image(s) without a face skipped")  # fmt: skip
@@ -92,7 +88,6 @@ def align_faces(folder: str, out: str, size: int, face: str | int, grayscale: bo
         click.echo(f"  skipped: {p}")
     if len(s.skipped) > 20:
         click.echo(f"  ... and {len(s.skipped) - 20} more")
-    for exc in s.failed:
-        click.echo(error_line(exc.render(flag)), err=True)
+    echo_errors(s.failed)
     if s.failed:
         raise click.exceptions.Exit(1)

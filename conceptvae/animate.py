@@ -103,8 +103,9 @@ def check_target(
     """Refuse what this format cannot hold, and a frame folder whose frame files
     would replace an input (a keyframe inside DIR/), before any frame is rendered."""
     if target.kind == "dir":
-        check_output_files(target.frame_paths(n_frames))
-        refuse_overwriting_inputs(target.frame_paths(n_frames), list(inputs), overwrite)
+        frames = target.frame_paths(n_frames)
+        check_output_files(frames)
+        refuse_overwriting_inputs(frames, list(inputs), overwrite)
     if n_frames * side * side > MAX_TOTAL_PIXELS:
         raise ConceptVAEError(
             f"{n_frames} frames of {side}x{side} are {n_frames * side * side:,} pixels; at most "

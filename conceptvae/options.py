@@ -17,6 +17,7 @@ ARCHES = ("conv", "dense")
 RECON_LOSSES = ("bce", "mse", "bernoulli")
 MAX_IWAE_SAMPLES = 1000  # --iwae K: each step decodes every image K times
 MAX_NLL_SAMPLES = 100_000  # evaluate --samples
+DEFAULT_NLL_SAMPLES = 500  # the usual quick setting; the papers' tables use 5000
 ACTIVATIONS = ("relu", "swish", "gelu", "leaky_relu", "elu")
 # How the conv decoder doubles its resolution: "transpose" (stride-2 transposed
 # convs, the original networks) or "resize" (nearest-neighbour upsampling, then

@@ -296,7 +296,7 @@ def test_faces_side_by_side_are_both_found() -> None:
     assert _inside(pts, square).tolist() == [True, False, False, True, True]
 
 
-def test_a_detector_and_a_landmark_model_plug_in_through_the_registry(two_faces) -> None:
+def test_a_detector_and_a_landmark_model_plug_in_through_the_registry(two_faces, monkeypatch) -> None:
     """A second detector or landmark model is a class with one method plus one
     registry entry; find_faces then uses it by name."""
     from conceptvae.errors import ConceptVAEError
@@ -323,23 +323,22 @@ def test_a_detector_and_a_landmark_model_plug_in_through_the_registry(two_faces)
             pts = np.random.default_rng(0).uniform([x0, y0, 0], [x1, y1, 0], (468, 3))
             return Mesh(pts, 1.0)
 
+    # Registered on copies, so the real BlazeFace and FaceMesh stay made for later tests.
+    monkeypatch.setattr(registry, "DETECTORS", dict(registry.DETECTORS))
+    monkeypatch.setattr(registry, "LANDMARK_MODELS", dict(registry.LANDMARK_MODELS))
+    monkeypatch.setattr(registry, "_MADE", dict(registry._MADE))
     register_detector("toy", ToyDetector)
     register_landmark_model("toy_mesh", ToyMesh)
-    try:
-        (face,) = find_faces(two_faces, detector="toy")  # the default landmark model
-        assert calls == [((480, 320), 0.25)] and face.score == 0.875
-        assert _inside(face, target.centre) and 0.6 < face.box[2] / (64 * target.scale) < 1.4
-        default = find_faces(two_faces)[1]
-        assert np.abs(face.landmarks - default.landmarks).max() < 0.05 * face.box[2]
+    (face,) = find_faces(two_faces, detector="toy")  # the default landmark model
+    assert calls == [((480, 320), 0.25)] and face.score == 0.875
+    assert _inside(face, target.centre) and 0.6 < face.box[2] / (64 * target.scale) < 1.4
+    default = find_faces(two_faces)[1]
+    assert np.abs(face.landmarks - default.landmarks).max() < 0.05 * face.box[2]
 
-        (toy,) = find_faces(two_faces, detector="toy", landmarks="toy_mesh")
-        mesh = ToyMesh().landmarks(None, ToyDetector().detect(Image.new("RGB", (1, 1)), 0)[0])
-        lo, hi = mesh.points[:, :2].min(0), mesh.points[:, :2].max(0)
-        assert np.allclose(toy.box, [*lo, *(hi - lo)])
-        assert np.array_equal(toy.landmarks, mesh.five())
-        with pytest.raises(ConceptVAEError, match="detector: no 'nothing'"):
-            find_faces(two_faces, detector="nothing")
-    finally:
-        registry.DETECTORS.pop("toy")
-        registry.LANDMARK_MODELS.pop("toy_mesh")
-        registry._MADE.clear()
+    (toy,) = find_faces(two_faces, detector="toy", landmarks="toy_mesh")
+    mesh = ToyMesh().landmarks(None, ToyDetector().detect(Image.new("RGB", (1, 1)), 0)[0])
+    lo, hi = mesh.points[:, :2].min(0), mesh.points[:, :2].max(0)
+    assert np.allclose(toy.box, [*lo, *(hi - lo)])
+    assert np.array_equal(toy.landmarks, mesh.five())
+    with pytest.raises(ConceptVAEError, match="detector: no 'nothing'"):
+        find_faces(two_faces, detector="nothing")

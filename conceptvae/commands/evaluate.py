@@ -24,9 +24,8 @@ from ..model.likelihood import (
 from ..model.likelihood import (
     binarize as binarize_images,
 )
-from ..options import MAX_NLL_SAMPLES, MAX_SEED
+from ..options import DEFAULT_NLL_SAMPLES, MAX_NLL_SAMPLES, MAX_SEED
 
-DEFAULT_NLL_SAMPLES = 500  # the usual quick setting; the papers' tables use 5000
 MAX_IMAGES = 1_000_000
 
 

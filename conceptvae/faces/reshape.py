@@ -194,11 +194,9 @@ def reshape_face(
     edited: np.ndarray,
     *,
     gain: float = 1.0,
-    fill_strength: float = 1.0,
 ) -> np.ndarray | None:
     """``photo`` (H, W, C) uint8 with the face moved as the decodes ``start`` ->
-    ``edited`` (S, S, 1) move, and a mouth it opens drawn in (``fill_strength``: how
-    much); a new array. None when the mesh does not find a face in a decode."""
+    ``edited`` (S, S, 1) move, and a mouth it opens drawn in; a new array. None when the mesh does not find a face in a decode."""
     face = aligned.face
     mesh = np.asarray(face.mesh, np.float64)[:, :2]
     to_crop = np.asarray(aligned.to_crop, np.float64)
@@ -245,7 +243,7 @@ def reshape_face(
         lips = (_polygon((mesh + d_photo)[list(MOUTH)], window, face.box[2]) > 0.5) & (mouth < 0.1)
         corners = (mesh + d_photo)[[61, 291]] - np.array([x0, y0])
         fill = MouthFill(drawn, before, _face_weights(found, window), mouth * opened, lips, corners)
-    return _compose(photo, window, warped, field, fill, fill_strength)
+    return _compose(photo, window, warped, field, fill)
 
 
 class MouthFill(NamedTuple):
@@ -325,7 +323,6 @@ def _compose(
     warped: np.ndarray,
     field: np.ndarray,
     fill: MouthFill | None,
-    strength: float,
 ) -> np.ndarray:
     """The warped window, with the opened mouth's inside drawn in (``fill``: the edited
     and start decodes' grey in the window, the face's weights, the opening's mask);
@@ -334,7 +331,7 @@ def _compose(
     top = 255.0
     out = np.asarray(photo).copy()
     moved = np.abs(field).max(-1) > 1e-4
-    if fill is None or strength <= 0.0:
+    if fill is None:
         edited = np.clip(np.rint(warped), 0, top).astype(photo.dtype)
         out[y0:y1, x0:x1][moved] = edited[moved]
         return out
@@ -374,7 +371,7 @@ def _compose(
         rng = np.random.default_rng(0)
         fill_lab[..., 0] += rng.normal(0.0, grain, fill_lab.shape[:2])
     fill_lab[..., 0] -= LIP_SHADOW * 4.0 * mouth * (1.0 - mouth)
-    w = (np.clip(mouth * strength, 0.0, 1.0))[..., None]
+    w = np.clip(mouth, 0.0, 1.0)[..., None]
     lab = lab * (1 - w) + fill_lab * w
     out_rgb = lab_to_rgb(lab)
     if gray:

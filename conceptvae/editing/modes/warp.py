@@ -26,7 +26,6 @@ from .common import Case
 from .detail import render as detail_render
 
 GAIN = 1.5
-FILL = 1.0
 
 
 class SkippedFaceWarning(UserWarning):
@@ -50,7 +49,7 @@ def render(case: Case) -> np.ndarray:
         )
         return case.photo
     out = reshape_face(case.photo, case.face.aligned, case.alignment, case.start, case.edited,
-                       gain=GAIN, fill_strength=FILL)  # fmt: skip
+                       gain=GAIN)  # fmt: skip
     return detail_render(case) if out is None else out
 
 
