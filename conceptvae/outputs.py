@@ -82,9 +82,9 @@ def refuse_overwriting_inputs(
     has an ``--overwrite`` to allow it."""
     if overwrite:
         return
-    ins = {_real(p) for p in inputs}
+    ins = {real_path(p) for p in inputs}
     for out in outputs:
-        if _real(out) in ins:
+        if real_path(out) in ins:
             raise ConceptVAEError(
                 "output path is also an input; refusing"
                 + (f" without {param('overwrite')}" if offer_overwrite else " to overwrite it"),
@@ -92,7 +92,8 @@ def refuse_overwriting_inputs(
             )
 
 
-def _real(p: str | os.PathLike) -> str:
+def real_path(p: str | os.PathLike) -> str:
+    """The path as the file system resolves it, for telling whether two paths are one file."""
     return os.path.normcase(os.path.realpath(os.fspath(p)))
 
 
@@ -181,9 +182,9 @@ def refuse_writing_into_data(
     if overwrite:
         return
     for d in data:
-        real = _real(d)
+        real = real_path(d)
         for out in outputs:
-            o = _real(out)
+            o = real_path(out)
             if o == real:
                 raise ConceptVAEError(
                     f"output path is also an input; refusing without {param('overwrite')}", out
@@ -205,9 +206,9 @@ def refuse_overwriting_model(outputs: Sequence[str | os.PathLike], model: object
         files = [f for f in p.iterdir() if f.is_file()] + [p / "concepts.h5"]
     else:  # a .keras file and the library beside it
         files = [p, p.with_name(p.stem + ".concepts.h5")]
-    taken = {_real(f) for f in files}
+    taken = {real_path(f) for f in files}
     for out in outputs:
-        if _real(out) in taken:
+        if real_path(out) in taken:
             raise ConceptVAEError(
                 "is a file of the model this command runs on; write the output elsewhere", out
             )

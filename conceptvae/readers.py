@@ -277,9 +277,9 @@ def npz_headers(
     except ConceptVAEError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError) as exc:
-        raise error(f"not a readable .npz file ({_first_line(exc)})", path) from None
+        raise error(f"not a readable .npz file ({first_line(exc)})", path) from None
     except (ValueError, SyntaxError, TypeError, OSError, NotImplementedError, KeyError) as exc:
-        raise error(f"not a readable .npz file ({_first_line(exc)})", path) from None
+        raise error(f"not a readable .npz file ({first_line(exc)})", path) from None
     return out
 
 
@@ -295,12 +295,13 @@ def npy_header(
     except ConceptVAEError:
         raise
     except (ValueError, SyntaxError, TypeError, OSError, EOFError) as exc:
-        raise error(f"not a readable .npy file ({_first_line(exc)})", path) from None
+        raise error(f"not a readable .npy file ({first_line(exc)})", path) from None
     check_npy_header(shape, dtype, budget, path, error)
     return tuple(int(s) for s in shape), dtype
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """An exception's message as one line of readable length (its type when empty)."""
     text = str(exc).strip()
     return (text.splitlines()[0][:200] if text else "") or type(exc).__name__
 

@@ -22,7 +22,7 @@ from ..faces.align import ALIGNMENT_FILE, META_KEY, SMILES_ALIGNMENT, FaceAlignm
 from ..faces.find import Face, find_faces
 from ..faces.inputs import check_face_choice, choose
 from ..io import atomic_path, atomic_write_json
-from ..outputs import check_dir_creatable, plan_outputs
+from ..outputs import check_dir_creatable, plan_outputs, real_path
 from .batch import input_error
 from .inputs import expand_inputs
 
@@ -247,9 +247,9 @@ def _check_targets(
         (out / ALIGNMENT_FILE, None)
     ]
     owners: dict[str, Path | None] = {}
-    inputs = {_real(f) for f in files} | ({_real(labels)} if labels.exists() else set())
+    inputs = {real_path(f) for f in files} | ({real_path(labels)} if labels.exists() else set())
     for target, owner in [(t, p.photo) for p in read.planned for t in p.targets] + extra:
-        key = _real(target)
+        key = real_path(target)
         if key in owners:
             raise ConceptVAEError(
                 f"{owners[key]} and {owner} would both be written to this file; rename one",
@@ -287,7 +287,3 @@ def _write_crops(read: _Read, alignment: FaceAlignment, grayscale: bool) -> int:
             save_pil(crop, target)
             written += 1
     return written
-
-
-def _real(p: str | os.PathLike) -> str:
-    return os.path.normcase(os.path.realpath(os.fspath(p)))

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from ..errors import ConceptError
-from ..readers import loads_json, open_regular
+from ..readers import first_line, loads_json, open_regular
 from .validation import FORMAT, FORMAT_VERSION, ClassSetEntry, ConceptEntry, check_header
 from .values import ClassSet, Concept, now
 
@@ -289,8 +289,3 @@ def _write_text(group: Any, name: str, text: str) -> None:
     import h5py
 
     group.create_dataset(name, data=text, dtype=h5py.string_dtype("utf-8"))
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0][:200] if text else "") or type(exc).__name__

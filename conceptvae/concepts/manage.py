@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import ConceptError
 from ..model.identity import model_ref
+from ..readers import first_line
 from .library import ConceptLibrary, assemble_library, open_library, update_library
 from .stats import trust_verdict
 from .validation import FORMAT, FORMAT_VERSION, ClassSetEntry, ConceptEntry, check_header
@@ -38,11 +39,6 @@ def with_trust(row: dict[str, Any]) -> dict[str, Any]:
 
 # An export holds a few vectors per concept: 256 MiB is thousands of concepts at latent 4096.
 MAX_EXPORT_BYTES = 256 << 20
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0][:200] if text else "") or type(exc).__name__
 
 
 def concept_row(c: Concept) -> dict[str, Any]:
@@ -300,7 +296,7 @@ def _read_npz_export(path: Path) -> ConceptLibrary:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
     except Exception as exc:  # noqa: BLE001 - zipfile, zlib and numpy raise many types
-        raise ConceptError(f"not a readable .npz file ({_one_line(exc)})", path) from None
+        raise ConceptError(f"not a readable .npz file ({first_line(exc)})", path) from None
     raw = arrays.pop("library_json", None)
     if raw is None or raw.dtype.kind != "U" or raw.shape != ():
         raise ConceptError("not a conceptvae concept export (no library_json)", path)

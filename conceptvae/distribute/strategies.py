@@ -6,6 +6,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from ..errors import ConceptVAEError, param
+from ..readers import first_line
 from .cluster import Cluster
 from .rendezvous import STARTUP_WAIT, _bound_registration, _check_addresses, _rendezvous
 from .signals import _interrupt_on_sigterm, _signals_interrupt, _signals_terminate
@@ -71,11 +72,11 @@ def _multiworker(devices: list[str] | None) -> Cluster:
     except (RuntimeError, tf.errors.OpError) as exc:
         if isinstance(exc, (tf.errors.DeadlineExceededError, tf.errors.UnavailableError)):
             raise ConceptVAEError(
-                f"the workers did not all register within {bound:g} s ({_first_line(exc)}); "
+                f"the workers did not all register within {bound:g} s ({first_line(exc)}); "
                 "start the same command on every worker", "TF_CONFIG"
             ) from None
         raise ConceptVAEError(
-            f"cannot start the multi-worker strategy ({_first_line(exc)}); TensorFlow must not "
+            f"cannot start the multi-worker strategy ({first_line(exc)}); TensorFlow must not "
             "have run anything in this process before"
         ) from None
     # From here on SIGTERM stops training as Ctrl-C does (TensorFlow's own handler
@@ -88,8 +89,3 @@ def _multiworker(devices: list[str] | None) -> Cluster:
     position = order.index((resolver.task_type, resolver.task_id))
     return Cluster(strategy, "multiworker", strategy.num_replicas_in_sync, len(order),
                    position, position == 0)  # fmt: skip
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
