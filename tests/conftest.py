@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -132,3 +134,22 @@ def loaded(path) -> Image.Image:
     with Image.open(path) as im:
         im.load()
         return im
+
+
+def run_conceptvae(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """``python -m conceptvae ARGS`` in ``cwd``, as a user types it: text out, 5 minutes at most."""
+    return subprocess.run([sys.executable, "-m", "conceptvae", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+
+
+def one_line_error(result, *words: str, whole_output: bool = False) -> str:  # noqa: ANN001
+    """Exit status 2 and exactly one ``Error:`` line on stderr (``whole_output``: the
+    only line printed at all), naming every one of ``words``; returns the line."""
+    assert result.exit_code == 2, result.output
+    text = result.output if whole_output else result.stderr
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), text
+    assert "Traceback" not in result.output
+    for w in words:
+        assert w in lines[0], lines[0]
+    return lines[0]

@@ -34,6 +34,10 @@ class Placement:
         return np.hstack([lin, (np.array(self.centre) - lin @ np.array([32.0, 32.0]))[:, None]])
 
 
+# Two faces, one turned each way, in a 480x320 picture: the CLI tests' photograph.
+TWO_FACES = [Placement(FACES[0], (130, 160), 2.2, 8), Placement(FACES[1], (355, 150), 1.7, -6)]
+
+
 def background(width: int, height: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)

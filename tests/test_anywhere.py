@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
+from conftest import run_conceptvae
 from facephotos import FACES, Placement, scene
 from PIL import Image, JpegImagePlugin
 
@@ -20,9 +19,7 @@ except ImportError:  # Python 3.10: pytest itself depends on tomli there
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "conceptvae", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+_run = run_conceptvae
 
 
 def _readme_example_commands() -> list[str]:

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import invoke
-from facephotos import FACES, Placement, scene
+from facephotos import FACES, TWO_FACES, Placement, scene
 from PIL import Image
 from test_cli import assert_one_line_error
 
-TWO = [Placement(FACES[0], (130, 160), 2.2, 8), Placement(FACES[1], (355, 150), 1.7, -6)]
+TWO = TWO_FACES
 ONE = [Placement(FACES[1], (120, 110), 1.6, 0)]
 
 

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
+from conftest import run_conceptvae
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "conceptvae", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+_run = run_conceptvae
 
 
 def _folder(tmp_path: Path) -> Path:

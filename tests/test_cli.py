@@ -2,7 +2,7 @@ import subprocess
 import sys
 
 import numpy as np
-from conftest import invoke, loaded
+from conftest import invoke, loaded, one_line_error
 from PIL import Image
 
 
@@ -15,13 +15,7 @@ def make_pngs(tmp_path, n=2, size=20):
     return paths
 
 
-def assert_one_line_error(result, *words):
-    assert result.exit_code == 2, result.output
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    assert "Traceback" not in result.output
-    for w in words:
-        assert w in lines[0]
+assert_one_line_error = one_line_error
 
 
 def test_help_does_not_import_tensorflow(tmp_path):

@@ -7,19 +7,13 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import invoke, synthetic_images
+from conftest import invoke, one_line_error, synthetic_images
 from PIL import Image
 
 from conceptvae.concepts.library import open_library
 from conceptvae.data import StoredArray, open_dataset
 
-
-def assert_one_line_error(result, *words):
-    assert result.exit_code == 2, result.output
-    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    for w in words:
-        assert w in lines[0], lines[0]
+assert_one_line_error = one_line_error
 
 
 @pytest.fixture

@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 from conftest import invoke, loaded
-from facephotos import FACES, Placement, scene
+from facephotos import FACES, TWO_FACES, Placement, scene
 from PIL import Image
 from test_cli import assert_one_line_error
 
 import conceptvae
 
-TWO = [Placement(FACES[0], (130, 160), 2.2, 8), Placement(FACES[1], (355, 150), 1.7, -6)]
+TWO = TWO_FACES
 
 
 def _box_mask(shape, faces, grow: float = 0.15) -> np.ndarray:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import invoke, synthetic_images
+from conftest import invoke, one_line_error, synthetic_images
 
 from conceptvae.model.likelihood import (
     bernoulli_log_likelihood,
@@ -191,12 +192,8 @@ def test_cli_json(runner, toy_model: Path, toy_data: Path) -> None:  # noqa: ANN
     assert text.exit_code == 0 and f"NLL {out['nll_nats']:.2f}" in text.output
 
 
-def _one_line_error(res, *words: str) -> None:  # noqa: ANN001
-    assert res.exit_code == 2, res.output
-    lines = res.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), res.output
-    for w in words:
-        assert w in lines[0], lines[0]
+# The whole output is the one line: nothing else on stdout either.
+_one_line_error = functools.partial(one_line_error, whole_output=True)
 
 
 def test_cli_errors(

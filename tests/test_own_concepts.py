@@ -3,11 +3,12 @@ missing, and a shell-split expression explained (issue 25)."""
 
 from __future__ import annotations
 
+import functools
 import shutil
 from pathlib import Path
 
 import pytest
-from conftest import invoke
+from conftest import invoke, one_line_error
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -17,11 +18,8 @@ def digit(tmp_path):
     return shutil.copy(EXAMPLES / "digit-7.png", tmp_path / "digit-7.png")
 
 
-def _error(r) -> str:
-    assert r.exit_code == 2, r.output
-    lines = r.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), r.output
-    return lines[0]
+# The whole output is the one line: nothing else on stdout either.
+_error = functools.partial(one_line_error, whole_output=True)
 
 
 def test_a_typo_without_a_model_gets_the_closest_name(runner, digit):

@@ -34,7 +34,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import synthetic_images
-from facephotos import FACES, Placement, scene
+from facephotos import FACES, TWO_FACES, Placement, scene
 from PIL import Image, ImageDraw, ImageFont
 
 REPO = Path(__file__).resolve().parent.parent
@@ -128,7 +128,7 @@ def make_scratch(root: Path, keras_home: Path) -> None:
     for name in ("a.jpg", "b.jpg"):
         Image.open(REPO / "examples" / "face-2.png").convert("RGB").save(root / name)
     # Colour photographs: the example faces set into scenes, one or two faces each.
-    two = [Placement(FACES[0], (130, 160), 2.2, 8), Placement(FACES[1], (355, 150), 1.7, -6)]
+    two = TWO_FACES
     for name in ("photo.jpg", "group.jpg", "party.jpg"):
         Image.fromarray(scene(480, 320, two, seed=7)).save(root / name, quality=95)
     for i, name in enumerate(("portrait.jpg", "alice.jpg", "bob.jpg")):
