@@ -36,6 +36,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -174,9 +175,10 @@ class DeepJudge:
 JUDGES = ("cnn", "hog", "deep")
 
 
-def judges(images_dir: Path, clf_csv: Path) -> dict:
-    return {"cnn": CnnJudge(images_dir, clf_csv), "hog": HogJudge(images_dir, clf_csv),
-            "deep": DeepJudge(images_dir, clf_csv)}  # fmt: skip
+def judges(images_dir: Path, clf_csv: Path, kinds: Sequence[str] = JUDGES) -> dict:
+    """The smile judges named in ``kinds`` (each trained or read from its cache)."""
+    made = {"cnn": CnnJudge, "hog": HogJudge, "deep": DeepJudge}
+    return {k: made[k](images_dir, clf_csv) for k in kinds}
 
 
 # -- contact sheets ----------------------------------------------------------------------

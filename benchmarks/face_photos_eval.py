@@ -196,9 +196,8 @@ def main() -> int:
         sys.path.insert(0, str(ROOT / "benchmarks"))
         import evaluate_faces as ef
 
-        kinds = {"cnn": ef.CnnJudge, "hog": ef.HogJudge, "deep": ef.DeepJudge}
-        judges = {k: kinds[k](args.data / "smiles" / "images", args.work / "faces-split" / "clf.csv")
-                  for k in args.judges.split(",")}  # fmt: skip
+        judges = ef.judges(args.data / "smiles" / "images", args.work / "faces-split" / "clf.csv",
+                           args.judges.split(","))  # fmt: skip
     cuts: dict[str, list[np.ndarray]] = {"up": [], "down": [], "up_photo": [], "down_photo": []}
     rng = np.random.default_rng(args.seed)
     texs = textures()

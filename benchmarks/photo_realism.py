@@ -75,10 +75,10 @@ CALIBRATION_ONLY = ("tongue",)  # not edited (tongue out): the descriptor's cali
 
 
 def to8(x: np.ndarray) -> np.ndarray:
-    if x.dtype == np.uint8:
-        return x
-    x = np.clip(x, 0, 1) * 255 + 0.5
-    x = x.astype(np.uint8)
+    """uint8 RGB (grey repeated), as conceptvae writes its images."""
+    from conceptvae.images import to_uint8
+
+    x = x if x.dtype == np.uint8 else to_uint8(x)
     return np.repeat(x, 3, -1) if x.shape[-1] == 1 else x
 
 
@@ -404,8 +404,7 @@ def main(argv: list[str] | None = None) -> int:
             from make_pretrained import split_faces
 
             split_faces(SMILES.parent, a.split.parent)
-        kinds = {"cnn": ef.CnnJudge, "hog": ef.HogJudge, "deep": ef.DeepJudge}
-        judges = {k: kinds[k](SMILES / "images", a.split / "clf.csv") for k in a.judges.split(",")}
+        judges = ef.judges(SMILES / "images", a.split / "clf.csv", a.judges.split(","))
     faces, photo_rows, shots = measure(modes, a.amount, photos, judges, descriptor, bool(a.sheet))
     names = list(judges or {})
     result["summary"] = [summary(m, faces, photo_rows, names) for m in modes]
