@@ -14,6 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 
+# No part of the photograph is squeezed below this share of its area (a backward
+# map's Jacobian determinant): past it, skin folds over itself and teeth crumple.
+# Around a fold, the field is halved at most EASE_STEPS times.
+MIN_STRETCH = 0.15
+EASE_STEPS = 4
 # The field is evaluated every GRID_STEP pixels, then interpolated.
 GRID_STEP = 4
 # Regularisation of the spline's system: the points are a face mesh's, some a
@@ -96,3 +101,77 @@ def remap(image: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     top = im[y0, x0] * (1 - tx) + im[y0, x1] * tx
     bottom = im[y1, x0] * (1 - tx) + im[y1, x1] * tx
     return (top * (1 - ty) + bottom * ty).astype(np.float32)
+
+
+def window_around(points: np.ndarray, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    h, w = shape
+    x0, y0 = np.floor(points.min(0)).astype(int)
+    x1, y1 = np.ceil(points.max(0)).astype(int) + 1
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    return int(y0), int(y1), int(x0), int(x1)
+
+
+def determinant(field: np.ndarray) -> np.ndarray:
+    gy_x, gx_x = np.gradient(field[..., 0])
+    gy_y, gx_y = np.gradient(field[..., 1])
+    return (1 + gx_x) * (1 + gy_y) - gy_x * gx_y
+
+
+def blur(a: np.ndarray, radius: int) -> np.ndarray:
+    """Three box blurs of ``radius`` each way (about a Gaussian of sigma ``radius``)."""
+    out = a
+    for axis in (0, 1):
+        for _ in range(3):
+            pad = [(radius + 1, radius) if ax == axis else (0, 0) for ax in (0, 1)]
+            c = np.cumsum(np.pad(out, pad, mode="edge"), axis=axis)
+            n = c.shape[axis] - 2 * radius - 1
+            hi = np.take(c, np.arange(2 * radius + 1, 2 * radius + 1 + n), axis=axis)
+            out = (hi - np.take(c, np.arange(n), axis=axis)) / (2 * radius + 1)
+    return out
+
+
+def ease_folds(face: np.ndarray, lips: np.ndarray, drawn: np.ndarray, reach: float) -> np.ndarray:
+    """(H, W) how much of the face's motion to keep: halved around each place the
+    map would fold (a broad bump of about ``reach`` pixels, so the easing does not
+    fold anything itself), a few times over."""
+    scale = np.ones(face.shape[:2])
+    if face.shape[0] < 3 or face.shape[1] < 3:
+        return scale
+    radius = max(1, int(round(reach)))
+    for _ in range(EASE_STEPS):
+        bad = (determinant(face * scale[..., None] + lips) < MIN_STRETCH) & ~drawn
+        if not bad.any():
+            break
+        bump = blur(bad.astype(np.float64), radius)
+        scale *= 1.0 - 0.5 * bump / max(float(bump.max()), 1e-12)
+    return scale
+
+
+def unfolding_shares(face: np.ndarray, lips: np.ndarray, drawn: np.ndarray) -> tuple[float, float]:
+    """The largest shares of the two parts of a backward map's displacement (the
+    face's motion, then the lips') that bend the photograph without folding it:
+    where the map's Jacobian determinant nears 0 the skin would tear or fold over
+    itself. The face's motion gives way first: the lips' parting is what an
+    expression shows most. Pixels where ``drawn`` is True are painted over and do
+    not count."""
+    keep = ~drawn
+    if face.shape[0] < 2 or face.shape[1] < 2 or not keep.any():
+        return 1.0, 1.0
+
+    def unfolded(a: float, b: float) -> bool:
+        return bool(determinant(face * a + lips * b)[keep].min() >= MIN_STRETCH)
+
+    def largest(ok) -> float:  # noqa: ANN001
+        lo, hi = 0.0, 1.0
+        for _ in range(8):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+        return lo
+
+    if unfolded(1.0, 1.0):
+        return 1.0, 1.0
+    if unfolded(0.0, 1.0):
+        return largest(lambda a: unfolded(a, 1.0)), 1.0
+    return 0.0, largest(lambda b: unfolded(0.0, b))
