@@ -14,11 +14,11 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
-from .align import AlignedFace, FaceAlignment
+from .align import AlignedFace
 from .colour import lab_to_rgb, rgb_to_lab
 from .deform import remap, window_around
 from .mouth import INNER_LIPS, LOWER_INNER, UPPER_INNER, seam_line, teeth_pattern
-from .paste import MOUTH, paste_weights
+from .paste import INNER_FACE, MOUTH, outline_weights
 
 # Where the edit opens a closed mouth, the inside drawn in takes these fractions of
 # the lips' own chroma (teeth, the dark inside); its edge darkens by LIP_SHADOW (L*)
@@ -47,12 +47,15 @@ OPEN_DELTA_E = 15.0
 # A mouth whose lips part by less than OPEN_TALL of the face's width shows too little
 # of its inside to stretch: what an edit opens is drawn.
 OPEN_TALL = 0.06
+# The mouth's box reaches this far past its lips (a fraction of the face's width);
+# the face's levels are read on about FACE_SAMPLES pixels.
+MOUTH_MARGIN = 0.15
+FACE_SAMPLES = 20000
 
 
 def mouth_fill(
     photo: np.ndarray,
     aligned: AlignedFace,
-    alignment: FaceAlignment,
     window: tuple[int, int, int, int],
     field: np.ndarray,
     mesh: np.ndarray,
@@ -63,17 +66,24 @@ def mouth_fill(
 ) -> MouthFill | None:
     """What to draw in the mouth: teeth and the dark inside where the edit opens it
     (all of a closed mouth's opening; of an open one, only what is new), the lips'
-    colour over the inside that closing lips now cover; None for nothing."""
-    y0, y1, x0, x1 = window
+    colour over the inside that closing lips now cover; None for nothing. Worked
+    out over the mouth's own box in the window, not the whole face."""
     width = aligned.face.box[2]
+    box = _mouth_box(mesh, moved, window, width)
+    if box is None:
+        return None
+    by0, by1, bx0, bx1 = box
+    y0, x0 = window[0], window[2]
+    sub = (y0 + by0, y0 + by1, x0 + bx0, x0 + bx1)  # the box in photo pixels
     before, after = mesh[list(INNER_LIPS)], moved[list(INNER_LIPS)]
-    mouth = polygon(after, window, width)
+    mouth = polygon(after, sub, width)
     shown = None
     if shows:
         # What the output shows of the photo's own open mouth, wherever it moved to.
         inside = polygon(before, window, width)[..., None].astype(np.float32)
-        ys, xs = np.mgrid[0 : y1 - y0, 0 : x1 - x0].astype(np.float64)
-        shown = remap(inside, xs + 0.5 + field[..., 0], ys + 0.5 + field[..., 1])[..., 0]
+        ys, xs = np.mgrid[by0:by1, bx0:bx1].astype(np.float64)
+        f = field[by0:by1, bx0:bx1]
+        shown = remap(inside, xs + 0.5 + f[..., 0], ys + 0.5 + f[..., 1])[..., 0]
     if not is_open:
         paint = mouth * _opened(before, after)
     elif area(after) > area(before):
@@ -84,18 +94,61 @@ def mouth_fill(
     if shows and area(after) < area(before):
         # Lips brought (nearly) together cover all of the inside between them.
         gap = opening_height(moved)
-        cover = shown if gap <= SHUT * width else shown - mouth
-        cover = np.clip(cover, 0.0, 1.0)
+        cover = np.clip(shown if gap <= SHUT * width else shown - mouth, 0.0, 1.0)
         if cover.max() > 0.05:
-            line = seam_line(moved, window, max(0.6, SEAM_WIDTH * width))
+            line = seam_line(moved, sub, max(0.6, SEAM_WIDTH * width))
             covered = np.stack([cover, line * (1.0 - paint)], -1)
     if paint.max() <= 0.0 and covered is None:
         return None
-    found = paste_weights(photo, aligned.to_crop, alignment, aligned.face.mesh)
-    lips = (polygon(moved[list(MOUTH)], window, width) > 0.5) & (mouth < 0.1)
-    corners = moved[[61, 291]] - np.array([x0, y0])
-    face = _face_weights(found, window)
-    return MouthFill(teeth_pattern(moved, window), face, paint, lips, corners, covered)
+    lips = (polygon(moved[list(MOUTH)], sub, width) > 0.5) & (mouth < 0.1)
+    corners = moved[[61, 291]] - np.array([sub[2], sub[0]])
+    levels, grain = _face_levels(photo, mesh, sub, width)
+    return MouthFill(box, teeth_pattern(moved, sub), paint, lips, corners, covered, levels, grain)
+
+
+def _mouth_box(
+    mesh: np.ndarray, moved: np.ndarray, window: tuple[int, int, int, int], width: float
+) -> tuple[int, int, int, int] | None:
+    """The mouth's box (y0, y1, x0, x1) in window pixels: its lips before and after,
+    with a margin."""
+    pts = np.vstack([mesh[list(MOUTH)], moved[list(MOUTH)]]) - [window[2], window[0]]
+    margin = MOUTH_MARGIN * width
+    h, w = window[1] - window[0], window[3] - window[2]
+    got = window_around(np.vstack([pts.min(0) - margin, pts.max(0) + margin]), (h, w))
+    return got
+
+
+def _face_levels(
+    photo: np.ndarray, mesh: np.ndarray, sub: tuple[int, int, int, int], width: float
+) -> tuple[tuple[float, float], float]:
+    """The face's darkest and lightest skin (5th and 95th percentile of L* inside its
+    inner outline, read on at most about FACE_SAMPLES pixels), and its grain: the
+    standard deviation of L*'s fine detail in the mouth's box, outside the lips."""
+    outline = mesh[list(INNER_FACE)]
+    face_window = window_around(outline, photo.shape[:2])
+    if face_window is None:
+        return (20.0, 80.0), 0.0
+    fy0, fy1, fx0, fx1 = face_window
+    step = max(1, int(np.sqrt((fy1 - fy0) * (fx1 - fx0) / FACE_SAMPLES)))
+    inner = outline_weights(outline, face_window)[::step, ::step] > 0.5
+    pixels = np.asarray(photo)[fy0:fy1:step, fx0:fx1:step]
+    lightness = _lab(pixels)[..., 0][inner]
+    if lightness.size < 16:
+        return (20.0, 80.0), 0.0
+    lo, hi = np.percentile(lightness, [5, 95])
+    y0, y1, x0, x1 = sub
+    light = _lab(np.asarray(photo)[y0:y1, x0:x1])[..., 0]
+    skin = polygon(mesh[list(MOUTH)], sub, width) < 0.05
+    pad = np.pad(light, 1, mode="edge")
+    h, w = light.shape
+    local = sum(pad[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)) / 9.0
+    grain = float((light - local)[skin].std()) if skin.sum() > 16 else 0.0
+    return (float(lo), float(hi)), min(grain, MAX_GRAIN)
+
+
+def _lab(pixels: np.ndarray) -> np.ndarray:
+    rgb = np.asarray(pixels, np.float64) / 255.0
+    return rgb_to_lab(np.repeat(rgb, 3, axis=-1) if rgb.shape[-1] == 1 else rgb)
 
 
 def opening_height(points: np.ndarray) -> float:
@@ -105,14 +158,17 @@ def opening_height(points: np.ndarray) -> float:
 
 
 class MouthFill(NamedTuple):
-    """What drawing a mouth's changed inside needs, over the warp's window."""
+    """What drawing a mouth's changed inside needs, over the mouth's box (y0, y1, x0,
+    x1) in the warp's window."""
 
+    box: tuple[int, int, int, int]
     teeth: np.ndarray  # what shows in an opening: 1 teeth, 0 the dark inside
-    face: np.ndarray  # the face's paste weights (where its exposure is measured)
     mouth: np.ndarray  # how much of each pixel is drawn opening
     lips: np.ndarray  # bool: the lips around it (their colour)
-    corners: np.ndarray  # (2, 2) the mouth's corners in window pixels
+    corners: np.ndarray  # (2, 2) the mouth's corners in the box's pixels
     covered: np.ndarray | None  # where closing lips now cover the inside, and their seam
+    levels: tuple[float, float]  # the face's darkest and lightest skin (L*)
+    grain: float  # the skin's fine detail (L* standard deviation)
 
 
 def shows_inside(photo: np.ndarray, mesh: np.ndarray, width: float) -> bool:
@@ -165,20 +221,6 @@ def polygon(poly: np.ndarray, window: tuple[int, int, int, int], width: float) -
     return np.asarray(im, np.float64) / 255.0
 
 
-def _face_weights(found, window: tuple[int, int, int, int]) -> np.ndarray:  # noqa: ANN001
-    """paste_weights' weights laid into ``window`` (0 where they do not reach)."""
-    y0, y1, x0, x1 = window
-    out = np.zeros((y1 - y0, x1 - x0), np.float64)
-    if found is not None:
-        (wy0, wy1, wx0, wx1), w = found
-        oy0, oy1, ox0, ox1 = max(y0, wy0), min(y1, wy1), max(x0, wx0), min(x1, wx1)
-        if oy1 > oy0 and ox1 > ox0:
-            out[oy0 - y0 : oy1 - y0, ox0 - x0 : ox1 - x0] = w[
-                oy0 - wy0 : oy1 - wy0, ox0 - wx0 : ox1 - wx0
-            ]
-    return out
-
-
 def _tooth_gaps(corners: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Thin lines across the mouth where neighbouring teeth meet (1 on a line, 0
     between): about TEETH_ACROSS teeth from corner to corner, the two in the middle
@@ -212,23 +254,20 @@ def compose(
     top = 255.0
     out = np.asarray(photo).copy()
     moved = np.abs(field).max(-1) > 1e-4
+    plain = np.clip(np.rint(warped), 0, top).astype(photo.dtype)
+    out[y0:y1, x0:x1][moved] = plain[moved]
     if fill is None:
-        edited = np.clip(np.rint(warped), 0, top).astype(photo.dtype)
-        out[y0:y1, x0:x1][moved] = edited[moved]
         return out
-    teeth, face, mouth, lips, corners, covered = fill
-    rgb = warped / top
+    (by0, by1, bx0, bx1), teeth, mouth, lips, corners, covered, (lo, hi), grain = fill
+    rgb = warped[by0:by1, bx0:bx1] / top
     gray = rgb.shape[-1] == 1
     if gray:
         rgb = np.repeat(rgb, 3, axis=-1)
     lab = rgb_to_lab(rgb)
-    sure = face > 0.5
     fill_lab = np.empty_like(lab)
     # How light teeth and the inside are comes from this face: teeth a little
     # lighter than its lightest skin, the inside a little darker than its darkest
     # (the decoder's grey teeth read as a grey slab).
-    face_l = lab[..., 0][sure] if sure.any() else lab[..., 0].ravel()
-    lo, hi = np.percentile(face_l, [5, 95])
     l_teeth, l_inside = min(96.0, hi + TEETH_LIFT), max(5.0, lo - TEETH_LIFT)
     fill_lab[..., 0] = l_inside + (l_teeth - l_inside) * teeth
     fill_lab[..., 0] -= TOOTH_GAP * np.minimum(teeth, 1.0) * _tooth_gaps(corners, teeth.shape)
@@ -237,15 +276,9 @@ def compose(
     lip_lab = np.median(lab[lips], axis=0) if lips.any() else np.array([50.0, 0.0, 0.0])
     t3 = teeth[..., None]
     fill_lab[..., 1:] = lip_lab[1:] * (CAVITY_CHROMA * (1 - t3) + np.array(TEETH_CHROMA) * t3)
-    # The photo's own grain (its lightness's fine detail over the face), so the drawn
-    # part is not smoother than the rest; and the shadow where lips meet the inside.
-    noise = np.zeros(lab.shape[:2])
-    if sure.any():
-        pad = np.pad(lab[..., 0], 1, mode="edge")
-        h, w_ = lab.shape[:2]
-        local = sum(pad[dy : dy + h, dx : dx + w_] for dy in range(3) for dx in range(3)) / 9.0
-        grain = min(float((lab[..., 0] - local)[sure].std()), MAX_GRAIN)
-        noise = np.random.default_rng(0).normal(0.0, grain, lab.shape[:2])
+    # The photo's own grain, so the drawn part is not smoother than the rest; and the
+    # shadow where lips meet the inside.
+    noise = np.random.default_rng(0).normal(0.0, grain, lab.shape[:2]) if grain > 0 else 0.0
     fill_lab[..., 0] += noise - LIP_SHADOW * 4.0 * mouth * (1.0 - mouth)
     w = np.clip(mouth, 0.0, 1.0)[..., None]
     lab = lab * (1 - w) + fill_lab * w
@@ -260,10 +293,7 @@ def compose(
     out_rgb = lab_to_rgb(lab)
     if gray:
         out_rgb = out_rgb.mean(-1, keepdims=True)
+    drawn = w[..., 0] > 0
     edited = np.clip(np.rint(out_rgb * top), 0, top).astype(photo.dtype)
-    touched = moved | (w[..., 0] > 0)
-    # Untouched pixels round-trip through Lab; keep them exactly as the warp left them.
-    plain = np.clip(np.rint(warped), 0, top).astype(photo.dtype)
-    edited[w[..., 0] == 0] = plain[w[..., 0] == 0]
-    out[y0:y1, x0:x1][touched] = edited[touched]
+    out[y0 + by0 : y0 + by1, x0 + bx0 : x0 + bx1][drawn] = edited[drawn]
     return out

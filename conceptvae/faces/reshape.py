@@ -250,8 +250,7 @@ def reshape_face(
     win = np.asarray(photo)[y0:y1, x0:x1]
     warped = remap(win, xs + 0.5 + field[..., 0], ys + 0.5 + field[..., 1])
     moved = mesh + d_photo
-    fill = mouth_fill(photo, aligned, alignment, window, field, mesh, moved, is_open=is_open,
-                      shows=shows)  # fmt: skip
+    fill = mouth_fill(photo, aligned, window, field, mesh, moved, is_open=is_open, shows=shows)
     return compose(photo, window, warped, field, fill)
 
 
