@@ -209,15 +209,18 @@ def area(poly: np.ndarray) -> float:
     return 0.5 * abs(float(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
 
 
-def polygon(poly: np.ndarray, window: tuple[int, int, int, int], width: float) -> np.ndarray:
-    """1 inside the polygon (photo pixels), feathered over about 1.5% of the face's width."""
+def polygon(
+    poly: np.ndarray, window: tuple[int, int, int, int], width: float, *, feather: float = 0.015
+) -> np.ndarray:
+    """1 inside the polygon (photo pixels), feathered over about ``feather`` of the
+    face's ``width``."""
     from PIL import ImageDraw, ImageFilter
 
     y0, y1, x0, x1 = window
     im = Image.new("L", (x1 - x0, y1 - y0), 0)
     pts = [tuple(p) for p in (poly - np.array([x0, y0])).tolist()]
     ImageDraw.Draw(im).polygon(pts, fill=255)
-    im = im.filter(ImageFilter.GaussianBlur(max(0.6, 0.015 * width)))
+    im = im.filter(ImageFilter.GaussianBlur(max(0.6, feather * width)))
     return np.asarray(im, np.float64) / 255.0
 
 

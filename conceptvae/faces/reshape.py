@@ -232,7 +232,7 @@ def reshape_face(
     is_open = shows and opening_height(mesh) > OPEN_TALL * width
     drawn = np.zeros(f_face.shape[:2], bool)
     if not is_open and area(after) > area(before):
-        drawn = polygon(after, window, PAINT_MARGIN * width / 0.015) > 0.05
+        drawn = polygon(after, window, width, feather=PAINT_MARGIN) > 0.05
     elif shows and area(after) < area(before):
         # Closing: what the lips now cover of the inside is drawn over too.
         drawn = polygon(before, window, width) > 0.5
