@@ -44,7 +44,7 @@ from .progress import progress_bar
     help="Seed of the posterior draws.",
 )  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
-def evaluate(model: str, data: str, nll: bool, samples: int | None, start: int,
+def evaluate(model: str, data: str, *, nll: bool, samples: int | None, start: int,
              limit: int | None, binarize: int | None, seed: int, as_json: bool) -> None:  # fmt: skip
     """How good MODEL is as a generative model of DATA's test split, in nats per image.
 
