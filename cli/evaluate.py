@@ -24,8 +24,15 @@ from .progress import progress_bar
     "tables use 5000].",
 )  # fmt: skip
 @click.option(
+    "--start", type=click.IntRange(0), default=0, metavar="INDEX",
+    help="Begin at test image INDEX, numbered from 0 [default: 0]. Each image's "
+    "binarisation and posterior draws depend on its index and the seeds alone, so "
+    "slices (--start 0 --limit 500, --start 500 ...) give the per-image figures of "
+    "one whole run; benchmarks/nll_full.py pools them.",
+)  # fmt: skip
+@click.option(
     "--limit", type=click.IntRange(1), metavar="N",
-    help="Only the first N test images [default: all].",
+    help="Only N test images, from --start on [default: all to the end].",
 )  # fmt: skip
 @click.option(
     "--binarize", type=click.IntRange(0, MAX_SEED), metavar="SEED",
@@ -37,8 +44,8 @@ from .progress import progress_bar
     help="Seed of the posterior draws.",
 )  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
-def evaluate(model: str, data: str, nll: bool, samples: int | None, limit: int | None,
-             binarize: int | None, seed: int, as_json: bool) -> None:  # fmt: skip
+def evaluate(model: str, data: str, *, nll: bool, samples: int | None, start: int,
+             limit: int | None, binarize: int | None, seed: int, as_json: bool) -> None:  # fmt: skip
     """How good MODEL is as a generative model of DATA's test split, in nats per image.
 
     --nll reports the negative log-likelihood -log p(x) as estimated by the
@@ -56,18 +63,24 @@ def evaluate(model: str, data: str, nll: bool, samples: int | None, limit: int |
         conceptvae evaluate benchmarks/models/mnist-bernoulli mnist.npz --nll
         --samples 500 --limit 1000 --binarize 0
 
+    The full test set at K = 5000 takes hours on a CPU: benchmarks/nll_full.py
+    runs it in resumable slices (--start, --limit) and pools them.
+
     Needs conceptvae[train] (TensorFlow): the decoder's logits come from Keras.
     """
     from conceptvae.commands.evaluate import evaluate_model
 
     label = f"importance sampling, K={samples or DEFAULT_NLL_SAMPLES}" if nll else "ELBO"
     with progress_bar(label) as progress:
-        result = evaluate_model(model, data, nll=nll, samples=samples, limit=limit,
+        result = evaluate_model(model, data, nll=nll, samples=samples, start=start, limit=limit,
                                 binarize=binarize, seed=seed, progress=progress)  # fmt: skip
     if as_json:
         click.echo(json.dumps(result, sort_keys=True))
         return
     what = f"{result['images']} test images of {data}"
+    if result["start"]:
+        first, last = result["start"], result["start"] + result["images"] - 1
+        what = f"test images {first} to {last} of {data}"
     if binarize is not None:
         what += f", binarised with seed {binarize}"
     if nll:

@@ -43,12 +43,17 @@ data, out = sys.argv[1], sys.argv[2]
 kw = dict(latent_dim=4, filters=[8], epochs=3, batch_size=32, val_split=0.2, seed=3, verbose=0)
 one = train(data, out + "/one", **kw)
 two = train(data, out + "/two", distribute="mirrored", devices=["CPU:0", "CPU:1"], **kw)
+# --iwae K: the chief's validation computes the IWAE's loss on K draws per image.
+iw = {**kw, "iwae": 3, "recon_loss": "bernoulli"}
+one_iw = train(data, out + "/one_iwae", **iw)
+two_iw = train(data, out + "/two_iwae", distribute="mirrored", devices=["CPU:0", "CPU:1"], **iw)
 try:
     train(data, out + "/odd", distribute="mirrored", devices=["CPU:0", "CPU:1"], **{**kw, "batch_size": 33})
     odd = "trained"
 except ConceptVAEError as exc:
     odd = str(exc)
-print(json.dumps({"one": [one.metrics, one.history], "two": [two.metrics, two.history], "odd": odd}))
+print(json.dumps({"one": [one.metrics, one.history], "two": [two.metrics, two.history], "odd": odd,
+                  "iwae": [[one_iw.metrics, one_iw.history], [two_iw.metrics, two_iw.history]]}))
 """
 
 
@@ -65,6 +70,10 @@ def test_mirrored_over_two_logical_cpus_matches_one_device(tmp_path):
     (m1, h1), (m2, h2) = got["one"], got["two"]
     assert abs(m1["test_mse"] - m2["test_mse"]) < 1e-5
     for key in ("loss", "val_loss", "val_mse"):
+        np.testing.assert_allclose(h1[key], h2[key], rtol=1e-5)
+    (m1, h1), (m2, h2) = got["iwae"]
+    assert abs(m1["test_elbo"] - m2["test_elbo"]) < 1e-3
+    for key in ("loss", "val_loss", "val_reconstruction_loss"):
         np.testing.assert_allclose(h1[key], h2[key], rtol=1e-5)
     assert "multiple of the 2 replicas" in got["odd"]
     meta = json.loads((tmp_path / "two" / files.META).read_text())

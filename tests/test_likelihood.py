@@ -113,6 +113,26 @@ def test_stable_maths() -> None:
     np.testing.assert_array_equal(binarize(imgs[:2], 0), bits[:2])  # a prefix of the draw
 
 
+def test_slices_of_a_set_draw_what_the_whole_set_draws() -> None:
+    imgs = np.random.default_rng(6).random((9, 4, 4, 1)).astype(np.float32)
+    whole = binarize(imgs, 3)
+    for a, b in ((0, 4), (4, 9), (2, 3), (8, 9)):
+        np.testing.assert_array_equal(binarize(imgs[a:b], 3, first=a), whole[a:b])
+    assert not np.array_equal(binarize(imgs[4:9], 3), whole[4:9])  # without first: other pixels
+    model = LinearGaussian()
+    x = np.random.default_rng(7).normal(size=(9, 5))
+    est = importance_weighted_bound(x, model.encode, model.log_likelihood, 20, seed=1)
+    parts = [
+        importance_weighted_bound(x[a:b], model.encode, model.log_likelihood, 20, seed=1, first=a)
+        for a, b in ((0, 2), (2, 7), (7, 9))
+    ]
+    for name in ("log_px", "elbo", "kl", "log_px_given_z"):
+        got = np.concatenate([getattr(part, name) for part in parts])
+        np.testing.assert_allclose(got, getattr(est, name), rtol=1e-12)
+    moved = importance_weighted_bound(x[2:7], model.encode, model.log_likelihood, 20, seed=1)
+    assert np.abs(moved.log_px - est.log_px[2:7]).max() > 1e-3  # first=0 draws other samples
+
+
 # -- a trained toy model ---------------------------------------------------------------
 
 
@@ -147,6 +167,104 @@ def test_bound_rises_with_k_on_a_trained_model(toy_model: Path, toy_data: Path) 
     assert nll[1] > nll[10] > nll[100], nll
     one = evaluate_model(toy_model, toy_data, nll=True, samples=1, binarize=0)
     assert one["nll_nats"] == pytest.approx(-one["elbo_nats"], abs=2e-3)  # L_1 is the ELBO
+
+
+def test_slices_of_the_test_split_give_the_whole_runs_figures(
+    toy_model: Path, toy_data: Path
+) -> None:
+    from conceptvae.commands.evaluate import HeldOutLikelihood, evaluate_model
+    from conceptvae.errors import ConceptVAEError
+
+    # batch = samples: every image is encoded and decoded on its own, so the
+    # figures are bit for bit those of the whole run whatever the slices.
+    exact = HeldOutLikelihood(toy_model, toy_data, binarize=0, seed=2, batch=10)
+    whole = exact.estimate(samples=10)
+    assert len(whole.log_px) == exact.images == 32
+    parts = [exact.estimate(a, b - a, samples=10) for a, b in ((0, 5), (5, 12), (12, 32))]
+    for name in ("log_px", "elbo", "kl", "log_px_given_z"):
+        got = np.concatenate([getattr(part, name) for part in parts])
+        np.testing.assert_array_equal(got, getattr(whole, name))
+    # Larger batches encode several images at once: float32 rounding apart, the same.
+    batched = HeldOutLikelihood(toy_model, toy_data, binarize=0, seed=2)
+    tail = batched.estimate(12, samples=10)
+    np.testing.assert_allclose(tail.log_px, whole.log_px[12:], atol=1e-4)
+    other = HeldOutLikelihood(toy_model, toy_data, binarize=0, seed=3, batch=10)
+    assert np.abs(other.estimate(12, samples=10).log_px - whole.log_px[12:]).max() > 0.01
+    assert len(exact.estimate(30, 10, samples=2).log_px) == 2  # cut at the split's end
+    with pytest.raises(ConceptVAEError, match="start 32 is past"):
+        exact.span(32)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ConceptVAEError, match="start must be"):
+            evaluate_model(toy_model, toy_data, start=bad)
+    out = evaluate_model(toy_model, toy_data, nll=True, samples=10, start=5, limit=7, binarize=0,
+                         seed=2, batch=10)  # fmt: skip
+    assert out["start"] == 5 and out["images"] == 7
+    assert out["nll_nats"] == pytest.approx(-whole.log_px[5:12].mean(), abs=1e-3)
+
+
+def _nll_full():  # noqa: ANN202
+    """benchmarks/nll_full.py, imported from its file (benchmarks/ is no package)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "nll_full.py"
+    spec = importlib.util.spec_from_file_location("nll_full", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_full_set_benchmark_resumes_and_pools_per_image_values(
+    toy_model: Path, toy_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from conceptvae.commands.evaluate import HeldOutLikelihood
+
+    script = _nll_full()
+    common = [str(toy_model), str(toy_data), "--samples", "10", "--binarize", "0", "--seed", "2",
+              "--batch", "10"]  # fmt: skip
+
+    def per_image(out: Path) -> dict[int, float]:
+        values = {}
+        for c in script.read_chunks(out):
+            values.update({c["start"] + i: v for i, v in enumerate(c["log_px"])})
+        return values
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    # a: chunks of 5, stopped after the first 12 images, then finished.
+    assert script.main([*common, "--chunk", "5", "--limit", "12", "--out", str(a)]) == 0
+    assert "PARTIAL: 12 of 32" in capsys.readouterr().out
+    assert sorted(p.name for p in a.glob("images-*")) == [
+        "images-000000-000005.json", "images-000005-000010.json", "images-000010-000012.json"]  # fmt: skip
+    (a / "images-000005-000010.json").unlink()  # as if killed before writing it
+    assert script.main([*common, "--chunk", "5", "--out", str(a)]) == 0
+    assert "7 of 32 images done" in capsys.readouterr().out  # 0-4 and 10-11 skipped
+    assert len(list(a.glob("images-*"))) == 2 + 1 + 4  # 5-10 again, then 12-32 in fives
+    # b: one run, chunks of 7.
+    assert script.main([*common, "--chunk", "7", "--out", str(b)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    pooled = json.loads(lines[-1])
+    whole = HeldOutLikelihood(toy_model, toy_data, binarize=0, seed=2, batch=10).estimate(
+        samples=10
+    )
+    va, vb = per_image(a), per_image(b)
+    assert sorted(va) == sorted(vb) == list(range(32))
+    assert [va[i] for i in range(32)] == [vb[i] for i in range(32)] == whole.log_px.tolist()
+    assert pooled["images"] == 32 and pooled["samples"] == 10
+    assert pooled["nll_nats"] == pytest.approx(whole.nll, abs=1e-3)
+    assert pooled["stderr"] == pytest.approx(whole.stderr, abs=1e-3)
+    assert pooled["elbo_nats"] == pytest.approx(whole.elbo.mean(), abs=1e-3)
+    assert pooled["kl_nats"] == pytest.approx(whole.kl.mean(), abs=1e-3)
+    assert "the whole test split" in lines[-2]
+    assert json.loads((b / "summary.json").read_text())["nll_nats"] == pooled["nll_nats"]
+    # --merge pools the files alone; the same figure.
+    assert script.main([*common, "--out", str(a), "--merge"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == pooled
+    # Chunks measured otherwise are refused, never mixed in.
+    assert script.main([*common[:3], "20", *common[4:], "--out", str(a)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and "samples 10 (not 20)" in err and len(err.splitlines()) == 1
+    (a / "images-000000-000005.json").write_text("{}")
+    assert script.main([*common, "--out", str(a), "--merge"]) == 2
+    assert "not a chunk file" in capsys.readouterr().err
 
 
 def test_iwae_training_saves_a_plain_model(toy_model: Path) -> None:
@@ -190,6 +308,13 @@ def test_cli_json(runner, toy_model: Path, toy_data: Path) -> None:  # noqa: ANN
     text = invoke(runner, "evaluate", toy_model, toy_data, "--nll", "--samples", "20",
                   "--limit", "10", "--binarize", "0")  # fmt: skip
     assert text.exit_code == 0 and f"NLL {out['nll_nats']:.2f}" in text.output
+    res = invoke(runner, "evaluate", toy_model, toy_data, "--nll", "--samples", "20",
+                 "--start", "4", "--limit", "6", "--binarize", "0", "--json")  # fmt: skip
+    part = json.loads(res.output)
+    assert part["start"] == 4 and part["images"] == 6 and out["start"] == 0
+    text = invoke(runner, "evaluate", toy_model, toy_data, "--nll", "--samples", "20",
+                  "--start", "4", "--limit", "6", "--binarize", "0")  # fmt: skip
+    assert f"NLL {part['nll_nats']:.2f}" in text.output and "test images 4 to 9 of" in text.output
 
 
 # The whole output is the one line: nothing else on stdout either.
@@ -208,6 +333,9 @@ def test_cli_errors(
                     "--limit")  # fmt: skip
     _one_line_error(invoke(runner, "evaluate", toy_model, toy_data, "--binarize", "-1"),
                     "--binarize")  # fmt: skip
+    _one_line_error(invoke(runner, "evaluate", toy_model, toy_data, "--start", "-1"), "--start")
+    _one_line_error(invoke(runner, "evaluate", toy_model, toy_data, "--nll", "--start", "32"),
+                    "--start 32 is past", "32 images", "toy.npz")  # fmt: skip
     train_only = tmp_path / "train_only.npz"
     np.savez(train_only, x=synthetic_images(8, size=8)[0])
     _one_line_error(invoke(runner, "evaluate", toy_model, train_only, "--nll"), "test split")
@@ -231,6 +359,17 @@ def test_cli_without_tensorflow_names_the_extra(runner, toy_model: Path, toy_dat
 
     monkeypatch.setattr(extras, "_importable", lambda name: name not in ("tensorflow", "keras"))
     res = invoke(runner, "evaluate", toy_model, toy_data, "--nll")
+    _one_line_error(res, "conceptvae[train]")
+    # Before the model or the data is read: a plain install fails at once.
+    import conceptvae.data
+    import conceptvae.model.api
+
+    def unread(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("read before the extra was checked")
+
+    monkeypatch.setattr(conceptvae.data, "open_dataset", unread)
+    monkeypatch.setattr(conceptvae.model.api, "load_model", unread)
+    res = invoke(runner, "evaluate", toy_model, toy_data, "--nll", "--limit", "5")
     _one_line_error(res, "conceptvae[train]")
 
 

@@ -94,11 +94,17 @@ def bernoulli_log_likelihood(x: np.ndarray, logits: np.ndarray) -> np.ndarray:
     return np.sum(x * logits - np.logaddexp(0.0, logits), axis=1)
 
 
-def binarize(images: np.ndarray, seed: int) -> np.ndarray:
+def binarize(images: np.ndarray, seed: int, first: int = 0) -> np.ndarray:
     """A fixed stochastic binarisation: each pixel is 1 with probability its
-    intensity in [0, 1]. The draw for the first n images is the same whatever
-    follows them, so ``--limit`` takes a prefix of the full set's draw."""
-    u = np.random.default_rng(seed).random(images.shape)
+    intensity in [0, 1]. ``images`` are images ``first``, ``first + 1``, ... of a
+    set whose draw is one stream of uniforms from ``seed``, image by image: each
+    image gets the same pixels whatever slice of the set it comes in (and the
+    first n images' draw is the one the whole set's starts with)."""
+    rng = np.random.default_rng(seed)
+    # random() takes one 64-bit output per double: skip the earlier images' pixels
+    # without drawing them.
+    rng.bit_generator.advance(int(first) * int(np.prod(images.shape[1:], dtype=np.int64)))
+    u = rng.random(images.shape)
     return (u < images).astype(np.float32)
 
 
@@ -109,6 +115,7 @@ def importance_weighted_bound(
     samples: int,
     *,
     seed: int = 0,
+    first: int = 0,
     batch: int = DEFAULT_BATCH,
     progress: Callable[[int], None] | None = None,
 ) -> LikelihoodEstimate:
@@ -118,9 +125,10 @@ def importance_weighted_bound(
     ``log_likelihood(x, z)`` returns log p(x | z) (m,) for images and latents
     paired row by row. The decoder sees at most ``batch`` rows at a time (K
     larger than ``batch`` is split over several calls), so memory stays bounded
-    for any K. Image i's K draws come from a generator seeded by (seed, i):
-    the figures do not depend on ``batch``. ``progress(n)`` is told of each
-    image done.
+    for any K. ``images`` are images ``first``, ``first + 1``, ... of a larger
+    set, and image i of the set draws its K samples from a generator seeded by
+    (seed, i): the figures depend neither on ``batch`` nor on how the set is cut
+    into slices. ``progress(n)`` is told of each image done.
     """
     if samples < 1:
         raise ValueError("samples must be at least 1")
@@ -134,7 +142,7 @@ def importance_weighted_bound(
         d = mean.shape[1]
         eps = np.stack(
             [
-                np.random.default_rng([seed, start + i]).standard_normal((samples, d))
+                np.random.default_rng([seed, first + start + i]).standard_normal((samples, d))
                 for i in range(m)
             ]
         )  # (m, K, D)

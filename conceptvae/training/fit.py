@@ -138,9 +138,16 @@ def _train(
     iwae = int(options.iwae or 1) > 1
     plain = build_vae(cfg) if run.cluster is not None or mixed or iwae else None
     final = vae if plain is None else plain
+    # The chief's validation (distributed runs) computes the objective trained on:
+    # --iwae K needs the IWAE's loss (and its K draws of noise per image).
+    checker = plain
+    if run.cluster is not None and iwae:
+        from ..model.iwae import build_iwae
+
+        checker = build_iwae(cfg, int(options.iwae))
     saved = record if run.cluster is None else {**record, "distribute": run.cluster.describe()}
     ckpt = EpochCheckpoint(run.out / files.CHECKPOINT if run.writes else None, record, history)
-    feed = _fit_arguments(run, options, (train_src, val_src), plain, ckpt, start_epoch)
+    feed = _fit_arguments(run, options, (train_src, val_src), checker, ckpt, start_epoch)
     t0, cpu0 = time.perf_counter(), time.process_time()
     if start_epoch < int(options.epochs):
         try:
@@ -281,7 +288,7 @@ def _fit_arguments(
     run: _Run,
     options: TrainOptions,
     sources: tuple[BatchSource, BatchSource | None],
-    plain: Any,
+    checker: Any,
     ckpt: EpochCheckpoint,
     start_epoch: int,
 ) -> dict[str, Any]:
@@ -292,7 +299,7 @@ def _fit_arguments(
     if cluster is not None:
         train_data = dist.dataset(cluster, train_src, start_epoch, total_epochs)
         if val_src is not None and run.writes:
-            callbacks.insert(0, dist.ChiefValidation(plain, val_src))
+            callbacks.insert(0, dist.ChiefValidation(checker, val_src))
     else:
         train_data = train_src.tf_dataset(start_epoch, total_epochs)
     validation = val_src if cluster is None else None
