@@ -329,6 +329,35 @@ def _flat_photo(width: int, height: int, places: list[tuple[int, int]], face: in
     return canvas
 
 
+def test_faces_of_100_pixels_are_found_in_a_very_large_photo(runner, tmp_path) -> None:
+    # Three ~95-pixel faces in a 6000-pixel-wide photograph: the tiles sized to the
+    # photo alone (1000 pixels and up) saw none of them; the fine grid sees all three.
+    places = [(1000, 350), (1700, 350), (3100, 350)]
+    path = tmp_path / "wide.png"
+    Image.fromarray(_flat_photo(6000, 1000, places, face=1, scale=1.5)).save(path)
+    result = invoke(runner, "faces", path, "--json")
+    assert result.exit_code == 0, result.output
+    faces = json.loads(result.stdout)
+    assert len(faces) == 3
+    for f, (x, y) in zip(faces, places):
+        bx, by, bw, bh = f["box"]
+        assert bx <= x + 150 <= bx + bw and by <= y + 150 <= by + bh
+        assert 0.6 < bw / (64 * 1.5) < 1.4
+
+
+def test_the_fine_grid_is_bounded_and_only_for_large_photos() -> None:
+    from conceptvae.faces.detect import FINE_TILE, MAX_FINE_TILES, fine_tiles
+
+    assert fine_tiles(4000, 3000) == [] and fine_tiles(1280, 886) == []
+    for w, h in [(4500, 3000), (9000, 9000), (10000, 10000), (100_000, 1000), (30000, 30000)]:
+        grid = fine_tiles(w, h)
+        assert 0 < len(grid) <= MAX_FINE_TILES
+        xs = {x for x, _, side, _ in grid}
+        side = grid[0][2]
+        assert side == FINE_TILE or (w, h) == (30000, 30000)
+        assert min(xs) == 0 and max(xs) + side == w  # the whole width is covered
+
+
 def test_a_photo_edit_holds_the_photograph_in_8_bits(tmp_path) -> None:
     # The file path (edit_files) never makes a float copy of a photograph (4 bytes
     # a channel) or a copy per face: traced memory stays near the photo's own size.
