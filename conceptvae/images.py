@@ -11,6 +11,7 @@ import logging
 import os
 import stat
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -67,20 +68,39 @@ def _open(path: Path) -> Image.Image:
     return im
 
 
+def _bands(im: Image.Image) -> Iterator[tuple[slice, np.ndarray]]:
+    """A one-channel image's rows as float64, about 2 MB at a time: a 100-megapixel
+    16-bit or float image as one float64 array would be 800 MB, and each step of
+    arithmetic on it as much again."""
+    w, h = im.size
+    rows = max(1, (1 << 18) // w)
+    for y in range(0, h, rows):
+        end = min(h, y + rows)
+        yield slice(y, end), np.asarray(im.crop((0, y, w, end)), np.float64)
+
+
+def _to_l(im: Image.Image, convert: Callable[[np.ndarray], np.ndarray]) -> Image.Image:
+    """A one-channel image made 8-bit (mode 'L') by ``convert``, a band of rows at a time."""
+    out = np.empty(im.size[::-1], np.uint8)
+    for rows, band in _bands(im):
+        out[rows] = convert(band)
+    return Image.fromarray(out, mode="L")
+
+
 def _to_standard_mode(im: Image.Image) -> Image.Image:
     """Return an 'L' or 'RGB' image; transparency is composited onto black."""
     mode = im.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        arr = np.asarray(im, dtype=np.float64)
-        top = 65535.0 if mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
-        arr = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        return Image.fromarray(arr, mode="L")
+        top = 65535.0 if mode.startswith("I;16") or (im.getextrema()[1] or 0) > 255 else 255.0
+        return _to_l(im, lambda a: np.clip(a / top * 255.0 + 0.5, 0, 255).astype(np.uint8))
     if mode == "F":
         # NaN pixels become black; +inf white (after the scaling below).
-        arr = np.nan_to_num(np.asarray(im, dtype=np.float64), nan=0.0, posinf=255.0, neginf=0.0)
-        if arr.max(initial=0) > 1.0:
-            arr = arr / 255.0
-        return Image.fromarray((np.clip(arr, 0, 1) * 255 + 0.5).astype(np.uint8), mode="L")
+        def finite(a: np.ndarray) -> np.ndarray:
+            return np.nan_to_num(a, nan=0.0, posinf=255.0, neginf=0.0)
+
+        top = max(float(finite(band).max(initial=0)) for _, band in _bands(im))
+        scale = 255.0 if top > 1.0 else 1.0
+        return _to_l(im, lambda a: (np.clip(finite(a) / scale, 0, 1) * 255 + 0.5).astype(np.uint8))
     if mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
     elif mode == "PA":
@@ -112,6 +132,7 @@ def load_pil(path: str | os.PathLike) -> Image.Image:
     """Open, validate and normalise an image file to mode 'L' or 'RGB' at full size."""
     path = Path(path)
     im = _open(path)
+    out = None
     try:
         frames = getattr(im, "n_frames", 1)
         if frames > 1:
@@ -123,13 +144,14 @@ def load_pil(path: str | os.PathLike) -> Image.Image:
             )
         im.load()
         if frames <= 1:
-            rotated = ImageOps.exif_transpose(im)
-            if rotated is not im:
-                im.close()
-                im = rotated
+            # In place: without it Pillow returns a copy even of an upright photo.
+            ImageOps.exif_transpose(im, in_place=True)
         out = _to_standard_mode(im)
-        # The original is closed below; keep an independent copy when no conversion made one.
-        return out.copy() if out is im else out
+        if out is im and not _detached(im):
+            # The original is closed below: an independent copy of pixels still
+            # tied to the file (a frame of several, a memory-mapped raw file).
+            out = im.copy()
+        return out
     except DataError:
         raise
     except Image.DecompressionBombError as exc:
@@ -141,7 +163,15 @@ def load_pil(path: str | os.PathLike) -> Image.Image:
     except Exception as exc:  # noqa: BLE001 - malformed files make Pillow raise many types
         raise DataError(f"truncated or corrupt image ({_reason(exc)})", path) from None
     finally:
-        im.close()
+        if out is not im:
+            im.close()
+
+
+def _detached(im: Image.Image) -> bool:
+    """Whether a loaded image's pixels are its own: its file read and closed, not
+    mapped. Such an image is returned as it is: a copy would hold a large
+    photograph twice."""
+    return getattr(im, "fp", None) is None and not getattr(im, "map", None)
 
 
 def out_of_memory(width: int, height: int) -> str:

@@ -319,6 +319,125 @@ def test_studio_json_nested_deep_or_with_huge_numbers_is_a_400(tmp_path) -> None
     assert "Traceback" not in err
 
 
+def _flat_photo(width: int, height: int, places: list[tuple[int, int]], face: int = 0,
+                scale: float = 1.6) -> np.ndarray:  # fmt: skip
+    """A flat field with 300x300 scenes of one face (tests/facephotos.py) pasted at ``places``."""
+    canvas = np.full((height, width, 3), (118, 124, 131), np.uint8)
+    one = scene(300, 300, [Placement(FACES[face], (150, 150), scale, 0)], seed=face)
+    for x, y in places:
+        canvas[y : y + 300, x : x + 300] = one
+    return canvas
+
+
+def test_faces_of_100_pixels_are_found_in_a_very_large_photo(runner, tmp_path) -> None:
+    # Three ~95-pixel faces in a 6000-pixel-wide photograph: the tiles sized to the
+    # photo alone (1000 pixels and up) saw none of them; the fine grid sees all three.
+    places = [(1000, 350), (1700, 350), (3100, 350)]
+    path = tmp_path / "wide.png"
+    Image.fromarray(_flat_photo(6000, 1000, places, face=1, scale=1.5)).save(path)
+    result = invoke(runner, "faces", path, "--json")
+    assert result.exit_code == 0, result.output
+    faces = json.loads(result.stdout)
+    assert len(faces) == 3
+    for f, (x, y) in zip(faces, places):
+        bx, by, bw, bh = f["box"]
+        assert bx <= x + 150 <= bx + bw and by <= y + 150 <= by + bh
+        assert 0.6 < bw / (64 * 1.5) < 1.4
+
+
+def test_the_fine_grid_is_bounded_and_only_for_large_photos() -> None:
+    from conceptvae.faces.detect import FINE_TILE, MAX_FINE_TILES, fine_tiles
+
+    assert fine_tiles(4000, 3000) == [] and fine_tiles(1280, 886) == []
+    for w, h in [(4500, 3000), (9000, 9000), (10000, 10000), (100_000, 1000), (30000, 30000)]:
+        grid = fine_tiles(w, h)
+        assert 0 < len(grid) <= MAX_FINE_TILES
+        xs = {x for x, _, side, _ in grid}
+        side = grid[0][2]
+        assert side == FINE_TILE or (w, h) == (30000, 30000)
+        assert min(xs) == 0 and max(xs) + side == w  # the whole width is covered
+
+
+def test_a_photo_edit_holds_the_photograph_in_8_bits(tmp_path) -> None:
+    # The file path (edit_files) never makes a float copy of a photograph (4 bytes
+    # a channel) or a copy per face: traced memory stays near the photo's own size.
+    import tracemalloc
+
+    from conceptvae.commands.edit import edit_files
+    from conceptvae.resolve import resolve_model
+
+    photo = _flat_photo(3000, 3000, [(1200, 1400)])
+    path = tmp_path / "big.png"
+    Image.fromarray(photo).save(path)
+    model = resolve_model("faces", ["smile"])  # loading it reads tens of MB of files
+    edit_files(model, [path], ["smile"], tmp_path / "warm.png", amount=1.5)  # face models loaded
+    tracemalloc.start()
+    try:
+        batch = edit_files(model, [path], ["smile"], tmp_path / "out.png", amount=1.5)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(batch.written) == 1 and batch.written[0].faces
+    # Before: the photo's bytes, a copy per face, a float32 copy (4x): over 6x.
+    assert peak < 1.5 * photo.nbytes, peak / photo.nbytes
+    out = np.asarray(Image.open(tmp_path / "out.png"))
+    assert out.shape == photo.shape and (out != photo).any(axis=-1).sum() < 300 * 300
+    assert np.array_equal(out, np.asarray(Image.open(tmp_path / "warm.png")))
+
+
+def test_decoding_a_photograph_makes_no_copy_of_it(tmp_path, monkeypatch) -> None:
+    from conceptvae.images import load_pil
+
+    path = tmp_path / "p.jpg"
+    Image.fromarray(_flat_photo(400, 300, [])).save(path)
+    copies = []
+    real = Image.Image.copy
+    monkeypatch.setattr(Image.Image, "copy", lambda im: copies.append(im.size) or real(im))
+    im = load_pil(path)
+    assert im.size == (400, 300) and im.mode == "RGB" and copies == []
+    assert np.array_equal(np.asarray(im), np.asarray(Image.open(path).convert("RGB")))
+
+
+@pytest.mark.parametrize("mode", ["I;16", "F"])
+def test_a_16_bit_or_float_photograph_is_decoded_a_band_at_a_time(tmp_path, mode) -> None:
+    # 16-bit and float pixels become 8-bit a band of rows at a time: a 9000x9000
+    # 16-bit PNG took 2.09 GB to decode as one float64 array (8 bytes a pixel).
+    import tracemalloc
+
+    from conceptvae.images import load_pil
+
+    w, h = 3000, 2000
+    ramp = np.add.outer(np.arange(h), np.arange(w)) / (w + h)
+    if mode == "I;16":
+        path = tmp_path / "deep.png"
+        Image.fromarray((ramp * 65535).astype(np.uint16)).save(path)
+    else:
+        path = tmp_path / "float.tif"
+        Image.fromarray(ramp.astype(np.float32), "F").save(path)
+    want = np.clip(ramp * 255 + 0.5, 0, 255).astype(np.uint8)
+    tracemalloc.start()
+    try:
+        im = load_pil(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert im.mode == "L" and peak < 4 * w * h, peak / (w * h)
+    assert np.abs(np.asarray(im).astype(int) - want).max() <= 1
+
+
+def test_the_edit_pastes_into_its_own_copy_never_the_callers_photo() -> None:
+    from conceptvae.editing import edit
+
+    photo = _flat_photo(700, 600, [(200, 150)])
+    before = photo.copy()
+    result = edit("faces", photo, "smile", 1.5)
+    assert np.array_equal(photo, before)
+    assert result.images[0].dtype == np.float32 and result.images[0].shape == photo.shape
+    as8 = edit("faces", photo, "smile", 1.5, as_uint8=True).images[0]
+    assert as8.dtype == np.uint8 and np.array_equal(photo, before)
+    assert np.array_equal(as8, np.rint(result.images[0] * 255).astype(np.uint8))
+
+
 # 5. Model metadata and concept libraries: refused where they are read ------------
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ from PIL import Image
 
 from conceptvae.faces import find_faces
 from conceptvae.faces.align import SMILES_ALIGNMENT, FaceAlignment, align, similarity
-from conceptvae.faces.paste import mask_weights, paste_back
+from conceptvae.faces.paste import mask_weights, paste_back, paste_into
 from conceptvae.faces.warp import apply, invert
 
 TWO = [Placement(FACES[0], (130, 150), 2.4, 10), Placement(FACES[1], (350, 150), 1.8, -8)]
@@ -152,6 +152,26 @@ def test_paste_back_sixteen_bit_and_gray() -> None:
     out = paste_back(photo16, np.full((64, 64), -0.1, np.float32), invert(m), SMILES_ALIGNMENT)
     assert out.dtype == np.uint16 and out.shape == photo16.shape
     assert (out < photo16).sum() > 1000
+
+
+def test_paste_into_edits_the_photo_in_place_as_paste_back_would(two_faces: np.ndarray) -> None:
+    face = find_faces(two_faces)[0]
+    a = align(two_faces, face, SMILES_ALIGNMENT)
+    delta = np.random.default_rng(0).normal(0, 0.1, (64, 64, 3)).astype(np.float32)
+    for replace in (False, True):
+        want = paste_back(two_faces, delta, a.to_crop, SMILES_ALIGNMENT, face.mesh,
+                          replace=replace)  # fmt: skip
+        photo = two_faces.copy()
+        y0, y1, x0, x1 = paste_into(photo, delta, a.to_crop, SMILES_ALIGNMENT, face.mesh,
+                                    replace=replace)  # fmt: skip
+        assert np.array_equal(photo, want)
+        outside = np.ones(photo.shape[:2], bool)
+        outside[y0:y1, x0:x1] = False
+        assert np.array_equal(photo[outside], two_faces[outside])
+    flat = two_faces[..., 0].copy()  # a 2-D photo is written through a (H, W, 1) view
+    paste_into(flat, delta[..., :1], a.to_crop, SMILES_ALIGNMENT)
+    want = paste_back(two_faces[..., 0], delta[..., :1], a.to_crop, SMILES_ALIGNMENT)
+    assert np.array_equal(flat[..., None], want) and not np.array_equal(flat, two_faces[..., 0])
 
 
 def test_alignment_meta_round_trip() -> None:

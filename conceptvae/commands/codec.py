@@ -70,7 +70,7 @@ def reconstruct_files(
     batch = Batch([])
     for k, (path, target) in enumerate(zip(paths, targets)):
         try:
-            (img,) = reconstruct(model, [path], align=align, face=face)
+            (img,) = reconstruct(model, [path], align=align, face=face, as_uint8=True)
         except ConceptVAEError as exc:
             if len(paths) == 1 or not input_error(exc, path):
                 raise

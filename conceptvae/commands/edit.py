@@ -95,7 +95,8 @@ def edit_files(
     batch = Batch([])
     for k, (path, target) in enumerate(zip(paths, targets)):
         try:
-            result = edit(model, [path], concepts, options=one)
+            # uint8: the photograph as the file will hold it, never as floats.
+            result = edit(model, [path], concepts, options=one, as_uint8=True)
         except ConceptVAEError as exc:
             if len(paths) == 1 or not input_error(exc, path):
                 raise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..images import to_uint8
 from ..model.loaded import VAEModel
 from .inputs import Input, Slot
 from .modes import Case, get_mode
@@ -17,6 +18,9 @@ def render(
     z_new: np.ndarray,
     mode: str,
     chosen: bool = False,
+    *,
+    uint8: bool = False,
+    consume: bool = False,
 ) -> list[np.ndarray]:
     """One image per slot for each block of ``len(inputs)`` rows of ``z_new``
     (rows cycle through inputs; the result cycles through slots the same way).
@@ -26,21 +30,33 @@ def render(
     in it (the photograph's other faces go into the same picture in turn).
     ``chosen``: the faces were chosen by number (a mode edits them even where it
     would leave a face it cannot edit well).
+
+    Images are float32 in [0, 1]; with ``uint8``, uint8 (rounded as a file
+    holds them): a photograph stays in the 8 bits its faces were pasted into,
+    a quarter of the float copy's size. ``consume``: the caller has no further
+    use for the slots' photographs, so the last block's faces are pasted into
+    them in place rather than into a copy.
     """
     spec = get_mode(mode)
     decoded = model.decode(z_new)
     start = model.decode(z) if spec.needs_start else None
     n = len(inputs)
+    blocks = len(z_new) // n
     out: list[np.ndarray] = []
-    for c in range(len(z_new) // n):
+    for c in range(blocks):
         images: list[np.ndarray | None] = [None] * len(slots)
         photos: dict[int, np.ndarray] = {}
         for r, inp in enumerate(inputs):
             slot = slots[inp.slot]
+            photo = photos.get(inp.slot)
+            if photo is None and slot.photo is not None:
+                # Modes paste into the photograph they are given: one copy per
+                # block, none for the last when the caller is done with it.
+                own = consume and c == blocks - 1 and slot.photo.flags.writeable
+                photo = slot.photo if own else slot.photo.copy()
             case = Case(
                 model, inp.crop, inp.x, None if start is None else start[r], decoded[c * n + r],
-                inp.face, slot.alignment, photos.get(inp.slot, slot.photo), slot.crop,
-                slot.name, chosen,
+                inp.face, slot.alignment, photo, slot.crop, slot.name, chosen,
             )  # fmt: skip
             result = spec.render(case)
             if inp.face is not None and result.dtype == np.uint8:
@@ -48,8 +64,13 @@ def render(
             else:
                 images[inp.slot] = result
         for k, photo in photos.items():
+            if uint8:
+                images[k] = photo
+                continue
             image = photo.astype(np.float32)
             image /= np.float32(255)  # in place: no second float copy of a large photograph
             images[k] = image
+        if uint8:
+            images = [im if im.dtype == np.uint8 else to_uint8(im) for im in images]
         out.extend(images)  # type: ignore[arg-type]
     return out

@@ -44,7 +44,8 @@ class FaceEdit:
 class EditResult:
     """What :func:`edit` made.
 
-    ``images`` holds one float32 (H, W, C) array in [0, 1] per input: the model's
+    ``images`` holds one float32 (H, W, C) array in [0, 1] per input (uint8 with
+    ``edit(..., as_uint8=True)``): the model's
     resolution in decode mode, the input's square crop size in detail mode, and
     for a photograph given to a face model, the whole photograph (its size, its
     colour) with every chosen face edited. ``amounts`` is (N, len(concepts)):
@@ -84,6 +85,7 @@ def edit(
     amount: float | None = None,
     *,
     options: EditOptions | None = None,
+    as_uint8: bool = False,
     **changes: Any,
 ) -> EditResult:
     """Move each image along the concepts and render it in the edit's mode.
@@ -98,6 +100,10 @@ def edit(
     chosen one (``face``: "all", "largest" or a number from 1, in reading order)
     aligned onto the model's template, and pastes it back; ``align=False``
     treats every input as an aligned crop.
+
+    ``as_uint8``: the images come back as uint8 (H, W, C), the values an image
+    file holds, not float32: a photograph is never held as floats, four times
+    its own size (the command line writes these).
     """
     if amount is not None:
         changes["amount"] = amount
@@ -122,7 +128,8 @@ def edit(
     shift = sum(amounts[:, [k]] * d for k, d in enumerate(dirs))
     z_new = (z + shift).astype(np.float32)
     warn_if_outside_shell(z, z_new)
-    images_out = render(model, inputs, slots, z.astype(np.float32), z_new, mode, opts.chosen)
+    images_out = render(model, inputs, slots, z.astype(np.float32), z_new, mode, opts.chosen,
+                        uint8=as_uint8, consume=True)  # fmt: skip
     names = [a.expr for a in args]
     faces, per_slot = _face_edits(inputs, len(slots), names, amounts, probability, capped)
     return EditResult(
@@ -199,8 +206,10 @@ def reconstruct(
     face: FaceChoice = "all",
     backend: str = "auto",
     skipped: list[ConceptVAEError] | None = None,
+    as_uint8: bool = False,
 ) -> list[np.ndarray]:
-    """Each image encoded and decoded: float32 (H, W, C) arrays in [0, 1].
+    """Each image encoded and decoded: float32 (H, W, C) arrays in [0, 1]
+    (uint8 with ``as_uint8``, as in :func:`edit`).
 
     For a face model (``align``), like an edit with nothing moved in decode
     mode: the faces of a photograph are aligned, encoded, decoded and pasted
@@ -212,4 +221,4 @@ def reconstruct(
     model = resolve_model(model, (), backend)
     inputs, slots = prepare_inputs(model, images, align=align, face=face, skipped=skipped)
     z = model.encode(np.stack([i.x for i in inputs])).astype(np.float32)
-    return render(model, inputs, slots, z, z, "decode")
+    return render(model, inputs, slots, z, z, "decode", uint8=as_uint8, consume=True)

@@ -4,8 +4,10 @@ Two vendored detectors: the short-range one (128x128 input, faces that fill a
 good part of the picture: portraits, tight crops) and the full-range sparse one
 (192x192 input, faces down to a few percent of the frame). A photograph is
 letterboxed whole into both; a large one is also cut into overlapping tiles for
-the full-range model, so small faces in a group photo are seen at a usable size.
-All candidates are merged by weighted non-maximum suppression, as MediaPipe does.
+the full-range model, so small faces in a group photo are seen at a usable size
+(and a very large one into a fine grid besides, so a 100-pixel face is seen in
+any photograph). All candidates are merged by weighted non-maximum suppression,
+as MediaPipe does.
 
 Anchors and box decoding follow MediaPipe's ``SsdAnchorsCalculator`` and
 ``TensorsToDetectionsCalculator`` options in its face detection graphs
@@ -63,6 +65,25 @@ SHORT_TILE_CONTEXT = 0.15
 # many across its longer side per level), so the search stays bounded: a
 # 4000x3000 picture costs ~100 detector passes, and finds faces from ~60 pixels.
 MAX_TILES_ACROSS = 6
+# ...which alone would miss a 100-pixel face in a 9000-pixel photograph (1/15
+# of a 1500-pixel tile: 13 input pixels). When those levels start coarser than
+# FINE_TILE (a longer side over 4,320 pixels), the full-range model also runs on
+# a grid of FINE_TILE squares: a face of 100 pixels is 1/7.2 of one, 27 input
+# pixels (800-pixel squares missed more of the test faces, 1000-pixel ones
+# many). The grid costs at most MAX_FINE_TILES passes (361 for the largest
+# photograph decoded, 10000x10000; a larger array gets larger squares), so faces
+# from about 100 pixels are found at every size: 1/90 of a 9000-pixel side
+# (benchmarks/README.md, "Large photographs on the 8-bit path").
+FINE_TILE = 720
+MAX_FINE_TILES = 400
+# Searching for smaller faces also finds more things that look like one (suit
+# buttons, medal ribbons in upscaled portraits, which even the face mesh takes
+# for faces). Each grid candidate must be confirmed by the short-range model on
+# a square twice its size around it (a 100-pixel face then spans about 64 of its
+# 128 input pixels, the model's own range). The real 48-130 pixel faces tried
+# scored 0.80-0.94 there; two of three lookalikes stayed under this score.
+CONFIRM_CONTEXT = 2.0
+CONFIRM_SCORE = 0.75
 
 
 @cache
@@ -192,10 +213,28 @@ def tiles(width: int, height: int, tile: int, overlap: float) -> list[tuple[int,
     return [(x, y, tile, tile) for y in starts(height) for x in starts(width)]
 
 
+def fine_tiles(width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """The fine grid of a large photograph (see FINE_TILE); none for a smaller one."""
+    if max(TILE, math.ceil(max(width, height) / MAX_TILES_ACROSS)) <= FINE_TILE:
+        return []
+    tile = FINE_TILE
+    while True:
+        step = max(1, int(tile * (1 - TILE_OVERLAP)))
+        across = math.ceil(max(0, width - tile) / step) + 1
+        down = math.ceil(max(0, height - tile) / step) + 1
+        if across * down <= MAX_FINE_TILES:
+            return tiles(width, height, tile, TILE_OVERLAP)
+        tile = math.ceil(tile * 1.25)
+
+
 def detect(im: Image.Image, padding: float = 0.25) -> list[Detection]:
     """Face candidates in an RGB image, merged; ``padding`` (a fraction of the
     longer side) surrounds the image with black for the short-range pass, which
-    lets it see a face that fills the whole picture (an aligned crop)."""
+    lets it see a face that fills the whole picture (an aligned crop).
+
+    A large photograph's fine grid (:func:`fine_tiles`) adds its own merged
+    candidates, each confirmed up close; a photograph without one gets exactly
+    the candidates it got before the grid existed."""
     w, h = im.size
     side = max(w, h)
     pad = padding * side
@@ -211,7 +250,26 @@ def detect(im: Image.Image, padding: float = 0.25) -> list[Detection]:
     ):
         m = SHORT_TILE_CONTEXT * tw
         dets += _run(SHORT_RANGE, im, (x - m, y - m, tw + 2 * m, th + 2 * m))
-    return weighted_nms(dets)[:MAX_CANDIDATES]
+    fine = [d for x, y, tw, th in fine_tiles(w, h)
+            for d in _run(FULL_RANGE, im, (float(x), float(y), float(tw), float(th)))]  # fmt: skip
+    found = weighted_nms(dets)[:MAX_CANDIDATES]
+    confirmed = [d for d in weighted_nms(fine)[:MAX_CANDIDATES] if _confirmed(im, d)]
+    # Best first, as find_faces expects: a strong grid candidate on a small face
+    # goes before a weak, loose one the coarser passes had there.
+    return sorted(found + confirmed, key=lambda d: -d.score) if confirmed else found
+
+
+def _confirmed(im: Image.Image, det: Detection) -> bool:
+    """Whether the short-range model sees a candidate of the fine grid up close
+    (see CONFIRM_SCORE)."""
+    x0, y0, x1, y1 = det.box
+    side = CONFIRM_CONTEXT * max(x1 - x0, y1 - y0)
+    region = ((x0 + x1 - side) / 2, (y0 + y1 - side) / 2, side, side)
+    return any(
+        d.score >= CONFIRM_SCORE and x0 <= (d.box[0] + d.box[2]) / 2 <= x1
+        and y0 <= (d.box[1] + d.box[3]) / 2 <= y1
+        for d in _run(SHORT_RANGE, im, region)
+    )  # fmt: skip
 
 
 class BlazeFace:

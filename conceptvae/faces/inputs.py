@@ -22,7 +22,7 @@ from PIL import Image
 
 from ..errors import ConceptVAEError, DataError, ModelError, param
 from .align import AlignedFace, FaceAlignment, align
-from .find import Face, find_faces
+from .find import Face, as_rgb, find_faces
 
 ALL, LARGEST = "all", "largest"
 FaceChoice = str | int
@@ -76,10 +76,24 @@ def is_model_size(im: Image.Image, image_size: int) -> bool:
     return im.size == (image_size, image_size)
 
 
+# Rows copied at a time by photo_array: about 1 MB.
+BAND_BYTES = 1 << 20
+
+
 def photo_array(im: Image.Image) -> np.ndarray:
-    """An 'L'/'RGB' PIL image as uint8 (H, W, C)."""
-    arr = np.asarray(im, np.uint8)
-    return arr[..., None] if arr.ndim == 2 else arr
+    """An 'L'/'RGB' PIL image as a new, writable uint8 (H, W, C) array.
+
+    Copied a band of rows at a time: ``np.asarray`` of the whole image would
+    pass through a second full copy (its bytes) and be read-only, and the
+    edit pastes each face into this array in place."""
+    w, h = im.size
+    channels = 1 if im.mode == "L" else 3
+    out = np.empty((h, w, channels), np.uint8)
+    rows = max(1, BAND_BYTES // (w * channels))
+    for y in range(0, h, rows):
+        band = np.asarray(im.crop((0, y, w, min(h, y + rows))), np.uint8)
+        out[y : y + band.shape[0]] = band.reshape(band.shape[0], w, channels)
+    return out
 
 
 @dataclass(frozen=True)
@@ -112,14 +126,15 @@ def input_views(
     (its largest), and may hold none (an empty list: use it as it is); in any
     other image no face is a DataError."""
     crop = is_model_size(im, alignment.image_size)
-    faces = find_faces(im, padding=alignment.detect_padding)
+    rgb = as_rgb(im)  # once: finding and aligning each face would convert a grey photo again
+    faces = find_faces(rgb, padding=alignment.detect_padding)
     if not faces:
         if crop:
             return [], crop
         raise DataError(NO_FACE, where)
     out = []
     for face in choose(faces, check_face_choice(LARGEST if crop else choice), where):
-        a = align(im, face, alignment)
+        a = align(rgb, face, alignment)
         view, x = crop_view(a, channels)
         out.append(FaceView(a, view, x, faces.index(face) + 1))
     return out, crop

@@ -368,17 +368,33 @@ def paste_back(
     photograph is skin (:func:`skin_weights`), the rest of its silhouette (outer
     cheeks, jaw, chin). ``whole``: the photo is a face crop, the mask is the
     whole aligned crop (:func:`crop_weights`). The weights are
-    :func:`paste_weights`."""
+    :func:`paste_weights`. :func:`paste_into` does the same in place."""
     photo = np.asarray(photo)
+    out = photo[..., None].copy() if photo.ndim == 2 else photo.copy()
+    paste_into(out, delta, to_crop, alignment, mesh, whole, replace)
+    return out
+
+
+def paste_into(
+    photo: np.ndarray,
+    delta: np.ndarray,
+    to_crop: np.ndarray,
+    alignment: FaceAlignment,
+    mesh: np.ndarray | None = None,
+    whole: bool = False,
+    replace: bool = False,
+) -> tuple[int, int, int, int] | None:
+    """:func:`paste_back` in place: the writable ``photo`` (H, W[, C]) gets the
+    edit, and only the face's window is read or written (a large photograph is
+    never copied). Returns that window (y0, y1, x0, x1), or None: nothing changed."""
     if photo.ndim == 2:
-        photo = photo[..., None]
+        photo = photo[..., None]  # a view: the writes below reach the caller's array
     delta = np.asarray(delta, np.float32)
     if delta.ndim == 2:
         delta = delta[..., None]
-    out = photo.copy()
     found = paste_weights(photo, to_crop, alignment, mesh, whole, replace)
     if found is None:
-        return out
+        return None
     region, weights = found
     y0, y1, x0, x1 = region
     change = sample_window(delta, to_crop, region)
@@ -397,5 +413,5 @@ def paste_back(
     else:
         edited = np.clip(edited, 0.0, 1.0).astype(photo.dtype)
     touched = weights > 0
-    out[y0:y1, x0:x1][touched] = edited[touched]
-    return out
+    photo[y0:y1, x0:x1][touched] = edited[touched]
+    return region

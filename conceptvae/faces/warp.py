@@ -47,14 +47,19 @@ def warp(
     x1, y1 = np.ceil(corners.max(0)).astype(int) + 4
     x0, y0 = max(0, int(x0)), max(0, int(y0))
     x1, y1 = min(im.size[0], int(x1)), min(im.size[1], int(y1))
+    box = None
     if x1 > x0 and y1 > y0 and (x0, y0, x1, y1) != (0, 0, *im.size):
-        im = im.crop((x0, y0, x1, y1))
+        box = (x0, y0, x1, y1)
         m[:, 2] -= np.array([x0, y0], np.float64)
     scale = float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
     k = int(scale)
     if k >= 2:
-        im = im.reduce(k)
+        # Reduced straight from the part seen (the same pixels as cropping it
+        # first), without a copy of it: a detector tile of a large photograph.
+        im = im.reduce(k, box=box)
         m /= k
+    elif box is not None:
+        im = im.crop(box)
     if edge:
         im, m = _pad_edge(im, m, size)
     data = tuple(m.reshape(-1))

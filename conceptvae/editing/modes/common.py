@@ -28,7 +28,8 @@ class Case:
     the unmoved latent (None when the mode does not need it), ``edited`` the
     decode of the moved one. For a face found in a photograph, ``face`` is the
     face, ``alignment`` the model's template, ``photo`` the photograph so far
-    (uint8 (H, W, C), earlier faces already edited) and ``whole`` says the
+    (uint8 (H, W, C), earlier faces already edited; the mode may edit it in
+    place and return it, as :func:`paste_change` does) and ``whole`` says the
     photograph is itself a face crop of the model's size; ``chosen``: the user
     asked for this face by number, so a mode edits it even where it would skip it.
     """
@@ -53,15 +54,18 @@ class Case:
 
 def paste_change(case: Case, change: np.ndarray, replace: bool = False) -> np.ndarray:
     """The photograph with ``change`` (crop-sized, [0, 1] units) added under the face's
-    mask; ``replace``: ``change`` is the new crop itself, put in the face's place."""
-    from ...faces.paste import paste_back
+    mask; ``replace``: ``change`` is the new crop itself, put in the face's place.
+    Pasted into ``case.photo`` itself (only the face's window is touched), which
+    is returned."""
+    from ...faces.paste import paste_into
 
     assert case.face is not None and case.photo is not None and case.alignment is not None
     aligned = case.face.aligned
-    return paste_back(
+    paste_into(
         case.photo, change, aligned.to_crop, case.alignment, aligned.face.mesh,
         whole=case.whole, replace=replace,
     )  # fmt: skip
+    return case.photo
 
 
 def crop_array(crop: Image.Image, channels: int) -> np.ndarray:
