@@ -28,8 +28,10 @@ def render(
     would leave a face it cannot edit well).
     """
     spec = get_mode(mode)
-    decoded = model.decode(z_new)
-    start = model.decode(z) if spec.needs_start else None
+    if spec.needs_start:
+        decoded, start = model.decode_each(z_new, z)
+    else:
+        decoded, start = model.decode(z_new), None
     n = len(inputs)
     out: list[np.ndarray] = []
     for c in range(len(z_new) // n):
