@@ -7,6 +7,7 @@ instant.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import re
@@ -189,7 +190,15 @@ BLAS_IDLE_SPIN = ("OPENBLAS_THREAD_TIMEOUT", "18")
 
 def main() -> None:
     os.environ.setdefault(*BLAS_IDLE_SPIN)
-    cli.main()
+    try:
+        cli.main()
+    finally:
+        # At exit Python runs its cycle collector over every object still alive
+        # (numpy's, h5py's, Click's: 100,000 and more), two or three times, to free
+        # memory the process is about to give back whole: 20-50 ms of a 0.3 s
+        # edit. Frozen, they are left to the operating system. Everything the
+        # command wrote is closed by now; atexit handlers and refcounted cleanup run.
+        gc.freeze()
 
 
 if __name__ == "__main__":
