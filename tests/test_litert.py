@@ -223,3 +223,37 @@ def test_thread_count(monkeypatch: pytest.MonkeyPatch) -> None:
     assert default_threads() == 3
     monkeypatch.delenv("CONCEPTVAE_THREADS")
     assert 1 <= default_threads() <= 4
+
+
+@pytest.mark.parametrize("rows", [(1, 1), (3, 2), (7, 5), (9, 8)])
+def test_decode_each_shares_the_fixed_batch_bit_exactly(
+    monkeypatch: pytest.MonkeyPatch, rows: tuple[int, int]
+) -> None:
+    # The shipped decoder runs 8 rows a pass: an edit's decodes of z' and z share
+    # passes, and every row keeps the bits it has when decoded on its own.
+    model = load_model("faces")
+    assert model.backend.pads_decoder_batch
+    rng = np.random.default_rng(sum(rows))
+    zs = [rng.normal(0, 1.5, (n, model.latent_dim)).astype(np.float32) for n in rows]
+    alone = [model.decode(z) for z in zs]
+    graph = model.backend.decoder
+    passes = []
+    run = graph._run
+    monkeypatch.setattr(graph, "_run", lambda x: passes.append(len(x)) or run(x))
+    together = model.decode_each(*zs)
+    assert passes == [8] * -(-sum(rows) // 8)  # (1, 1): one pass where decode() makes two
+    assert [t.shape for t in together] == [a.shape for a in alone]
+    for t, a in zip(together, alone):
+        assert np.array_equal(t, a)
+
+
+def test_decode_each_decodes_apart_on_other_backends(tiny_model: Path) -> None:
+    # Keras may give a row other bits in another batch: each array is decoded alone.
+    model = load_model(tiny_model, backend="keras")
+    seen = []
+    decode = model.backend.decode
+    model.backend.decode = lambda z: seen.append(len(z)) or decode(z)
+    z = np.random.default_rng(0).standard_normal((3, model.latent_dim)).astype(np.float32)
+    a, b = model.decode_each(z, z[:2])
+    assert seen == [3, 2]
+    assert np.array_equal(b, model.decode(z[:2]))

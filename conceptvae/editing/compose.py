@@ -38,8 +38,10 @@ def render(
     them in place rather than into a copy.
     """
     spec = get_mode(mode)
-    decoded = model.decode(z_new)
-    start = model.decode(z) if spec.needs_start else None
+    if spec.needs_start:
+        decoded, start = model.decode_each(z_new, z)
+    else:
+        decoded, start = model.decode(z_new), None
     n = len(inputs)
     blocks = len(z_new) // n
     out: list[np.ndarray] = []

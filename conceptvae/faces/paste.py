@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageFilter
 
 from .align import FaceAlignment
 from .landmarks import SILHOUETTE
@@ -255,6 +255,8 @@ def outline_weights(outline: np.ndarray, window: tuple[int, int, int, int]) -> n
     # Pulled in by the inset and the blur's reach (~3 radii): nothing leaks past the outline.
     shrink = 1.0 - OUTLINE_INSET - 3 * radius / max(size, 1.0)
     inner = centre + (pts - centre) * max(shrink, 0.5) - np.array([x0, y0])
+    from PIL import ImageDraw  # with ImageFont, 3 ms a crop edit would pay unused
+
     im = Image.new("L", (x1 - x0, y1 - y0), 0)
     ImageDraw.Draw(im).polygon([tuple(p) for p in (inner - 0.5).tolist()], fill=255)
     im = im.filter(ImageFilter.GaussianBlur(radius))

@@ -19,6 +19,10 @@ from . import files
 
 
 class Backend(Protocol):
+    """``name``, ``encode`` and ``decode``; optionally ``pads_decoder_batch`` (True:
+    decoding any rows costs a full fixed batch and gives each row the same bits
+    in whatever batch it runs, so several arrays may share a pass)."""
+
     name: str
 
     def encode(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...

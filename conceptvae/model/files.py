@@ -13,7 +13,6 @@ checkpoint.npz      resumable training state (while/after training)
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -38,6 +37,8 @@ CHECKPOINT = "checkpoint.npz"
 
 def weights_fingerprint(arrays: Iterable[np.ndarray]) -> str:
     """Hash of the weight values themselves (file bytes carry timestamps)."""
+    import hashlib  # its OpenSSL load (3 ms) is for trained and exported models only
+
     h = hashlib.sha256()
     for a in arrays:
         a = np.ascontiguousarray(a, dtype=np.float32)

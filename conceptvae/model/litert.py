@@ -257,6 +257,11 @@ class LiteRTBackend:
             self._decoder = decoder_graph(self._decoder, self.cfg, self.num_threads)
         return self._decoder
 
+    @property
+    def pads_decoder_batch(self) -> bool:
+        """Every decoder pass runs the graph's fixed batch, padded (see VAEModel.decode_each)."""
+        return self.decoder.fixed_batch is not None
+
     def encode(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         out = self.encoder(x)
         return out["z_mean"], out["z_log_var"]

@@ -155,6 +155,25 @@ class VAEModel:
             raise self._damaged("decoder")
         return images
 
+    def decode_each(self, *latents: np.ndarray) -> list[np.ndarray]:
+        """``[self.decode(z) for z in latents]``, the arrays decoded together when
+        the backend pads every decoder pass to a fixed batch (``pads_decoder_batch``:
+        LiteRT's exported decoder runs 8 rows and gives each row the same bits
+        wherever it sits in them). An edit's two decodes of one face then cost one
+        pass instead of two. Other backends (Keras: a row's bits can depend on the
+        batch it is in) decode each array on its own."""
+        zs = [np.asarray(z, dtype=np.float32) for z in latents]
+        together = (
+            len(zs) > 1
+            and all(z.ndim == 2 and z.shape[1] == self.latent_dim for z in zs)
+            and sum(map(len, zs)) * int(np.prod(self.image_shape)) <= MAX_DECODED_VALUES
+            and getattr(self.backend, "pads_decoder_batch", False)
+        )
+        if not together:
+            return [self.decode(z) for z in zs]
+        images = self.decode(np.concatenate(zs))
+        return np.split(images, np.cumsum([len(z) for z in zs])[:-1])
+
     def _damaged(self, part: str) -> ModelError:
         # Finite inputs in, NaN out: the weights themselves are NaN or infinite
         # (a tampered or diverged file), and every picture would be garbage.
