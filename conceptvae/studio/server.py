@@ -111,9 +111,11 @@ def serve(
             limit_concurrency=MAX_OPEN,
         ))  # fmt: skip
         url = url_of(sock)
-        echo(f"conceptvae studio on {url}  (Ctrl-C stops it)")
-        if open_browser:
-            threading.Thread(target=_open_when_started, args=(server, url), daemon=True).start()
+        # The address is announced once the server runs, and so has its Ctrl-C handler:
+        # a Ctrl-C that came right after an earlier announcement, while uvicorn was
+        # still starting, could be lost, and the server then ran on.
+        threading.Thread(target=_announce_when_started, daemon=True,
+                         args=(server, url, echo, open_browser)).start()  # fmt: skip
         server.run(sockets=[sock])
     except KeyboardInterrupt:
         pass
@@ -195,11 +197,15 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _open_when_started(server: object, url: str) -> None:
+def _announce_when_started(
+    server: object, url: str, echo: Callable[[str], None], open_browser: bool
+) -> None:
     import time
 
-    for _ in range(200):
-        if getattr(server, "started", False):
-            webbrowser.open(url)
+    while not getattr(server, "started", False):
+        if getattr(server, "should_exit", False):
             return
-        time.sleep(0.05)
+        time.sleep(0.02)
+    echo(f"conceptvae studio on {url}  (Ctrl-C stops it)")
+    if open_browser:
+        webbrowser.open(url)
