@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..images import to_uint8
@@ -21,6 +23,7 @@ def render(
     *,
     uint8: bool = False,
     consume: bool = False,
+    keep: Callable[[int, np.ndarray], np.ndarray] | None = None,
 ) -> list[np.ndarray]:
     """One image per slot for each block of ``len(inputs)`` rows of ``z_new``
     (rows cycle through inputs; the result cycles through slots the same way).
@@ -35,7 +38,10 @@ def render(
     holds them): a photograph stays in the 8 bits its faces were pasted into,
     a quarter of the float copy's size. ``consume``: the caller has no further
     use for the slots' photographs, so the last block's faces are pasted into
-    them in place rather than into a copy.
+    them in place rather than into a copy. ``keep(slot, image)``: called on each
+    image as its block is done (a photograph's still uint8, before any float
+    copy), and its result kept instead, so a caller that needs only a small
+    version (a strip's cell) never holds a block's full-size images past it.
     """
     spec = get_mode(mode)
     decoded = model.decode(z_new)
@@ -64,7 +70,7 @@ def render(
             else:
                 images[inp.slot] = result
         for k, photo in photos.items():
-            if uint8:
+            if uint8 or keep is not None:
                 images[k] = photo
                 continue
             image = photo.astype(np.float32)
@@ -72,5 +78,10 @@ def render(
             images[k] = image
         if uint8:
             images = [im if im.dtype == np.uint8 else to_uint8(im) for im in images]
+        if keep is not None:
+            images = [keep(k, im) for k, im in enumerate(images)]  # type: ignore[arg-type]
+            # Let go of this block's photographs before the next block copies them.
+            photos.clear()
+            case = result = photo = None  # type: ignore[assignment]
         out.extend(images)  # type: ignore[arg-type]
     return out
