@@ -39,15 +39,16 @@ def render(
     a quarter of the float copy's size. ``consume``: the caller has no further
     use for the slots' photographs, so the last block's faces are pasted into
     them in place rather than into a copy. ``keep(slot, image)``: called on each
-    image as its block is done (a photograph's still uint8, before any float
-    copy), and its result kept instead, so a caller that needs only a small
-    version (a strip's cell) never holds a block's full-size images past it.
+    image as soon as its slot is done (a photograph's still uint8, before any
+    float copy), and its result kept instead, so a caller that needs only a
+    small version (a strip's cell) holds one full-size copy at a time.
     """
     spec = get_mode(mode)
     decoded = model.decode(z_new)
     start = model.decode(z) if spec.needs_start else None
     n = len(inputs)
     blocks = len(z_new) // n
+    last = {inp.slot: r for r, inp in enumerate(inputs)}  # where each slot is done
     out: list[np.ndarray] = []
     for c in range(blocks):
         images: list[np.ndarray | None] = [None] * len(slots)
@@ -69,19 +70,23 @@ def render(
                 photos[inp.slot] = result
             else:
                 images[inp.slot] = result
+            if keep is not None and last[inp.slot] == r:
+                # The slot is done: only what keep returns outlives it, so one
+                # full-size copy of one photograph is held at a time.
+                done = photos.pop(inp.slot, None)
+                image = images[inp.slot] if done is None else done
+                if uint8 and image.dtype != np.uint8:  # type: ignore[union-attr]
+                    image = to_uint8(image)
+                images[inp.slot] = keep(inp.slot, image)  # type: ignore[arg-type]
+                case = result = photo = done = image = None  # type: ignore[assignment]
         for k, photo in photos.items():
-            if uint8 or keep is not None:
+            if uint8:
                 images[k] = photo
                 continue
             image = photo.astype(np.float32)
             image /= np.float32(255)  # in place: no second float copy of a large photograph
             images[k] = image
-        if uint8:
+        if uint8 and keep is None:
             images = [im if im.dtype == np.uint8 else to_uint8(im) for im in images]
-        if keep is not None:
-            images = [keep(k, im) for k, im in enumerate(images)]  # type: ignore[arg-type]
-            # Let go of this block's photographs before the next block copies them.
-            photos.clear()
-            case = result = photo = None  # type: ignore[assignment]
         out.extend(images)  # type: ignore[arg-type]
     return out
