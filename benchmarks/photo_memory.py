@@ -1,4 +1,4 @@
-"""Peak memory (max RSS) of ``edit`` and ``faces`` on large photographs (issue 26).
+"""Peak memory (max RSS) of ``edit``, ``faces`` and strips on large photographs (issue 26).
 
 The photographs are made here, written as JPEG (quality 90):
 
@@ -108,6 +108,11 @@ COMMANDS = [
     ["edit", "grey16.png", *EDIT, "-o", "{out}/g.png"],
     ["faces", "big9000.jpg", "-o", "{out}/overlay.jpg"],
     ["edit", "big6000.jpg", *EDIT, "--mode", "warp", "-o", "{out}/w6000.jpg"],
+    ["traverse", "big6000.jpg", "-c", "smile", "--steps", "5", "-o", "{out}/t5.png"],
+    ["traverse", "big6000.jpg", "-c", "smile", "--steps", "9", "-o", "{out}/t9.png"],
+    ["traverse", "big6000.jpg", "-c", "smile", "--steps", "64", "-o", "{out}/t64.png"],
+    ["edit", "big6000.jpg", "-c", "smile", "--sweep=-2:2:5", "-o", "{out}/s5.png"],
+    ["traverse", "found9000.jpg", "-c", "smile", "--steps", "9", "-o", "{out}/t9000.png"],
 ]
 
 

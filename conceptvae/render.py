@@ -406,6 +406,15 @@ def strip_picture(
 
 def tile(image: np.ndarray, cell: int, rgb: bool = False) -> np.ndarray:
     """A float image -> uint8 (cell, cell, 1 or 3), so rows of any size tile together."""
+    arr = np.asarray(fit_cell(image, cell).convert("RGB" if rgb else "L"))
+    return arr if rgb else arr[..., None]
+
+
+def fit_cell(image: np.ndarray, cell: int) -> Image.Image:
+    """A float or uint8 image as a (cell, cell) tile shows it, in its own mode (L or RGB).
+
+    A cell-sized uint8 result tiles to the same bytes again, so a strip can keep
+    a large image only at its cell size as soon as it is made."""
     im = array_to_pil(image)
     if im.size[0] != im.size[1]:
         # A photograph keeps its shape: fitted into the square cell on white.
@@ -416,8 +425,7 @@ def tile(image: np.ndarray, cell: int, rgb: bool = False) -> np.ndarray:
         im.paste(small, ((cell - small.size[0]) // 2, (cell - small.size[1]) // 2))
     elif im.size != (cell, cell):
         im = im.resize((cell, cell), Image.LANCZOS)
-    arr = np.asarray(im.convert("RGB" if rgb else "L"))
-    return arr if rgb else arr[..., None]
+    return im
 
 
 def analogy_picture(

@@ -385,6 +385,62 @@ def test_a_photo_edit_holds_the_photograph_in_8_bits(tmp_path) -> None:
     assert np.array_equal(out, np.asarray(Image.open(tmp_path / "warm.png")))
 
 
+def test_a_strip_of_a_photograph_holds_it_once_or_twice_whatever_the_steps(tmp_path) -> None:
+    # traverse / edit --sweep kept every cell as a full-size float32 photograph
+    # (4 bytes a channel, one per amount): a 6000x6000 JPEG took 3.2 GB at
+    # --steps 5, more with each step. Each cell is now kept at the strip's cell size.
+    import tracemalloc
+
+    from conceptvae.commands.edit import edit_files, traverse_file
+    from conceptvae.resolve import resolve_model
+
+    photo = _flat_photo(2400, 2000, [(900, 800)])
+    path = tmp_path / "big.png"
+    Image.fromarray(photo).save(path)
+    model = resolve_model("faces", ["smile"])
+    traverse_file(model, [path], ["smile"], (-2.0, 2.0), 3, tmp_path / "warm.png")
+    runs = {
+        "traverse": (traverse_file, ([path], ["smile"], (-2.0, 2.0), 9, tmp_path / "t.png"), {}),
+        "sweep": (edit_files, ([path], ["smile"], tmp_path / "s.png"),
+                  {"sweep": np.linspace(-2, 2, 9)}),
+    }  # fmt: skip
+    peaks = {}
+    for name, (command, args, keywords) in runs.items():
+        tracemalloc.start()
+        try:
+            batch = command(model, *args, **keywords)
+            peaks[name] = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert len(batch.written) == 1
+    # Before: nine float32 copies and more (over 40x the photograph's bytes).
+    assert max(peaks.values()) < 3.5 * photo.nbytes, {k: v / photo.nbytes for k, v in peaks.items()}
+    assert (tmp_path / "t.png").read_bytes() == (tmp_path / "s.png").read_bytes()
+
+
+def test_a_strip_cell_kept_small_tiles_to_the_same_bytes() -> None:
+    from conceptvae.editing import traverse
+    from conceptvae.editing.traversal import _to_cell
+    from conceptvae.render import tile
+
+    rng = np.random.default_rng(0)
+    for shape, cell in [((700, 500, 3), 512), ((300, 900, 1), 128), ((600, 600, 3), 512)]:
+        photo = rng.integers(0, 256, shape, dtype=np.uint8)
+        small = _to_cell(photo, cell)
+        assert small.dtype == np.uint8 and small.shape == (cell, cell, shape[-1])
+        for rgb in (True, False):
+            want = tile(photo.astype(np.float32) / 255, cell, rgb)
+            assert np.array_equal(tile(small, cell, rgb), want)
+    tiny = rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    assert np.array_equal(_to_cell(tiny, 64), tiny.astype(np.float32) / 255)
+    # The caller's photograph is never the one the last column is pasted into.
+    photo = _flat_photo(700, 600, [(200, 150)])
+    before = photo.copy()
+    result = traverse("faces", photo, "smile", steps=3)
+    assert np.array_equal(photo, before)
+    assert all(c.shape == (512, 512, 3) for c in result.cells[0]) and len(result.cells[0]) == 3
+
+
 def test_decoding_a_photograph_makes_no_copy_of_it(tmp_path, monkeypatch) -> None:
     from conceptvae.images import load_pil
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from ..images import to_uint8
@@ -21,6 +23,7 @@ def render(
     *,
     uint8: bool = False,
     consume: bool = False,
+    keep: Callable[[int, np.ndarray], np.ndarray] | None = None,
 ) -> list[np.ndarray]:
     """One image per slot for each block of ``len(inputs)`` rows of ``z_new``
     (rows cycle through inputs; the result cycles through slots the same way).
@@ -35,7 +38,10 @@ def render(
     holds them): a photograph stays in the 8 bits its faces were pasted into,
     a quarter of the float copy's size. ``consume``: the caller has no further
     use for the slots' photographs, so the last block's faces are pasted into
-    them in place rather than into a copy.
+    them in place rather than into a copy. ``keep(slot, image)``: called on each
+    image as soon as its slot is done (a photograph's still uint8, before any
+    float copy), and its result kept instead, so a caller that needs only a
+    small version (a strip's cell) holds one full-size copy at a time.
     """
     spec = get_mode(mode)
     if spec.needs_start:
@@ -44,6 +50,7 @@ def render(
         decoded, start = model.decode(z_new), None
     n = len(inputs)
     blocks = len(z_new) // n
+    last = {inp.slot: r for r, inp in enumerate(inputs)}  # where each slot is done
     out: list[np.ndarray] = []
     for c in range(blocks):
         images: list[np.ndarray | None] = [None] * len(slots)
@@ -65,6 +72,15 @@ def render(
                 photos[inp.slot] = result
             else:
                 images[inp.slot] = result
+            if keep is not None and last[inp.slot] == r:
+                # The slot is done: only what keep returns outlives it, so one
+                # full-size copy of one photograph is held at a time.
+                done = photos.pop(inp.slot, None)
+                image = images[inp.slot] if done is None else done
+                if uint8 and image.dtype != np.uint8:  # type: ignore[union-attr]
+                    image = to_uint8(image)
+                images[inp.slot] = keep(inp.slot, image)  # type: ignore[arg-type]
+                case = result = photo = done = image = None  # type: ignore[assignment]
         for k, photo in photos.items():
             if uint8:
                 images[k] = photo
@@ -72,7 +88,7 @@ def render(
             image = photo.astype(np.float32)
             image /= np.float32(255)  # in place: no second float copy of a large photograph
             images[k] = image
-        if uint8:
+        if uint8 and keep is None:
             images = [im if im.dtype == np.uint8 else to_uint8(im) for im in images]
         out.extend(images)  # type: ignore[arg-type]
     return out

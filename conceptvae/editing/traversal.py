@@ -14,7 +14,7 @@ from ..errors import ConceptVAEError
 from ..model.loaded import VAEModel
 from ..resolve import resolve_library, resolve_model
 from .compose import render
-from .concepts import ConceptArg, ConceptsArg, concept_names, parse_concepts
+from .concepts import ConceptsArg, concept_names, parse_concepts
 from .editor import warn_if_outside_shell
 from .inputs import Input, Slot, prepare_inputs
 from .modes import get_mode
@@ -30,7 +30,11 @@ MAX_DETAIL_CELL = 512
 class StripResult:
     """A traversal: ``cells[r][c]`` is input r moved by ``amounts[c]`` (float32 arrays).
 
-    ``inputs[r]`` is input r as the model sees it (or its crop in detail mode);
+    ``inputs[r]`` is input r as the model sees it (or its crop in detail mode).
+    An image of more pixels than the strip's cell (a photograph), in ``cells`` or
+    ``inputs``, is kept only as that cell shows it: uint8 (cell, cell, channels),
+    fitted into the square on white, so a strip of a large photograph never holds
+    it once per amount.
     ``picture`` is the labelled strip (an "input" column, then one per amount).
     """
 
@@ -89,25 +93,29 @@ def traverse(
     # Column-major rows: every input at amounts[0], then every input at amounts[1], ...
     z_new = np.concatenate([z + s * combined for s in amounts]).astype(np.float32)
     warn_if_outside_shell(np.tile(z, (len(amounts), 1)), z_new)
-    flat = render(model, inputs, slots, z.astype(np.float32), z_new, mode, opts.chosen)
+    own = get_mode(mode).own_resolution
+    cell = size or _cell_size(model, inputs, slots, own)
+    # The input column first: the last column's faces then go into the photographs
+    # themselves (consume), and every image larger than a cell is kept only at
+    # the cell's size, so a large photograph is held full size once or twice,
+    # whatever the number of amounts.
+    shown = _shown(inputs, slots, own, cell)
+    flat = render(
+        model, inputs, slots, z.astype(np.float32), z_new, mode, opts.chosen,
+        consume=True, keep=lambda _, image: _to_cell(image, cell),
+    )  # fmt: skip
     n = len(slots)
     cells = [[flat[c * n + r] for c in range(len(amounts))] for r in range(n)]
-    return _strip(model, inputs, slots, args, amounts, cells, mode, size)
+    title = ", ".join(a.label for a in args) + (f"  ({mode})" if mode != "decode" else "")
+    names = [sl.name for sl in slots]
+    from ..render import strip_picture  # drawing (ImageDraw, fonts) only for strips
+
+    picture = strip_picture(shown, cells, [format_amount(a) for a in amounts], names, title, cell)
+    return StripResult(cells, amounts, shown, names, title, mode, picture)
 
 
-def _strip(
-    model: VAEModel,
-    inputs: list[Input],
-    slots: list[Slot],
-    args: list[ConceptArg],
-    amounts: np.ndarray,
-    cells: list[list[np.ndarray]],
-    mode: str,
-    size: int | None,
-) -> StripResult:
-    """The labelled picture: an "input" column (each row's input as the mode shows
-    it), then one column per amount."""
-    own = get_mode(mode).own_resolution
+def _shown(inputs: list[Input], slots: list[Slot], own: bool, cell: int) -> list[np.ndarray]:
+    """The "input" column: each row's input as the mode shows it."""
     first: dict[int, Input] = {}
     for i in inputs:
         first.setdefault(i.slot, i)
@@ -115,18 +123,24 @@ def _strip(
     for k, sl in enumerate(slots):
         i = first[k]
         if sl.photo is not None:
-            shown.append(sl.photo.astype(np.float32) / 255)
+            shown.append(_to_cell(sl.photo, cell))
         elif own:
-            shown.append(np.asarray(i.crop, np.float32).reshape(*i.crop.size[::-1], -1) / 255)
+            crop = np.asarray(i.crop).reshape(*i.crop.size[::-1], -1)
+            shown.append(_to_cell(crop, cell))
         else:
             shown.append(i.x)
-    title = ", ".join(a.label for a in args) + (f"  ({mode})" if mode != "decode" else "")
-    names = [sl.name for sl in slots]
-    cell = size or _cell_size(model, inputs, slots, own)
-    from ..render import strip_picture  # drawing (ImageDraw, fonts) only for strips
+    return shown
 
-    picture = strip_picture(shown, cells, [format_amount(a) for a in amounts], names, title, cell)
-    return StripResult(cells, amounts, shown, names, title, mode, picture)
+
+def _to_cell(image: np.ndarray, cell: int) -> np.ndarray:
+    """float32 in [0, 1]; an image of more pixels than a cell (a photograph) as the
+    strip's uint8 cell shows it, which tiles to the same bytes as the image itself
+    (uint8: a strip's cells may add up to its whole budget of pixels)."""
+    if image.shape[0] * image.shape[1] <= cell * cell:
+        return image.astype(np.float32) / 255 if image.dtype == np.uint8 else image
+    from ..render import fit_cell
+
+    return np.asarray(fit_cell(image, cell)).reshape(cell, cell, -1)
 
 
 def _cell_size(model: VAEModel, inputs: list[Input], slots: list[Slot], own: bool) -> int:
