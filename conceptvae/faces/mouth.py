@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .landmarks import NOSE_TIP
+
 # The inner lips' upper and lower points in pairs across the opening, corner to
 # corner (the mesh's order).
 UPPER_INNER = (191, 80, 81, 82, 13, 312, 311, 310, 415)
@@ -90,7 +92,7 @@ def teeth_heights(decode: np.ndarray, points: np.ndarray) -> np.ndarray:
     pts = np.asarray(points, np.float64)
     _, normal, width = _frame(pts)
     # The skin's level: the cheeks on the nose tip's row, between the corners.
-    nose_y = pts[1, 1]
+    nose_y = pts[NOSE_TIP, 1]
     xs = np.linspace(pts[CORNERS[0], 0], pts[CORNERS[1], 0], 9)
     skin = float(np.median(_bilinear(grey, xs, np.full_like(xs, nose_y))))
     step = 0.25
