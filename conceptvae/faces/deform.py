@@ -67,6 +67,12 @@ def tps_field(points: np.ndarray, values: np.ndarray, query: np.ndarray) -> np.n
     return out
 
 
+def smoothstep(t: np.ndarray | float) -> np.ndarray:
+    """0 below 0, 1 above 1, and the cubic 3t^2 - 2t^3 between: a fade with no kink."""
+    t = np.clip(t, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
 def dense_field(
     points: np.ndarray, values: np.ndarray, window: tuple[int, int, int, int]
 ) -> np.ndarray:

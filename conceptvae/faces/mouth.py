@@ -14,8 +14,11 @@ corners; a mouth that closes has its teeth covered by its own lips.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
+from .deform import smoothstep
 from .landmarks import NOSE_TIP
 
 # The inner lips' upper and lower points in pairs across the opening, corner to
@@ -72,16 +75,42 @@ def _bilinear(g: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
             + g[y0 + 1, x0] * (1 - fx) * fy + g[y0 + 1, x0 + 1] * fx * fy)  # fmt: skip
 
 
-def _frame(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-    """The mouth's centre, its downward unit normal (perpendicular to the line
-    through the corners) and its width."""
+class _Frame(NamedTuple):
+    """The mouth's own axes: its centre, the unit vector along it (the line through
+    the corners), the downward unit normal across it, and its width."""
+
+    centre: np.ndarray
+    axis: np.ndarray
+    normal: np.ndarray
+    width: float
+
+    def coords(self, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(along, across) of points (..., 2) in this frame."""
+        rel = pts - self.centre
+        return rel @ self.axis, rel @ self.normal
+
+    def pixels(self, window: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(along, across) of every pixel centre of the window (y0, y1, x0, x1)."""
+        y0, y1, x0, x1 = window
+        ys, xs = np.mgrid[y0:y1, x0:x1]
+        return self.coords(np.stack([xs + 0.5, ys + 0.5], -1))
+
+    def curve(self, pts: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """How far across the mouth the polyline through ``pts`` lies at each ``u``
+        along it."""
+        along, across = self.coords(pts)
+        order = np.argsort(along)
+        return np.interp(u, along[order], across[order])
+
+
+def _frame(points: np.ndarray) -> _Frame:
     a, b = points[CORNERS[0]], points[CORNERS[1]]
     width = float(np.linalg.norm(b - a))
-    axis = (b - a) / max(width, 1e-6)
-    normal = np.array([-axis[1], axis[0]])
+    unit = (b - a) / max(width, 1e-6)
+    normal = np.array([-unit[1], unit[0]])
     if normal[1] < 0:
         normal = -normal
-    return (a + b) / 2, normal, width
+    return _Frame((a + b) / 2, np.array([normal[1], -normal[0]]), normal, width)
 
 
 def teeth_heights(decode: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -90,7 +119,8 @@ def teeth_heights(decode: np.ndarray, points: np.ndarray) -> np.ndarray:
     than the skin beside the nose."""
     grey = np.asarray(decode, np.float64).mean(-1)
     pts = np.asarray(points, np.float64)
-    _, normal, width = _frame(pts)
+    frame = _frame(pts)
+    normal, width = frame.normal, frame.width
     # The skin's level: the cheeks on the nose tip's row, between the corners.
     nose_y = pts[NOSE_TIP, 1]
     xs = np.linspace(pts[CORNERS[0], 0], pts[CORNERS[1], 0], 9)
@@ -122,11 +152,6 @@ def parting(
     return _along(after - before), _along(kept)
 
 
-def _smooth(t: np.ndarray) -> np.ndarray:
-    t = np.clip(t, 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
-
-
 def lip_motion(moved: np.ndarray, change: np.ndarray, kept: np.ndarray) -> np.ndarray:
     """(468, 2) extra motion (photo pixels) that parts the lips by ``change`` at each
     inner-lip pair, or brings them together (by ``change``, or to the share ``kept``
@@ -135,11 +160,11 @@ def lip_motion(moved: np.ndarray, change: np.ndarray, kept: np.ndarray) -> np.nd
     the nose's base above and the chin below, and not at all past the corners, so no
     point is overtaken by a lip (which would fold the skin between)."""
     pts = np.asarray(moved, np.float64)
-    centre, normal, width = _frame(pts)
-    axis = np.array([normal[1], -normal[0]])
+    frame = _frame(pts)
+    width = frame.width
     up, lo = pts[list(UPPER_INNER)], pts[list(LOWER_INNER)]
-    u_pair = ((up + lo) / 2 - centre) @ axis
-    top, bottom = (up - centre) @ normal, (lo - centre) @ normal
+    u_pair, _ = frame.coords((up + lo) / 2)
+    top, bottom = frame.coords(up)[1], frame.coords(lo)[1]
     gap = np.maximum(bottom - top, 0.0)
     # A mouth already open wide shows its own teeth: it opens no further (stretched
     # teeth look long, not happy).
@@ -160,57 +185,45 @@ def lip_motion(moved: np.ndarray, change: np.ndarray, kept: np.ndarray) -> np.nd
     drop_k = (meet + (1 - share) * new_gap) - bottom
     follows = np.where(new_gap < gap, JAW_FOLLOWS, CHIN_FOLLOWS)
     # The lips meet at the inner corners: nothing parts there, nor beyond.
-    ends = pts[list(INNER_CORNERS)]
-    u_end = (ends - centre) @ axis
+    u_end, v_end = frame.coords(pts[list(INNER_CORNERS)])
     u_k = np.append(u_pair, u_end)
     order = np.argsort(u_k)
-    rel = pts - centre
-    u, v = rel @ axis, rel @ normal
+    u, v = frame.coords(pts)
 
     def along(values: np.ndarray, at_ends: np.ndarray) -> np.ndarray:
         return np.interp(u, u_k[order], np.append(values, at_ends)[order], left=0.0, right=0.0)
 
     zero = np.zeros(2)
     rise, drop, chin_share = along(rise_k, zero), along(drop_k, zero), along(follows, zero)
-    top = along(top, (ends - centre) @ normal)
-    bottom = along(bottom, (ends - centre) @ normal)
-    nose = float((pts[NOSE_BASE] - centre) @ normal)
-    chin = float((pts[CHIN] - centre) @ normal)
-    above = _smooth((v - nose) / np.maximum(top - nose, 1e-6))
-    below = 1.0 - (1.0 - chin_share) * _smooth((v - bottom) / np.maximum(chin - bottom, 1e-6))
+    top, bottom = along(top, v_end), along(bottom, v_end)
+    nose, chin = (float(c) for c in frame.coords(pts[[NOSE_BASE, CHIN]])[1])
+    above = smoothstep((v - nose) / np.maximum(top - nose, 1e-6))
+    below = 1.0 - (1.0 - chin_share) * smoothstep((v - bottom) / np.maximum(chin - bottom, 1e-6))
     mid = (top + bottom) / 2
-    side = 1.0 - _smooth((np.abs(u) - width / 2) / (SIDE_REACH * width))
+    side = 1.0 - smoothstep((np.abs(u) - width / 2) / (SIDE_REACH * width))
     upper = v < mid
     # A closed mouth's inner lips lie on one line: which lip they are comes from the mesh.
     upper[list(UPPER_INNER)], upper[list(LOWER_INNER)] = True, False
     amount = np.where(upper, -rise * above, drop * below) * side
-    return amount[:, None] * normal
+    return amount[:, None] * frame.normal
 
 
 def teeth_pattern(points: np.ndarray, window: tuple[int, int, int, int]) -> np.ndarray:
     """Over the window (y0, y1, x0, x1), what shows in the mouth's opening between
     the (moved) inner lips: 1 for the upper teeth, ``LOWER_DIM`` for the lower
     teeth's edges, 0 for the dark inside; darker toward the corners."""
-    y0, y1, x0, x1 = window
     pts = np.asarray(points, np.float64)
-    centre, normal, width = _frame(pts)
-    axis = np.array([normal[1], -normal[0]])
-    ys, xs = np.mgrid[y0:y1, x0:x1]
-    rel = np.stack([xs + 0.5, ys + 0.5], -1) - centre
-    u, v = rel @ axis, rel @ normal
-    up, lo = pts[list(UPPER_INNER)] - centre, pts[list(LOWER_INNER)] - centre
-    order_u, order_l = np.argsort(up @ axis), np.argsort(lo @ axis)
-    top = np.interp(u, (up @ axis)[order_u], (up @ normal)[order_u])
-    bottom = np.interp(u, (lo @ axis)[order_l], (lo @ normal)[order_l])
+    frame = _frame(pts)
+    u, v = frame.pixels(window)
+    top, bottom = frame.curve(pts[list(UPPER_INNER)], u), frame.curve(pts[list(LOWER_INNER)], u)
     depth = (v - top) / np.maximum(bottom - top, 1e-3)  # 0 at the upper lip, 1 at the lower
 
-    def step(x: np.ndarray, lo_: float, hi_: float) -> np.ndarray:
-        t = np.clip((x - lo_) / (hi_ - lo_), 0.0, 1.0)
-        return t * t * (3 - 2 * t)
+    def step(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+        return smoothstep((x - lo) / (hi - lo))
 
     upper = 1.0 - step(depth, UPPER_TEETH - 0.08, UPPER_TEETH + 0.04)
     lower = LOWER_DIM * step(depth, LOWER_FROM - 0.04, LOWER_FROM + 0.06)
-    across = np.abs(u) / max(width / 2, 1e-6)
+    across = np.abs(u) / max(frame.width / 2, 1e-6)
     side = 1.0 - step(across, CORRIDOR, 1.0)
     # The upper lip shades the top of the teeth; the teeth further back, toward the
     # corners, are in the mouth's shade.
@@ -222,15 +235,9 @@ def seam_line(points: np.ndarray, window: tuple[int, int, int, int], sigma: floa
     """Over the window, a line (1 on it, Gaussian of ``sigma`` photo pixels across)
     midway between the (moved) inner lips, from corner to corner: where closed lips
     meet."""
-    y0, y1, x0, x1 = window
     pts = np.asarray(points, np.float64)
-    centre, normal, width = _frame(pts)
-    axis = np.array([normal[1], -normal[0]])
-    ys, xs = np.mgrid[y0:y1, x0:x1]
-    rel = np.stack([xs + 0.5, ys + 0.5], -1) - centre
-    u, v = rel @ axis, rel @ normal
-    mid = (pts[list(UPPER_INNER)] + pts[list(LOWER_INNER)]) / 2 - centre
-    order = np.argsort(mid @ axis)
-    line = np.interp(u, (mid @ axis)[order], (mid @ normal)[order])
-    along = np.clip(1.0 - np.abs(u) / max(width / 2, 1e-6), 0.0, 1.0)
+    frame = _frame(pts)
+    u, v = frame.pixels(window)
+    line = frame.curve((pts[list(UPPER_INNER)] + pts[list(LOWER_INNER)]) / 2, u)
+    along = np.clip(1.0 - np.abs(u) / max(frame.width / 2, 1e-6), 0.0, 1.0)
     return np.exp(-0.5 * ((v - line) / max(sigma, 0.5)) ** 2) * np.minimum(1.0, 4.0 * along)

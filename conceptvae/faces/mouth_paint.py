@@ -16,7 +16,7 @@ from PIL import Image
 
 from .align import AlignedFace
 from .colour import lab_to_rgb, rgb_to_lab
-from .deform import remap, window_around
+from .deform import remap, smoothstep, window_around
 from .mouth import INNER_LIPS, LOWER_INNER, UPPER_INNER, seam_line, teeth_pattern
 from .paste import INNER_FACE, MOUTH, outline_weights
 
@@ -200,8 +200,7 @@ def _opened(old: np.ndarray, new: np.ndarray) -> float:
     a_old, a_new = area(old), area(new)
     if a_new <= 1.0:
         return 0.0
-    t = np.clip((1.0 - a_old / a_new - 0.15) / 0.35, 0.0, 1.0)
-    return float(t * t * (3.0 - 2.0 * t))
+    return float(smoothstep((1.0 - a_old / a_new - 0.15) / 0.35))
 
 
 def area(poly: np.ndarray) -> float:

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from .align import FaceAlignment
+from .deform import smoothstep
 from .landmarks import SILHOUETTE
 from .warp import apply, invert
 
@@ -276,8 +277,7 @@ ADDED_GAIN = 2.0
 
 
 def _steep(weights: np.ndarray) -> np.ndarray:
-    t = np.clip(ADDED_GAIN * weights, 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
+    return smoothstep(ADDED_GAIN * weights)
 
 
 def sample_crop(delta: np.ndarray, to_crop_local: np.ndarray, size: tuple[int, int]) -> np.ndarray:

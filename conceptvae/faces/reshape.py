@@ -20,7 +20,14 @@ import numpy as np
 from PIL import Image
 
 from .align import AlignedFace, FaceAlignment, similarity
-from .deform import dense_field, ease_folds, remap, unfolding_shares, window_around
+from .deform import (
+    dense_field,
+    ease_folds,
+    remap,
+    smoothstep,
+    unfolding_shares,
+    window_around,
+)
 from .landmarks import LEFT_EYE, MIN_PRESENCE, NOSE_TIP, RIGHT_EYE, SILHOUETTE, Mesh
 from .mouth import INNER_LIPS, lip_motion, parting
 from .mouth_paint import (
@@ -111,8 +118,8 @@ def face_motion(p0: np.ndarray, p1: np.ndarray, gain: float) -> np.ndarray:
     drift = similarity(p1[list(STABLE)], p0[list(STABLE)])
     moved = apply(drift, p1) - p0
     eyes = p0[list(RIGHT_EYE) + list(LEFT_EYE), 1].mean()
-    t = np.clip((p0[:, 1] - eyes) / max(p0[NOSE_TIP, 1] - eyes, 1e-6), 0.0, 1.0)
-    return moved * (t * t * (3.0 - 2.0 * t) * gain)[:, None]
+    t = smoothstep((p0[:, 1] - eyes) / max(p0[NOSE_TIP, 1] - eyes, 1e-6))
+    return moved * (t * gain)[:, None]
 
 
 def _pins(mesh: np.ndarray) -> np.ndarray:
@@ -136,8 +143,7 @@ def _radius(mesh: np.ndarray, pts: np.ndarray) -> np.ndarray:
 
 
 def _inner(mesh: np.ndarray) -> np.ndarray:
-    t = np.clip((1.0 - _radius(mesh, mesh)) / FREE_DEPTH, 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
+    return smoothstep((1.0 - _radius(mesh, mesh)) / FREE_DEPTH)
 
 
 def _not_background(
@@ -177,8 +183,7 @@ def _fade(mesh: np.ndarray, window: tuple[int, int, int, int]) -> np.ndarray:
     ys, xs = np.mgrid[y0:y1, x0:x1]
     r = _radius(mesh, np.stack([xs + 0.5, ys + 0.5], -1))
     lo, hi = PIN_RINGS
-    t = np.clip((hi - r) / (hi - lo), 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
+    return smoothstep((hi - r) / (hi - lo))
 
 
 def reshape_face(
