@@ -180,10 +180,7 @@ def shows_inside(photo: np.ndarray, mesh: np.ndarray, width: float) -> bool:
     if window is None:
         return False
     y0, y1, x0, x1 = window
-    rgb = np.asarray(photo)[y0:y1, x0:x1].astype(np.float64) / 255.0
-    if rgb.shape[-1] == 1:
-        rgb = np.repeat(rgb, 3, axis=-1)
-    lab = rgb_to_lab(rgb)
+    lab = _lab(np.asarray(photo)[y0:y1, x0:x1])
     enclosed = polygon(mesh[list(INNER_LIPS)], window, width)
     inner = enclosed > 0.5
     lips = (polygon(pts, window, width) > 0.5) & (enclosed < 0.05)
