@@ -21,7 +21,7 @@ Each command runs in a fresh process under ``/usr/bin/time -f %M`` (kB), one run
 each (max RSS barely varies between runs), with ``CONCEPTVAE_THREADS=1``:
 
     python benchmarks/photo_memory.py make DIR     # the photographs
-    python benchmarks/photo_memory.py run DIR [--json out.json]   # the table
+    python benchmarks/photo_memory.py run DIR [--json out.json] [--only TEXT]   # the table
 
 ``run`` prints one markdown row per command: peak RSS, exit status, wall time,
 and for ``faces`` how many faces it found.
@@ -113,15 +113,23 @@ COMMANDS = [
     ["traverse", "big6000.jpg", "-c", "smile", "--steps", "64", "-o", "{out}/t64.png"],
     ["edit", "big6000.jpg", "-c", "smile", "--sweep=-2:2:5", "-o", "{out}/s5.png"],
     ["traverse", "found9000.jpg", "-c", "smile", "--steps", "9", "-o", "{out}/t9000.png"],
+    # A strip of many photographs: one row per photograph, built one at a time.
+    *[["traverse", f"folder{n}", "-c", "smile", "--steps", "3", "-o", f"{{out}}/tf{n}.png"]
+      for n in (1, 10, 40)],  # fmt: skip
+    ["traverse", "folder40", "-c", "smile", "--steps", "1", "-o", "{out}/tf40s1.png"],
+    # 40 rows of 9 cells of 512 pixels: 94 of the 100 megapixels a picture may have.
+    ["traverse", "folder40", "-c", "smile", "--steps", "8", "-o", "{out}/tf40s8.png"],
 ]
 
 
-def run(folder: Path) -> list[dict]:
+def run(folder: Path, only: str | None = None) -> list[dict]:
     exe = shutil.which("conceptvae") or "conceptvae"
     rows = []
     env = {**os.environ, "CONCEPTVAE_THREADS": "1"}
     with tempfile.TemporaryDirectory() as out:
         for args in COMMANDS:
+            if only is not None and only not in " ".join(args):
+                continue
             cmd = ["/usr/bin/time", "-f", "%M", exe, *(a.format(out=out) for a in args)]
             t0 = time.perf_counter()
             done = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True)
@@ -142,11 +150,12 @@ def main() -> None:
     ap.add_argument("what", choices=["make", "run"])
     ap.add_argument("folder", type=Path)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--only", metavar="TEXT", help="run only the commands whose text has TEXT")
     a = ap.parse_args()
     if a.what == "make":
         make(a.folder)
         return
-    rows = run(a.folder)
+    rows = run(a.folder, a.only)
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1))
 

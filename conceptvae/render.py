@@ -392,16 +392,15 @@ def strip_picture(
     rgb = any(im.shape[-1] == 3 for row in cells for im in row) or any(
         im.shape[-1] == 3 for im in inputs
     )
-    tiles = []
-    for row_input, row in zip(inputs, cells):
-        tiles.extend(tile(im, cell, rgb) for im in [row_input, *row])
-    return grid(
-        np.stack(tiles),
-        ncols=len(amounts) + 1,
-        row_labels=names,
-        col_labels=["input", *amounts],
-        title=title,
-    )
+    # Straight to the tiles :func:`grid` would make of them: a strip of many
+    # photographs' rows is large, and an array copy or two of it would double that.
+    tiles = [
+        fit_cell(im, cell).convert("RGB" if rgb else "L")
+        for row_input, row in zip(inputs, cells)
+        for im in [row_input, *row]
+    ]
+    return layout(tiles, len(amounts) + 1, GRID, pad=2, title=title, row_labels=names,
+                  col_labels=["input", *amounts])  # fmt: skip
 
 
 def tile(image: np.ndarray, cell: int, rgb: bool = False) -> np.ndarray:

@@ -418,6 +418,59 @@ def test_a_strip_of_a_photograph_holds_it_once_or_twice_whatever_the_steps(tmp_p
     assert (tmp_path / "t.png").read_bytes() == (tmp_path / "s.png").read_bytes()
 
 
+def test_a_strip_of_many_photographs_reads_each_only_when_its_row_is_made(
+    tmp_path, monkeypatch
+) -> None:
+    # A strip decoded every photograph before encoding any: forty 4000x3000
+    # photos held 1.9 GB. Each photograph is now read, edited and reduced to its
+    # row of cells before the next is read.
+    import conceptvae.editing.inputs as inputs_module
+    import conceptvae.editing.traversal as traversal_module
+    from conceptvae.commands.edit import traverse_file
+
+    paths = []
+    for k in range(3):
+        paths.append(tmp_path / f"p{k}.png")
+        Image.fromarray(_flat_photo(700, 560, [(60 + 150 * k, 100)])).save(paths[-1])
+    read, rendered_after = [], []
+    real_load, real_render = inputs_module.load_pil, traversal_module.render
+
+    def load(path, *args, **kwargs):
+        read.append(Path(path).name)
+        return real_load(path, *args, **kwargs)
+
+    def render(*args, **kwargs):
+        rendered_after.append(len(read))
+        return real_render(*args, **kwargs)
+
+    monkeypatch.setattr(inputs_module, "load_pil", load)
+    monkeypatch.setattr(traversal_module, "render", render)
+    batch = traverse_file("faces", paths, ["smile"], (-1.0, 1.0), 3, tmp_path / "t.png")
+    assert len(batch.written) == 1 and not batch.skipped
+    assert read == ["p0.png", "p1.png", "p2.png"]
+    assert rendered_after == [1, 2, 3]  # before: [3], every photo read first
+
+
+def test_a_strip_is_the_same_whatever_the_order_of_its_photographs(tmp_path) -> None:
+    # The smallest photograph sets the strip's cell. When it comes last, the rows
+    # before it were kept reduced to a larger cell, and are made again at the
+    # strip's: reducing the reduction would change their pixels.
+    from conceptvae.editing import traverse
+
+    big = tmp_path / "big.png"
+    small = tmp_path / "small.png"
+    Image.fromarray(_flat_photo(900, 700, [(300, 200)])).save(big)
+    Image.fromarray(_flat_photo(380, 330, [(40, 15)])).save(small)
+    first = traverse("faces", [big, small], "smile", steps=2)
+    last = traverse("faces", [small, big], "smile", steps=2)
+    assert first.names == ["big", "small"] and last.names == ["small", "big"]
+    assert first.cells[0][0].shape == (380, 380, 3)
+    for a, b in [(0, 1), (1, 0)]:
+        assert np.array_equal(first.inputs[a], last.inputs[b])
+        for x, y in zip(first.cells[a], last.cells[b]):
+            assert x.dtype == y.dtype and np.array_equal(x, y)
+
+
 def test_a_strip_cell_kept_small_tiles_to_the_same_bytes() -> None:
     from conceptvae.editing import traverse
     from conceptvae.editing.traversal import _to_cell

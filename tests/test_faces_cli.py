@@ -77,6 +77,22 @@ def test_faces_overlay_and_plain_listing(runner, photo, tmp_path) -> None:
     assert drawn.shape == arr.shape and not np.array_equal(drawn, arr)
 
 
+def test_faces_are_drawn_on_a_copy_unless_the_caller_gives_the_image_up(photo) -> None:
+    # The command reads each photograph once more for its overlay and has no
+    # other use for it: drawing on a copy held a large photograph twice.
+    from conceptvae.faces.overlay import draw_faces
+
+    _, arr = photo
+    faces = conceptvae.find_faces(arr)
+    image = Image.fromarray(arr)
+    kept = draw_faces(image, faces)
+    assert kept is not image and np.array_equal(np.asarray(image), arr)
+    given = draw_faces(image, faces, copy=False)
+    assert given is image and np.array_equal(np.asarray(image), np.asarray(kept))
+    grey = Image.fromarray(arr[..., 0])
+    assert draw_faces(grey, faces, copy=False).mode == "RGB" and grey.mode == "L"
+
+
 def test_no_face_is_one_line_error_and_nothing_written(runner, tmp_path) -> None:
     blank = tmp_path / "wall.png"
     Image.fromarray(scene(300, 200, [], seed=1)).save(blank)

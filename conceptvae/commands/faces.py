@@ -81,7 +81,7 @@ def faces_files(
         from ..faces.overlay import draw_faces
 
         for r, t in ((r, plan[r.path]) for r in reports):
-            save_pil(draw_faces(load_pil(r.path), r.faces), t)
+            save_pil(draw_faces(load_pil(r.path), r.faces, copy=False), t)
             r.overlay = t
     return reports
 

@@ -8,6 +8,7 @@ photograph shares its output slot (the photograph, edited face by face).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from ..model.loaded import VAEModel
 
 ImageInput = str | os.PathLike | Image.Image | np.ndarray
-
 
 
 @dataclass
@@ -116,24 +116,55 @@ def prepare_inputs(
     With a ``skipped`` list, an input file that cannot be used (unreadable, no
     face found) is left out and its error appended there; the others go on.
     """
+    out: list[Input] = []
+    slots: list[Slot] = []
+    for _, _, inputs, slot in iter_inputs(model, images, align=align, face=face, skipped=skipped):
+        for inp in inputs:
+            inp.slot = len(slots)
+        out.extend(inputs)
+        slots.append(slot)
+    return out, slots
+
+
+def iter_inputs(
+    model: VAEModel,
+    images: Any,
+    *,
+    align: bool = True,
+    face: FaceChoice = "all",
+    skipped: list[ConceptVAEError] | None = None,
+    first: int = 0,
+) -> Iterator[tuple[int, Any, list[Input], Slot]]:
+    """:func:`prepare_inputs` one input at a time: the input's number and the
+    input as given, its crops (``slot`` 0) and its slot.
+
+    Only the input being worked on is held decoded, so a caller that is done
+    with each before asking for the next (a strip of many photographs) holds one
+    photograph at a time. ``first``: the number of the first input (an array's
+    name). Raises when no input could be used.
+    """
     size, channels = model.config.image_size, model.config.channels
     alignment = face_alignment(model) if align else None
     if alignment is not None:
         from ..faces.inputs import check_face_choice
 
         face = check_face_choice(face)
-    out: list[Input] = []
-    slots: list[Slot] = []
-    for i, item in enumerate(_as_list(images, size, channels)):
+    found = False
+    for i, item in enumerate(_as_list(images, size, channels), first):
+        inputs: list[Input] = []
+        slots: list[Slot] = []
         try:
-            _prepare_one(model, i, item, alignment, face, out, slots)
+            _prepare_one(model, i, item, alignment, face, inputs, slots)
         except ConceptVAEError as exc:
             if skipped is None or not is_input_error(exc, item):
                 raise
             skipped.append(exc)
-    if not out:
+            continue
+        found = True
+        yield i, item, inputs, slots[0]
+        del item, inputs, slots
+    if not found:
         raise ConceptVAEError("no images to edit")
-    return out, slots
 
 
 def _prepare_one(

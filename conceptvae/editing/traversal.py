@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,12 +12,11 @@ from PIL import Image
 
 from ..checks import check_amount, check_steps
 from ..errors import ConceptVAEError
-from ..model.loaded import VAEModel
 from ..resolve import resolve_library, resolve_model
 from .compose import render
 from .concepts import ConceptsArg, concept_names, parse_concepts
 from .editor import warn_if_outside_shell
-from .inputs import Input, Slot, prepare_inputs
+from .inputs import Input, Slot, iter_inputs
 from .modes import get_mode
 from .options import EditOptions, amounts_between, format_amount
 
@@ -81,55 +81,106 @@ def traverse(
     mode = opts.mode_for(model)
     lib = resolve_library(model, opts.library, opts.ignore_fingerprint)
     args = parse_concepts(lib, concepts)
-    inputs, slots = prepare_inputs(
-        model, images, align=opts.align, face=opts.face, skipped=skipped
-    )
-
-    z = model.encode(np.stack([i.x for i in inputs])).astype(np.float64)
-    combined = sum(
-        (a.amount if a.amount is not None else 1.0) * lib.direction(list(a.terms), z, opts.infer)
-        for a in args
-    )
-    # Column-major rows: every input at amounts[0], then every input at amounts[1], ...
-    z_new = np.concatenate([z + s * combined for s in amounts]).astype(np.float32)
-    warn_if_outside_shell(np.tile(z, (len(amounts), 1)), z_new)
     own = get_mode(mode).own_resolution
-    cell = size or _cell_size(model, inputs, slots, own)
-    # The input column first: the last column's faces then go into the photographs
-    # themselves (consume), and every image larger than a cell is kept only at
-    # the cell's size, so a large photograph is held full size once or twice,
-    # whatever the number of amounts.
-    shown = _shown(inputs, slots, own, cell)
-    flat = render(
-        model, inputs, slots, z.astype(np.float32), z_new, mode, opts.chosen,
-        consume=True, keep=lambda _, image: _to_cell(image, cell),
-    )  # fmt: skip
-    n = len(slots)
-    cells = [[flat[c * n + r] for c in range(len(amounts))] for r in range(n)]
+
+    def row(inputs: list[Input], slot: Slot, cell: int) -> _Row:
+        """The input's row: its own cell and its cells along the amounts."""
+        z = model.encode(np.stack([i.x for i in inputs])).astype(np.float64)
+        combined = sum(
+            (a.amount if a.amount is not None else 1.0)
+            * lib.direction(list(a.terms), z, opts.infer)
+            for a in args
+        )
+        # Column-major: every crop at amounts[0], then every crop at amounts[1], ...
+        z_new = np.concatenate([z + s * combined for s in amounts]).astype(np.float32)
+        reduced: list[bool] = []
+
+        def keep(image: np.ndarray) -> np.ndarray:
+            reduced.append(image.shape[0] * image.shape[1] > cell * cell)
+            return _to_cell(image, cell)
+
+        # The input column first: the last column's faces then go into the
+        # photograph itself (consume), and every image larger than a cell is kept
+        # only at the cell's size.
+        shown = _shown(inputs, slot, own, keep)
+        cells = render(
+            model, inputs, [slot], z.astype(np.float32), z_new, mode, opts.chosen,
+            consume=True, keep=lambda _, image: keep(image),
+        )  # fmt: skip
+        z_tiled = np.tile(z, (len(amounts), 1))
+        return _Row(slot.name, cell, any(reduced), shown, cells, inputs[0].x, z_tiled, z_new)
+
+    # One input at a time, from reading to its row of cells, so a strip of many
+    # photographs holds one of them full size at a time, never all at once.
+    rows: list[_Row] = []
+    given: list[tuple[int, Any]] = []  # each row's input, to make it again
+    sizes = _CellSizes(model.config.image_size, own)
+    for number, item, inputs, slot in iter_inputs(
+        model, images, align=opts.align, face=opts.face, skipped=skipped
+    ):
+        sizes.add(inputs, slot)
+        rows.append(row(inputs, slot, size or sizes.cell))
+        given.append((number, item))
+        del inputs, slot
+    warn_if_outside_shell(
+        np.concatenate([r.z for r in rows]), np.concatenate([r.z_new for r in rows])
+    )
+    cell = size or sizes.cell
+    for k, r in enumerate(rows):
+        if r.cell == cell:
+            continue
+        if not r.reduced:
+            # Nothing in the row was larger than its cell: it was kept whole.
+            if r.shown is not r.x:
+                r.shown = _to_cell(r.shown, cell)
+            r.cells = [_to_cell(image, cell) for image in r.cells]
+            continue
+        # A later input made the cell smaller than this row's, which was kept
+        # reduced to its own: made again at the strip's cell (reducing the
+        # reduction would not give the bytes the full images give).
+        number, item = given[k]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # said the first time
+            _, _, inputs, slot = next(
+                iter_inputs(model, [item], align=opts.align, face=opts.face, first=number)
+            )
+            rows[k] = row(inputs, slot, cell)
+        del inputs, slot
+    cells = [r.cells for r in rows]
+    shown = [r.shown for r in rows]
     title = ", ".join(a.label for a in args) + (f"  ({mode})" if mode != "decode" else "")
-    names = [sl.name for sl in slots]
+    names = [r.name for r in rows]
     from ..render import strip_picture  # drawing (ImageDraw, fonts) only for strips
 
     picture = strip_picture(shown, cells, [format_amount(a) for a in amounts], names, title, cell)
     return StripResult(cells, amounts, shown, names, title, mode, picture)
 
 
-def _shown(inputs: list[Input], slots: list[Slot], own: bool, cell: int) -> list[np.ndarray]:
-    """The "input" column: each row's input as the mode shows it."""
-    first: dict[int, Input] = {}
-    for i in inputs:
-        first.setdefault(i.slot, i)
-    shown = []
-    for k, sl in enumerate(slots):
-        i = first[k]
-        if sl.photo is not None:
-            shown.append(_to_cell(sl.photo, cell))
-        elif own:
-            crop = np.asarray(i.crop).reshape(*i.crop.size[::-1], -1)
-            shown.append(_to_cell(crop, cell))
-        else:
-            shown.append(i.x)
-    return shown
+@dataclass
+class _Row:
+    """One input's row of a strip: its input cell and one cell per amount."""
+
+    name: str
+    cell: int  # the cell size its images were kept for
+    reduced: bool  # some of its images were larger than that cell
+    shown: np.ndarray
+    cells: list[np.ndarray]
+    x: np.ndarray  # what the model sees of its first crop
+    z: np.ndarray  # its latents, once per amount
+    z_new: np.ndarray  # and where the amounts move them
+
+
+def _shown(
+    inputs: list[Input], slot: Slot, own: bool, keep: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """The "input" column's cell: the input as the mode shows it (what the model
+    sees, or through ``keep`` the photograph or crop at its own resolution)."""
+    i = inputs[0]
+    if slot.photo is not None:
+        return keep(slot.photo)
+    if own:
+        return keep(np.asarray(i.crop).reshape(*i.crop.size[::-1], -1))
+    return i.x
 
 
 def _to_cell(image: np.ndarray, cell: int) -> np.ndarray:
@@ -143,9 +194,28 @@ def _to_cell(image: np.ndarray, cell: int) -> np.ndarray:
     return np.asarray(fit_cell(image, cell)).reshape(cell, cell, -1)
 
 
-def _cell_size(model: VAEModel, inputs: list[Input], slots: list[Slot], own: bool) -> int:
-    photos = [max(sl.photo.shape[:2]) for sl in slots if sl.photo is not None]
-    if own or photos:
-        sides = [i.crop.size[0] for i in inputs if i.face is None] + photos
-        return max(MIN_CELL, min(MAX_DETAIL_CELL, *sides))
-    return max(MIN_CELL, model.config.image_size)
+class _CellSizes:
+    """The strip's cell size, from the inputs seen so far.
+
+    Where photographs or crops are shown at their own resolution, the smallest of
+    them sets the cell (from MIN_CELL up to MAX_DETAIL_CELL), so no picture in
+    the strip is enlarged; otherwise the model's size does. An input can only
+    make the cell smaller.
+    """
+
+    def __init__(self, image_size: int, own: bool) -> None:
+        self.image_size, self.own = image_size, own
+        self.sides: list[int] = []
+        self.photos = False
+
+    def add(self, inputs: list[Input], slot: Slot) -> None:
+        self.sides += [i.crop.size[0] for i in inputs if i.face is None]
+        if slot.photo is not None:
+            self.sides.append(max(slot.photo.shape[:2]))
+            self.photos = True
+
+    @property
+    def cell(self) -> int:
+        if self.own or self.photos:
+            return max(MIN_CELL, min(MAX_DETAIL_CELL, *self.sides))
+        return max(MIN_CELL, self.image_size)

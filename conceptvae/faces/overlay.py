@@ -11,9 +11,17 @@ BOX = (255, 64, 32)
 POINTS = ((40, 220, 255), (40, 220, 255), (255, 230, 40), (120, 255, 90), (120, 255, 90))
 
 
-def draw_faces(image: Image.Image | np.ndarray, faces: list[Face]) -> Image.Image:
-    """A colour copy of ``image`` with the faces drawn, numbered from 1 as listed."""
-    im = as_rgb(image).copy()
+def draw_faces(
+    image: Image.Image | np.ndarray, faces: list[Face], *, copy: bool = True
+) -> Image.Image:
+    """A colour copy of ``image`` with the faces drawn, numbered from 1 as listed.
+
+    ``copy=False``: a caller done with an RGB ``image`` has them drawn on it,
+    rather than on a second copy of a photograph that may be very large.
+    """
+    im = as_rgb(image)
+    if copy and im is image:
+        im = im.copy()
     d = ImageDraw.Draw(im)
     side = max(im.size)
     width = max(1, round(side / 300))
