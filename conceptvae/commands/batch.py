@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,4 +48,7 @@ class Batch:
 
 def kept_paths(paths: list[Path], skipped: list[ConceptVAEError]) -> list[Path]:
     """``paths`` without the ones ``skipped`` names, in order."""
-    return [p for p in paths if not any(input_error(e, p) for e in skipped)]
+    # A set, as input_error compares: every chunk of a large folder is checked
+    # against every input skipped so far.
+    gone = {os.path.abspath(e.path) for e in skipped if e.path is not None}
+    return [p for p in paths if os.path.abspath(p) not in gone]
