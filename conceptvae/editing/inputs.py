@@ -91,8 +91,7 @@ def face_alignment(model: VAEModel) -> FaceAlignment | None:
     """The model's face alignment (meta.json ``face_alignment``), or None: not a face model."""
     from ..faces.inputs import model_alignment
 
-    where = Path(model.path) / "meta.json" if model.path else None
-    return model_alignment(model.meta, model.config.image_size, where)
+    return model_alignment(model.meta, model.config.image_size, model.meta_path)
 
 
 def prepare_inputs(

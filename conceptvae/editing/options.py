@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -94,7 +93,7 @@ def default_mode(model: VAEModel) -> str:
     defaults = model.meta.get("edit_defaults") or {}
     mode = defaults.get("mode", "decode") if isinstance(defaults, dict) else "decode"
     if mode not in EDIT_MODES:
-        where = Path(model.path) / "meta.json" if model.path else None
+        where = model.meta_path
         raise ModelError(f"edit_defaults.mode must be one of {', '.join(EDIT_MODES)}", where)
     return mode
 

@@ -50,6 +50,11 @@ class VAEModel:
         return self._backend
 
     @property
+    def meta_path(self) -> Path | None:
+        """The model's meta.json, which errors in its metadata name (None: made in memory)."""
+        return Path(self.path) / files.META if self.path else None
+
+    @property
     def backend_name(self) -> str:
         be = self._backend
         return be.name if hasattr(be, "decode") else getattr(be, "backend_name", "lazy")

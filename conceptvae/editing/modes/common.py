@@ -4,7 +4,6 @@ knobs, and the paste-back of a face's change into its photograph."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -103,5 +102,5 @@ def blend_settings(
     try:
         return BlendSettings.from_meta(entry, key)
     except ValueError as exc:
-        where = Path(model.path) / "meta.json" if model.path else None
+        where = model.meta_path
         raise ModelError(str(exc), where) from None
