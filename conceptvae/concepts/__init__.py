@@ -19,21 +19,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..lazy import lazy_attributes
+from ..lazy import lazy_module
 
-__all__ = ["ConceptLibrary", "build_concepts", "open_library", "parse_expression"]
+lazy_module(globals(), {
+    ".library": ["ConceptLibrary", "open_library"],
+    ".build": ["build_concepts"],
+    ".expressions": ["parse_expression"],
+})  # fmt: skip
 
-_LAZY = {
-    "ConceptLibrary": ("conceptvae.concepts.library", "ConceptLibrary"),
-    "open_library": ("conceptvae.concepts.library", "open_library"),
-    "build_concepts": ("conceptvae.concepts.build", "build_concepts"),
-    "parse_expression": ("conceptvae.concepts.expressions", "parse_expression"),
-}
-
-if TYPE_CHECKING:
-    from .build import build_concepts
-    from .expressions import parse_expression
-    from .library import ConceptLibrary, open_library
-
-
-__getattr__ = lazy_attributes(globals(), _LAZY)
+if TYPE_CHECKING:  # the lazy names, for type checkers and editors
+    from .build import build_concepts  # noqa: F401
+    from .expressions import parse_expression  # noqa: F401
+    from .library import ConceptLibrary, open_library  # noqa: F401

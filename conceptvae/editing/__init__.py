@@ -31,59 +31,30 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..lazy import lazy_attributes
+from ..lazy import lazy_module
 
-_NAMES = {
-    "EditOptions": "options", "check_mode": "options", "default_mode": "options",
-    "amounts_between": "options", "format_amount": "options",
-    "ConceptArg": "concepts", "parse_concepts": "concepts", "concept_slug": "concepts",
-    "face_alignment": "inputs", "prepare_inputs": "inputs", "ImageInput": "inputs",
-    "edit": "editor", "reconstruct": "editor", "EditResult": "editor", "FaceEdit": "editor",
-    "ShellWarning": "editor", "warn_if_outside_shell": "editor",
-    "amounts_until": "until",
-    "traverse": "traversal", "StripResult": "traversal",
-    "analogy": "analogies", "AnalogyResult": "analogies",
-    "blend_settings": "modes.common", "detail": "modes.detail", "blend": "modes.blend",
-}  # fmt: skip
-__getattr__ = lazy_attributes(
-    globals(), {name: (f"{__name__}.{module}", name) for name, module in _NAMES.items()}
-)
-__all__ = [
-    "AnalogyResult",
-    "ConceptArg",
-    "EditOptions",
-    "EditResult",
-    "FaceEdit",
-    "ImageInput",
-    "ShellWarning",
-    "StripResult",
-    "amounts_between",
-    "amounts_until",
-    "analogy",
-    "blend",
-    "blend_settings",
-    "check_mode",
-    "concept_slug",
-    "default_mode",
-    "detail",
-    "edit",
-    "face_alignment",
-    "format_amount",
-    "parse_concepts",
-    "prepare_inputs",
-    "reconstruct",
-    "traverse",
-    "warn_if_outside_shell",
-]
+lazy_module(globals(), {
+    ".options": ["EditOptions", "check_mode", "default_mode", "amounts_between", "format_amount"],
+    ".concepts": ["ConceptArg", "parse_concepts", "concept_slug"],
+    ".inputs": ["face_alignment", "prepare_inputs", "ImageInput"],
+    ".editor": ["edit", "reconstruct", "EditResult", "FaceEdit", "ShellWarning",
+                "warn_if_outside_shell"],
+    ".until": ["amounts_until"],
+    ".traversal": ["traverse", "StripResult"],
+    ".analogies": ["analogy", "AnalogyResult"],
+    ".modes.common": ["blend_settings"],
+    ".modes.detail": ["detail"],
+    ".modes.blend": ["blend"],
+})  # fmt: skip
 
-if TYPE_CHECKING:
-    from .analogies import AnalogyResult, analogy
-    from .concepts import ConceptArg, concept_slug, parse_concepts
-    from .editor import EditResult, FaceEdit, ShellWarning, edit, reconstruct, warn_if_outside_shell
-    from .inputs import ImageInput, face_alignment, prepare_inputs
-    from .modes.blend import blend
-    from .modes.common import blend_settings
-    from .modes.detail import detail
-    from .options import EditOptions, amounts_between, check_mode, default_mode, format_amount
-    from .traversal import StripResult, traverse
-    from .until import amounts_until
+if TYPE_CHECKING:  # the lazy names, for type checkers and editors
+    from .analogies import AnalogyResult, analogy  # noqa: F401
+    from .concepts import ConceptArg, concept_slug, parse_concepts  # noqa: F401
+    from .editor import EditResult, FaceEdit, ShellWarning, edit, reconstruct, warn_if_outside_shell  # noqa: F401
+    from .inputs import ImageInput, face_alignment, prepare_inputs  # noqa: F401
+    from .modes.blend import blend  # noqa: F401
+    from .modes.common import blend_settings  # noqa: F401
+    from .modes.detail import detail  # noqa: F401
+    from .options import EditOptions, amounts_between, check_mode, default_mode, format_amount  # noqa: F401
+    from .traversal import StripResult, traverse  # noqa: F401
+    from .until import amounts_until  # noqa: F401
