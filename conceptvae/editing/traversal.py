@@ -12,6 +12,7 @@ from PIL import Image
 
 from ..checks import check_amount, check_steps
 from ..errors import ConceptVAEError
+from ..model.loaded import VAEModel
 from ..resolve import resolve_library, resolve_model
 from .compose import render
 from .concepts import ConceptsArg, concept_names, parse_concepts
@@ -81,15 +82,81 @@ def traverse(
     mode = opts.mode_for(model)
     lib = resolve_library(model, opts.library, opts.ignore_fingerprint)
     args = parse_concepts(lib, concepts)
-    own = get_mode(mode).own_resolution
+    rows, cell = _Rows(model, lib, args, amounts, mode, opts).make(images, size, skipped)
+    warn_if_outside_shell(
+        np.concatenate([r.z for r in rows]), np.concatenate([r.z_new for r in rows])
+    )
+    cells = [r.cells for r in rows]
+    shown = [r.shown for r in rows]
+    title = ", ".join(a.label for a in args) + (f"  ({mode})" if mode != "decode" else "")
+    names = [r.name for r in rows]
+    from ..render import strip_picture  # drawing (ImageDraw, fonts) only for strips
 
-    def row(inputs: list[Input], slot: Slot, cell: int) -> _Row:
+    picture = strip_picture(shown, cells, [format_amount(a) for a in amounts], names, title, cell)
+    return StripResult(cells, amounts, shown, names, title, mode, picture)
+
+
+class _Rows:
+    """A strip's rows: each input moved along the concepts, as its cells."""
+
+    def __init__(
+        self, model: VAEModel, lib: Any, args: list, amounts: np.ndarray, mode: str,
+        opts: EditOptions,
+    ) -> None:  # fmt: skip
+        self.model, self.lib, self.args, self.amounts = model, lib, args, amounts
+        self.mode, self.opts = mode, opts
+        self.own = get_mode(mode).own_resolution
+
+    def make(
+        self, images: Any, size: int | None, skipped: list[ConceptVAEError] | None
+    ) -> tuple[list[_Row], int]:
+        """Every input's row, and the strip's cell size.
+
+        One input at a time, from reading to its row of cells, so a strip of many
+        photographs holds one of them full size at a time, never all at once.
+        """
+        opts = self.opts
+        rows: list[_Row] = []
+        given: list[tuple[int, Any]] = []  # each row's input, to make it again
+        sizes = _CellSizes(self.model.config.image_size, self.own)
+        for number, item, inputs, slot in iter_inputs(
+            self.model, images, align=opts.align, face=opts.face, skipped=skipped
+        ):
+            sizes.add(inputs, slot)
+            rows.append(self.row(inputs, slot, size or sizes.cell))
+            given.append((number, item))
+            del inputs, slot
+        cell = size or sizes.cell
+        for k, r in enumerate(rows):
+            if r.cell == cell:
+                continue
+            if not r.reduced:
+                # Nothing in the row was larger than its cell: it was kept whole.
+                if r.shown is not r.x:
+                    r.shown = _to_cell(r.shown, cell)
+                r.cells = [_to_cell(image, cell) for image in r.cells]
+                continue
+            # A later input made the cell smaller than this row's, which was kept
+            # reduced to its own: made again at the strip's cell (reducing the
+            # reduction would not give the bytes the full images give).
+            number, item = given[k]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # said the first time
+                _, _, inputs, slot = next(
+                    iter_inputs(self.model, [item], align=opts.align, face=opts.face, first=number)
+                )
+                rows[k] = self.row(inputs, slot, cell)
+            del inputs, slot
+        return rows, cell
+
+    def row(self, inputs: list[Input], slot: Slot, cell: int) -> _Row:
         """The input's row: its own cell and its cells along the amounts."""
+        model, amounts = self.model, self.amounts
         z = model.encode(np.stack([i.x for i in inputs])).astype(np.float64)
         combined = sum(
             (a.amount if a.amount is not None else 1.0)
-            * lib.direction(list(a.terms), z, opts.infer)
-            for a in args
+            * self.lib.direction(list(a.terms), z, self.opts.infer)
+            for a in self.args
         )
         # Column-major: every crop at amounts[0], then every crop at amounts[1], ...
         z_new = np.concatenate([z + s * combined for s in amounts]).astype(np.float32)
@@ -102,58 +169,13 @@ def traverse(
         # The input column first: the last column's faces then go into the
         # photograph itself (consume), and every image larger than a cell is kept
         # only at the cell's size.
-        shown = _shown(inputs, slot, own, keep)
+        shown = _shown(inputs, slot, self.own, keep)
         cells = render(
-            model, inputs, [slot], z.astype(np.float32), z_new, mode, opts.chosen,
+            model, inputs, [slot], z.astype(np.float32), z_new, self.mode, self.opts.chosen,
             consume=True, keep=lambda _, image: keep(image),
         )  # fmt: skip
         z_tiled = np.tile(z, (len(amounts), 1))
         return _Row(slot.name, cell, any(reduced), shown, cells, inputs[0].x, z_tiled, z_new)
-
-    # One input at a time, from reading to its row of cells, so a strip of many
-    # photographs holds one of them full size at a time, never all at once.
-    rows: list[_Row] = []
-    given: list[tuple[int, Any]] = []  # each row's input, to make it again
-    sizes = _CellSizes(model.config.image_size, own)
-    for number, item, inputs, slot in iter_inputs(
-        model, images, align=opts.align, face=opts.face, skipped=skipped
-    ):
-        sizes.add(inputs, slot)
-        rows.append(row(inputs, slot, size or sizes.cell))
-        given.append((number, item))
-        del inputs, slot
-    warn_if_outside_shell(
-        np.concatenate([r.z for r in rows]), np.concatenate([r.z_new for r in rows])
-    )
-    cell = size or sizes.cell
-    for k, r in enumerate(rows):
-        if r.cell == cell:
-            continue
-        if not r.reduced:
-            # Nothing in the row was larger than its cell: it was kept whole.
-            if r.shown is not r.x:
-                r.shown = _to_cell(r.shown, cell)
-            r.cells = [_to_cell(image, cell) for image in r.cells]
-            continue
-        # A later input made the cell smaller than this row's, which was kept
-        # reduced to its own: made again at the strip's cell (reducing the
-        # reduction would not give the bytes the full images give).
-        number, item = given[k]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # said the first time
-            _, _, inputs, slot = next(
-                iter_inputs(model, [item], align=opts.align, face=opts.face, first=number)
-            )
-            rows[k] = row(inputs, slot, cell)
-        del inputs, slot
-    cells = [r.cells for r in rows]
-    shown = [r.shown for r in rows]
-    title = ", ".join(a.label for a in args) + (f"  ({mode})" if mode != "decode" else "")
-    names = [r.name for r in rows]
-    from ..render import strip_picture  # drawing (ImageDraw, fonts) only for strips
-
-    picture = strip_picture(shown, cells, [format_amount(a) for a in amounts], names, title, cell)
-    return StripResult(cells, amounts, shown, names, title, mode, picture)
 
 
 @dataclass
