@@ -53,6 +53,14 @@ def _identity(path: Path) -> tuple[int, int]:
     return st.st_ino, st.st_mtime_ns
 
 
+def _epoch(checkpoint: Path) -> int:
+    """The last finished epoch the checkpoint holds (0 before the first)."""
+    if not checkpoint.exists():
+        return 0
+    with np.load(checkpoint, allow_pickle=False) as ckpt:  # replaced whole, never half-written
+        return int(json.loads(str(ckpt["state"]))["epoch"])
+
+
 def _stray_files(out: Path) -> list[str]:
     return sorted(p.name for p in out.iterdir() if p.name.startswith("."))
 
@@ -64,16 +72,18 @@ def test_sigkill_at_a_random_moment_then_resume_finishes(tmp_path):
     out, log = tmp_path / "run", tmp_path / "train.log"
 
     proc = _train(data, out, log)
-    ckpt = out / files.CHECKPOINT
+    checkpoint = out / files.CHECKPOINT
     delay = 0.0
     try:
-        # Time one epoch (two checkpoint replacements), then kill at a random moment
-        # well before the run could end by itself, whatever this machine's speed.
-        _wait_for(proc, log, lambda: ckpt.exists())
-        first, started = _identity(ckpt), time.monotonic()
-        _wait_for(proc, log, lambda: _identity(ckpt) != first)
-        epoch_seconds = time.monotonic() - started
-        delay = random.uniform(0.0, 0.6 * (EPOCHS - 3) * epoch_seconds)
+        # Kill at a random moment a little after a random epoch of the first half,
+        # so the run cannot end by itself first, however its epochs' speed varies
+        # (timing one epoch and extrapolating failed when later epochs ran faster).
+        target = random.randint(1, EPOCHS // 2)
+        _wait_for(proc, log, lambda: _epoch(checkpoint) >= 1)
+        started = time.monotonic()
+        _wait_for(proc, log, lambda: _epoch(checkpoint) >= target, timeout=180.0)
+        epoch_seconds = (time.monotonic() - started) / max(1, target - 1) if target > 1 else 0.2
+        delay = random.uniform(0.0, epoch_seconds)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
@@ -85,11 +95,11 @@ def test_sigkill_at_a_random_moment_then_resume_finishes(tmp_path):
 
     # What the kill left: a whole checkpoint of a finished epoch, and at most the
     # hidden temp file of one interrupted write.
-    with np.load(out / files.CHECKPOINT, allow_pickle=False) as ckpt:
+    with np.load(checkpoint, allow_pickle=False) as ckpt:
         state = json.loads(str(ckpt["state"]))
         assert {"w0", "o0"} <= set(ckpt.files)
     done = state["epoch"]
-    assert 1 <= done < EPOCHS, f"delay {delay:.2f} s"
+    assert target <= done < EPOCHS, f"epoch {target}, then {delay:.2f} s"
     assert all(len(v) == done for v in state["history"].values())
     strays = _stray_files(out)
     assert len(strays) <= 1 and all(TEMP_NAME.match(s) for s in strays), strays
