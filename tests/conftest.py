@@ -41,6 +41,18 @@ def synthetic_images(n: int = 64, size: int = 16, seed: int = 0) -> tuple[np.nda
     return x, y
 
 
+def write_labelled_folder(root: Path, images: np.ndarray, columns: dict[str, list]) -> Path:
+    """A user's labelled folder: ``00.png``, ``01.png``, ... and a labels.csv giving
+    each image its value of every column."""
+    root.mkdir(parents=True, exist_ok=True)
+    lines = [",".join(["file", *columns])]
+    for i, img in enumerate(images):
+        Image.fromarray(img).save(root / f"{i:02d}.png")
+        lines.append(",".join([f"{i:02d}.png", *(str(v[i]) for v in columns.values())]))
+    (root / "labels.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
 @pytest.fixture(autouse=True)
 def _home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path_factory.mktemp("home")

@@ -7,8 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import invoke, one_line_error, synthetic_images
-from PIL import Image
+from conftest import invoke, one_line_error, synthetic_images, write_labelled_folder
 
 from conceptvae.concepts.library import open_library
 from conceptvae.data import StoredArray, open_dataset
@@ -25,15 +24,11 @@ def model(tiny_model, tmp_path):
 @pytest.fixture(scope="module")
 def labeled(tmp_path_factory):
     """64 squares; `left` is real, `noise` is random, `side` is a class column."""
-    root = tmp_path_factory.mktemp("labeled")
     x, y = synthetic_images(64, size=16, seed=3)
     noise = np.random.default_rng(11).integers(0, 2, len(y))
-    lines = ["file,left,noise,side,few"]
-    for i, img in enumerate(x):
-        Image.fromarray(img).save(root / f"{i:02d}.png")
-        lines.append(f"{i:02d}.png,{y[i]},{noise[i]},{'L' if y[i] else 'R'},{int(i < 3)}")
-    (root / "labels.csv").write_text("\n".join(lines) + "\n")
-    return root
+    columns = {"left": y, "noise": noise, "side": ["L" if v else "R" for v in y],
+               "few": [int(i < 3) for i in range(len(y))]}  # fmt: skip
+    return write_labelled_folder(tmp_path_factory.mktemp("labeled"), x, columns)
 
 
 def test_build_list_show_and_flag_insignificant(runner, model, labeled):

@@ -9,8 +9,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import synthetic_images
-from PIL import Image
+from conftest import synthetic_images, write_labelled_folder
 
 from conceptvae.concepts import methods
 from conceptvae.concepts.build import BuildOptions, build_concepts
@@ -40,15 +39,8 @@ class MedianDirection(DirectionEstimator):
 
 @pytest.fixture
 def labeled(tmp_path):
-    root = tmp_path / "data"
-    root.mkdir()
     x, y = synthetic_images(48, size=16, seed=5)
-    lines = ["file,left"]
-    for i, img in enumerate(x):
-        Image.fromarray(img).save(root / f"{i:02d}.png")
-        lines.append(f"{i:02d}.png,{y[i]}")
-    (root / "labels.csv").write_text("\n".join(lines) + "\n")
-    return root
+    return write_labelled_folder(tmp_path / "data", x, {"left": y})
 
 
 @pytest.fixture

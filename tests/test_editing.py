@@ -8,7 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import invoke, loaded, run_cli_reporting_imports, synthetic_images
+from conftest import (
+    invoke,
+    loaded,
+    run_cli_reporting_imports,
+    synthetic_images,
+    write_labelled_folder,
+)
 from PIL import Image
 
 from conceptvae.concepts.library import ClassSet, Concept, ConceptLibrary, open_library
@@ -424,14 +430,9 @@ def test_cli_sweep_traverse_analogy(runner, model_dir, pictures):
 def test_real_library_built_by_concepts_build(runner, tiny_model, tmp_path):
     """The whole path: `concepts build` with an attribute and a class column, then edit."""
     model = shutil.copytree(tiny_model, tmp_path / "model")
-    data = tmp_path / "labeled"
-    data.mkdir()
     x, y = synthetic_images(48, size=16, seed=3)
-    lines = ["file,left,digit"]
-    for i, img in enumerate(x):
-        Image.fromarray(img).save(data / f"{i:02d}.png")
-        lines.append(f"{i:02d}.png,{y[i]},{8 if y[i] else 3}")
-    (data / "labels.csv").write_text("\n".join(lines) + "\n")
+    digit = [8 if v else 3 for v in y]
+    data = write_labelled_folder(tmp_path / "labeled", x, {"left": y, "digit": digit})
     r = invoke(runner, "concepts", "build", model, data, "-a", "left", "--classes", "digit")
     assert r.exit_code == 0, r.output
     img = data / "00.png"

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import synthetic_images
+from conftest import synthetic_images, write_labelled_folder
 from facephotos import FACES, TWO_FACES, Placement, scene
 from PIL import Image, ImageDraw, ImageFont
 
@@ -117,12 +117,8 @@ def make_scratch(root: Path, keras_home: Path) -> None:
         np.savez(path, x_train=x, y_train=y, x_test=xt, y_test=yt)
     # "smile": a square on the left; enough faces for one distributed batch of 256
     faces, smile = synthetic_images(300, size=16, seed=5)
-    (root / "faces").mkdir()
-    lines = ["file,smile,bright"]
-    for i, img in enumerate(faces):
-        Image.fromarray(img).save(root / "faces" / f"{i:02d}.png")
-        lines.append(f"{i:02d}.png,{smile[i]},{int(img.mean() > faces.mean())}")
-    (root / "faces" / "labels.csv").write_text("\n".join(lines) + "\n")
+    bright = [int(img.mean() > faces.mean()) for img in faces]
+    write_labelled_folder(root / "faces", faces, {"smile": smile, "bright": bright})
     for name in ("a.png", "b.png", "c.png", "A.png", "B.png", "C.png", "face.png", "three.png"):
         shutil.copy(root / "faces" / f"{len(name) * 3 + ord(name[0]) % 7:02d}.png", root / name)
     for name in ("a.jpg", "b.jpg"):
