@@ -16,6 +16,7 @@ from ..errors import ConceptVAEError, param
 from ..io import atomic_path, atomic_write_json
 from ..model import files
 from ..model.network import build_vae, keras
+from ..model.prior import PRIOR_FILE, GaussianMixture
 from ..version import __version__
 from .batches import rng
 from .checkpoint import weights_finite
@@ -105,6 +106,10 @@ def save_model(
     if export:
         encoder, decoder, diffs = convert_and_verify(plain, out)
     save_weights(vae, out, plain)
+    if plain.prior is not None:  # numpy's copy, for sampling and the likelihood on LiteRT
+        GaussianMixture(*(np.asarray(w) for w in plain.prior.get_weights())).save(
+            out / PRIOR_FILE
+        )
     cfg.save(out / files.CONFIG)
     meta = {
         "fingerprint": files.weights_fingerprint(plain.get_weights()),
