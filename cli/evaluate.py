@@ -54,7 +54,9 @@ def evaluate(model: str, data: str, *, nll: bool, samples: int | None, start: in
     p(x|z_k) p(z_k) / q(z_k|x). The bound tightens as K grows, so the printed
     NLL is an upper bound (lower is better), with its standard error over the
     images; the ELBO (the K = 1 bound) and the KL term come with it. Without
-    --nll: the ELBO and KL only.
+    --nll: the ELBO and KL only. p(z) is the model's prior: N(0, I), or the
+    mixture a model trained with --prior-components learned (its prior.npz; the
+    KL is then the average over the K draws, not a closed form).
 
     The benchmark figure (benchmarks/README.md: 83.7 +- 0.7 nats for the shipped
     model; published, on all 10,000 digits at K = 5000: VAE 86.76, IWAE 84.78),

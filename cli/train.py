@@ -9,7 +9,14 @@ import sys
 import click
 
 from conceptvae.config import MAX_BATCH, MAX_EPOCHS, TrainOptions
-from conceptvae.options import ACTIVATIONS, ARCHES, MAX_IWAE_SAMPLES, RECON_LOSSES, UPSAMPLES
+from conceptvae.options import (
+    ACTIVATIONS,
+    ARCHES,
+    MAX_IWAE_SAMPLES,
+    MAX_PRIOR_COMPONENTS,
+    RECON_LOSSES,
+    UPSAMPLES,
+)
 
 from .options import int_list
 
@@ -61,6 +68,19 @@ D = TrainOptions()  # the library's defaults, shown in --help
     "--iwae", type=click.IntRange(1, MAX_IWAE_SAMPLES), metavar="K",
     help="Train on the K-sample importance-weighted bound (Burda et al. 2015) instead of the "
     "ELBO; each step decodes every image K times [default: 1, the ELBO].",
+)
+@click.option(
+    "--prior-components", type=click.IntRange(0, MAX_PRIOR_COMPONENTS), metavar="C",
+    help="Learn the prior p(z) as a mixture of C diagonal Gaussians (Tomczak and Welling "
+    "2018), fitted to the encoder's posteriors before the first epoch, then trained with "
+    "the network; saved in prior.npz, used by sampling and evaluate --nll "
+    f"[default: {D.prior_components}, the standard normal].",
+)
+@click.option(
+    "--init", metavar="MODEL",
+    help="Start from the network weights of the model directory MODEL (the same "
+    "architecture; its prior too, if it has the same --prior-components) instead of "
+    "random ones.",
 )
 @click.option("--epochs", type=click.IntRange(1, MAX_EPOCHS), help=f"Epochs [default: {D.epochs}].")
 @click.option("--batch-size", type=click.IntRange(1, MAX_BATCH),

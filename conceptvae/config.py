@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ConceptVAEError, param
-from .options import ACTIVATIONS, ARCHES, MAX_IWAE_SAMPLES, RECON_LOSSES, UPSAMPLES
+from .options import (
+    ACTIVATIONS,
+    ARCHES,
+    MAX_IWAE_SAMPLES,
+    MAX_PRIOR_COMPONENTS,
+    RECON_LOSSES,
+    UPSAMPLES,
+)
 
 FORMAT_VERSION = 1
 # 200 million float32 weights are 800 MB: far beyond any model this toolkit trains
@@ -56,6 +63,10 @@ class VAEConfig:
     supervise_weight: float = 10.0
     recon_loss: str = "bce"
     upsample: str = "transpose"
+    # The prior p(z): 0 is the standard normal N(0, I); C > 0 a learned mixture of
+    # C diagonal Gaussians (conceptvae.model.prior), saved in prior.npz beside the
+    # weights. Only the likelihood and sampling read it.
+    prior_components: int = 0
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -70,7 +81,8 @@ class VAEConfig:
             return ConceptVAEError(f"invalid model config: {msg}")
 
         # JSON true/false would pass isinstance(int) checks below.
-        for name in ("image_size", "channels", "latent_dim", "blocks", "beta", "format_version"):
+        for name in ("image_size", "channels", "latent_dim", "blocks", "beta",
+                     "prior_components", "format_version"):  # fmt: skip
             if isinstance(getattr(self, name), bool):
                 raise bad(f"{name} must be a number, got {getattr(self, name)!r}")
 
@@ -110,6 +122,13 @@ class VAEConfig:
         self._validate_supervise(bad)
         if not isinstance(self.blocks, int) or not 0 <= self.blocks <= 8:
             raise bad(f"blocks must be an integer from 0 to 8, got {self.blocks!r}")
+        if not isinstance(self.prior_components, int) or not (
+            0 <= self.prior_components <= MAX_PRIOR_COMPONENTS
+        ):
+            raise bad(
+                f"prior_components must be an integer from 0 to {MAX_PRIOR_COMPONENTS}, "
+                f"got {self.prior_components!r}"
+            )
         if len(self.filters) > 8 or len(self.hidden) > 16:
             raise bad("at most 8 filters and 16 hidden sizes")
         params = count_parameters(self)
@@ -221,6 +240,10 @@ class TrainOptions:
     iwae: int = 1
     # Epochs over which the learning rate halves (0: constant).
     lr_halflife: float = 0.0
+    # A learned mixture prior of this many components (0: N(0, I)), and a model
+    # directory whose network weights the run starts from (None: random).
+    prior_components: int = 0
+    init: str | None = None
 
     # Options a resumed run may change (the others must match the checkpoint).
     RESUMABLE = ("epochs",)
@@ -281,6 +304,13 @@ class TrainOptions:
             (isinstance(self.binarize, bool), "binarize", "must be true or false"),
             (num(self.lr_halflife) and 0 <= self.lr_halflife <= MAX_EPOCHS, "lr_halflife",
              f"must be in [0, {MAX_EPOCHS}]"),
+            (whole(self.prior_components, 0, MAX_PRIOR_COMPONENTS), "prior_components",
+             f"must be a whole number from 0 to {MAX_PRIOR_COMPONENTS}"),
+            (self.init is None or isinstance(self.init, str), "init", "must be a model directory"),
+            (self.prior_components == 0 or self.recon_loss != "mse", "prior_components",
+             "needs a likelihood (bce or bernoulli), not mse"),
+            (self.prior_components == 0 or not self.adversarial, "prior_components",
+             "and adversarial do not combine"),
             (whole(self.iwae, 1, MAX_IWAE_SAMPLES), "iwae",
              f"must be a whole number from 1 to {MAX_IWAE_SAMPLES}"),
             (self.iwae == 1 or self.recon_loss != "mse", "iwae",
@@ -369,6 +399,8 @@ def count_parameters(cfg: VAEConfig) -> int:
             total += k * k * prev * cfg.channels + cfg.channels
     else:
         total += width * flat + flat
+    # a learned mixture prior: means and log-variances (C, D), weights' logits (C,)
+    total += cfg.prior_components * (2 * cfg.latent_dim + 1)
     for head in cfg.supervise:  # linear heads on z, trained with --supervise
         units = len(head["classes"]) if head["kind"] == "class" else 1
         total += cfg.latent_dim * units + units

@@ -16,6 +16,7 @@ ARCHES = ("conv", "dense")
 # of fixed variance up to a constant, and has no NLL.
 RECON_LOSSES = ("bce", "mse", "bernoulli")
 MAX_IWAE_SAMPLES = 1000  # --iwae K: each step decodes every image K times
+MAX_PRIOR_COMPONENTS = 10_000  # --prior-components C: a mixture prior's Gaussians
 MAX_NLL_SAMPLES = 100_000  # evaluate --samples
 DEFAULT_NLL_SAMPLES = 500  # the usual quick setting; the papers' tables use 5000
 ACTIVATIONS = ("relu", "swish", "gelu", "leaky_relu", "elu")

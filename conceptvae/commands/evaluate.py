@@ -4,7 +4,8 @@ Checks the options and that TensorFlow is installed before anything is read,
 then reads the model and the test images and runs
 :func:`conceptvae.model.likelihood.importance_weighted_bound` on the Keras
 network (the decoder's logits: the LiteRT decoder emits sigmoid pixels, whose
-logits are lost to rounding near 0 and 1). :class:`HeldOutLikelihood` keeps
+logits are lost to rounding near 0 and 1) and the model's prior (its learned
+mixture, when it was trained with one). :class:`HeldOutLikelihood` keeps
 the model loaded for slices of the split (benchmarks/nll_full.py). Writes
 nothing.
 """
@@ -128,9 +129,11 @@ class HeldOutLikelihood:
         def log_likelihood(xb: np.ndarray, z: np.ndarray) -> np.ndarray:
             return bernoulli_log_likelihood(xb, np.asarray(vae.decoder(z, training=False)))
 
+        prior = self.model.prior  # a learned mixture, or None: N(0, I)
         return importance_weighted_bound(
             x, encode, log_likelihood, samples, seed=self.seed, first=span.start,
             batch=self.batch, progress=progress,
+            log_prior=None if prior is None else prior.log_prob,
         )  # fmt: skip
 
     def described(self) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 config.json         VAEConfig (architecture, loss)
 model.weights.h5    Keras weights (no code, no pickle)
+prior.npz           a learned mixture prior (config prior_components > 0; numpy, no pickle)
 meta.json           fingerprint of the weights, data fingerprint, metrics, command
 encoder.tflite      LiteRT encoder: image -> (z_mean, z_log_var)
 decoder.tflite      LiteRT decoder: z -> image in [0, 1]

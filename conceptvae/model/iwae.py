@@ -49,13 +49,16 @@ class IWAE(VAE):
         target = ops.repeat(x_target, k, axis=0)  # row b*K + j is image b
         per_pixel = ops.softplus(logits) - target * logits
         log_pxz = -ops.reshape(ops.sum(per_pixel, axis=(1, 2, 3)), (-1, k))  # (B, K)
-        log_prior = -0.5 * ops.sum(_LOG_2PI + ops.square(z), axis=-1)
+        log_prior = self.log_prior(z)
         log_q = -0.5 * ops.sum(_LOG_2PI + z_log_var[:, None, :] + ops.square(eps), axis=-1)
         log_w = log_pxz + self.vae_config.beta * (log_prior - log_q)
         bound = ops.logsumexp(log_w, axis=1) - math.log(k)
-        kl = ops.mean(
-            -0.5 * ops.sum(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1)
-        )
+        if self.prior is None:
+            kl = ops.mean(
+                -0.5 * ops.sum(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1)
+            )
+        else:  # against a mixture: the K draws' estimate
+            kl = ops.mean(log_q - log_prior)
         recon = ops.sigmoid(logits)
         mse = ops.mean(ops.square(recon - target))
         terms = {"reconstruction_loss": -ops.mean(log_pxz), "kl_loss": kl, "mse": mse}

@@ -1,7 +1,8 @@
 """How good the generative model is: the importance-weighted bound on log p(x).
 
 For an image x, an encoder q(z | x) = N(mean, diag(exp(log_var))), the prior
-p(z) = N(0, I) and a decoder likelihood p(x | z), every K >= 1 gives a lower
+p(z) (N(0, I), or a model's learned mixture: :mod:`conceptvae.model.prior`)
+and a decoder likelihood p(x | z), every K >= 1 gives a lower
 bound on the log-likelihood (Burda et al. 2015, "Importance Weighted
 Autoencoders")::
 
@@ -32,6 +33,7 @@ DEFAULT_BATCH = 2048
 
 Encode = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 LogLikelihood = Callable[[np.ndarray, np.ndarray], np.ndarray]
+LogPrior = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass
@@ -40,7 +42,7 @@ class LikelihoodEstimate:
 
     log_px: np.ndarray  # L_K of each image: a lower bound on log p(x)
     elbo: np.ndarray  # the mean of the K single-sample ELBOs of each image
-    kl: np.ndarray  # KL(q(z | x) || p(z)), in closed form
+    kl: np.ndarray  # KL(q(z | x) || p(z)): closed form for N(0, I), else the K draws' mean
     log_px_given_z: np.ndarray  # the mean of log p(x | z_k): the reconstruction term
     samples: int
 
@@ -118,6 +120,7 @@ def importance_weighted_bound(
     first: int = 0,
     batch: int = DEFAULT_BATCH,
     progress: Callable[[int], None] | None = None,
+    log_prior: LogPrior | None = None,
 ) -> LikelihoodEstimate:
     """L_K for each of ``images`` (N, ...) with ``samples`` = K draws from q(z | x).
 
@@ -128,7 +131,8 @@ def importance_weighted_bound(
     for any K. ``images`` are images ``first``, ``first + 1``, ... of a larger
     set, and image i of the set draws its K samples from a generator seeded by
     (seed, i): the figures depend neither on ``batch`` nor on how the set is cut
-    into slices. ``progress(n)`` is told of each image done.
+    into slices. ``progress(n)`` is told of each image done. ``log_prior(z)``
+    is log p(z) for z (m, K, D) (default: the standard normal's).
     """
     if samples < 1:
         raise ValueError("samples must be at least 1")
@@ -149,19 +153,25 @@ def importance_weighted_bound(
         z = mean[:, None] + np.exp(0.5 * log_var)[:, None] * eps
         # log q(z | x) from eps directly: the same value, without cancellation.
         log_q = -0.5 * np.sum(LOG_2PI + log_var[:, None] + np.square(eps), axis=-1)
-        log_prior = -0.5 * np.sum(LOG_2PI + np.square(z), axis=-1)
+        if log_prior is None:
+            log_pz = -0.5 * np.sum(LOG_2PI + np.square(z), axis=-1)
+        else:
+            log_pz = np.asarray(log_prior(z), np.float64).reshape(m, samples)
         flat = z.reshape(m * samples, d).astype(np.float32)
         log_pxz = np.empty(m * samples)
         for r in range(0, m * samples, batch):
             rows = np.arange(r, min(r + batch, m * samples))
             log_pxz[rows] = log_likelihood(xb[rows // samples], flat[rows])
         log_pxz = log_pxz.reshape(m, samples)
-        log_w = log_pxz + log_prior - log_q
+        log_w = log_pxz + log_pz - log_q
         log_px[start : start + m] = logmeanexp(log_w, axis=1)
         elbo[start : start + m] = log_w.mean(axis=1)
-        kl[start : start + m] = 0.5 * np.sum(
-            np.square(mean) + np.exp(log_var) - 1.0 - log_var, axis=1
-        )
+        if log_prior is None:
+            kl[start : start + m] = 0.5 * np.sum(
+                np.square(mean) + np.exp(log_var) - 1.0 - log_var, axis=1
+            )
+        else:
+            kl[start : start + m] = np.mean(log_q - log_pz, axis=1)
         rec[start : start + m] = log_pxz.mean(axis=1)
         if progress is not None:
             progress(m)

@@ -14,6 +14,7 @@ from ..errors import ConceptVAEError, ModelError
 from ..images import load_image
 from . import files
 from .backends import Backend
+from .prior import PRIOR_FILE, GaussianMixture
 
 ImagesLike = np.ndarray | Sequence[str | os.PathLike]
 
@@ -35,8 +36,12 @@ class VAEModel:
         backend: Backend | Callable[[], Backend],
         path: Path | None = None,
         meta: dict[str, Any] | None = None,
+        prior: GaussianMixture | None = None,
     ) -> None:
         self.config = config
+        # The learned prior of a model trained with a mixture (config.prior_components);
+        # None is N(0, I).
+        self.prior = prior
         # A factory defers the engine (and its imports) to the first encode or
         # decode, so bad inputs are refused before TensorFlow or LiteRT loads.
         self._backend = backend
@@ -191,12 +196,16 @@ class VAEModel:
         return self.decode(self.encode(images, batch_size=batch_size), batch_size)
 
     def sample(self, n: int, temperature: float = 1.0, seed: int | None = None) -> np.ndarray:
-        """Decode ``n`` draws from the prior N(0, temperature^2 I)."""
+        """Decode ``n`` draws from the prior: N(0, temperature^2 I), or the learned
+        mixture with each component's spread scaled by ``temperature``."""
         if n < 1:
             raise ConceptVAEError(f"number of samples must be at least 1, got {n}")
         if not np.isfinite(temperature) or temperature < 0:
             raise ConceptVAEError(f"temperature must be a finite number >= 0, got {temperature}")
-        z = np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
+        rng = np.random.default_rng(seed)
+        if self.prior is not None:
+            return self.decode(self.prior.sample(n, rng, float(temperature)))
+        z = rng.standard_normal((n, self.latent_dim)).astype(np.float32)
         return self.decode(z * np.float32(temperature))
 
 
@@ -234,7 +243,11 @@ def load_model_dir(model_dir: Path, backend: str = "auto") -> VAEModel:
     else:
         raise ModelError(f"unknown backend {backend!r}; use auto, keras or litert")
     factory.backend_name = choice  # type: ignore[attr-defined]
-    return VAEModel(cfg, factory, model_dir, meta)
+    prior = None
+    if cfg.prior_components:
+        files.require_files(model_dir, [PRIOR_FILE])
+        prior = GaussianMixture.load(model_dir / PRIOR_FILE, cfg.prior_components, cfg.latent_dim)
+    return VAEModel(cfg, factory, model_dir, meta, prior)
 
 
 def _has_litert(model_dir: Path) -> bool:
@@ -272,7 +285,10 @@ def load_keras_file(path: Path) -> VAEModel:
         raise ModelError(f"unreadable .keras file ({type(exc).__name__})", path) from None
     if not isinstance(vae, VAE):
         raise ModelError(f"not a conceptvae model (found {type(vae).__name__})", path)
-    return VAEModel(vae.vae_config, KerasBackend(vae), path, {})
+    prior = None
+    if vae.prior is not None:
+        prior = GaussianMixture(*(np.asarray(w) for w in vae.prior.get_weights()))
+    return VAEModel(vae.vae_config, KerasBackend(vae), path, {}, prior)
 
 
 # A .keras file is checked before Keras builds anything from it: building the

@@ -8,6 +8,8 @@ numerical stability.
 
 from __future__ import annotations
 
+import math
+
 from ..config import VAEConfig
 from .quiet import import_tensorflow
 
@@ -15,6 +17,8 @@ import_tensorflow()
 
 import keras  # noqa: E402
 from keras import layers, ops  # noqa: E402
+
+_LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _act(cfg: VAEConfig) -> str | layers.Layer:
@@ -80,6 +84,54 @@ def build_decoder(cfg: VAEConfig) -> keras.Model:
 
 
 @keras.saving.register_keras_serializable(package="conceptvae")
+class MixturePrior(layers.Layer):
+    """A learned prior p(z): a mixture of ``components`` diagonal Gaussians.
+
+    Its weights are the means and log-variances (C, D) and the logits of the
+    mixture weights (C,); :meth:`log_prob` is log p(z) for z (..., D). The numpy
+    twin, :class:`conceptvae.model.prior.GaussianMixture`, is what a model
+    directory's prior.npz holds.
+    """
+
+    def __init__(self, components: int, latent_dim: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.components, self.latent_dim = int(components), int(latent_dim)
+        # Spread like draws from N(0, I), so a fresh mixture starts close to it.
+        self.means = self.add_weight(
+            shape=(self.components, self.latent_dim), name="means",
+            initializer=keras.initializers.RandomNormal(stddev=1.0),
+        )  # fmt: skip
+        self.log_vars = self.add_weight(
+            shape=(self.components, self.latent_dim), name="log_vars", initializer="zeros"
+        )
+        self.logits = self.add_weight(shape=(self.components,), name="logits", initializer="zeros")
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "components": self.components,
+                "latent_dim": self.latent_dim}  # fmt: skip
+
+    def log_prob(self, z):  # noqa: ANN001, ANN201
+        z = ops.cast(z, "float32")
+        inv_var = ops.exp(-self.log_vars)
+        # sum_d (z - m)^2 / v expanded into two matrix products: no (..., C, D) array.
+        const = -0.5 * ops.sum(_LOG_2PI + self.log_vars + ops.square(self.means) * inv_var, -1)
+        per = (
+            const
+            - 0.5 * ops.matmul(ops.square(z), ops.transpose(inv_var))
+            + ops.matmul(z, ops.transpose(self.means * inv_var))
+        )  # (..., C)
+        return ops.logsumexp(per + ops.log_softmax(self.logits), axis=-1)
+
+    def call(self, z):  # noqa: ANN001, ANN201
+        return self.log_prob(z)
+
+
+def log_standard_normal(z):  # noqa: ANN001, ANN201
+    """log N(z; 0, I) summed over the last axis."""
+    return -0.5 * ops.sum(_LOG_2PI + ops.square(z), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="conceptvae")
 class VAE(keras.Model):
     """A variational autoencoder; ``beta=0`` makes it a plain autoencoder.
 
@@ -107,6 +159,15 @@ class VAE(keras.Model):
             layer = layers.Dense(units, name=f"head{i}")
             layer.build((None, cfg.latent_dim))
             self.heads.append(layer)
+        self.prior = (
+            MixturePrior(cfg.prior_components, cfg.latent_dim, name="prior")
+            if cfg.prior_components
+            else None
+        )
+
+    def log_prior(self, z):  # noqa: ANN001, ANN201
+        """log p(z) for z (..., D): the learned mixture, or the standard normal."""
+        return log_standard_normal(z) if self.prior is None else self.prior.log_prob(z)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "vae_config": self.vae_config.to_dict()}
@@ -147,9 +208,14 @@ class VAE(keras.Model):
         else:
             per_pixel = ops.square(recon - x_target)
         rec = ops.mean(ops.sum(per_pixel, axis=(1, 2, 3)))
-        kl = ops.mean(
-            -0.5 * ops.sum(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1)
-        )
+        if self.prior is None:
+            kl = ops.mean(
+                -0.5 * ops.sum(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1)
+            )
+        else:
+            # No closed form against a mixture: the one-draw estimate log q(z|x) - log p(z).
+            log_q = -0.5 * ops.sum(_LOG_2PI + z_log_var + ops.square(eps), axis=-1)
+            kl = ops.mean(log_q - self.prior.log_prob(z))
         total = rec + self.vae_config.beta * kl
         mse = ops.mean(ops.square(recon - x_target))
         terms = {"reconstruction_loss": rec, "kl_loss": kl, "mse": mse}
@@ -164,7 +230,8 @@ class VAE(keras.Model):
     def network_layers(self) -> list:
         """What a model directory holds (training-only parts such as a discriminator
         are not among them), in the order of :meth:`get_weights` of a plain VAE."""
-        return [self.encoder, self.decoder, *self.heads]
+        prior = [] if self.prior is None else [self.prior]
+        return [self.encoder, self.decoder, *self.heads, *prior]
 
     def network_weights(self) -> list:
         return [w for layer in self.network_layers for w in layer.get_weights()]

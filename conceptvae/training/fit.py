@@ -58,6 +58,8 @@ def train(
     """
     out = Path(out)
     given = TrainOptions.given(options, overrides)
+    if given.get("init") is not None:
+        given["init"] = os.fspath(given["init"])
     if not isinstance(data, Dataset):
         given["data"] = os.fspath(data)
         if labels is not None:
@@ -132,7 +134,7 @@ def _train(
     if run.cluster is not None:
         dist.check_batch(run.cluster, int(options.batch_size), len(train_idx))
     train_src, val_src = _sources(dataset, cfg, options, train_idx, val_idx, run.cluster)
-    vae, start_epoch, history = _network(cfg, options, run, state, len(train_src))
+    vae, start_epoch, history = _network(cfg, options, run, state, train_src)
     # Files, evaluation and the chief's validation use a plain float32 copy.
     mixed = bool(options.mixed_precision)
     iwae = int(options.iwae or 1) > 1
@@ -215,7 +217,7 @@ def _vae_config(options: TrainOptions, dataset: Dataset) -> VAEConfig:
         activation=options.activation, beta=float(options.beta), recon_loss=options.recon_loss,
         supervise=supervision_spec(dataset, options.supervise or []),
         supervise_weight=float(options.supervise_weight),
-        upsample=options.upsample,
+        upsample=options.upsample, prior_components=int(options.prior_components or 0),
     )  # fmt: skip
 
 
@@ -252,10 +254,12 @@ def _network(
     options: TrainOptions,
     run: _Run,
     state: dict[str, Any] | None,
-    steps_per_epoch: int,
+    train_src: BatchSource,
 ) -> tuple[Any, int, dict[str, list[float]]]:
-    """The compiled network (restored from the checkpoint when resuming), the
-    epoch it starts from and the history so far."""
+    """The compiled network (restored from the checkpoint when resuming; else
+    from ``init``'s weights, or random, with a mixture prior fitted to its
+    posteriors), the epoch it starts from and the history so far."""
+    steps_per_epoch = len(train_src)
     keras.utils.set_random_seed(int(options.seed))
     cluster = run.cluster
     scope = cluster.strategy.scope() if cluster is not None else contextlib.nullcontext()
@@ -279,9 +283,21 @@ def _network(
             if run.writes:
                 restore_checkpoint(run.out / files.CHECKPOINT, vae)
             start_epoch, history = int(state["epoch"]), state["history"]
+        elif run.writes:
+            _start(vae, cfg, options, train_src)
         if cluster is not None:
             dist.broadcast_model(cluster, vae)
     return vae, start_epoch, history
+
+
+def _start(vae: Any, cfg: VAEConfig, options: TrainOptions, train_src: BatchSource) -> None:
+    """A new run's starting point: ``init``'s network, and a mixture prior fitted
+    to the encoder's posteriors unless it came with ``init``."""
+    from .prior import fit_prior, start_from
+
+    has_prior = start_from(vae, options.init, cfg) if options.init else False
+    if vae.prior is not None and not has_prior:
+        fit_prior(vae, train_src, int(options.seed))
 
 
 def _fit_arguments(

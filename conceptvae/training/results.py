@@ -16,6 +16,7 @@ from ..errors import ConceptVAEError, param
 from ..io import atomic_path, atomic_write_json
 from ..model import files
 from ..model.network import build_vae, keras
+from ..model.prior import PRIOR_FILE, GaussianMixture
 from ..version import __version__
 from .batches import rng
 from .checkpoint import weights_finite
@@ -105,6 +106,8 @@ def save_model(
     if export:
         encoder, decoder, diffs = convert_and_verify(plain, out)
     save_weights(vae, out, plain)
+    if plain.prior is not None:  # numpy's copy, for sampling and the likelihood on LiteRT
+        GaussianMixture(*(np.asarray(w) for w in plain.prior.get_weights())).save(out / PRIOR_FILE)
     cfg.save(out / files.CONFIG)
     meta = {
         "fingerprint": files.weights_fingerprint(plain.get_weights()),
@@ -153,7 +156,12 @@ def save_preview(path: Path, vae, test: Dataset | Subset, seed: int) -> None:  #
 
     x = test_images(test, 10).astype(np.float32) / 255.0
     recon = np.asarray(vae(x))
-    z = rng(seed, 5).standard_normal((len(x), vae.vae_config.latent_dim), np.float32)
+    if vae.prior is None:
+        z = rng(seed, 5).standard_normal((len(x), vae.vae_config.latent_dim), np.float32)
+    else:  # draws from the learned mixture
+        z = GaussianMixture(*(np.asarray(w) for w in vae.prior.get_weights())).sample(
+            len(x), rng(seed, 5)
+        )
     samples = np.asarray(keras.ops.sigmoid(vae.decoder(z)))
     cell = max(vae.vae_config.image_size, 48)
     pic = grid(np.concatenate([x, recon, samples]), ncols=len(x), cell=cell,
