@@ -132,7 +132,7 @@ class _Rows:
                 continue
             if not r.reduced:
                 # Nothing in the row was larger than its cell: it was kept whole.
-                if r.shown is not r.x:
+                if r.fitted:
                     r.shown = _to_cell(r.shown, cell)
                 r.cells = [_to_cell(image, cell) for image in r.cells]
                 continue
@@ -175,7 +175,8 @@ class _Rows:
             consume=True, keep=lambda _, image: keep(image),
         )  # fmt: skip
         z_tiled = np.tile(z, (len(amounts), 1))
-        return _Row(slot.name, cell, any(reduced), shown, cells, inputs[0].x, z_tiled, z_new)
+        fitted = slot.photo is not None or self.own  # else the model's own view, as it is
+        return _Row(slot.name, cell, any(reduced), shown, fitted, cells, z_tiled, z_new)
 
 
 @dataclass
@@ -186,8 +187,8 @@ class _Row:
     cell: int  # the cell size its images were kept for
     reduced: bool  # some of its images were larger than that cell
     shown: np.ndarray
+    fitted: bool  # shown went through the cell (a photograph or own-resolution crop)
     cells: list[np.ndarray]
-    x: np.ndarray  # what the model sees of its first crop
     z: np.ndarray  # its latents, once per amount
     z_new: np.ndarray  # and where the amounts move them
 
