@@ -65,7 +65,9 @@ class VAEConfig:
     upsample: str = "transpose"
     # The prior p(z): 0 is the standard normal N(0, I); C > 0 a learned mixture of
     # C diagonal Gaussians (conceptvae.model.prior), saved in prior.npz beside the
-    # weights. Only the likelihood and sampling read it.
+    # weights. The likelihood, sampling, seed:N keyframes and the edits' far-from-
+    # the-prior warning read it. Written only when > 0, so a model with the
+    # standard prior keeps the config an earlier conceptvae reads.
     prior_components: int = 0
     format_version: int = FORMAT_VERSION
 
@@ -165,12 +167,23 @@ class VAEConfig:
         return (self.image_size, self.image_size, self.channels)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        if not self.prior_components:
+            del out["prior_components"]
+        return out
 
     @classmethod
     def from_dict(cls, data: Any, source: str | os.PathLike | None = None) -> VAEConfig:
         if not isinstance(data, dict):
             raise ConceptVAEError("model config must be a JSON object", source)
+        version = data.get("format_version", FORMAT_VERSION)
+        if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+            # Before the unknown keys: a newer format's new keys are not the problem.
+            raise ConceptVAEError(
+                f"invalid model config: format_version {version} is newer than this "
+                f"conceptvae understands ({FORMAT_VERSION}); upgrade conceptvae",
+                source,
+            )
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

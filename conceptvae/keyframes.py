@@ -2,7 +2,9 @@
 
 A keyframe is an image file (encoded to its posterior mean), a prior sample
 named by its seed (an int, or the string ``seed:N``: the latent
-``np.random.default_rng(N).standard_normal(latent_dim)``), or a latent vector.
+``np.random.default_rng(N).standard_normal(latent_dim)``, or under a model's
+learned mixture prior its draw from the same generator, so ``seed:N`` is the
+latent ``conceptvae sample --seed N -n 1`` decodes), or a latent vector.
 """
 
 from __future__ import annotations
@@ -20,15 +22,22 @@ from .options import MAX_SEED
 
 if TYPE_CHECKING:
     from .model.loaded import VAEModel
+    from .model.prior import GaussianMixture
 
 KeySpec = str | os.PathLike | int | np.ndarray
 
 _SEED = re.compile(r"seed:(\d+)")
 
 
-def seed_latent(seed: int, latent_dim: int, temperature: float = 1.0) -> np.ndarray:
-    """The prior draw a sample seed names: ``default_rng(seed).standard_normal(D)``."""
-    z = np.random.default_rng(seed).standard_normal(latent_dim) * temperature
+def seed_latent(
+    seed: int, latent_dim: int, temperature: float = 1.0, prior: GaussianMixture | None = None
+) -> np.ndarray:
+    """The prior draw a sample seed names: ``default_rng(seed).standard_normal(D)``,
+    or with a learned ``prior`` its first draw from ``default_rng(seed)``."""
+    rng = np.random.default_rng(seed)
+    if prior is not None:
+        return prior.sample(1, rng, temperature)[0]
+    z = rng.standard_normal(latent_dim) * temperature
     return z.astype(np.float32)
 
 
@@ -87,7 +96,7 @@ def keyframe_latents(
             out[i] = zi
     for i, (kind, v) in enumerate(parsed):
         if kind == "seed":
-            out[i] = seed_latent(int(v), model.latent_dim)  # type: ignore[arg-type]
+            out[i] = seed_latent(int(v), model.latent_dim, prior=model.prior)  # type: ignore[arg-type]
         elif kind == "latent":
             zi = np.asarray(v, np.float32).reshape(-1)
             if zi.shape != (model.latent_dim,) or not np.isfinite(zi).all():

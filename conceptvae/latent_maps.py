@@ -99,7 +99,7 @@ def grid_latents(
         raise ConceptVAEError(
             f"{param('axes')} takes two names separated by a comma, got {axes!r}"
         )
-    z0 = np.zeros(d, np.float32)
+    z0 = np.zeros(d, np.float32) if model.prior is None else model.prior.mean
     where = "the prior mean"
     if center is not None:
         kind, value = parse_key(center)

@@ -263,7 +263,8 @@ def sample_sheet(
     n = len(images)
     ncols = int(np.ceil(np.sqrt(n)))
     rows = -(-n // ncols)
-    title = f"{n} samples, seed {seed}, temperature {temperature:g}" if seed is not None else None
+    what = f"{n} sample" + ("s" if n != 1 else "")
+    title = f"{what}, seed {seed}, temperature {temperature:g}" if seed is not None else None
     labels = [str(r * ncols) for r in range(rows)] if rows > 1 else None
     return sheet(images, ncols, cell=cell, title=title, row_labels=labels)
 

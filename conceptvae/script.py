@@ -409,7 +409,7 @@ def key_latents(prepared: Prepared) -> np.ndarray:
         z[[k.index for k in with_image]] = model.encode(views)
     for k in keys:
         if k.seed is not None:
-            z[k.index] = seed_latent(k.seed, model.latent_dim, k.temperature)
+            z[k.index] = seed_latent(k.seed, model.latent_dim, k.temperature, model.prior)
         if k.concepts is not None:
             z[k.index] = z[k.index] + prepared.library.direction(k.concepts, z[k.index])
     return z

@@ -153,6 +153,65 @@ def test_a_mixture_model_saves_and_uses_its_prior(mixture_model: Path, toy_data:
     assert nll[1] > nll[30], nll
 
 
+def test_a_seed_keyframe_is_the_draw_sample_makes(mixture_model: Path) -> None:
+    """seed:N under a learned prior is the mixture's draw from seed N, the latent that
+    `sample --seed N -n 1` decodes; a map centred on the prior sits at its mean."""
+    from conceptvae.keyframes import keyframe_latents
+    from conceptvae.model.api import load_model
+
+    model = load_model(mixture_model, backend="litert")
+    z = keyframe_latents(model, ["seed:5", 9])
+    want = [model.prior.sample(1, np.random.default_rng(s))[0] for s in (5, 9)]
+    np.testing.assert_array_equal(z, np.stack(want))
+    np.testing.assert_array_equal(model.decode(z[:1]), model.sample(1, seed=5))
+    w = np.exp(model.prior.log_weights)
+    np.testing.assert_allclose(model.prior.mean, w @ model.prior.means, rtol=1e-5, atol=1e-6)
+
+
+def test_the_far_from_prior_warning_follows_a_learned_prior() -> None:
+    """Under N(0, I) a latent whose norm is far beyond sqrt(D) is far from the prior;
+    under a mixture whose components sit out there it is not, and a push to where
+    the mixture has almost no density is."""
+    import warnings
+
+    from conceptvae.editing import ShellWarning, warn_if_outside_shell
+
+    d = 8
+    rng = np.random.default_rng(0)
+    means = rng.normal(size=(3, d)) * 10  # norms ~ 10 sqrt(D): far outside N(0, I)'s shell
+    prior = GaussianMixture(means, np.full((3, d), -1.0), np.zeros(3))
+    z = means[:1] * 0.98
+    near = means[:1]
+
+    def warns(z0: np.ndarray, z1: np.ndarray, p: GaussianMixture | None) -> bool:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            warn_if_outside_shell(z0, z1, p)
+        return any(issubclass(w.category, ShellWarning) for w in caught)
+
+    assert warns(z, near, None)  # the standard normal's shell: far out
+    assert not warns(z, near, prior)  # the mixture's: at a component's mean
+    assert warns(z, means[:1] + 3.0, prior)  # 3 in every unit, sd ~0.6: far from all
+    assert not warns(means[:1] + 3.0, z, prior)  # pulled back in: not a warning
+    assert prior.typical_floor == GaussianMixture(means, np.full((3, d), -1.0),
+                                                  np.zeros(3)).typical_floor  # fmt: skip
+
+
+def test_a_config_names_the_prior_only_when_it_has_one() -> None:
+    """A standard-prior model's config is the one an earlier conceptvae reads; a
+    newer format is refused as newer, not for the keys it adds."""
+    from conceptvae.config import FORMAT_VERSION, VAEConfig
+    from conceptvae.errors import ConceptVAEError
+
+    assert "prior_components" not in VAEConfig(arch="dense").to_dict()
+    mixed = VAEConfig(arch="dense", prior_components=3).to_dict()
+    assert mixed["prior_components"] == 3
+    assert VAEConfig.from_dict(mixed) == VAEConfig(arch="dense", prior_components=3)
+    newer = {**mixed, "format_version": FORMAT_VERSION + 1, "hierarchy": [2, 2]}
+    with pytest.raises(ConceptVAEError, match="newer than this conceptvae"):
+        VAEConfig.from_dict(newer)
+
+
 def test_the_mixture_is_fitted_to_the_posteriors(toy_data: Path, tmp_path: Path) -> None:
     """fit_prior lowers the cross-entropy of the posterior draws under the prior below
     the standard normal's (the aggregate posterior of a trained encoder is not N(0, I))."""

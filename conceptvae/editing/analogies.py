@@ -53,7 +53,7 @@ def analogy(
     za, zb, zc = model.encode(np.stack([i.x for i in inputs])).astype(np.float64)
     t = np.linspace(0.0, 1.0, steps)
     lattice = np.stack([za + u * (zb - za) + v * (zc - za) for v in t for u in t])
-    warn_if_outside_shell(np.repeat(za[None], len(lattice), 0), lattice)
+    warn_if_outside_shell(np.repeat(za[None], len(lattice), 0), lattice, model.prior)
     decoded = model.decode(lattice.astype(np.float32))
     cells = decoded.reshape(steps, steps, *decoded.shape[1:])
     zd = zc + (zb - za)

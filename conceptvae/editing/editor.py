@@ -22,6 +22,7 @@ from .until import amounts_until, solved_index
 
 if TYPE_CHECKING:
     from ..faces.inputs import FaceChoice
+    from ..model.prior import GaussianMixture
 
 
 class ShellWarning(UserWarning):
@@ -127,7 +128,7 @@ def edit(
         )
     shift = sum(amounts[:, [k]] * d for k, d in enumerate(dirs))
     z_new = (z + shift).astype(np.float32)
-    warn_if_outside_shell(z, z_new)
+    warn_if_outside_shell(z, z_new, model.prior)
     images_out = render(model, inputs, slots, z.astype(np.float32), z_new, mode, opts.chosen,
                         uint8=as_uint8, consume=True)  # fmt: skip
     names = [a.expr for a in args]
@@ -170,16 +171,34 @@ def _face_edits(
     return faces, per_slot
 
 
-def warn_if_outside_shell(z: np.ndarray, z_new: np.ndarray) -> None:
+def warn_if_outside_shell(
+    z: np.ndarray, z_new: np.ndarray, prior: GaussianMixture | None = None
+) -> None:
     """Warn when an edit pushes latents far beyond the prior's typical shell.
 
     Only outward pushes count: posterior means sit inside the shell (a VAE
     leaves unused dimensions near 0), and a latent pulled toward the origin
     decodes to an average-looking image, whereas one far outside it decodes to
-    garbage.
+    garbage. Under a learned mixture ``prior`` "outward" is "to lower prior
+    density", and "far" is below the density almost every draw of the prior
+    reaches (:attr:`GaussianMixture.typical_floor`).
     """
     z = np.atleast_2d(np.asarray(z, np.float64))
     z_new = np.atleast_2d(np.asarray(z_new, np.float64))
+    if prior is not None:
+        before, after = prior.log_prob(z), prior.log_prob(z_new)
+        floor = prior.typical_floor
+        low = after[(after < floor) & (after < before)]
+        if len(low):
+            warnings.warn(
+                f"the edit moves {len(low)} of {len(z)} latent(s) far from where the "
+                f"model's learned prior lies (log density down to {low.min():.0f}, where "
+                f"999 in 1,000 of its own draws reach {floor:.0f}); the decoder may "
+                "produce garbage there: use a smaller amount",
+                ShellWarning,
+                stacklevel=3,
+            )
+        return
     d = z.shape[1]
     before = np.linalg.norm(z, axis=1) / math.sqrt(d)
     after = np.linalg.norm(z_new, axis=1) / math.sqrt(d)

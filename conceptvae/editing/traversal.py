@@ -84,7 +84,7 @@ def traverse(
     args = parse_concepts(lib, concepts)
     rows, cell = _Rows(model, lib, args, amounts, mode, opts).make(images, size, skipped)
     warn_if_outside_shell(
-        np.concatenate([r.z for r in rows]), np.concatenate([r.z_new for r in rows])
+        np.concatenate([r.z for r in rows]), np.concatenate([r.z_new for r in rows]), model.prior
     )
     cells = [r.cells for r in rows]
     shown = [r.shown for r in rows]

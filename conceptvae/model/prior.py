@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -55,6 +56,25 @@ class GaussianMixture:
         logits = np.asarray(self.logits, np.float64)
         top = logits.max()
         return logits - top - np.log(np.sum(np.exp(logits - top)))
+
+    @property
+    def mean(self) -> np.ndarray:
+        """E[z] under the mixture (float32, (D,)): where a map centred on the prior sits."""
+        w = np.exp(self.log_weights)
+        return (w @ np.asarray(self.means, np.float64)).astype(np.float32)
+
+    @cached_property
+    def typical_floor(self) -> float:
+        """The log-density that all but 1 in 1,000 of the prior's own draws reach.
+
+        Under N(0, I) "far from the prior" is a norm far from sqrt(D); a mixture
+        has no such shell (its components sit where the data put them), so a
+        latent is far when the mixture's density there is lower than almost any
+        draw of its own. Fixed draws (seed 0) make the floor, and so the
+        warnings it gives, the same on every run.
+        """
+        draws = self.sample(4096, np.random.default_rng(0))
+        return float(np.quantile(self.log_prob(draws), 0.001))
 
     def log_prob(self, z: np.ndarray, chunk: int = 4096) -> np.ndarray:
         """log p(z) for z (..., D), in float64; ``chunk`` rows of z at a time keep
