@@ -77,8 +77,9 @@ class GaussianMixture:
         return float(np.quantile(self.log_prob(draws), 0.001))
 
     def log_prob(self, z: np.ndarray, chunk: int = 4096) -> np.ndarray:
-        """log p(z) for z (..., D), in float64; ``chunk`` rows of z at a time keep
-        the (rows, C, D) intermediate bounded."""
+        """log p(z) for z (..., D), in float64; at most ``chunk`` rows of z at a
+        time, fewer for a large C, keep the (rows, C) intermediates near 32 MB."""
+        chunk = max(1, min(chunk, (1 << 22) // self.components))
         z = np.asarray(z, np.float64)
         flat = z.reshape(-1, z.shape[-1])
         means = np.asarray(self.means, np.float64)
@@ -87,15 +88,11 @@ class GaussianMixture:
         # log N(z; m, v) = -0.5 sum(log 2pi + log v + z^2/v - 2 z m / v + m^2 / v):
         # the z-dependent part is two matrix products, so no (rows, C, D) array.
         const = -0.5 * np.sum(LOG_2PI + log_vars + np.square(means) * inv_var, axis=1)
+        scaled, log_w = means * inv_var, self.log_weights
         out = np.empty(len(flat))
         for s in range(0, len(flat), chunk):
             zc = flat[s : s + chunk]
-            per = (
-                const
-                - 0.5 * (np.square(zc) @ inv_var.T)
-                + zc @ (means * inv_var).T
-                + self.log_weights
-            )  # (rows, C)
+            per = const - 0.5 * (np.square(zc) @ inv_var.T) + zc @ scaled.T + log_w  # (rows, C)
             top = per.max(axis=1, keepdims=True)
             out[s : s + chunk] = np.log(np.sum(np.exp(per - top), axis=1)) + top[:, 0]
         return out.reshape(z.shape[:-1])
