@@ -25,6 +25,9 @@ def info(model: str, as_json: bool) -> None:
         f"latent {cfg['latent_dim']}, filters {cfg['filters']}, hidden {cfg['hidden']}, "
         f"{cfg['activation']}, beta {cfg['beta']}, {cfg['recon_loss']} loss"
     )
+    c = cfg.get("prior_components", 0)
+    click.echo("prior      " + (f"a learned mixture of {c} diagonal Gaussians (prior.npz)"
+                                if c else "the standard normal N(0, I)"))  # fmt: skip
     click.echo(f"parameters {data['parameters']:,}")
     click.echo(f"weights    {data['fingerprint']}")
     click.echo(f"backends   {', '.join(data['backends'])}")

@@ -73,7 +73,8 @@ D = TrainOptions()  # the library's defaults, shown in --help
     "--prior-components", type=click.IntRange(0, MAX_PRIOR_COMPONENTS), metavar="C",
     help="Learn the prior p(z) as a mixture of C diagonal Gaussians (Tomczak and Welling "
     "2018), fitted to the encoder's posteriors before the first epoch, then trained with "
-    "the network; saved in prior.npz, used by sampling and `conceptvae evaluate --nll` "
+    "the network; saved in prior.npz, used by sampling, seed:N keyframes and "
+    "`conceptvae evaluate --nll` "
     f"[default: {D.prior_components}, the standard normal].",
 )
 @click.option(

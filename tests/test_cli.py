@@ -119,6 +119,7 @@ def test_sample_grid_and_files(runner, tiny_model, tmp_path):
 def test_info_and_models(runner, tiny_model, tmp_path, monkeypatch):
     r = invoke(runner, "info", tiny_model)
     assert r.exit_code == 0 and "latent 4" in r.output and "test_mse" in r.output
+    assert "prior      the standard normal N(0, I)" in r.output
     user = tmp_path / "home" / "models"
     user.mkdir(parents=True)
     import shutil

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from conftest import invoke, one_line_error, synthetic_images
 
 from conceptvae.model.likelihood import (
@@ -133,6 +134,8 @@ def test_a_mixture_model_saves_and_uses_its_prior(mixture_model: Path, toy_data:
     from conceptvae.model.api import load_model
 
     assert json.loads((mixture_model / "config.json").read_text())["prior_components"] == 4
+    shown = invoke(CliRunner(), "info", str(mixture_model)).output
+    assert "prior      a learned mixture of 4 diagonal Gaussians (prior.npz)" in shown
     saved = GaussianMixture.load(mixture_model / "prior.npz", 4, 3)
     keras_model = load_model(mixture_model, backend="keras")
     layer = keras_model.backend.vae.prior.get_weights()
