@@ -30,7 +30,8 @@ first keyframe, so the animation repeats seamlessly. The frame total is printed
 by ``conceptvae run --check``.
 
 A keyframe is an ``image`` (encoded to its posterior mean) or a sample ``seed``
-(``default_rng(seed).standard_normal(D) * temperature``), plus optional
+(``default_rng(seed).standard_normal(D) * temperature``; under a learned mixture
+prior, its draw with each component's spread scaled by ``temperature``), plus optional
 ``concepts``: an expression over the model's concept library (``smile``,
 ``1.5*smile-0.5*glasses``, ``3->8``) added to the keyframe's latent.
 

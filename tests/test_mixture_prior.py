@@ -167,6 +167,14 @@ def test_a_seed_keyframe_is_the_draw_sample_makes(mixture_model: Path) -> None:
     want = [model.prior.sample(1, np.random.default_rng(s))[0] for s in (5, 9)]
     np.testing.assert_array_equal(z, np.stack(want))
     np.testing.assert_array_equal(model.decode(z[:1]), model.sample(1, seed=5))
+    # A morph script's seed keyframe too, its temperature scaling each component's spread.
+    from conceptvae.script import key_latents, parse_script, prepare_script
+
+    script = parse_script({"model": str(mixture_model), "output": "m.gif", "keyframes": [
+        {"seed": 5, "temperature": 0.5}, {"seed": 9}]})  # fmt: skip
+    keys = key_latents(prepare_script(script, backend="litert"))
+    np.testing.assert_array_equal(keys[1], want[1])
+    np.testing.assert_array_equal(keys[0], model.prior.sample(1, np.random.default_rng(5), 0.5)[0])
     w = np.exp(model.prior.log_weights)
     np.testing.assert_allclose(model.prior.mean, w @ model.prior.means, rtol=1e-5, atol=1e-6)
 
