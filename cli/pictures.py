@@ -33,8 +33,9 @@ def _axes(ctx: click.Context, param: click.Parameter, value: str | None) -> tupl
                    "a 2-D latent, else pc1,pc2 from the concept library.")  # fmt: skip
 @click.option("--span", type=float, default=DEFAULT_SPAN, show_default=True,
               help="Amounts from -SPAN to +SPAN along each axis.")  # fmt: skip
-@click.option("--center", metavar="KEY", help="Image file or seed:N at the centre (default: the prior's mean, 0 "
-                   "unless the model learned its prior).")
+@click.option("--center", metavar="KEY",
+              help="Image file or seed:N at the centre (default: the prior's mean, 0 unless "
+                   "the model learned its prior).")  # fmt: skip
 @click.option("--out", "-o", required=True, metavar="FILE", help="Picture (.png, .jpg, .webp).")
 @size_option
 @backend_option
