@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-LOG_2PI = float(np.log(2.0 * np.pi))
+from .prior import LOG_2PI, standard_normal_log_prob
+
 # Rows (image, sample pairs) handed to the decoder at once: the decoder's
 # activations for 2,048 MNIST-sized images are a few tens of MB.
 DEFAULT_BATCH = 2048
@@ -154,7 +155,7 @@ def importance_weighted_bound(
         # log q(z | x) from eps directly: the same value, without cancellation.
         log_q = -0.5 * np.sum(LOG_2PI + log_var[:, None] + np.square(eps), axis=-1)
         if log_prior is None:
-            log_pz = -0.5 * np.sum(LOG_2PI + np.square(z), axis=-1)
+            log_pz = standard_normal_log_prob(z)
         else:
             log_pz = np.asarray(log_prior(z), np.float64).reshape(m, samples)
         flat = z.reshape(m * samples, d).astype(np.float32)
